@@ -1,0 +1,192 @@
+"""What a handler gets: the transaction, the person, and ways to answer.
+
+Handlers never send anything themselves: `reply`, `notify` and
+`post_to_org` put messages into the outbox inside the handler's transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.clock import Clock
+from bot.delivery import enqueue
+from bot.domain.delivery import DialogState, Timer
+from bot.domain.organisations import Organisation
+from bot.domain.people import Person, Status
+from bot.events import Chat
+from bot.i18n import Translator
+from bot.messages import OutgoingMessage
+from bot.permissions import Permission, permissions_in
+from bot.ports import UnitOfWork
+from bot.registry import Access, Registry, Requirement
+
+MessageFor = Callable[[Translator], OutgoingMessage]
+
+
+class Refusal(Exception):
+    """Raised by a handler to refuse bad input: the change is rolled back and the text shown."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class Effects:
+    """What every piece of core work can do: read and write, schedule, and send."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def translator_for(self, person: Person) -> Translator:
+        if person.language:
+            return Translator(person.language)
+        org = await self.home_org(person)
+        return Translator(org.language if org else "sv")
+
+    async def home_org(self, person: Person) -> Organisation | None:
+        """The organisation a person belongs to first; the default scope of a private chat."""
+        assert person.id is not None
+        affiliations = await self.uow.people.affiliations_of(person.id)
+        if not affiliations:
+            return None
+        return await self.uow.orgs.get(affiliations[0].org_id)
+
+    async def notify(self, person: Person, build: MessageFor, *, key: str) -> bool:
+        """Sends a message to a person's private chat, in their language, once per key."""
+        assert person.id is not None
+        identities = await self.uow.people.identities_of(person.id)
+        if not identities:
+            return False
+        identity = identities[0]  # the account they used most recently
+        return await enqueue(
+            self.uow,
+            key=f"{key}:p{person.id}",
+            platform=identity.platform,
+            chat_id=identity.external_id,
+            direct=True,
+            message=build(await self.translator_for(person)),
+            now=self.now,
+            person_id=person.id,
+        )
+
+    async def post_to_org(self, org: Organisation, build: MessageFor, *, key: str) -> int:
+        """Posts in every group channel bound to the organisation, in its language."""
+        assert org.id is not None
+        posted = 0
+        for channel in await self.uow.orgs.channels_of(org.id):
+            posted += await enqueue(
+                self.uow,
+                key=f"{key}:{channel.platform}:{channel.chat_id}",
+                platform=channel.platform,
+                chat_id=channel.chat_id,
+                direct=False,
+                message=build(Translator(org.language)),
+                now=self.now,
+            )
+        return posted
+
+    async def schedule(
+        self, key: str, kind: str, due_at: datetime, payload: dict[str, Any] | None = None
+    ) -> None:
+        await self.uow.timers.schedule(
+            Timer(key=key, kind=kind, due_at=due_at, payload=payload or {}, created_at=self.now)
+        )
+
+
+class Context(Effects):
+    """One person's command or button press, in one chat."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        *,
+        person: Person,
+        chat: Chat,
+        org: Organisation | None,
+        event_id: str,
+        translator: Translator,
+        consented: bool,
+        registry: Registry,
+    ) -> None:
+        super().__init__(uow, clock)
+        self.person = person
+        self.chat = chat
+        self.org = org
+        self.event_id = event_id
+        self.t = translator
+        self.consented = consented
+        self.registry = registry
+        self.erased = False  # set once the person's data is gone: replies then name no one
+        self._replies = itertools.count(1)
+
+    @property
+    def person_id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    async def reply(self, message: OutgoingMessage) -> None:
+        """Answers in the chat the event came from."""
+        await enqueue(
+            self.uow,
+            key=f"reply:{self.chat.platform}:{self.event_id}:{next(self._replies)}",
+            platform=self.chat.platform,
+            chat_id=self.chat.chat_id,
+            direct=self.chat.is_private,
+            message=message,
+            now=self.now,
+            person_id=self.person.id if self.chat.is_private and not self.erased else None,
+        )
+
+    async def erase_person(self) -> None:
+        await self.uow.people.erase(self.person_id)
+        self.erased = True
+
+    async def permissions(self, org: Organisation | None = None) -> frozenset[Permission]:
+        org = org or self.org
+        if org is None or org.id is None:
+            return frozenset()
+        lineage = [o.id for o in await self.uow.orgs.lineage(org.id) if o.id is not None]
+        return permissions_in(lineage, await self.uow.people.roles_of(self.person_id))
+
+    async def meets(self, requirement: Requirement, org: Organisation | None = None) -> bool:
+        if requirement is Access.ANYONE:
+            return True
+        if not self.consented:
+            return False
+        if requirement is Access.CONSENTED:
+            return True
+        if requirement is Access.MEMBER:
+            return self.person.status is Status.MEMBER
+        assert isinstance(requirement, Permission)
+        return requirement in await self.permissions(org)
+
+    async def dialog(self) -> DialogState | None:
+        return await self.uow.dialogs.get(self.person_id, self.chat.platform, self.chat.chat_id)
+
+    async def start_dialog(self, name: str, step: str, data: dict[str, Any] | None = None) -> None:
+        await self.uow.dialogs.save(
+            DialogState(
+                person_id=self.person_id,
+                platform=self.chat.platform,
+                chat_id=self.chat.chat_id,
+                name=name,
+                step=step,
+                data=data or {},
+                updated_at=self.now,
+            )
+        )
+
+    async def end_dialog(self) -> None:
+        await self.uow.dialogs.clear(self.person_id, self.chat.platform, self.chat.chat_id)
+
+
+TimerContext = Effects  # timers run without a person or chat

@@ -1,0 +1,285 @@
+"""The core's front door: adapters hand it events, the scheduler asks it to run due work."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.context import Context, Effects, Refusal
+from bot.delivery import Dispatcher, enqueue
+from bot.domain.delivery import ProcessedEvent
+from bot.domain.organisations import Organisation
+from bot.domain.people import Identity, Person
+from bot.events import ButtonPressed, Chat, Event, Outcome, Sender, TextReceived
+from bot.i18n import Translator, normalise_language
+from bot.messages import message
+from bot.permissions import Permission
+from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
+from bot.registry import Access, Registry, Requirement, command_key
+
+log = logging.getLogger(__name__)
+
+TIMER_BATCH = 50
+
+
+class Samtal:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        registry: Registry,
+        gateways: Mapping[str, Gateway] | None = None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.registry = registry
+        self.dispatcher = Dispatcher(uow_factory, clock, gateways or {})
+        self._on_work: list[Callable[[], None]] = []
+
+    def on_work(self, callback: Callable[[], None]) -> None:
+        """Called whenever new work may be due (the runtime wakes its delivery loop)."""
+        self._on_work.append(callback)
+
+    async def start(self) -> None:
+        await self.dispatcher.recover()
+
+    async def handle(self, event: Event) -> Outcome:
+        platform = event.chat.platform
+        try:
+            async with self.uow_factory() as uow:
+                if await uow.events.seen(platform, event.event_id):
+                    return Outcome()
+                ctx = await self._context(uow, event)
+                outcome = await self._route(ctx, event)
+                await uow.events.record(ProcessedEvent(platform, event.event_id, self.clock.now()))
+                await uow.commit()
+        except Refusal as refusal:
+            outcome = Outcome(toast=refusal.text)
+            await self._answer_alone(event, refusal.text)
+        except Exception:
+            log.exception("handling %s %s failed", type(event).__name__, event.event_id)
+            outcome = Outcome()
+            await self._answer_alone(event, None)
+        self._wake()
+        return outcome
+
+    async def run_due(self) -> None:
+        """Runs every timer that has fallen due, then delivers the outbox."""
+        while await self._run_due_timers():
+            pass
+        await self.dispatcher.deliver_due()
+
+    async def next_due(self) -> datetime | None:
+        async with self.uow_factory() as uow:
+            outbox_due = await uow.outbox.next_due(self.dispatcher.platforms)
+            times = [t for t in (await uow.timers.next_due(), outbox_due) if t]
+        return min(times) if times else None
+
+    def _wake(self) -> None:
+        for callback in self._on_work:
+            callback()
+
+    async def _run_due_timers(self) -> int:
+        async with self.uow_factory() as uow:
+            due = await uow.timers.due(self.clock.now(), TIMER_BATCH)
+        for timer in due:
+            # Each timer in its own transaction, marked done with what it wrote,
+            # so a crash runs it again or not at all, never halfway.
+            async with self.uow_factory() as uow:
+                assert timer.id is not None
+                current = await uow.timers.get(timer.id)
+                if current is None or current.done_at is not None:
+                    continue
+                handler = self.registry.timers.get(current.kind)
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {current.kind!r}")
+                    await handler(Effects(uow, self.clock), current)
+                except Exception:
+                    # Dropped rather than retried forever; what it wrote is rolled back.
+                    log.exception("timer %s failed and is dropped", current.key)
+                    await uow.rollback()
+                    current = await uow.timers.get(timer.id)
+                    if current is None:
+                        continue
+                current.done_at = self.clock.now()
+                await uow.commit()
+        return len(due)
+
+    async def _context(self, uow: UnitOfWork, event: Event) -> Context:
+        person, identity = await self._person_for(uow, event.sender)
+        org = await self._org_in_scope(uow, person, event.chat)
+        consents = await uow.people.consents_of(identity.person_id)
+        consented = any(c.withdrawn_at is None for c in consents)
+        effects = Effects(uow, self.clock)
+        translator = await effects.translator_for(person)
+        if person.language is None and org is not None:
+            translator = Translator(org.language)
+        return Context(
+            uow,
+            self.clock,
+            person=person,
+            chat=event.chat,
+            org=org,
+            event_id=event.event_id,
+            translator=translator,
+            consented=consented,
+            registry=self.registry,
+        )
+
+    async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, Identity]:
+        now = self.clock.now()
+        identity = await uow.people.identity(sender.platform, sender.external_id)
+        if identity is None:
+            person = await uow.people.add(
+                Person(
+                    display_name=sender.display_name,
+                    language=normalise_language(sender.language),
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+            assert person.id is not None
+            identity = await uow.people.add_identity(
+                Identity(
+                    person_id=person.id,
+                    platform=sender.platform,
+                    external_id=sender.external_id,
+                    username=sender.username,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+            return person, identity
+        person_or_none = await uow.people.get(identity.person_id)
+        assert person_or_none is not None
+        identity.last_seen_at = now
+        identity.username = sender.username
+        person_or_none.last_seen_at = now
+        return person_or_none, identity
+
+    async def _org_in_scope(
+        self, uow: UnitOfWork, person: Person, chat: Chat
+    ) -> Organisation | None:
+        if not chat.is_private:
+            channel = await uow.orgs.channel(chat.platform, chat.chat_id)
+            if channel is not None:
+                return await uow.orgs.get(channel.org_id)
+        return await Effects(uow, self.clock).home_org(person)
+
+    async def _route(self, ctx: Context, event: Event) -> Outcome:
+        if isinstance(event, ButtonPressed):
+            return await self._press(ctx, event.token)
+        assert isinstance(event, TextReceived)
+        text = event.text.strip()
+        if text.startswith("/") and len(text) > 1:
+            await self._command(ctx, text)
+            return Outcome()
+        state = await ctx.dialog()
+        if state is not None and state.name in self.registry.dialogs:
+            await self.registry.dialogs[state.name](ctx, state, text)
+        elif ctx.chat.is_private:
+            await ctx.reply(
+                message(ctx.t("I answer commands. Write /hjalp to see what you can do."))
+            )
+        return Outcome()
+
+    async def _command(self, ctx: Context, text: str) -> None:
+        typed, _, args = text.partition(" ")
+        spec = self.registry.find_command(typed)
+        if spec is None:
+            await ctx.reply(message(self._unknown(ctx, typed)))
+            return
+        if await self._allowed(ctx, spec.requires):
+            await spec.handler(ctx, args.strip())
+
+    async def _press(self, ctx: Context, token: str) -> Outcome:
+        action = await ctx.uow.buttons.get(token)
+        if action is None or action.platform != ctx.chat.platform:
+            return await self._toast(
+                ctx, ctx.t("That button no longer works. Try the command again.")
+            )
+        if action.person_id is not None and action.person_id != ctx.person_id:
+            return await self._toast(ctx, ctx.t("That button belongs to someone else."))
+        spec = self.registry.actions.get(action.name)
+        if spec is None:
+            return await self._toast(
+                ctx, ctx.t("That button no longer works. Try the command again.")
+            )
+        if await self._allowed(ctx, spec.requires):
+            await spec.handler(ctx, tuple(action.args))
+        return Outcome()
+
+    async def _toast(self, ctx: Context, text: str) -> Outcome:
+        """A short answer to a button press, also written to the chat for platforms without toasts."""
+        await ctx.reply(message(text))
+        return Outcome(toast=text)
+
+    async def _allowed(self, ctx: Context, requirement: Requirement) -> bool:
+        if await ctx.meets(requirement):
+            return True
+        if not ctx.consented:
+            if self.registry.consent_prompt is not None:
+                await self.registry.consent_prompt(ctx, "")
+        elif requirement is Access.MEMBER:
+            await ctx.reply(
+                message(
+                    ctx.t(
+                        "This is for members. You are welcome at every open activity; "
+                        "ask an organiser if you would like to join the party."
+                    )
+                )
+            )
+        elif isinstance(requirement, Permission):
+            where = ctx.org.name if ctx.org else ctx.t("any organisation")
+            await ctx.reply(
+                message(
+                    ctx.t("Only organisers with the right role in {org} can do that.").format(
+                        org=where
+                    )
+                )
+            )
+        return False
+
+    def _unknown(self, ctx: Context, typed: str) -> str:
+        key = command_key(typed)
+        close = difflib.get_close_matches(key, self.registry.command_names(), n=1, cutoff=0.6)
+        if close:
+            return ctx.t("I don't know /{typed}. Did you mean /{suggestion}?").format(
+                typed=key, suggestion=close[0]
+            )
+        return ctx.t("I don't know /{typed}. Write /hjalp to see what you can do.").format(
+            typed=key
+        )
+
+    async def _answer_alone(self, event: Event, text: str | None) -> None:
+        """Answers a refused or failed event in a transaction of its own, the change undone."""
+        try:
+            async with self.uow_factory() as uow:
+                person = await uow.people.by_identity(
+                    event.sender.platform, event.sender.external_id
+                )
+                translator = (
+                    await Effects(uow, self.clock).translator_for(person)
+                    if person
+                    else Translator(event.sender.language or "sv")
+                )
+                body = text or translator.gettext(
+                    "Sorry, something went wrong on my side. Nothing was changed; please try again."
+                )
+                await enqueue(
+                    uow,
+                    key=f"reply:{event.chat.platform}:{event.event_id}:error",
+                    platform=event.chat.platform,
+                    chat_id=event.chat.chat_id,
+                    direct=event.chat.is_private,
+                    message=message(body),
+                    now=self.clock.now(),
+                    person_id=person.id if person and event.chat.is_private else None,
+                )
+                await uow.commit()
+        except Exception:
+            log.exception("could not answer event %s", event.event_id)

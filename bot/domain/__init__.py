@@ -1,0 +1,1 @@
+"""Plain domain classes; storage maps them onto tables from the outside."""

@@ -1,0 +1,50 @@
+"""What adapters hand to the core: platform events translated into neutral terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sender:
+    platform: str
+    external_id: str
+    display_name: str
+    username: str | None = None
+    language: str | None = None  # the client's language, a hint for first contact
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Where something was said. In a private chat `chat_id` is the sender's own id."""
+
+    platform: str
+    chat_id: str
+    is_private: bool
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class TextReceived:
+    event_id: str  # the platform's id for the event; a redelivered event is ignored
+    sender: Sender
+    chat: Chat
+    text: str
+
+
+@dataclass(frozen=True)
+class ButtonPressed:
+    event_id: str
+    sender: Sender
+    chat: Chat
+    token: str
+
+
+Event = TextReceived | ButtonPressed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an adapter may show at once besides the outbox (e.g. a button's toast)."""
+
+    toast: str | None = None

@@ -1,0 +1,243 @@
+"""The platform-neutral message model.
+
+Features describe *what* to say: text made of spans (plain, emphasis, links),
+rows of buttons, and at most one attachment. Each adapter decides *how*: it
+escapes and renders the spans for its platform and splits the text at its
+length limit. A message is plain data so that it can wait in the outbox as
+JSON and be rendered after a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Style(StrEnum):
+    PLAIN = "plain"
+    BOLD = "bold"
+    ITALIC = "italic"
+    LINK = "link"
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    style: Style = Style.PLAIN
+    url: str | None = None
+
+
+def bold(text: str) -> Span:
+    return Span(text, Style.BOLD)
+
+
+def italic(text: str) -> Span:
+    return Span(text, Style.ITALIC)
+
+
+def link(text: str, url: str) -> Span:
+    return Span(text, Style.LINK, url)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What pressing a button does: a handler name and its arguments.
+
+    Actions never travel to a platform. The outbox stores them on the server
+    and gives the platform an opaque token, so callback data cannot be forged.
+    """
+
+    name: str
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: Action | None = None
+    token: str | None = None  # filled in when the message is put in the outbox
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    spans: tuple[Span, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachment: Attachment | None = None
+    # Mentions are off unless a feature's own announcement asks for one opt-in role.
+    mention_role: str | None = None
+
+    @property
+    def plain_text(self) -> str:
+        return "".join(span.text for span in self.spans)
+
+    def button_list(self) -> list[Button]:
+        return [button for row in self.buttons for button in row]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "spans": [
+                {"text": s.text, "style": s.style.value, **({"url": s.url} if s.url else {})}
+                for s in self.spans
+            ],
+            "buttons": [
+                [{"label": b.label, "token": b.token} for b in row] for row in self.buttons
+            ],
+        }
+        if self.attachment:
+            data["attachment"] = {
+                "filename": self.attachment.filename,
+                "media_type": self.attachment.media_type,
+                "data": base64.b64encode(self.attachment.data).decode("ascii"),
+            }
+        if self.mention_role:
+            data["mention_role"] = self.mention_role
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutgoingMessage:
+        attachment = data.get("attachment")
+        return cls(
+            spans=tuple(Span(s["text"], Style(s["style"]), s.get("url")) for s in data["spans"]),
+            buttons=tuple(
+                tuple(Button(b["label"], token=b["token"]) for b in row) for row in data["buttons"]
+            ),
+            attachment=Attachment(
+                attachment["filename"],
+                attachment["media_type"],
+                base64.b64decode(attachment["data"]),
+            )
+            if attachment
+            else None,
+            mention_role=data.get("mention_role"),
+        )
+
+
+@dataclass
+class MessageBuilder:
+    """Builds a message piece by piece, so handlers read like the text they send."""
+
+    spans: list[Span] = field(default_factory=list)
+    rows: list[tuple[Button, ...]] = field(default_factory=list)
+    attachment: Attachment | None = None
+
+    def add(self, *parts: str | Span) -> MessageBuilder:
+        for part in parts:
+            self.spans.append(Span(part) if isinstance(part, str) else part)
+        return self
+
+    def line(self, *parts: str | Span) -> MessageBuilder:
+        """Adds the parts, then a line break (none before the first line)."""
+        if self.spans:
+            self.spans.append(Span("\n"))
+        return self.add(*parts)
+
+    def paragraph(self, *parts: str | Span) -> MessageBuilder:
+        if self.spans:
+            self.spans.append(Span("\n\n"))
+        return self.add(*parts)
+
+    def button_row(self, *buttons: Button) -> MessageBuilder:
+        if buttons:
+            self.rows.append(tuple(buttons))
+        return self
+
+    def attach(self, attachment: Attachment) -> MessageBuilder:
+        self.attachment = attachment
+        return self
+
+    def build(self) -> OutgoingMessage:
+        return OutgoingMessage(tuple(self.spans), tuple(self.rows), self.attachment)
+
+
+def message(*parts: str | Span, buttons: Iterable[Iterable[Button]] = ()) -> OutgoingMessage:
+    return OutgoingMessage(
+        tuple(Span(p) if isinstance(p, str) else p for p in parts),
+        tuple(tuple(row) for row in buttons),
+    )
+
+
+def split_spans(
+    spans: Sequence[Span], limit: int, measure: Callable[[Sequence[Span]], int]
+) -> list[list[Span]]:
+    """Splits spans into chunks whose `measure` stays within `limit`.
+
+    Cuts prefer a paragraph break, then a line break, then a space, and only
+    then the middle of a word, so a long message reads as several whole ones.
+    `measure` is the platform's own length after rendering, so escaping and
+    markup are counted the way the platform counts them.
+    """
+    pieces = _atoms(spans)
+    chunks: list[list[Span]] = []
+    current: list[Span] = []
+    for piece in pieces:
+        if measure([*current, piece]) <= limit:
+            current.append(piece)
+            continue
+        if current:
+            chunks.append(current)
+            current = []
+        while measure([piece]) > limit:  # a single word longer than the limit
+            head, tail = _cut_to_fit(piece, limit, measure)
+            chunks.append([head])
+            piece = tail
+        current = [piece]
+    if current:
+        chunks.append(current)
+    return [_merge_and_trim(chunk) for chunk in chunks if "".join(s.text for s in chunk).strip()]
+
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def _atoms(spans: Sequence[Span]) -> list[Span]:
+    """Breaks spans into words with their trailing whitespace attached."""
+    atoms: list[Span] = []
+    for span in spans:
+        if span.style is Style.LINK:
+            atoms.append(span)  # a link is never cut
+            continue
+        for word in _WORD.findall(span.text):
+            atoms.append(Span(word, span.style, span.url))
+    return atoms
+
+
+def _cut_to_fit(
+    piece: Span, limit: int, measure: Callable[[Sequence[Span]], int]
+) -> tuple[Span, Span]:
+    low, high = 1, len(piece.text)
+    while low < high:  # the longest prefix that still fits
+        middle = (low + high + 1) // 2
+        if measure([Span(piece.text[:middle], piece.style, piece.url)]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return (
+        Span(piece.text[:low], piece.style, piece.url),
+        Span(piece.text[low:], piece.style, piece.url),
+    )
+
+
+def _merge_and_trim(chunk: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for span in chunk:
+        if merged and merged[-1].style == span.style and merged[-1].url == span.url:
+            merged[-1] = Span(merged[-1].text + span.text, span.style, span.url)
+        else:
+            merged.append(span)
+    if merged:
+        last = merged[-1]
+        merged[-1] = Span(last.text.rstrip(), last.style, last.url)
+        first = merged[0]
+        merged[0] = Span(first.text.lstrip("\n"), first.style, first.url)
+    return [span for span in merged if span.text]

@@ -1,0 +1,176 @@
+"""The core's view of the outside world: storage, delivery and time.
+
+Storage implements the repositories and the unit of work with SQLAlchemy;
+each adapter implements a `Gateway`. The core depends only on these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from bot.domain.delivery import (
+    ButtonAction,
+    DialogState,
+    OutboxEntry,
+    ProcessedEvent,
+    Timer,
+)
+from bot.domain.organisations import Channel, Organisation
+from bot.domain.people import (
+    Affiliation,
+    Consent,
+    Identity,
+    LinkCode,
+    Person,
+    Role,
+    RoleAssignment,
+)
+from bot.messages import OutgoingMessage
+
+
+class OrganisationRepository(Protocol):
+    async def add(self, org: Organisation) -> Organisation: ...
+    async def get(self, org_id: int) -> Organisation | None: ...
+    async def by_slug(self, slug: str) -> Organisation | None: ...
+    async def list_all(self) -> Sequence[Organisation]: ...
+    async def lineage(self, org_id: int) -> Sequence[Organisation]:
+        """The organisation itself, then its parent, up to the root."""
+        ...
+
+    async def subtree(self, org_id: int) -> Sequence[Organisation]:
+        """The organisation itself and every organisation below it."""
+        ...
+
+    async def channel(self, platform: str, chat_id: str) -> Channel | None: ...
+    async def bind_channel(self, channel: Channel) -> None: ...
+    async def channels_of(self, org_id: int) -> Sequence[Channel]: ...
+
+
+class PeopleRepository(Protocol):
+    async def add(self, person: Person) -> Person: ...
+    async def get(self, person_id: int) -> Person | None: ...
+    async def by_identity(self, platform: str, external_id: str) -> Person | None: ...
+    async def add_identity(self, identity: Identity) -> Identity: ...
+    async def identity(self, platform: str, external_id: str) -> Identity | None: ...
+    async def identities_of(self, person_id: int) -> Sequence[Identity]: ...
+    async def find_in_orgs(self, org_ids: Sequence[int], name: str) -> Sequence[Person]:
+        """People affiliated with these organisations whose username or name matches."""
+        ...
+
+    async def affiliations_of(self, person_id: int) -> Sequence[Affiliation]: ...
+    async def affiliate(self, affiliation: Affiliation) -> None: ...
+    async def roles_of(self, person_id: int) -> Sequence[RoleAssignment]: ...
+    async def grant(self, assignment: RoleAssignment) -> bool:
+        """Adds the role; False when the person already had it there."""
+        ...
+
+    async def revoke(self, person_id: int, org_id: int, role: Role) -> bool: ...
+    async def role_holders(self, org_id: int) -> Sequence[tuple[Person, Role]]: ...
+    async def consents_of(self, person_id: int) -> Sequence[Consent]: ...
+    async def add_consent(self, consent: Consent) -> None: ...
+    async def add_link_code(self, code: LinkCode) -> None: ...
+    async def take_link_code(self, code: str) -> LinkCode | None:
+        """Returns and removes the code, so it works once."""
+        ...
+
+    async def erase(self, person_id: int) -> None:
+        """Removes the person and everything that names them."""
+        ...
+
+    async def merge(self, keep_id: int, drop_id: int) -> None:
+        """Moves everything that belongs to `drop_id` onto `keep_id` and removes `drop_id`."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    async def add(self, entry: OutboxEntry) -> bool:
+        """Queues the entry; False when an entry with the same key exists already."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[OutboxEntry]:
+        """Marks up to `limit` due entries for these platforms as being sent, oldest first."""
+        ...
+
+    async def get(self, entry_id: int) -> OutboxEntry | None: ...
+    async def stuck_sending(self) -> Sequence[OutboxEntry]: ...
+    async def next_due(self, platforms: Sequence[str]) -> datetime | None: ...
+
+
+class TimerRepository(Protocol):
+    async def schedule(self, timer: Timer) -> None:
+        """Adds the timer, or moves a pending one with the same key to the new time."""
+        ...
+
+    async def cancel(self, key: str) -> None: ...
+    async def due(self, now: datetime, limit: int) -> Sequence[Timer]: ...
+    async def get(self, timer_id: int) -> Timer | None: ...
+    async def next_due(self) -> datetime | None: ...
+
+
+class ButtonRepository(Protocol):
+    async def add(self, action: ButtonAction) -> None: ...
+    async def get(self, token: str) -> ButtonAction | None: ...
+
+
+class DialogRepository(Protocol):
+    async def get(self, person_id: int, platform: str, chat_id: str) -> DialogState | None: ...
+    async def save(self, state: DialogState) -> None: ...
+    async def clear(self, person_id: int, platform: str, chat_id: str) -> None: ...
+
+
+class EventRepository(Protocol):
+    async def seen(self, platform: str, event_id: str) -> bool: ...
+    async def record(self, event: ProcessedEvent) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything a command changes, and the messages it causes, or nothing."""
+
+    orgs: OrganisationRepository
+    people: PeopleRepository
+    outbox: OutboxRepository
+    timers: TimerRepository
+    buttons: ButtonRepository
+    dialogs: DialogRepository
+    events: EventRepository
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class DeliveryError(Exception):
+    """A send failed. `permanent` means retrying will not help (blocked bot, deleted chat)."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Gateway(Protocol):
+    """Sends one rendered message to one chat on one platform."""
+
+    platform: str
+
+    async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        """Returns the platform's id for the message, or raises `DeliveryError`."""
+        ...

@@ -1,0 +1,105 @@
+"""Where each capability declares its commands, buttons, dialogs and timers.
+
+Every feature module has a `setup(registry)` that registers its handlers;
+`bot.bootstrap` lists the modules. The router only looks things up here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from bot.permissions import Permission
+
+if TYPE_CHECKING:
+    from bot.context import Context, TimerContext
+    from bot.domain.delivery import DialogState, Timer
+
+
+class Access(Enum):
+    ANYONE = "anyone"  # also before consent: /start, /hjalp, and the privacy commands
+    CONSENTED = "consented"  # guests and members who have agreed to the privacy notice
+    MEMBER = "member"
+
+
+Requirement = Access | Permission
+
+CommandHandler = Callable[["Context", str], Awaitable[None]]
+ActionHandler = Callable[["Context", tuple[str, ...]], Awaitable[None]]
+DialogHandler = Callable[["Context", "DialogState", str], Awaitable[None]]
+TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
+# A join link's payload after its prefix: "/start join_sandviken" runs the "join" handler with "sandviken".
+PayloadHandler = Callable[["Context", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    swedish: str
+    english: str
+    summary: str  # an English message id, translated when shown
+    handler: CommandHandler
+    requires: Requirement = Access.CONSENTED
+    usage: str = ""  # arguments, shown in help after the name
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return (self.swedish, self.english)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    handler: ActionHandler
+    requires: Requirement = Access.CONSENTED
+
+
+def command_key(name: str) -> str:
+    """Folds a typed name: '/Hjälp@SamtalBot' and 'hjalp' are the same command."""
+    name = name.lstrip("/").split("@", 1)[0].lower()
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.commands: list[CommandSpec] = []
+        self._by_name: dict[str, CommandSpec] = {}
+        self.actions: dict[str, ActionSpec] = {}
+        self.dialogs: dict[str, DialogHandler] = {}
+        self.timers: dict[str, TimerHandler] = {}
+        self.payloads: dict[str, PayloadHandler] = {}
+        # What someone who has not consented yet sees instead of the command they tried.
+        self.consent_prompt: PayloadHandler | None = None
+
+    def command(self, spec: CommandSpec) -> None:
+        for name in set(spec.names):
+            if name in self._by_name:
+                raise ValueError(f"command /{name} is registered twice")
+            self._by_name[name] = spec
+        self.commands.append(spec)
+
+    def action(
+        self, name: str, handler: ActionHandler, requires: Requirement = Access.CONSENTED
+    ) -> None:
+        if name in self.actions:
+            raise ValueError(f"button action {name!r} is registered twice")
+        self.actions[name] = ActionSpec(handler, requires)
+
+    def dialog(self, name: str, handler: DialogHandler) -> None:
+        self.dialogs[name] = handler
+
+    def timer(self, kind: str, handler: TimerHandler) -> None:
+        self.timers[kind] = handler
+
+    def payload(self, prefix: str, handler: PayloadHandler) -> None:
+        if "_" in prefix or prefix in self.payloads:
+            raise ValueError(f"bad or repeated payload prefix {prefix!r}")
+        self.payloads[prefix] = handler
+
+    def find_command(self, typed: str) -> CommandSpec | None:
+        return self._by_name.get(command_key(typed))
+
+    def command_names(self) -> list[str]:
+        return list(self._by_name)

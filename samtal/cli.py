@@ -1,0 +1,242 @@
+"""The `samtal` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
+from bot.clock import VirtualClock
+from bot.demo import seed_demo
+from samtal.clock import SystemClock
+from samtal.config import Config, ConfigError, load_config, readable_by_others
+from samtal.runtime import Wakeup, open_core
+from storage.database import Database
+
+log = logging.getLogger("samtal")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $SAMTAL_CONFIG, ./samtal.toml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="samtal",
+        description="Samtal: a chat bot for the political conversation.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "run", parents=[common], help="run every enabled platform; the console when none is"
+    )
+    console = commands.add_parser(
+        "console", parents=[common], help="chat in the terminal, or replay a transcript"
+    )
+    console.add_argument(
+        "--as", dest="user", metavar="NAME", help="who you are (default: [console] user)"
+    )
+    console.add_argument(
+        "--script", metavar="FILE", help="replay a transcript ('-' for standard input)"
+    )
+    commands.add_parser("demo", parents=[common], help="seed a demo organisation tree")
+    commands.add_parser("orgs", parents=[common], help="list organisations and their slugs")
+
+    db = commands.add_parser("db", parents=[common], help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
+    backup = db_commands.add_parser("backup", parents=[common], help="online backup to FILE")
+    backup.add_argument("file", metavar="FILE")
+
+    invite = commands.add_parser(
+        "invite", parents=[common], help="print join links for an organisation"
+    )
+    invite.add_argument("--org", required=True, metavar="SLUG")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"samtal: configuration error: {exc}", file=sys.stderr)
+        return 2
+    quiet = args.command == "console" and args.script is not None
+    logging.basicConfig(
+        level=logging.WARNING if quiet else config.bot.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if config.source is not None and readable_by_others(config.source):
+        log.warning("%s is readable by other users; consider chmod 600", config.source)
+    try:
+        return asyncio.run(_dispatch(args, config))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    match args.command:
+        case "run":
+            return await _run(config)
+        case "console":
+            if args.script is not None:
+                return await _replay(config, args.script)
+            return await _interactive(config, args.user or config.console.user)
+        case "demo":
+            return await _demo(config)
+        case "orgs":
+            return await _orgs(config)
+        case "db":
+            return await _db(config, args)
+        case "invite":
+            return await _invite(config, args.org)
+    raise AssertionError(args.command)
+
+
+async def _run(config: Config) -> int:
+    enabled = [
+        name
+        for name, token in (("Telegram", config.telegram_token), ("Discord", config.discord_token))
+        if token
+    ]
+    if enabled:
+        print(
+            f"samtal: {' and '.join(enabled)} tokens are set, but this version has only the console "
+            "adapter. Unset SAMTAL_TELEGRAM_TOKEN / SAMTAL_DISCORD_TOKEN to use the console.",
+            file=sys.stderr,
+        )
+        return 2
+    return await _interactive(config, config.console.user)
+
+
+async def _interactive(config: Config, user: str) -> int:
+    gateway = ConsoleGateway(stdout_writer())
+    database, samtal = await open_core(config, SystemClock(), {gateway.platform: gateway})
+    wakeup = Wakeup(samtal)
+    wakeup.start()
+    try:
+        await ConsoleSession(samtal, gateway, ZoneInfo(config.bot.timezone)).run_interactive(
+            user.lower()
+        )
+    finally:
+        wakeup.stop()
+        await database.dispose()
+    return 0
+
+
+async def _replay(config: Config, script: str) -> int:
+    if script == "-":
+        lines = sys.stdin.readlines()
+    else:
+        try:
+            text = await asyncio.to_thread(Path(script).read_text, encoding="utf-8")
+            lines = text.splitlines()
+        except OSError as exc:
+            print(f"samtal: can't read the transcript: {exc}", file=sys.stderr)
+            return 2
+    start = SystemClock().now().replace(second=0, microsecond=0)
+    gateway = ConsoleGateway(stdout_writer())
+    database, samtal = await open_core(config, VirtualClock(start), {gateway.platform: gateway})
+    try:
+        await samtal.run_due()
+        problems = await ConsoleSession(samtal, gateway, ZoneInfo(config.bot.timezone)).run_script(
+            lines
+        )
+    finally:
+        await database.dispose()
+    return 1 if problems else 0
+
+
+async def _with_database(config: Config) -> Database:
+    database = Database(config.database_url)
+    await database.upgrade()
+    return database
+
+
+async def _demo(config: Config) -> int:
+    database = await _with_database(config)
+    try:
+        seeded = await seed_demo(database.unit_of_work, SystemClock())
+    finally:
+        await database.dispose()
+    print("Demo data seeded." if seeded else "Demo data is already there.")
+    print(
+        "Console people: anna (member), bertil (organiser), cecilia (member officer), erik (study "
+        "organiser), fatima (organiser in Gävle), sara (district admin), david (guest), oliver (English)"
+    )
+    print("Group channels: #allmant (Sandviken), #gavle (Gävle). Try: samtal console --as bertil")
+    return 0
+
+
+async def _orgs(config: Config) -> int:
+    database = await _with_database(config)
+    try:
+        async with database.unit_of_work() as uow:
+            orgs = await uow.orgs.list_all()
+    finally:
+        await database.dispose()
+    if not orgs:
+        print("No organisations yet. Seed the demo with: samtal demo")
+        return 0
+    depth: dict[int | None, int] = {None: -1}
+    by_parent: dict[int | None, list[int]] = {}
+    for org in orgs:
+        by_parent.setdefault(org.parent_id, []).append(org.id or 0)
+    by_id = {org.id: org for org in orgs}
+
+    def walk(parent: int | None) -> None:
+        for org_id in by_parent.get(parent, []):
+            org = by_id[org_id]
+            depth[org_id] = depth[parent] + 1
+            print(
+                f"{'  ' * depth[org_id]}{org.slug:<{24 - 2 * depth[org_id]}} {org.name} ({org.kind.value}, {org.timezone}, {org.language})"
+            )
+            walk(org_id)
+
+    walk(None)
+    return 0
+
+
+async def _db(config: Config, args: argparse.Namespace) -> int:
+    database = await _with_database(config)
+    try:
+        if args.db_command == "upgrade":
+            print("The database is up to date.")
+        else:
+            await database.backup(Path(args.file))
+            print(f"Backup written to {args.file}")
+    finally:
+        await database.dispose()
+    return 0
+
+
+async def _invite(config: Config, slug: str) -> int:
+    database = await _with_database(config)
+    try:
+        async with database.unit_of_work() as uow:
+            org = await uow.orgs.by_slug(slug)
+    finally:
+        await database.dispose()
+    if org is None:
+        print(f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`", file=sys.stderr)
+        return 2
+    print(f"Join links for {org.name}:")
+    if config.telegram.bot_username:
+        print(f"  Telegram: https://t.me/{config.telegram.bot_username}?start=join_{org.slug}")
+    else:
+        print("  Telegram: set [telegram] bot_username in the configuration to get a link")
+    print(
+        f"  Discord: {config.discord.invite_url or 'set [discord] invite_url in the configuration'}"
+    )
+    return 0

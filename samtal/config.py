@@ -1,0 +1,200 @@
+"""Configuration: a TOML file, validated with errors that name the key and what was expected.
+
+Where the file comes from: `--config FILE`, else `$SAMTAL_CONFIG`, else
+`./samtal.toml`, else built-in defaults. Tokens come only from the
+environment (`SAMTAL_TELEGRAM_TOKEN`, `SAMTAL_DISCORD_TOKEN`), never from a
+file that might be copied, committed or shown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tomllib
+import types
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+from bot.i18n import LANGUAGES
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""  # empty: a SQLite file in the data directory
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    timezone: str = "Europe/Stockholm"
+    language: str = "sv"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    base_url: str = "https://api.telegram.org/bot"
+    bot_username: str = ""  # for join links: https://t.me/<bot_username>?start=...
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    invite_url: str = ""  # printed by `samtal invite`
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    user: str = "anna"  # who you are in `samtal console` unless --as says otherwise
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    source: Path | None = None  # the file it was read from, if any
+    telegram_token: str | None = field(default=None, repr=False)
+    discord_token: str | None = field(default=None, repr=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return data_dir()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'samtal.db'}"
+
+
+SECTIONS = ("database", "bot", "telegram", "discord", "console")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def data_dir() -> Path:
+    configured = os.environ.get("SAMTAL_DATA_DIR")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("samtal"))
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such configuration file")
+        return path
+    from_env = os.environ.get("SAMTAL_CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{path} (from $SAMTAL_CONFIG): no such configuration file")
+        return path
+    local = Path("samtal.toml")
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path = find_config_file(explicit)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    config = parse_config(raw, str(path or "defaults"))
+    return Config(
+        **{name: getattr(config, name) for name in SECTIONS},
+        source=path,
+        telegram_token=os.environ.get("SAMTAL_TELEGRAM_TOKEN") or None,
+        discord_token=os.environ.get("SAMTAL_DISCORD_TOKEN") or None,
+    )
+
+
+def readable_by_others(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def parse_config(raw: dict[str, Any], where: str) -> Config:
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(Config)
+    _reject_unknown(raw, SECTIONS, where, "")
+    for name in SECTIONS:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table of keys, got {value!r}")
+        sections[name] = _section(hints[name], value, where, name)
+    config = Config(**sections)
+    _check_values(config, where)
+    return config
+
+
+def _section(cls: type[Any], raw: dict[str, Any], where: str, section: str) -> Any:
+    assert is_dataclass(cls)
+    names = [f.name for f in fields(cls)]
+    for key in raw:
+        if "token" in key.lower():
+            raise ConfigError(
+                f"{where}: [{section}] {key}: tokens are read only from the environment "
+                f"(SAMTAL_{section.upper()}_TOKEN), never from a file"
+            )
+    _reject_unknown(raw, names, where, section)
+    hints = get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        expected = hints[key]
+        allowed = (
+            get_args(expected) if get_origin(expected) in (Union, types.UnionType) else (expected,)
+        )
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            kinds = " or ".join(t.__name__ for t in allowed)
+            raise ConfigError(f"{where}: [{section}] {key}: expected {kinds}, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def _reject_unknown(raw: dict[str, Any], known: Any, where: str, section: str) -> None:
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            place = f"[{section}] {key}" if section else f"[{key}]"
+            raise ConfigError(f"{where}: unknown key {place}{hint}")
+
+
+def _check_values(config: Config, where: str) -> None:
+    try:
+        ZoneInfo(config.bot.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: [bot] timezone: expected an IANA time zone such as 'Europe/Stockholm', "
+            f"got {config.bot.timezone!r}"
+        ) from exc
+    if config.bot.language not in LANGUAGES:
+        raise ConfigError(
+            f"{where}: [bot] language: expected one of {', '.join(LANGUAGES)}, "
+            f"got {config.bot.language!r}"
+        )
+    if config.bot.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"{where}: [bot] log_level: expected one of {', '.join(LOG_LEVELS)}, "
+            f"got {config.bot.log_level!r}"
+        )
+    url = config.database.url
+    if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            f"{where}: [database] url: expected 'sqlite+aiosqlite:///PATH' or "
+            f"'postgresql+asyncpg://USER@HOST/DB', got {url!r}"
+        )
+    for section, key, value in (
+        ("telegram", "base_url", config.telegram.base_url),
+        ("discord", "invite_url", config.discord.invite_url),
+    ):
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")

@@ -1,0 +1,87 @@
+"""Start-up: configuration to database to core, and the scheduler that wakes the core.
+
+The scheduler keeps no state of its own. The database says what is due; the
+scheduler only decides when to look next (at the next due instant, after
+every event, and every half minute in case another process added work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.bootstrap import build_registry
+from bot.clock import Clock
+from bot.core import Samtal
+from bot.ports import Gateway
+from samtal.config import Config
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 30
+
+
+async def open_core(
+    config: Config, clock: Clock, gateways: Mapping[str, Gateway]
+) -> tuple[Database, Samtal]:
+    database = Database(config.database_url)
+    await database.upgrade()
+    samtal = Samtal(database.unit_of_work, clock, build_registry(), gateways)
+    await samtal.start()
+    return database, samtal
+
+
+class Wakeup:
+    """Runs the core's due work at the right moments, one run at a time."""
+
+    def __init__(self, samtal: Samtal) -> None:
+        self.samtal = samtal
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self._run,
+            "interval",
+            seconds=SWEEP_SECONDS,
+            id="sweep",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+            max_instances=1,
+        )
+        self.samtal.on_work(self.poke)
+        self.poke()
+
+    def poke(self, at: datetime | None = None) -> None:
+        # A fixed id with replace_existing keeps exactly one pending wake-up.
+        self.scheduler.add_job(
+            self._run,
+            "date",
+            run_date=at or datetime.now(UTC),
+            id="wake",
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    async def _run(self) -> None:
+        async with self._lock:
+            try:
+                await self.samtal.run_due()
+                upcoming = await self.samtal.next_due()
+            except Exception:
+                log.exception("running due work failed; trying again at the next sweep")
+                return
+        if upcoming is not None:
+            self.poke(upcoming)
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 (async) storage for the core: tables, mapping, repositories, migrations."""

@@ -1,0 +1,108 @@
+"""Engine set-up, migrations and backups for SQLite (the default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.mapping import start_mappers
+from storage.uow import SqlAlchemyUnitOfWork
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers work while one writer writes; the busy timeout makes a
+    # second writer wait instead of failing; SQLite checks foreign keys only when asked.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        start_mappers()
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite and self.url.database:
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def unit_of_work(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.sessions)
+
+    async def upgrade(self) -> None:
+        """Brings the schema to the newest migration (run at every start)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+
+    async def backup(self, destination: Path) -> None:
+        """An online backup: the bot may keep running while it is taken."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite:
+            await asyncio.to_thread(_sqlite_backup, Path(self.url.database or ""), destination)
+            return
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            raise RuntimeError("pg_dump is needed to back up PostgreSQL; install the client tools")
+        plain_url = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        process = await asyncio.create_subprocess_exec(
+            pg_dump,
+            "--format=custom",
+            f"--file={destination}",
+            plain_url,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"pg_dump failed: {stderr.decode(errors='replace').strip()}")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_backup(source: Path, destination: Path) -> None:
+    with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
+        src.backup(dst)
+    # The copy is a single file: no write-ahead log beside it.
+    with sqlite3.connect(destination) as dst:
+        dst.execute("PRAGMA journal_mode=DELETE")
+
+
+__all__ = ["AsyncSession", "Database", "alembic_config", "sqlite_url"]

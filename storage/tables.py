@@ -1,0 +1,224 @@
+"""The schema. Migrations in `storage/migrations` create it; a test checks they agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from bot.domain.delivery import OutboxStatus
+from bot.domain.organisations import OrgKind
+from bot.domain.people import Role, Status
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Stores instants as naive UTC everywhere and hands back aware UTC datetimes."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: the core works in aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def enum_column(enum: type[StrEnum]) -> sa.Enum:
+    """Stores an enum by its value as plain text, so adding a member needs no migration."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def person_fk(ondelete: str = "CASCADE") -> sa.ForeignKey:
+    return sa.ForeignKey("people.id", ondelete=ondelete)
+
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", enum_column(OrgKind), nullable=False),
+    sa.Column("parent_id", sa.ForeignKey("organisations.id"), index=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("created_at", UtcDateTime),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("title", sa.String(200)),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("status", enum_column(Status), nullable=False),
+    sa.Column("language", sa.String(8)),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("last_seen_at", UtcDateTime),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False, index=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column("username", sa.String(200)),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("last_seen_at", UtcDateTime),
+    sa.UniqueConstraint("platform", "external_id"),
+)
+
+affiliations = sa.Table(
+    "affiliations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False),
+    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "org_id"),
+)
+
+role_assignments = sa.Table(
+    "role_assignments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False),
+    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", enum_column(Role), nullable=False),
+    sa.Column("granted_at", UtcDateTime, nullable=False),
+    sa.Column("granted_by", person_fk("SET NULL")),
+    sa.UniqueConstraint("person_id", "org_id", "role"),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False, index=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("given_at", UtcDateTime, nullable=False),
+    sa.Column("withdrawn_at", UtcDateTime),
+)
+
+link_codes = sa.Table(
+    "link_codes",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("direct", sa.Boolean, nullable=False),
+    sa.Column("person_id", person_fk("SET NULL")),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", enum_column(OutboxStatus), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("external_id", sa.String(64)),
+    sa.Index("ix_outbox_due", "status", "not_before"),
+)
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("done_at", UtcDateTime),
+    sa.Index("ix_timers_due", "done_at", "due_at"),
+)
+
+button_actions = sa.Table(
+    "button_actions",
+    metadata,
+    sa.Column("token", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("person_id", person_fk()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+dialogs = sa.Table(
+    "dialogs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", person_fk(), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "platform", "chat_id"),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("processed_at", UtcDateTime, nullable=False),
+)
+
+
+def personal_tables() -> list[tuple[sa.Table, sa.Column[Any]]]:
+    """Every table with a column that points at a person, found from the schema itself.
+
+    Export, merge and erasure walk this list, so a table added later is covered
+    without anyone having to remember it.
+    """
+    found: list[tuple[sa.Table, sa.Column[Any]]] = []
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column.table is people for fk in column.foreign_keys):
+                found.append((table, column))
+    return found

@@ -1,0 +1,50 @@
+"""The unit of work: one session, one transaction, all repositories on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    SqlAlchemyButtonRepository,
+    SqlAlchemyDialogRepository,
+    SqlAlchemyEventRepository,
+    SqlAlchemyOrganisationRepository,
+    SqlAlchemyOutboxRepository,
+    SqlAlchemyPeopleRepository,
+    SqlAlchemyTimerRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self.orgs = SqlAlchemyOrganisationRepository(self.session)
+        self.people = SqlAlchemyPeopleRepository(self.session)
+        self.outbox = SqlAlchemyOutboxRepository(self.session)
+        self.timers = SqlAlchemyTimerRepository(self.session)
+        self.buttons = SqlAlchemyButtonRepository(self.session)
+        self.dialogs = SqlAlchemyDialogRepository(self.session)
+        self.events = SqlAlchemyEventRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Closing rolls back whatever was not committed and detaches the loaded
+        # objects without expiring them, so they stay readable afterwards.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
