@@ -1,6 +1,13 @@
-"""Maps the core's plain dataclasses onto the tables, from the outside (the core never knows)."""
+"""Maps the core's plain dataclasses onto the tables, from the outside (the core never knows).
+
+Each capability with tables of its own has a module in `storage/` that defines
+them on `tables.metadata` and lists `MAPPINGS`; add that module to
+`CAPABILITY_STORAGE` below.
+"""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 from sqlalchemy.orm import registry
 
@@ -11,7 +18,9 @@ from storage import tables
 
 mapper_registry = registry(metadata=tables.metadata)
 
-_MAPPINGS = (
+CAPABILITY_STORAGE: tuple[ModuleType, ...] = ()
+
+_CORE_MAPPINGS = (
     (Organisation, tables.organisations),
     (Channel, tables.channels),
     (Person, tables.people),
@@ -30,6 +39,9 @@ _MAPPINGS = (
 
 def start_mappers() -> None:
     """Idempotent: safe to call from every engine set-up and every test."""
-    for cls, table in _MAPPINGS:
+    mappings = list(_CORE_MAPPINGS)
+    for module in CAPABILITY_STORAGE:
+        mappings.extend(module.MAPPINGS)
+    for cls, table in mappings:
         if not hasattr(cls, "__mapper__"):
             mapper_registry.map_imperatively(cls, table)

@@ -143,11 +143,15 @@ class ConsoleSession:
         clock.set(target)
 
     async def run_script(self, lines: Iterable[str]) -> int:
-        """Replays a transcript, echoing each line before the bot's answers; returns problems found."""
+        """Replays a transcript, echoing each line before the bot's answers; returns problems found.
+
+        Blank lines are not echoed: in the output a blank line is always part of a bot message.
+        """
         problems = 0
         for number, raw in enumerate(lines, start=1):
-            line = raw.rstrip("\n")
-            self.gateway.write(line.rstrip())
+            line = raw.rstrip()
+            if line:
+                self.gateway.write(line)
             try:
                 await self.step(parse_line(line, self.zone))
             except TranscriptError as exc:
