@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.console.app import ConsoleGateway, ConsoleSession
 from bot.bootstrap import build_registry
@@ -31,7 +34,6 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)
 POSTGRES_ENV = "SAMTAL_TEST_POSTGRES_URL"
 
-_postgres_ready: bool | None = None
 _postgres_reason = ""
 
 
@@ -56,26 +58,55 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_url_kind", ["sqlite", "postgres"])
 
 
-@pytest.fixture
-def database_url(database_url_kind: str, tmp_path: Path) -> str:
-    global _postgres_ready, _postgres_reason
-    if database_url_kind == "sqlite":
-        return sqlite_url(tmp_path / "samtal.db")
+@pytest.fixture(scope="session")
+def postgres_scratch_url() -> Iterator[str | None]:
+    """A database of this test run's own on the configured server, dropped at the end.
+
+    Its own database, so that test runs sharing one server never see each other's rows.
+    """
     url = _postgres_url()
     if url is None:
-        pytest.skip(f"PostgreSQL run skipped: set {POSTGRES_ENV} (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)")
-    if _postgres_ready is None:
-        _postgres_ready, _postgres_reason = asyncio.run(_postgres_reachable(url))
-    if not _postgres_ready:
+        yield None
+        return
+    ready, reason = asyncio.run(_postgres_reachable(url))
+    if not ready:
+        global _postgres_reason
+        _postgres_reason = reason
+        yield None
+        return
+    name = f"samtal_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_url_kind: str, tmp_path: Path, postgres_scratch_url: str | None) -> str:
+    if database_url_kind == "sqlite":
+        return sqlite_url(tmp_path / "samtal.db")
+    if _postgres_url() is None:
+        pytest.skip(
+            f"PostgreSQL run skipped: set {POSTGRES_ENV} (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
+        )
+    if postgres_scratch_url is None:
         pytest.skip(f"PostgreSQL run skipped: {_postgres_reason}")
-    return url
+    return postgres_scratch_url
 
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database(database_url)
     if not db.is_sqlite:
-        # One schema shared by the whole run: empty every table instead of rebuilding it.
+        # A clean schema for every test, in this run's own database.
         async with db.engine.begin() as connection:
             await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
             await connection.execute(sa.text("CREATE SCHEMA public"))
@@ -129,7 +160,11 @@ async def console(database: Database, clock: VirtualClock) -> Console:
 
 def pytest_report_header() -> list[str]:
     url = _postgres_url()
-    return [f"postgres: {url}" if url else f"postgres: not configured ({POSTGRES_ENV} unset); PostgreSQL runs skip"]
+    return [
+        f"postgres: {url}"
+        if url
+        else f"postgres: not configured ({POSTGRES_ENV} unset); PostgreSQL runs skip"
+    ]
 
 
 @pytest.fixture(scope="session")
