@@ -185,8 +185,15 @@ def split_spans(
             current.append(piece)
             continue
         if current:
-            chunks.append(current)
-            current = []
+            cut = _best_cut(current, limit, measure)
+            chunks.append(current[:cut])
+            current = current[cut:]
+            if measure([*current, piece]) <= limit:
+                current.append(piece)
+                continue
+            if current:
+                chunks.append(current)
+                current = []
         while measure([piece]) > limit:  # a single word longer than the limit
             head, tail = _cut_to_fit(piece, limit, measure)
             chunks.append([head])
@@ -195,6 +202,18 @@ def split_spans(
     if current:
         chunks.append(current)
     return [_merge_and_trim(chunk) for chunk in chunks if "".join(s.text for s in chunk).strip()]
+
+
+def _best_cut(atoms: list[Span], limit: int, measure: Callable[[Sequence[Span]], int]) -> int:
+    """Where to end a full chunk: after the last paragraph break, else line break, else all of it.
+
+    A break counts only past a third of the limit, so a chunk is never cut tiny.
+    """
+    for ending in ("\n\n", "\n"):
+        for index in range(len(atoms) - 1, 0, -1):
+            if atoms[index - 1].text.endswith(ending) and measure(atoms[:index]) > limit // 3:
+                return index
+    return len(atoms)
 
 
 _WORD = re.compile(r"\S+\s*|\s+")

@@ -22,17 +22,14 @@ log = logging.getLogger("samtal")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "configuration file (default: $SAMTAL_CONFIG, then ./samtal.toml)"
+    # --config works before or after the command; SUPPRESS keeps a subcommand from erasing it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $SAMTAL_CONFIG, ./samtal.toml)",
-    )
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=config_help)
     parser = argparse.ArgumentParser(
-        prog="samtal",
-        description="Samtal: a chat bot for the political conversation.",
-        parents=[common],
+        prog="samtal", description="Samtal: a chat bot for the political conversation."
     )
+    parser.add_argument("--config", metavar="FILE", help=config_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser(

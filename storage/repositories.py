@@ -54,7 +54,8 @@ class SqlAlchemyOrganisationRepository(_Repository):
         return result.first()
 
     async def list_all(self) -> Sequence[Organisation]:
-        return (await self.session.scalars(sa.select(Organisation).order_by(Organisation.id))).all()  # type: ignore[attr-defined]
+        query = sa.select(Organisation).order_by(tables.organisations.c.id)
+        return (await self.session.scalars(query)).all()
 
     async def lineage(self, org_id: int) -> Sequence[Organisation]:
         chain: list[Organisation] = []
@@ -365,12 +366,6 @@ class SqlAlchemyEventRepository(_Repository):
 
 
 async def _min_instant(session: AsyncSession, query: sa.Select[Any]) -> datetime | None:
-    value = (await session.execute(query)).scalar()
-    if value is None:
-        return None
-    # An aggregate loses the column's type on some drivers: restore aware UTC.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return tables.UtcDateTime().process_result_value(
-        value.replace(tzinfo=None), session.bind.dialect
-    )  # type: ignore[union-attr]
+    # min() keeps the column's type, so the value comes back as an aware UTC datetime.
+    value: datetime | None = (await session.execute(query)).scalar()
+    return value
