@@ -1,0 +1,280 @@
+"""Tables and repository for themed conversation meetings.
+
+People columns: a person's answers and contributions are their own data and
+go with them (CASCADE). Attendance and ratings stay as anonymous counts
+(SET NULL) so the participation figures and average ratings stay right after
+an erasure; a rating's comment is removed (`before_erase`). Who created a
+meeting or confirmed someone's attendance is kept anonymously (SET NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.meetings import (
+    Answer,
+    Attendance,
+    AttendanceRecord,
+    Audience,
+    Contribution,
+    Feedback,
+    Meeting,
+    MeetingSettings,
+    MeetingStatus,
+    MeetingThread,
+    Rsvp,
+)
+from storage.repositories import _Repository
+from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+
+
+def _meeting_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("meetings.id", ondelete="CASCADE")
+
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "org_id",
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("theme", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("questions", sa.JSON, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("place", sa.String(300)),
+    sa.Column("link", sa.String(500)),
+    sa.Column("audience", enum_column(Audience), nullable=False),
+    sa.Column("capacity", sa.Integer),
+    sa.Column("status", enum_column(MeetingStatus), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_by", person_fk("SET NULL")),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime),
+)
+
+meeting_rsvps = sa.Table(
+    "meeting_rsvps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("person_id", person_fk(), nullable=False, index=True),
+    sa.Column("answer", enum_column(Answer), nullable=False),
+    sa.Column("answered_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("meeting_id", "person_id"),
+)
+
+meeting_attendance = sa.Table(
+    "meeting_attendance",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    # SET NULL: after erasure the attendance stays counted, naming no one.
+    sa.Column("person_id", person_fk("SET NULL"), index=True),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("confirmed_by", person_fk("SET NULL")),
+    sa.UniqueConstraint("meeting_id", "person_id"),
+)
+
+meeting_feedback = sa.Table(
+    "meeting_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    # SET NULL: the rating stays in the average; `before_erase` removes the comment, their words.
+    sa.Column("person_id", person_fk("SET NULL"), index=True),
+    sa.Column("rating", sa.Integer, nullable=False),
+    sa.Column("comment", sa.String(1000)),
+    sa.Column("given_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("meeting_id", "person_id"),
+)
+
+meeting_contributions = sa.Table(
+    "meeting_contributions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
+    # The person's own words: erased with them.
+    sa.Column("person_id", person_fk(), nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_by", person_fk("SET NULL")),
+)
+
+meeting_threads = sa.Table(
+    "meeting_threads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("outbox_key", sa.String(255), nullable=False),
+    sa.UniqueConstraint("meeting_id", "platform", "chat_id"),
+)
+
+meeting_settings = sa.Table(
+    "meeting_settings",
+    metadata,
+    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("reminder_minutes", sa.JSON, nullable=False),
+)
+
+MAPPINGS = (
+    (Meeting, meetings),
+    (Rsvp, meeting_rsvps),
+    (Attendance, meeting_attendance),
+    (Feedback, meeting_feedback),
+    (Contribution, meeting_contributions),
+    (MeetingThread, meeting_threads),
+    (MeetingSettings, meeting_settings),
+)
+
+
+class SqlAlchemyMeetingRepository(_Repository):
+    async def add(self, meeting: Meeting) -> Meeting:
+        await self._add(meeting)
+        return meeting
+
+    async def get(self, meeting_id: int) -> Meeting | None:
+        return await self.session.get(Meeting, meeting_id)
+
+    async def upcoming(
+        self, org_ids: Sequence[int], now: datetime, limit: int = 10
+    ) -> Sequence[Meeting]:
+        c = meetings.c
+        query = (
+            sa.select(Meeting)
+            .where(c.org_id.in_(org_ids), c.ends_at > now, c.status == MeetingStatus.SCHEDULED)
+            .order_by(c.starts_at, c.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def between(
+        self, org_ids: Sequence[int], start: datetime, end: datetime
+    ) -> Sequence[Meeting]:
+        c = meetings.c
+        query = (
+            sa.select(Meeting)
+            .where(c.org_id.in_(org_ids), c.starts_at >= start, c.starts_at < end)
+            .order_by(c.starts_at, c.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def of_org(self, org_id: int) -> Sequence[Meeting]:
+        c = meetings.c
+        query = sa.select(Meeting).where(c.org_id == org_id).order_by(c.starts_at, c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def rsvps(self, meeting_id: int) -> Sequence[Rsvp]:
+        c = meeting_rsvps.c
+        query = sa.select(Rsvp).where(c.meeting_id == meeting_id).order_by(c.answered_at, c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None:
+        query = sa.select(Rsvp).filter_by(meeting_id=meeting_id, person_id=person_id)
+        return (await self.session.scalars(query)).first()
+
+    async def add_rsvp(self, rsvp: Rsvp) -> Rsvp:
+        await self._add(rsvp)
+        return rsvp
+
+    async def attendance(self, meeting_id: int) -> Sequence[Attendance]:
+        c = meeting_attendance.c
+        query = sa.select(Attendance).where(c.meeting_id == meeting_id).order_by(c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def add_attendance(self, attendance: Attendance) -> None:
+        await self._add(attendance)
+
+    async def remove_attendance(self, meeting_id: int, person_id: int) -> None:
+        c = meeting_attendance.c
+        await self.session.execute(
+            sa.delete(meeting_attendance).where(
+                c.meeting_id == meeting_id, c.person_id == person_id
+            )
+        )
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Attendance) and (obj.meeting_id, obj.person_id) == (
+                meeting_id,
+                person_id,
+            ):
+                self.session.expunge(obj)
+
+    async def attendance_in(
+        self, org_ids: Sequence[int], start: datetime, end: datetime
+    ) -> Sequence[AttendanceRecord]:
+        m, a = meetings.c, meeting_attendance.c
+        query = (
+            sa.select(m.id, m.org_id, a.person_id, m.starts_at)
+            .join(meeting_attendance, a.meeting_id == m.id)
+            .where(
+                m.org_id.in_(org_ids),
+                m.starts_at >= start,
+                m.starts_at < end,
+                m.status == MeetingStatus.SCHEDULED,
+            )
+            .order_by(m.starts_at, m.id, a.person_id)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [AttendanceRecord(row[0], row[1], row[2], row[3]) for row in rows]
+
+    async def feedback(self, meeting_id: int) -> Sequence[Feedback]:
+        c = meeting_feedback.c
+        query = sa.select(Feedback).where(c.meeting_id == meeting_id).order_by(c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def feedback_of(self, meeting_id: int, person_id: int) -> Feedback | None:
+        query = sa.select(Feedback).filter_by(meeting_id=meeting_id, person_id=person_id)
+        return (await self.session.scalars(query)).first()
+
+    async def add_feedback(self, feedback: Feedback) -> None:
+        await self._add(feedback)
+
+    async def contributions(self, meeting_id: int) -> Sequence[Contribution]:
+        c = meeting_contributions.c
+        query = (
+            sa.select(Contribution).where(c.meeting_id == meeting_id).order_by(c.created_at, c.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def add_contribution(self, contribution: Contribution) -> Contribution:
+        await self._add(contribution)
+        return contribution
+
+    async def threads(self, meeting_id: int) -> Sequence[MeetingThread]:
+        c = meeting_threads.c
+        query = sa.select(MeetingThread).where(c.meeting_id == meeting_id).order_by(c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def add_thread(self, thread: MeetingThread) -> None:
+        await self._add(thread)
+
+    async def settings(self, org_id: int) -> MeetingSettings | None:
+        return await self.session.get(MeetingSettings, org_id)
+
+    async def save_settings(self, settings: MeetingSettings) -> None:
+        existing = await self.settings(settings.org_id)
+        if existing is None:
+            await self._add(settings)
+        else:
+            existing.reminder_minutes = list(settings.reminder_minutes)
+            await self.session.flush()
+
+
+async def before_erase(session: AsyncSession, person_id: int) -> None:
+    """A rating outlives its giver anonymously; the comment, in their own words, does not."""
+    await session.execute(
+        sa.update(meeting_feedback)
+        .where(meeting_feedback.c.person_id == person_id)
+        .values(comment=None)
+    )

@@ -1,0 +1,203 @@
+"""The pure rules of themed meetings: capacity and waitlist, reading times, reminder offsets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.meetings import (
+    Answer,
+    Rsvp,
+    TimeError,
+    TimeProblem,
+    answer_for,
+    coming_count,
+    parse_capacity,
+    parse_end,
+    parse_reminder_offsets,
+    parse_when,
+    reminder_times,
+    split_place,
+    spots_left,
+    to_promote,
+    waitlist,
+    waitlist_position,
+)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)  # a Monday
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def rsvp(person: int, answer: Answer, minute: int) -> Rsvp:
+    return Rsvp(1, person, answer, T0 + timedelta(minutes=minute), id=person)
+
+
+# --- capacity and waitlist ---
+
+
+def test_coming_to_a_meeting_with_room_is_coming() -> None:
+    rsvps = [rsvp(1, Answer.COMING, 0)]
+    assert answer_for(Answer.COMING, 2, rsvps, person_id=2) is Answer.COMING
+    assert spots_left(2, rsvps) == 1
+
+
+def test_coming_to_a_full_meeting_goes_on_the_waitlist() -> None:
+    rsvps = [rsvp(1, Answer.COMING, 0), rsvp(2, Answer.COMING, 1)]
+    assert spots_left(2, rsvps) == 0
+    assert answer_for(Answer.COMING, 2, rsvps, person_id=3) is Answer.WAITLISTED
+
+
+def test_maybe_takes_no_place_and_no_limit_never_waitlists() -> None:
+    rsvps = [rsvp(1, Answer.MAYBE, 0), rsvp(2, Answer.MAYBE, 1)]
+    assert answer_for(Answer.COMING, 1, rsvps, person_id=3) is Answer.COMING
+    assert answer_for(Answer.COMING, None, rsvps * 50, person_id=3) is Answer.COMING
+    assert spots_left(None, rsvps) is None
+
+
+def test_someone_coming_keeps_their_place_and_someone_waiting_keeps_waiting() -> None:
+    rsvps = [rsvp(1, Answer.COMING, 0), rsvp(2, Answer.WAITLISTED, 1)]
+    assert answer_for(Answer.COMING, 1, rsvps, person_id=1) is Answer.COMING
+    assert answer_for(Answer.COMING, 1, rsvps, person_id=2) is Answer.WAITLISTED
+    assert answer_for(Answer.DECLINED, 1, rsvps, person_id=2) is Answer.DECLINED
+
+
+def test_promotion_is_first_come_first_served_and_only_as_many_as_fit() -> None:
+    rsvps = [
+        rsvp(1, Answer.COMING, 0),
+        rsvp(4, Answer.WAITLISTED, 30),
+        rsvp(3, Answer.WAITLISTED, 10),
+        rsvp(5, Answer.WAITLISTED, 20),
+    ]
+    assert [r.person_id for r in waitlist(rsvps)] == [3, 5, 4]
+    assert waitlist_position(rsvps, 4) == 3
+    assert waitlist_position(rsvps, 1) is None
+    assert [r.person_id for r in to_promote(3, rsvps)] == [3, 5]
+    assert to_promote(1, rsvps) == []
+    assert [r.person_id for r in to_promote(None, rsvps)] == [3, 5, 4]
+
+
+@given(
+    capacity=st.integers(min_value=1, max_value=5),
+    presses=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=8), st.sampled_from(list(Answer)[:3])),
+        max_size=40,
+    ),
+)
+def test_never_more_coming_than_places_and_no_one_waits_while_there_is_room(
+    capacity: int, presses: list[tuple[int, Answer]]
+) -> None:
+    """Replays presses the way the service does: answer, then promote whoever fits."""
+    rsvps: dict[int, Rsvp] = {}
+    for minute, (person, wanted) in enumerate(presses):
+        result = answer_for(wanted, capacity, list(rsvps.values()), person)
+        current = rsvps.get(person)
+        if current is None or current.answer is not result:
+            rsvps[person] = rsvp(person, result, minute)
+        for promoted in to_promote(capacity, list(rsvps.values())):
+            promoted.answer = Answer.COMING
+        everyone = list(rsvps.values())
+        assert coming_count(everyone) <= capacity
+        if waitlist(everyone):
+            assert coming_count(everyone) == capacity
+
+
+# --- reading times ---
+
+
+@pytest.mark.parametrize(
+    ("typed", "start", "end"),
+    [
+        ("2026-03-12 18:00", (3, 12, 18, 0), None),
+        ("2026-03-12 18-20", (3, 12, 18, 0), (3, 12, 20, 0)),
+        ("2026-03-12 18:00–20:30", (3, 12, 18, 0), (3, 12, 20, 30)),
+        ("12/3 18.30", (3, 12, 18, 30), None),
+        ("12 mars kl 18", (3, 12, 18, 0), None),
+        ("12 March 18:00 - 20:00", (3, 12, 18, 0), (3, 12, 20, 0)),
+        ("den 5 april kl. 19-21", (4, 5, 19, 0), (4, 5, 21, 0)),
+        ("imorgon 18-20", (3, 3, 18, 0), (3, 3, 20, 0)),
+        ("torsdag 18:30", (3, 5, 18, 30), None),
+        ("måndag 8", (3, 9, 8, 0), None),  # today 08:00 has passed: next Monday
+        ("idag 22-01", (3, 2, 22, 0), (3, 3, 1, 0)),
+        ("1/2 18", (2, 1, 18, 0), None),  # 1 February has passed: next year
+    ],
+)
+def test_friendly_times_are_read_in_the_organisations_zone(
+    typed: str, start: tuple[int, ...], end: tuple[int, ...] | None
+) -> None:
+    got_start, got_end = parse_when(typed, STOCKHOLM, NOW.astimezone(UTC))
+    year = 2027 if start[0] == 2 else 2026
+    assert got_start == datetime(year, *start, tzinfo=STOCKHOLM)
+    assert got_end == (datetime(year, *end, tzinfo=STOCKHOLM) if end else None)
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("nästa vecka typ", TimeProblem.UNREADABLE),
+        ("2026-02-30 18:00", TimeProblem.UNREADABLE),
+        ("2026-03-12 25:00", TimeProblem.UNREADABLE),
+        ("2026-03-12", TimeProblem.NO_TIME),
+        ("2026-02-12 18:00", TimeProblem.PAST),
+        ("idag 08:00", TimeProblem.PAST),
+        ("2026-03-12 18-17", TimeProblem.END_BEFORE_START),
+    ],
+)
+def test_nonsense_and_past_times_are_refused(typed: str, problem: TimeProblem) -> None:
+    with pytest.raises(TimeError) as caught:
+        parse_when(typed, STOCKHOLM, NOW.astimezone(UTC))
+    assert caught.value.problem is problem
+
+
+def test_the_end_as_a_time_or_a_length() -> None:
+    start = datetime(2026, 3, 12, 18, 0, tzinfo=STOCKHOLM)
+    now = NOW.astimezone(UTC)
+    assert parse_end("20:30", start, STOCKHOLM, now) == start + timedelta(hours=2, minutes=30)
+    assert parse_end("2h", start, STOCKHOLM, now) == start + timedelta(hours=2)
+    assert parse_end("90 min", start, STOCKHOLM, now) == start + timedelta(minutes=90)
+    assert parse_end("1,5 tim", start, STOCKHOLM, now) == start + timedelta(minutes=90)
+    for bad in ("17:00", "30h", "sen"):
+        with pytest.raises(TimeError):
+            parse_end(bad, start, STOCKHOLM, now)
+
+
+def test_a_time_across_the_spring_change_keeps_its_wall_clock() -> None:
+    start, end = parse_when("2026-03-29 18-20", STOCKHOLM, NOW.astimezone(UTC))
+    assert start.astimezone(UTC).hour == 16  # summer time: UTC+2
+    assert end is not None and end - start == timedelta(hours=2)
+
+
+# --- reminders, places, capacity ---
+
+
+def test_reminder_offsets() -> None:
+    assert parse_reminder_offsets("1v 1d 2h") == [10080, 1440, 120]
+    assert parse_reminder_offsets("2h, 1w") == [10080, 120]
+    assert parse_reminder_offsets("3 dagar 30 min") == [4320, 30]
+    assert parse_reminder_offsets("av") == []
+    for bad in ("snart", "", "1d 2d 3d 4d 5d 6d", "40d"):
+        with pytest.raises(ValueError):
+            parse_reminder_offsets(bad)
+
+
+def test_past_reminders_are_left_out() -> None:
+    start = NOW + timedelta(days=3)
+    assert reminder_times(start, [10080, 1440, 120], NOW) == [
+        start - timedelta(days=1),
+        start - timedelta(hours=2),
+    ]
+
+
+def test_places_links_and_capacity() -> None:
+    assert split_place("Folkets hus, Sandviken") == ("Folkets hus, Sandviken", None)
+    assert split_place("https://meet.example.org/x") == (None, "https://meet.example.org/x")
+    assert split_place("www.example.org/x") == (None, "https://www.example.org/x")
+    assert parse_capacity("20") == 20
+    assert parse_capacity("ingen") is None
+    for bad in ("tjugo", "-3", "1.5"):
+        with pytest.raises(ValueError):
+            parse_capacity(bad)
