@@ -1,0 +1,185 @@
+"""Tables and repository for polls (the anonymity scheme is described in bot/domain/polls.py).
+
+People columns: participation is the person's own data (CASCADE). A ballot
+outlives the person and stays counted: a visible ballot's person becomes
+NULL; an anonymous ballot never has one. The ballots table has random ids
+and, on SQLite, no rowid, so its rows are stored in id order, not in the
+order people voted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from bot.domain.people import Person, Status
+from bot.domain.polls import Ballot, Participation, Poll, PollKind, PollStatus
+from storage import tables
+from storage.repositories import _Repository
+from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+
+
+def _poll_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("polls.id", ondelete="CASCADE")
+
+
+polls = sa.Table(
+    "polls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("kind", enum_column(PollKind), nullable=False),
+    sa.Column("question", sa.String(300), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("deadline", UtcDateTime, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("members_only", sa.Boolean, nullable=False),
+    sa.Column("live_results", sa.Boolean, nullable=False),
+    sa.Column("max_choices", sa.Integer),
+    sa.Column("quorum_percent", sa.Integer),
+    sa.Column("created_by", person_fk("SET NULL")),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("status", enum_column(PollStatus), nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("eligible_count", sa.Integer),
+    sa.Column("meeting_id", sa.ForeignKey("meetings.id", ondelete="SET NULL")),
+)
+
+# Apart from `polls` on purpose: a poll row is exported with its creator's data, the secret never.
+poll_secrets = sa.Table(
+    "poll_secrets",
+    metadata,
+    sa.Column("poll_id", _poll_fk(), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+)
+
+poll_participation = sa.Table(
+    "poll_participation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("poll_id", _poll_fk(), nullable=False),
+    sa.Column("person_id", person_fk(), nullable=False, index=True),
+    sa.UniqueConstraint("poll_id", "person_id"),
+)
+
+poll_ballots = sa.Table(
+    "poll_ballots",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("poll_id", _poll_fk(), nullable=False, index=True),
+    sa.Column("person_id", person_fk("SET NULL")),
+    sa.Column("voter_key", sa.String(64)),
+    sa.Column("choice", sa.JSON, nullable=False),
+    sa.Column("reason", sa.String(500)),
+    sa.UniqueConstraint("poll_id", "person_id"),
+    sa.UniqueConstraint("poll_id", "voter_key"),
+    sqlite_with_rowid=False,
+)
+
+MAPPINGS = (
+    (Poll, polls),
+    (Participation, poll_participation),
+    (Ballot, poll_ballots),
+)
+
+
+class SqlAlchemyPollRepository(_Repository):
+    async def add(self, poll: Poll) -> Poll:
+        await self._add(poll)
+        return poll
+
+    async def get(self, poll_id: int) -> Poll | None:
+        return await self.session.get(Poll, poll_id)
+
+    async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
+        c = polls.c
+        query = (
+            sa.select(Poll)
+            .where(c.org_id.in_(org_ids), c.status == PollStatus.OPEN)
+            .order_by(c.deadline.desc(), c.id.desc())
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def participants(self, poll_id: int) -> Sequence[int]:
+        c = poll_participation.c
+        query = sa.select(c.person_id).where(c.poll_id == poll_id).order_by(c.person_id)
+        return (await self.session.scalars(query)).all()
+
+    async def voted_in(self, person_id: int) -> Sequence[int]:
+        c = poll_participation.c
+        query = sa.select(c.poll_id).where(c.person_id == person_id).order_by(c.poll_id)
+        return (await self.session.scalars(query)).all()
+
+    async def has_voted(self, poll_id: int, person_id: int) -> bool:
+        c = poll_participation.c
+        query = sa.select(c.id).where(c.poll_id == poll_id, c.person_id == person_id)
+        return (await self.session.execute(query)).first() is not None
+
+    async def participate(self, poll_id: int, person_id: int) -> None:
+        if not await self.has_voted(poll_id, person_id):
+            await self._add(Participation(poll_id, person_id))
+
+    async def withdraw(self, poll_id: int, person_id: int) -> None:
+        c = poll_participation.c
+        await self.session.execute(
+            sa.delete(poll_participation).where(c.poll_id == poll_id, c.person_id == person_id)
+        )
+
+    async def ballot_of(self, poll_id: int, person_id: int) -> Ballot | None:
+        query = sa.select(Ballot).filter_by(poll_id=poll_id, person_id=person_id)
+        return (await self.session.scalars(query)).first()
+
+    async def ballot_by_key(self, poll_id: int, key: str) -> Ballot | None:
+        query = sa.select(Ballot).filter_by(poll_id=poll_id, voter_key=key)
+        return (await self.session.scalars(query)).first()
+
+    async def add_ballot(self, ballot: Ballot) -> Ballot:
+        ballot.id = secrets.token_hex(16)
+        await self._add(ballot)
+        return ballot
+
+    async def remove_ballot(self, ballot: Ballot) -> None:
+        await self.session.delete(ballot)
+        await self.session.flush()
+
+    async def ballots(self, poll_id: int) -> Sequence[Ballot]:
+        # Ordered by the random id: never by the order people voted in.
+        query = sa.select(Ballot).filter_by(poll_id=poll_id).order_by(poll_ballots.c.id)
+        return (await self.session.scalars(query)).all()
+
+    async def secret(self, poll_id: int) -> str | None:
+        query = sa.select(poll_secrets.c.secret).where(poll_secrets.c.poll_id == poll_id)
+        return (await self.session.execute(query)).scalar()
+
+    async def set_secret(self, poll_id: int, secret: str | None) -> None:
+        await self.session.flush()
+        await self.session.execute(sa.delete(poll_secrets).where(poll_secrets.c.poll_id == poll_id))
+        if secret is not None:
+            await self.session.execute(
+                sa.insert(poll_secrets).values(poll_id=poll_id, secret=secret)
+            )
+
+    async def seal(self, poll_id: int) -> None:
+        await self.session.flush()
+        await self.session.execute(
+            sa.update(poll_ballots).where(poll_ballots.c.poll_id == poll_id).values(voter_key=None)
+        )
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Ballot) and obj.poll_id == poll_id:
+                self.session.expunge(obj)
+
+    async def eligible(self, org_ids: Sequence[int], members_only: bool) -> Sequence[Person]:
+        p, a, k = tables.people.c, tables.affiliations.c, tables.consents.c
+        consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
+        query = (
+            sa.select(Person)
+            .where(p.id.in_(sa.select(a.person_id).where(a.org_id.in_(org_ids))), consented)
+            .order_by(p.id)
+        )
+        if members_only:
+            query = query.where(p.status == Status.MEMBER)
+        return (await self.session.scalars(query)).all()

@@ -1,0 +1,211 @@
+"""The pure poll rules: instant-runoff against an independent implementation, tallies, times."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.polls import (
+    Answer,
+    InvalidChoice,
+    Poll,
+    PollKind,
+    Stance,
+    instant_runoff,
+    nudge_time,
+    parse_moment,
+    quorum_reached,
+    tally,
+    validate_choice,
+    voter_key,
+)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)
+
+
+def reference_runoff(ballots: Sequence[Sequence[int]], option_count: int) -> int | None:
+    """Instant-runoff written independently: recursive, over Counters, no shared helpers.
+
+    Same published rule as the product: more than half of the ballots still
+    counting wins; otherwise the fewest votes goes out, ties broken by fewer
+    first-round first choices, then by being listed later.
+    """
+    first_round = Counter(ballot[0] for ballot in ballots if ballot)
+
+    def standing(candidate: int, score: Counter[int]) -> tuple[int, int, int]:
+        return (score[candidate], first_round[candidate], -candidate)
+
+    def count(remaining: frozenset[int]) -> int | None:
+        preferred = [next((c for c in b if c in remaining), None) for b in ballots]
+        alive = [c for c in preferred if c is not None]
+        if not alive:
+            return None
+        score = Counter(alive)
+        ordered = sorted(remaining, key=lambda c: standing(c, score))
+        leader = ordered[-1]
+        if len(remaining) == 1 or score[leader] * 2 > len(alive):
+            return leader
+        return count(remaining - {ordered[0]})
+
+    return count(frozenset(range(option_count)))
+
+
+@st.composite
+def ranked_ballots(draw: st.DrawFn) -> tuple[int, list[list[int]]]:
+    options = draw(st.integers(min_value=1, max_value=6))
+    ballot = st.permutations(list(range(options))).flatmap(
+        lambda order: st.integers(0, options).map(lambda k: list(order[:k]))
+    )
+    return options, draw(st.lists(ballot, max_size=40))
+
+
+@settings(max_examples=400, deadline=None)
+@given(ranked_ballots())
+def test_instant_runoff_agrees_with_an_independent_implementation(
+    case: tuple[int, list[list[int]]],
+) -> None:
+    options, ballots = case
+    result = instant_runoff(ballots, options)
+    assert result.winner == reference_runoff(ballots, options)
+    for one in result.rounds:  # every ballot is counted once in every round, or exhausted
+        assert sum(one.counts.values()) + one.exhausted == len(ballots)
+    eliminated = [r.eliminated for r in result.rounds if r.eliminated is not None]
+    assert len(set(eliminated)) == len(eliminated)
+    assert result.winner not in eliminated
+
+
+def test_instant_runoff_transfers_votes_round_by_round() -> None:
+    # Skolan 2, Vården 1, Klimatet 2, Trygghet 0: Trygghet out, then Vården, whose vote goes on.
+    ballots = [[0, 1, 2], [2, 0, 1], [1, 2], [2, 1], [0, 2]]
+    result = instant_runoff(ballots, 4)
+    assert [r.eliminated for r in result.rounds] == [3, 1, None]
+    assert result.rounds[-1].counts == {0: 2, 2: 3}
+    assert result.winner == 2
+
+
+def test_instant_runoff_with_no_ballots_has_no_winner() -> None:
+    assert instant_runoff([], 3).winner is None
+
+
+def _poll(kind: PollKind, options: int = 3, **extra: object) -> Poll:
+    return Poll(
+        org_id=1,
+        kind=kind,
+        question="?",
+        options=[f"o{i}" for i in range(options)],
+        deadline=MONDAY + timedelta(days=3),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_time_poll_best_time_is_most_yes_then_most_if_need_be() -> None:
+    poll = _poll(PollKind.TIME)
+    yes, maybe, no = Answer.YES, Answer.IF_NEED_BE, Answer.NO
+    result = tally(poll, [[yes, yes, no], [maybe, yes, yes], [yes, maybe, no]])
+    assert result.counts == [2, 2, 1]
+    assert result.if_need_be == [1, 1, 0]
+    assert result.leaders == [0]  # tied on yes and if need be: the earlier time
+    result = tally(poll, [[yes, yes, no], [no, maybe, yes]])
+    assert result.leaders == [1]
+
+
+def test_proposal_outcomes() -> None:
+    poll = _poll(PollKind.PROPOSAL)
+    assert tally(poll, [[Stance.AGREE], [Stance.DISAGREE], [Stance.AGREE]]).outcome == "accepted"
+    assert tally(poll, [[Stance.AGREE], [Stance.DISAGREE]]).outcome == "rejected"
+    assert tally(poll, [[Stance.AGREE]] * 5 + [[Stance.BLOCK]]).outcome == "blocked"
+
+
+def test_multiple_choice_respects_the_maximum() -> None:
+    poll = _poll(PollKind.MULTIPLE, options=4, max_choices=2)
+    assert validate_choice(poll, [3, 1]) == [1, 3]
+    for bad in ([0, 1, 2], [], [1, 1], [4]):
+        with pytest.raises(InvalidChoice):
+            validate_choice(poll, bad)
+    assert tally(poll, [[0, 1], [1, 3]]).counts == [1, 2, 0, 1]
+
+
+def test_quorum() -> None:
+    poll = _poll(PollKind.SINGLE, quorum_percent=50)
+    assert quorum_reached(poll, 3, 6) is True
+    assert quorum_reached(poll, 2, 6) is False
+    assert quorum_reached(poll, 0, 0) is False
+    assert quorum_reached(_poll(PollKind.SINGLE), 1, 2) is None
+
+
+def test_voter_key_depends_on_secret_poll_and_person() -> None:
+    secret = "ab" * 32
+    key = voter_key(secret, 1, 7)
+    assert key == voter_key(secret, 1, 7)
+    assert (
+        len({key, voter_key(secret, 2, 7), voter_key(secret, 1, 8), voter_key("cd" * 32, 1, 7)})
+        == 4
+    )
+
+
+def test_nudge_a_day_before_or_an_hour_before_a_short_poll() -> None:
+    now = MONDAY.astimezone(UTC)
+    assert nudge_time(now, now + timedelta(days=3)) == now + timedelta(days=2)
+    assert nudge_time(now, now + timedelta(hours=5)) == now + timedelta(hours=4)
+    assert nudge_time(now, now + timedelta(minutes=80)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("fredag 18:00", datetime(2026, 3, 6, 18, 0)),
+        ("tis 10/3 18:00", datetime(2026, 3, 10, 18, 0)),
+        ("9 mars 12.00", datetime(2026, 3, 9, 12, 0)),
+        ("2026-03-09 18:00", datetime(2026, 3, 9, 18, 0)),
+        ("imorgon kl 20", datetime(2026, 3, 3, 20, 0)),
+        ("i morgon kl. 20:00", datetime(2026, 3, 3, 20, 0)),
+        ("tomorrow at 9", datetime(2026, 3, 3, 9, 0)),
+        ("måndag 08:00", datetime(2026, 3, 9, 8, 0)),  # today's 08:00 has passed: next week's
+        ("1/2 10:00", datetime(2027, 2, 1, 10, 0)),  # a date without a year: the next one
+        ("29/3 12:00", datetime(2026, 3, 29, 12, 0)),  # the day summer time starts
+        ("igår 18:00", datetime(2026, 3, 1, 18, 0)),  # read, then refused as past by the caller
+    ],
+)
+def test_parse_moment_reads_friendly_times(text: str, expected: datetime) -> None:
+    moment = parse_moment(text, MONDAY, STOCKHOLM)
+    assert moment is not None
+    assert moment.tzinfo is not None
+    assert moment.astimezone(STOCKHOLM).replace(tzinfo=None) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "snart", "tis 11/3 18:00", "31/2 10:00", "25:00", "fredag", "12/13 10:00"]
+)
+def test_parse_moment_refuses_nonsense(text: str) -> None:
+    assert parse_moment(text, MONDAY, STOCKHOLM) is None
+
+
+def test_parse_moment_default_time_for_deadlines() -> None:
+    from datetime import time
+
+    moment = parse_moment("fredag", MONDAY, STOCKHOLM, default_time=time(23, 59))
+    assert moment is not None
+    assert moment.astimezone(STOCKHOLM).replace(tzinfo=None) == datetime(2026, 3, 6, 23, 59)
+
+
+def test_bar_chart_is_a_deterministic_png() -> None:
+    from bot.charts import Series, bar_chart
+
+    def draw() -> bytes:
+        return bar_chart(
+            "Vilken tid passar?",
+            ["tisdag 10 mars kl. 18:00", "onsdag 11 mars kl. 18:30"],
+            [Series("Ja", [3, 1]), Series("Om det behövs", [1, 2])],
+            filename="poll.png",
+        ).data
+
+    first = draw()
+    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+    assert first == draw()  # same input, same bytes: transcripts can show the size
