@@ -1,0 +1,232 @@
+"""The annual wheel's pure rules: parsing, validation, inheritance and expansion."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.wheel import (
+    ActivityKind,
+    Adjustment,
+    AdjustmentKind,
+    Layer,
+    TemplateError,
+    effective_wheel,
+    election_day,
+    expand,
+    is_church_election_year,
+    mandate_year,
+    parse_duration,
+    parse_template,
+    parse_when,
+    year_bounds,
+)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("every Thursday", date(2026, 1, 1)),
+        ("varje torsdag", date(2026, 1, 1)),
+        ("first Monday in March", date(2026, 3, 2)),
+        ("första måndagen i mars", date(2026, 3, 2)),
+        ("second Sunday in September", date(2026, 9, 13)),
+        ("andra söndagen i september", date(2026, 9, 13)),
+        ("week 38", date(2026, 9, 14)),
+        ("vecka 38", date(2026, 9, 14)),
+        ("tisdag vecka 38", date(2026, 9, 15)),
+        ("15 mars", date(2026, 3, 15)),
+        ("March 15", date(2026, 3, 15)),
+        ("last Friday of every month", date(2026, 1, 30)),
+        ("sista fredagen i varje månad", date(2026, 1, 30)),
+        ("tredje lördagen i mars och oktober", date(2026, 3, 21)),
+        ("FREQ=MONTHLY;BYDAY=-1FR", date(2026, 1, 30)),
+        ("RRULE:FREQ=YEARLY;BYMONTH=5;BYMONTHDAY=1", date(2026, 5, 1)),
+    ],
+)
+def test_when_forms_give_the_first_date_of_2026(text: str, expected: date) -> None:
+    starts = parse_when(text).dates(2026, time(18, 0))
+    assert starts[0] == datetime.combine(expected, time(18, 0))
+
+
+def test_counts_per_year() -> None:
+    assert len(parse_when("varje torsdag").dates(2026, time(18))) == 53
+    assert len(parse_when("sista fredagen i varje månad").dates(2026, time(18))) == 12
+    assert len(parse_when("tredje lördagen i mars och oktober").dates(2026, time(18))) == 2
+
+
+@pytest.mark.parametrize(
+    "text", ["sometimes", "vecka 60", "31 februari", "DTSTART:2026;FREQ=DAILY"]
+)
+def test_unreadable_when_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_when(text)
+
+
+def test_mandate_period() -> None:
+    assert election_day(2026) == date(2026, 9, 13)
+    assert election_day(2030) == date(2030, 9, 8)
+    assert election_day(2027) is None
+    assert [mandate_year(y) for y in (2027, 2028, 2029, 2030)] == [1, 2, 3, 4]
+    assert is_church_election_year(2025) and is_church_election_year(2029)
+    assert not is_church_election_year(2026)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("3w") == timedelta(weeks=3)
+
+
+def test_the_packaged_default_template_validates_and_covers_the_seeds() -> None:
+    source = files("bot").joinpath("wheel_default.toml").read_text(encoding="utf-8")
+    template = parse_template(source)
+    items = effective_wheel([Layer(1, "party", template)], "branch")
+    kinds = {item.activity.kind for item in items}
+    assert kinds == set(ActivityKind)  # every kind of activity the seeds name
+    in_2026 = {o.key for o in expand(items, *year_bounds(2026, STOCKHOLM), STOCKHOLM)}
+    in_2027 = {o.key for o in expand(items, *year_bounds(2027, STOCKHOLM), STOCKHOLM)}
+    assert {"valdagen", "valspurt", "valvaka"} <= in_2026
+    assert not {"valdagen", "kyrkovalet"} & in_2027
+    in_2029 = {o.key for o in expand(items, *year_bounds(2029, STOCKHOLM), STOCKHOLM)}
+    assert "kyrkovalet" in in_2029
+    valdagen = [
+        o for o in expand(items, *year_bounds(2030, STOCKHOLM), STOCKHOLM) if o.key == "valdagen"
+    ]
+    assert [o.start.astimezone(STOCKHOLM).date() for o in valdagen] == [date(2030, 9, 8)]
+    # The weekly open house takes a summer break and skips Christmas Eve (a Thursday in 2026).
+    open_house = [
+        o.start.astimezone(STOCKHOLM).date()
+        for o in expand(items, *year_bounds(2026, STOCKHOLM), STOCKHOLM)
+        if o.key == "oppet-hus"
+    ]
+    assert date(2026, 12, 17) in open_house and date(2026, 12, 24) not in open_house
+    assert not [d for d in open_house if d.month == 7]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "party"\nwhen = "vecka 3"',
+            "activity 'x': kind",
+        ),
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"\nwhen = "ibland"',
+            "activity 'x': when",
+        ),
+        ('[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"', "activity 'x': when: missing"),
+        ('[[activity]]\nname = "X"', "activity #1: key"),
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"\nwhen = "vecka 3"\ntime = "25:00"',
+            "activity 'x': time",
+        ),
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"\nwhen = "vecka 3"\nyears = "odd"',
+            "activity 'x': years",
+        ),
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"\nwhen = "vecka 3"\nplase = "A"',
+            "activity 'x': plase: unknown key",
+        ),
+        ('[wheel]\nannounce = "soon"', "[wheel]: announce"),
+        (
+            '[[activity]]\nkey = "x"\nname = "X"\nkind = "lecture"\nwhen = "vecka 3"\n'
+            'except = ["julafton"]',
+            "activity 'x': except",
+        ),
+        ("[[activity]\n", "not valid TOML"),
+    ],
+)
+def test_validation_names_the_activity_and_the_key(source: str, message: str) -> None:
+    with pytest.raises(TemplateError) as raised:
+        parse_template(source)
+    assert message in str(raised.value)
+
+
+PARTY = """
+[wheel]
+announce = "3w"
+[[activity]]
+key = "film"
+name = "Film"
+kind = "social"
+when = "sista fredagen i varje månad"
+time = "18:30"
+place = "Sosserian"
+[[activity]]
+key = "kurs"
+name = "Kurs"
+kind = "study_circle"
+when = "tredje lördagen i mars och oktober"
+[[activity]]
+key = "forening"
+name = "Föreningsträff"
+kind = "social"
+when = "första måndagen i juni"
+run_in = ["association"]
+"""
+
+BRANCH = """
+[[activity]]
+key = "film"
+place = "Folkets hus"
+time = "19:00"
+[[activity]]
+key = "egen"
+name = "Egen aktivitet"
+kind = "lecture"
+when = "15 maj"
+"""
+
+
+def test_inheritance_local_override_skip_move_and_own_items() -> None:
+    party = parse_template(PARTY)
+    branch = parse_template(BRANCH, inherited=party.keys())
+    skip_course = Adjustment(3, "kurs", AdjustmentKind.SKIP)
+    moved = Adjustment(
+        3, "film", AdjustmentKind.MOVE, date(2026, 4, 24), new_start="2026-04-30T19:00"
+    )
+    skipped_once = Adjustment(3, "film", AdjustmentKind.SKIP, date(2026, 5, 29))
+    layers = [
+        Layer(1, "party", party),
+        Layer(2, "district", None),
+        Layer(3, "branch", branch, (skip_course, moved, skipped_once)),
+    ]
+    items = {item.activity.key: item for item in effective_wheel(layers, "branch")}
+    assert set(items) == {"film", "egen"}  # kurs skipped, forening is for associations
+    film = items["film"]
+    assert (film.origin, film.changed_by) == ("party", ("branch",))
+    assert (film.activity.place, film.activity.at) == ("Folkets hus", time(19, 0))
+    assert items["egen"].origin == "branch"
+    occurrences = [
+        o
+        for o in expand(items.values(), *year_bounds(2026, STOCKHOLM), STOCKHOLM)
+        if o.key == "film"
+    ]
+    local = [o.start.astimezone(STOCKHOLM) for o in occurrences]
+    assert datetime(2026, 4, 30, 19, tzinfo=STOCKHOLM) in local  # moved
+    assert all(d.date() not in (date(2026, 4, 24), date(2026, 5, 29)) for d in local)
+    assert len(occurrences) == 11
+    # The rest of the series is untouched, and keeps its local hour through both DST changes.
+    assert {d.time() for d in local} == {time(19, 0)}
+    # Where nothing is changed the party's values hold, and the association gets its own item.
+    plain = {i.activity.key: i for i in effective_wheel(layers[:2], "branch")}
+    assert plain["film"].activity.place == "Sosserian" and "forening" not in plain
+    association = {i.activity.key for i in effective_wheel(layers[:2], "association")}
+    assert association == {"forening"}
+
+
+def test_a_partial_entry_without_an_inherited_item_is_refused() -> None:
+    with pytest.raises(TemplateError, match="activity 'film': name: missing"):
+        parse_template(BRANCH)
+
+
+def test_expansion_converts_each_occurrence_on_its_own_side_of_dst() -> None:
+    items = effective_wheel([Layer(1, "p", parse_template(PARTY))], "branch")
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    films = [o for o in expand(items, start, end, STOCKHOLM) if o.key == "film"]
+    utc_hours = {o.start.month: o.start.hour for o in films}
+    assert utc_hours[3] == 17 and utc_hours[4] == 16 and utc_hours[10] == 17  # 27 March is CET
