@@ -1,0 +1,1 @@
+"""The Discord platform, through discord.py."""

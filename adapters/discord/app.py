@@ -1,0 +1,125 @@
+"""Start-up of the Discord platform: a discord.Client on the bot's own asyncio loop.
+
+Slash commands are registered from the core's command list (Swedish names,
+English localisations); each becomes the typed command the core reads.
+Buttons are `TokenButton`s, found again by their custom id after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+
+from adapters import redaction
+from adapters.discord.gateway import DiscordGateway, TokenButton
+from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
+from bot.core import Samtal
+from bot.events import ButtonPressed, Chat, TextReceived
+
+log = logging.getLogger(__name__)
+
+
+class SamtalClient(discord.Client):
+    def __init__(self, samtal: Samtal, *, register_commands: bool = True) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.dm_messages = True  # free text in DMs (dialog answers); content comes in DMs
+        # No mention in anything the bot sends pings anyone unless a send allows it explicitly.
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        self.samtal = samtal
+        self.gateway = DiscordGateway(self)
+        self.handled = 0  # interactions handed to the core so far (tests wait on it)
+        self._register = register_commands
+        self.settle_after = 30.0  # seconds before an unused "thinking" placeholder is removed
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(TokenButton)
+        if self._register:
+            await self.register_commands()
+
+    async def register_commands(self) -> None:
+        assert self.application_id is not None
+        await self.http.bulk_upsert_global_commands(
+            self.application_id, command_payloads(self.samtal.registry)
+        )
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await super().close()
+
+    async def run_with(self, token: str) -> None:
+        redaction.protect([token])
+        await self.start(token)
+
+    async def on_ready(self) -> None:
+        log.info("Discord: logged in as %s", self.user)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Free text in a DM with the bot: answers to a dialog, or commands typed by hand."""
+        if message.guild is not None or message.author.bot or not message.content:
+            return
+        user = message.author
+        event = TextReceived(
+            f"m{message.id}",
+            sender_of(user, None),
+            Chat(PLATFORM, str(user.id), is_private=True),
+            message.content,
+        )
+        try:
+            await self.samtal.handle(event)
+        finally:
+            self.handled += 1
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is discord.InteractionType.application_command:
+            await self.on_command(interaction)
+
+    async def on_command(self, interaction: discord.Interaction[Any]) -> None:
+        # Discord wants an answer within three seconds; the outbox sends the real one.
+        await interaction.response.defer(thinking=True)
+        chat = chat_of(interaction)
+        self._remember(interaction)
+        self.gateway.expect_reply(interaction, direct=chat.is_private, chat_id=chat.chat_id)
+        data: dict[str, Any] = dict(interaction.data or {})
+        event = TextReceived(
+            f"i{interaction.id}",
+            sender_of(interaction.user, interaction.locale),
+            chat,
+            command_text(data, self.samtal.registry),
+        )
+        try:
+            await self.samtal.handle(event)
+        finally:
+            self.handled += 1
+        # The answer normally replaces the placeholder within a second; if it went to the
+        # person's DMs instead, the placeholder is removed rather than left "thinking".
+        task = asyncio.create_task(
+            self.gateway.settle(
+                interaction, direct=chat.is_private, chat_id=chat.chat_id, after=self.settle_after
+            )
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def on_button(self, interaction: discord.Interaction[Any], token: str) -> None:
+        await interaction.response.defer()  # acknowledged; what the press causes comes as messages
+        chat = chat_of(interaction)
+        self._remember(interaction)
+        event = ButtonPressed(
+            f"i{interaction.id}", sender_of(interaction.user, interaction.locale), chat, token
+        )
+        try:
+            await self.samtal.handle(event)
+        finally:
+            self.handled += 1
+
+    def _remember(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.guild_id is not None and interaction.channel_id is not None:
+            self.gateway.seen_in_channel(
+                str(interaction.user.id), str(interaction.channel_id), interaction.locale.value
+            )

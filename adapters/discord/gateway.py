@@ -1,0 +1,198 @@
+"""Delivery to Discord: the outbox dispatcher calls `send` for each message.
+
+A slash command is acknowledged at once with a deferred answer ("thinking"),
+since Discord wants an answer within three seconds. The core's reply then
+arrives through the outbox; the gateway sends the first message to that chat
+as the interaction's follow-up, which replaces the placeholder. Later
+messages go to the channel (or the person's DMs) as ordinary messages.
+
+When a person's DMs are closed, the send fails for good and the person is
+told in the channel where they last used the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import discord
+
+from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
+from bot.i18n import N_, Translator
+from bot.messages import Button, OutgoingMessage
+from bot.ports import DeliveryError
+
+log = logging.getLogger(__name__)
+
+FOLLOWUP_SECONDS = 14 * 60  # an interaction's token works for 15 minutes
+DMS_CLOSED = N_(
+    "I can't send you private messages. Allow direct messages from this server's members "
+    "(in the server's privacy settings), then try again."
+)
+
+
+class TokenButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"samtal:(?P<token>[A-Za-z0-9_-]{1,90})",
+):
+    """A button whose custom id carries the outbox's opaque token, so it works after a restart."""
+
+    def __init__(self, token: str, text: str = "…", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label(text), style=discord.ButtonStyle.secondary, custom_id=custom_id(token)
+            ),
+            row=row,
+        )
+        self.token = token
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: Any
+    ) -> TokenButton:
+        return cls(match["token"], item.label or "…")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        on_button = getattr(interaction.client, "on_button", None)
+        if on_button is not None:
+            await on_button(interaction, self.token)
+
+
+def view_of(rows: tuple[tuple[Button, ...], ...]) -> discord.ui.View | None:
+    if not rows:
+        return None
+    view = discord.ui.View(timeout=None)
+    for index, row in enumerate(rows):
+        for button in row:
+            if not button.token:
+                raise ValueError(f"button {button.label!r} has no token")
+            view.add_item(TokenButton(button.token, button.label, row=index))
+    return view
+
+
+@dataclass
+class _Pending:
+    interaction: discord.Interaction[Any]
+    since: float
+
+
+class DiscordGateway:
+    platform = PLATFORM
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+        self._pending: dict[tuple[bool, str], _Pending] = {}
+        # Where each person last used the bot in a server, and their language there.
+        self._last_channel: dict[str, tuple[str, str | None]] = {}
+
+    def expect_reply(
+        self, interaction: discord.Interaction[Any], *, direct: bool, chat_id: str
+    ) -> None:
+        self._pending[(direct, chat_id)] = _Pending(interaction, time.monotonic())
+
+    def seen_in_channel(self, user_id: str, channel_id: str, language: str | None) -> None:
+        self._last_channel[user_id] = (channel_id, language)
+
+    async def settle(
+        self, interaction: discord.Interaction[Any], *, direct: bool, chat_id: str, after: float
+    ) -> None:
+        """Removes the "thinking" placeholder if no answer came to that chat (it went elsewhere)."""
+        await asyncio.sleep(after)
+        pending = self._pending.get((direct, chat_id))
+        if pending is None or pending.interaction is not interaction:
+            return
+        del self._pending[(direct, chat_id)]
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException as exc:
+            log.info("Discord: could not remove a placeholder: %s", exc)
+
+    def _take_pending(self, direct: bool, chat_id: str) -> discord.Interaction[Any] | None:
+        pending = self._pending.pop((direct, chat_id), None)
+        if pending is None or time.monotonic() - pending.since > FOLLOWUP_SECONDS:
+            return None
+        return pending.interaction
+
+    async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        try:
+            return await self._send(chat_id, message, direct=direct)
+        except discord.Forbidden as exc:  # DMs closed, blocked, or no access to the channel
+            if direct:
+                await self._tell_in_channel(chat_id)
+            raise DeliveryError(
+                f"Discord refused: {exc.text or exc.status}", permanent=True
+            ) from exc
+        except discord.NotFound as exc:
+            raise DeliveryError(f"Discord: no such chat ({exc.text})", permanent=True) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429:
+                raise DeliveryError("Discord asked to slow down", retry_after=5.0) from exc
+            raise DeliveryError(
+                f"Discord error {exc.status}: {exc.text}", permanent=400 <= exc.status < 500
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"Discord unreachable: {exc}") from exc
+        except (
+            ValueError
+        ) as exc:  # a message this platform can't show (e.g. a button without token)
+            raise DeliveryError(f"not sendable: {exc}", permanent=True) from exc
+
+    async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        allowed = discord.AllowedMentions.none()
+        prefix = ""
+        role = message.mention_role
+        if role and role.isdigit():  # a feature's own announcement to an opt-in role
+            prefix = f"<@&{role}> "
+            allowed = discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(int(role))]
+            )
+        chunks = chunks_of(message)
+        attachment = message.attachment
+        interaction = self._take_pending(direct, chat_id)
+        target: discord.abc.Messageable | None = None
+        sent_id: int | None = None
+        for index, chunk in enumerate(chunks or [None]):
+            content = (prefix if index == 0 else "") + (chunk.content if chunk else "")
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+            view = view_of(chunk.buttons) if chunk else None
+            if view is not None:
+                kwargs["view"] = view
+            if attachment is not None and index == 0:
+                kwargs["file"] = discord.File(
+                    io.BytesIO(attachment.data), filename=attachment.filename
+                )
+            if interaction is not None:
+                followup = await interaction.followup.send(content, wait=True, **kwargs)
+                sent_id = followup.id
+            else:
+                if target is None:
+                    target = await self._target(chat_id, direct=direct)
+                sent = await target.send(content or None, **kwargs)
+                sent_id = sent.id
+        return str(sent_id) if sent_id is not None else None
+
+    async def _target(self, chat_id: str, *, direct: bool) -> discord.abc.Messageable:
+        if direct:
+            return await self.client.create_dm(discord.Object(int(chat_id)))
+        return self.client.get_partial_messageable(int(chat_id))
+
+    async def _tell_in_channel(self, user_id: str) -> None:
+        where = self._last_channel.get(user_id)
+        if where is None:
+            return
+        channel_id, language = where
+        text = escape(Translator(language or "sv")(DMS_CLOSED))
+        try:
+            await self.client.get_partial_messageable(int(channel_id)).send(
+                f"<@{user_id}> {text}",
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(int(user_id))]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.info("Discord: could not tell %s that their DMs are closed: %s", user_id, exc)

@@ -1,0 +1,152 @@
+"""Pure translation between Discord and the core.
+
+Text from the core is escaped for Discord's markdown (it may carry what people
+typed), so only the spans' own styles format anything. Mentions in text never
+ping: the client allows no mentions at all, and `@everyone` in user text is
+also broken up so that it does not even look like a mention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.events import Chat, Sender
+from bot.i18n import N_, Translator
+from bot.messages import Button, OutgoingMessage, Span, Style, split_spans
+from bot.registry import Registry
+
+PLATFORM = "discord"
+TEXT_LIMIT = 2000
+ROWS_PER_MESSAGE = 5
+BUTTONS_PER_ROW = 5
+LABEL_LIMIT = 80
+CUSTOM_ID_PREFIX = "samtal:"
+# Discord's locales for the two languages; Swedish is the default, so it is the command's name.
+LOCALES = {"sv": "sv-SE", "en": ("en-US", "en-GB")}
+
+OPTION_HINT = N_("Anything to add after the command (optional)")
+
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def escape(text: str) -> str:
+    text = discord.utils.escape_markdown(text, as_needed=False, ignore_links=False)
+    # A zero-width space keeps @everyone and @here from ever reading as mentions.
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def render_span(span: Span) -> str:
+    text = escape(span.text)
+    match span.style:
+        case Style.BOLD:
+            return f"**{text}**" if text.strip() else text
+        case Style.ITALIC:
+            return f"*{text}*" if text.strip() else text
+        case Style.LINK if span.url and span.url.startswith(("http://", "https://")):
+            return f"[{text}](<{span.url}>)"
+    return text
+
+
+def render(spans: Sequence[Span]) -> str:
+    return "".join(render_span(span) for span in spans)
+
+
+def measure(spans: Sequence[Span]) -> int:
+    return len(render(spans))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    content: str
+    buttons: tuple[tuple[Button, ...], ...]
+
+
+def chunks_of(message: OutgoingMessage, limit: int = TEXT_LIMIT) -> list[Chunk]:
+    """Contents within Discord's limit; buttons go with the last chunk, five rows a message."""
+    parts = split_spans(message.spans, limit, measure)
+    texts = [render(part) for part in parts] or ([""] if message.buttons else [])
+    rows = [
+        row[i : i + BUTTONS_PER_ROW]
+        for row in message.buttons
+        for i in range(0, len(row), BUTTONS_PER_ROW)
+    ]
+    batches = [tuple(rows[i : i + ROWS_PER_MESSAGE]) for i in range(0, len(rows), ROWS_PER_MESSAGE)]
+    chunks = [Chunk(text, ()) for text in texts]
+    if batches:
+        if not chunks:
+            chunks.append(Chunk("", ()))
+        chunks[-1] = Chunk(chunks[-1].content, batches[0])
+        chunks += [Chunk("\u2026", batch) for batch in batches[1:]]
+    return chunks
+
+
+def custom_id(token: str) -> str:
+    return CUSTOM_ID_PREFIX + token
+
+
+def label(text: str) -> str:
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
+
+
+def sender_of(user: discord.abc.User, locale: discord.Locale | None) -> Sender:
+    return Sender(
+        PLATFORM,
+        str(user.id),
+        display_name=user.display_name,
+        username=user.name,
+        language=str(locale.value) if locale is not None else None,
+    )
+
+
+def chat_of(interaction: discord.Interaction[Any]) -> Chat:
+    if interaction.guild_id is None:  # a DM: the chat is the person
+        return Chat(PLATFORM, str(interaction.user.id), is_private=True)
+    channel = interaction.channel
+    title = getattr(channel, "name", None)
+    return Chat(PLATFORM, str(interaction.channel_id), is_private=False, title=title)
+
+
+def command_text(data: dict[str, Any], registry: Registry) -> str:
+    """A slash command as the core reads typed commands: '/name args'."""
+    name = data.get("name", "")
+    spec = registry.find_command(name)
+    typed = spec.swedish if spec else name
+    args = " ".join(str(option.get("value", "")) for option in data.get("options", []) or [])
+    return f"/{typed} {args}".strip()
+
+
+def command_payloads(registry: Registry) -> list[dict[str, Any]]:
+    """The slash commands, named in Swedish and localised to English, with one optional text argument."""
+    sv, en = Translator("sv"), Translator("en")
+    english_locales = LOCALES["en"]
+    payloads: list[dict[str, Any]] = []
+    for spec in registry.commands:
+        payload: dict[str, Any] = {
+            "name": spec.swedish,
+            "type": 1,
+            "description": sv(spec.summary)[:100],
+            "name_localizations": {locale: spec.english for locale in english_locales},
+            "description_localizations": {
+                locale: en(spec.summary)[:100] for locale in english_locales
+            },
+            "contexts": [0, 1],  # in servers and in DMs with the bot
+        }
+        usage = spec.usage or OPTION_HINT
+        payload["options"] = [
+            {
+                "type": 3,
+                "name": "text",
+                "description": sv(usage)[:100],
+                "description_localizations": {
+                    locale: en(usage)[:100] for locale in english_locales
+                },
+                "required": False,
+            }
+        ]
+        payloads.append(payload)
+    return payloads

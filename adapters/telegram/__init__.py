@@ -1,0 +1,1 @@
+"""The Telegram platform, through python-telegram-bot."""

@@ -1,0 +1,160 @@
+"""Start-up of the Telegram platform: python-telegram-bot on the bot's own asyncio loop.
+
+Long polling by default. In webhook mode the bot's aiohttp web server takes
+Telegram's POSTs and refuses any without the secret-token header that was
+registered with setWebhook.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from adapters import redaction
+from adapters.telegram.gateway import RateLimiter, TelegramGateway
+from adapters.telegram.translate import event_from_update, toast_text
+from bot.core import Samtal
+from bot.i18n import LANGUAGES, Translator
+from bot.registry import Registry
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str  # the public HTTPS address Telegram posts to
+    secret: str  # sent back by Telegram in SECRET_HEADER
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "/telegram"
+
+
+def command_lists(registry: Registry) -> dict[str, list[BotCommand]]:
+    """Each language's command menu: the names in that language, the summaries translated."""
+    menus: dict[str, list[BotCommand]] = {}
+    for language in LANGUAGES:
+        t = Translator(language)
+        menus[language] = [
+            BotCommand(spec.english if language == "en" else spec.swedish, t(spec.summary)[:256])
+            for spec in registry.commands
+        ]
+    return menus
+
+
+class TelegramAdapter:
+    def __init__(
+        self,
+        samtal: Samtal,
+        token: str,
+        *,
+        base_url: str = "https://api.telegram.org/bot",
+        webhook: Webhook | None = None,
+        poll_timeout: float = 10.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        redaction.protect([token])
+        self.samtal = samtal
+        self.webhook = webhook
+        self.poll_timeout = poll_timeout
+        base_file_url = base_url.removesuffix("/bot") + "/file/bot"
+        self.application: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .base_file_url(base_file_url)
+            .get_updates_read_timeout(poll_timeout + 5)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.gateway = TelegramGateway(self.application.bot, limiter)
+        self.handled = 0  # updates handed to the core so far (tests wait on it)
+        self._site: web.AppRunner | None = None
+
+    @property
+    def username(self) -> str:
+        return str(self.application.bot.username)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        self.gateway.private_chat_url = f"https://t.me/{self.username}"
+        await self.register_commands()
+        await self.application.start()
+        if self.webhook is None:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(
+                timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            await self._start_webhook(self.webhook)
+        log.info("Telegram: running as @%s", self.username)
+
+    async def stop(self) -> None:
+        if self._site is not None:
+            await self._site.cleanup()
+            self._site = None
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def register_commands(self) -> None:
+        bot = self.application.bot
+        menus = command_lists(self.samtal.registry)
+        await bot.set_my_commands(menus["sv"])  # everyone without a language of their own
+        for language, commands in menus.items():
+            await bot.set_my_commands(commands, language_code=language)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        event = event_from_update(update)
+        if event is None:
+            return
+        try:
+            outcome = await self.samtal.handle(event)
+        finally:
+            self.handled += 1
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer(toast_text(outcome.toast) if outcome.toast else None)
+            except TelegramError as exc:  # an old query can no longer be answered
+                log.info("Telegram: could not answer a button press: %s", exc.message)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("Telegram: an update failed", exc_info=context.error)
+
+    async def _start_webhook(self, webhook: Webhook) -> None:
+        app = web.Application()
+        app.router.add_post(webhook.path, self._webhook_post)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        self._site = runner
+        await self.application.bot.set_webhook(
+            webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _webhook_post(self, request: web.Request) -> web.Response:
+        assert self.webhook is not None
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.webhook.secret.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = json.loads(await request.text())
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="not an update")
+        await self.application.update_queue.put(update)
+        return web.Response(text="ok")

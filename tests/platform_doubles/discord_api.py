@@ -1,0 +1,445 @@
+"""A local double of Discord's REST API, for the real discord.py.
+
+Point `discord.http.Route.BASE` at it, log in (GET /users/@me and
+/oauth2/applications/@me), and feed gateway payloads to the client's
+connection state; the client's answers arrive here. It answers with a
+Content-Type of exactly `application/json` (discord.py reads anything else as
+text), refuses what Discord refuses (content over 2000 characters, more than
+five rows of buttons, custom ids over 100 characters, DMs to someone whose DMs
+are closed: 403 code 50007), and works out who a message would ping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+TOKEN = "MTIzNDU2Nzg5.test.discord-token-for-the-double"
+APP_ID = 900_000_000_000_000_001
+BOT_ID = 900_000_000_000_000_002
+GUILD_ID = 900_000_000_000_000_100
+TIMESTAMP = "2026-03-02T08:00:00+00:00"
+COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name.lower(),
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+    }
+
+
+BOT_USER = user_payload(BOT_ID, "Samtal", bot=True)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class Posted:
+    """A message the bot sent: to a channel, a DM, or as an interaction's follow-up."""
+
+    via: str  # "channel" or "followup"
+    channel_id: int
+    message: dict[str, Any]
+    allowed_mentions: dict[str, Any] | None
+    pinged: list[str]
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def content(self) -> str:
+        return str(self.message.get("content") or "")
+
+    @property
+    def text(self) -> str:
+        return visible(self.content)
+
+    def buttons(self) -> list[dict[str, Any]]:
+        return [
+            component
+            for row in self.message.get("components", [])
+            for component in row.get("components", [])
+        ]
+
+
+def visible(content: str) -> str:
+    """What a reader sees of a message's markdown: no emphasis markers, no escapes."""
+    content = re.sub(r"\[((?:\\.|[^\]])*)\]\(<[^>]*>\)", r"\1", content)
+    out: list[str] = []
+    chars = iter(content)
+    for char in chars:
+        if char == "\\":
+            out.append(next(chars, ""))
+        elif char != "*":
+            out.append(char)
+    return "".join(out).replace("\u200b", "")
+
+
+def pings(content: str, allowed: dict[str, Any] | None, mention_everyone: bool = True) -> list[str]:
+    """Who a message pings, by Discord's rules for allowed_mentions (none given: everything)."""
+    parse = {"everyone", "users", "roles"} if allowed is None else set(allowed.get("parse", []))
+    users = set() if allowed is None else {str(u) for u in allowed.get("users", [])}
+    roles = set() if allowed is None else {str(r) for r in allowed.get("roles", [])}
+    pinged: list[str] = []
+    if mention_everyone and "everyone" in parse:
+        pinged += [f"@{m}" for m in re.findall(r"@(everyone|here)\b", content)]
+    for user_id in re.findall(r"<@!?(\d+)>", content):
+        if "users" in parse or user_id in users:
+            pinged.append(f"user:{user_id}")
+    for role_id in re.findall(r"<@&(\d+)>", content):
+        if "roles" in parse or role_id in roles:
+            pinged.append(f"role:{role_id}")
+    return pinged
+
+
+@dataclass
+class DiscordDouble:
+    port: int = 0
+    token: str = TOKEN
+    posted: list[Posted] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[tuple[str, int, str]] = field(default_factory=list)
+    dms_closed: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(950_000_000_000_000_000)
+        self.dm_channels: dict[int, int] = {}  # DM channel id -> user id
+        self.interaction_channels: dict[str, int] = {}  # interaction token -> its channel
+        self.deleted_placeholders: list[str] = []  # interaction tokens
+        self.sockets: list[web.WebSocketResponse] = []  # gateway connections that identified
+        self._sequence = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    async def start(self) -> None:
+        app = web.Application()
+        api = "/api/v10"
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(api + "/users/@me", self._me)
+        app.router.add_get(api + "/oauth2/applications/@me", self._application)
+        app.router.add_put(api + "/applications/{app}/commands", self._put_commands)
+        app.router.add_post(api + "/interactions/{id}/{token}/callback", self._callback)
+        app.router.add_post(api + "/webhooks/{app}/{token}", self._followup)
+        app.router.add_delete(
+            api + "/webhooks/{app}/{token}/messages/@original", self._delete_original
+        )
+        app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
+        app.router.add_post(api + "/users/@me/channels", self._open_dm)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def stop(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- answers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> web.Response:
+        # Exactly application/json: discord.py reads "application/json; charset=utf-8" as text.
+        return web.Response(
+            body=json.dumps(data).encode(),
+            status=status,
+            headers={"Content-Type": "application/json"},
+        )
+
+    def _refuse(self, request: web.Request, refused: Refused) -> web.Response:
+        self.refusals.append((request.path, refused.status, refused.message))
+        return self._json({"message": refused.message, "code": refused.code}, refused.status)
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bot {self.token}"
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            payload = json.loads(str(form.get("payload_json") or "{}"))
+            payload["_files"] = [
+                value.filename for key, value in form.items() if not isinstance(value, str)
+            ]
+            return dict(payload)
+        text = await request.text()
+        return dict(json.loads(text)) if text else {}
+
+    async def _me(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._refuse(request, Refused(401, "401: Unauthorized"))
+        return self._json(BOT_USER)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return self._json(
+            {
+                "id": str(APP_ID),
+                "name": "Samtal",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user_payload(1, "Owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
+        )
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        commands = await request.json()
+        for command in commands:
+            names = [command["name"], *command.get("name_localizations", {}).values()]
+            if not all(COMMAND_NAME.match(n) and n == n.lower() for n in names):
+                return self._refuse(request, Refused(400, "Invalid Form Body: name", 50035))
+            descriptions = [
+                command["description"],
+                *command.get("description_localizations", {}).values(),
+            ]
+            if not all(1 <= len(d) <= 100 for d in descriptions):
+                return self._refuse(request, Refused(400, "Invalid Form Body: description", 50035))
+        self.commands = [
+            {**command, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1"}
+            for command in commands
+        ]
+        return self._json(self.commands)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self.callbacks.append({"interaction_id": request.match_info["id"], **body})
+        interaction_id = request.match_info["id"]
+        return self._json(
+            {
+                "interaction": {
+                    "id": interaction_id,
+                    "type": body.get("type"),
+                    "response_message_loading": body.get("type") == 5,
+                    "response_message_ephemeral": False,
+                },
+                "resource": {"type": body.get("type")},
+            }
+        )
+
+    def _check_message(self, body: dict[str, Any]) -> None:
+        content = body.get("content") or ""
+        if len(content) > 2000:
+            raise Refused(
+                400, "Invalid Form Body: content: Must be 2000 or fewer in length.", 50035
+            )
+        rows = body.get("components") or []
+        if not content and not rows and not body.get("_files"):
+            raise Refused(400, "Cannot send an empty message", 50006)
+        if len(rows) > 5:
+            raise Refused(400, "Invalid Form Body: components: at most 5 rows", 50035)
+        for row in rows:
+            for component in row.get("components", []):
+                if (
+                    len(component.get("custom_id", "")) > 100
+                    or len(component.get("label", "")) > 80
+                ):
+                    raise Refused(400, "Invalid Form Body: component too long", 50035)
+
+    def _message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": str(self.next_id()),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "content": body.get("content") or "",
+            "author": BOT_USER,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "flags": 0,
+            "components": body.get("components") or [],
+        }
+
+    def _record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        self._check_message(body)
+        message = self._message(channel_id, body)
+        allowed = body.get("allowed_mentions")
+        self.posted.append(
+            Posted(
+                via,
+                channel_id,
+                message,
+                allowed,
+                pings(message["content"], allowed),
+                list(body.get("_files", [])),
+            )
+        )
+        return message
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            channel_id = self.interaction_channels[request.match_info["token"]]
+            message = self._record("followup", channel_id, body)
+        except Refused as refused:
+            return self._refuse(request, refused)
+        return self._json(message)
+
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        self.deleted_placeholders.append(request.match_info["token"])
+        return web.Response(status=204)
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        channel_id = int(request.match_info["channel"])
+        user_id = self.dm_channels.get(channel_id)
+        if user_id is not None and user_id in self.dms_closed:
+            return self._refuse(request, Refused(403, "Cannot send messages to this user", 50007))
+        body = await self._body(request)
+        try:
+            message = self._record("channel", channel_id, body)
+        except Refused as refused:
+            return self._refuse(request, refused)
+        return self._json(message)
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user_id = int(body["recipient_id"])
+        channel_id = next((c for c, u in self.dm_channels.items() if u == user_id), None)
+        if channel_id is None:
+            channel_id = self.next_id()
+            self.dm_channels[channel_id] = user_id
+        return self._json(
+            {"id": str(channel_id), "type": 1, "recipients": [user_payload(user_id, f"u{user_id}")]}
+        )
+
+    # -- the gateway: a websocket that says hello, accepts the identify, and dispatches ----
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": 41250}})
+        async for frame in socket:
+            if frame.type is not WSMsgType.TEXT:
+                continue
+            message = json.loads(frame.data)
+            if message["op"] == 1:  # heartbeat
+                await socket.send_json({"op": 11, "s": None, "t": None, "d": None})
+            elif message["op"] == 2:  # identify
+                if message["d"].get("token") != self.token:
+                    await socket.close(code=4004, message=b"Authentication failed.")
+                    break
+                self.sockets.append(socket)
+                await self._send(
+                    socket,
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": BOT_USER,
+                        "guilds": [],
+                        "session_id": "session-1",
+                        "resume_gateway_url": self.gateway_url,
+                        "application": {"id": str(APP_ID), "flags": 0},
+                    },
+                )
+        if socket in self.sockets:
+            self.sockets.remove(socket)
+        return socket
+
+    async def _send(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
+        await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Sends a gateway event (e.g. INTERACTION_CREATE) to every identified client."""
+        for socket in self.sockets:
+            await self._send(socket, event, data)
+
+    # -- interactions (gateway payloads to feed the client) -------------------------------
+
+    def interaction(
+        self,
+        kind: int,
+        user: dict[str, Any],
+        data: dict[str, Any],
+        *,
+        channel_id: int | None = None,
+        locale: str = "sv-SE",
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload: in a server channel, or in the user's DM (channel_id None)."""
+        interaction_id = self.next_id()
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"itoken{interaction_id}",
+            "version": 1,
+            "data": data,
+            "locale": locale,
+            "app_permissions": "0",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        if channel_id is None:
+            dm_id = next((c for c, u in self.dm_channels.items() if u == int(user["id"])), None)
+            if dm_id is None:
+                dm_id = self.next_id()
+                self.dm_channels[dm_id] = int(user["id"])
+            payload |= {
+                "user": user,
+                "channel_id": str(dm_id),
+                "channel": {"id": str(dm_id), "type": 1, "recipients": [user]},
+                "context": 1,
+            }
+        else:
+            payload |= {
+                "guild_id": str(GUILD_ID),
+                "guild_locale": "sv-SE",
+                "channel_id": str(channel_id),
+                "channel": {
+                    "id": str(channel_id),
+                    "type": 0,
+                    "name": f"kanal{channel_id % 1000}",
+                    "position": 0,
+                    "guild_id": str(GUILD_ID),
+                    "permission_overwrites": [],
+                },
+                "member": {
+                    "user": user,
+                    "roles": [],
+                    "joined_at": TIMESTAMP,
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "permissions": "0",
+                },
+                "context": 0,
+            }
+        if message is not None:
+            payload["message"] = message
+        self.interaction_channels[payload["token"]] = int(payload["channel_id"])
+        return payload

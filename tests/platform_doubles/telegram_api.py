@@ -1,0 +1,382 @@
+"""A local double of the Telegram Bot API, for the real python-telegram-bot over HTTP.
+
+It hands out injected updates through getUpdates (long polling), records what
+the bot sends, and refuses what Telegram refuses: text over 4096 characters,
+malformed HTML in HTML parse mode, callback data over 64 bytes, sends to a
+chat that blocked the bot (403), and sends over the rate limits (429 with
+retry_after).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
+BOT_USER = {
+    "id": 123456,
+    "is_bot": True,
+    "first_name": "Samtal",
+    "username": "SamtalTestBot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+ALLOWED_TAGS = {"b", "i", "a", "code", "pre"}
+_TOKEN = re.compile(
+    r"<(?P<close>/?)(?P<tag>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>[^<>]*)>"
+    r"|&(?P<entity>lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);"
+    r"|(?P<bare>[<>&])"
+)
+_HREF = re.compile(r'^\s+href="(?P<url>[^"]*)"\s*$')
+
+
+class Refused(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+def parse_html(text: str) -> str:
+    """The visible text of a message in HTML parse mode, or Refused as Telegram would."""
+    visible: list[str] = []
+    stack: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(text):
+        visible.append(text[position : match.start()])
+        position = match.end()
+        if match["bare"]:
+            raise Refused(
+                400,
+                f"Bad Request: can't parse entities: unescaped {match['bare']!r} at {match.start()}",
+            )
+        if match["entity"]:
+            visible.append(html.unescape(match.group(0)))
+            continue
+        tag = match["tag"].lower()
+        if tag not in ALLOWED_TAGS:
+            raise Refused(400, f"Bad Request: can't parse entities: unsupported start tag {tag!r}")
+        if match["close"]:
+            if not stack or stack.pop() != tag:
+                raise Refused(400, f"Bad Request: can't parse entities: unexpected end tag {tag!r}")
+            continue
+        attrs = match["attrs"]
+        if tag == "a":
+            href = _HREF.match(attrs)
+            if href is None:
+                raise Refused(400, "Bad Request: can't parse entities: a link needs one href")
+        elif attrs.strip():
+            raise Refused(400, f"Bad Request: can't parse entities: attributes on {tag!r}")
+        stack.append(tag)
+    visible.append(text[position:])
+    if stack:
+        raise Refused(400, f"Bad Request: can't parse entities: unclosed tag {stack[-1]!r}")
+    return "".join(visible)
+
+
+@dataclass
+class Sent:
+    method: str
+    chat_id: int
+    message_id: int
+    text: str  # as sent (HTML in HTML parse mode)
+    visible: str  # what the reader sees
+    reply_markup: dict[str, Any] | None
+    filename: str | None = None
+
+    def buttons(self) -> list[dict[str, Any]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
+
+
+@dataclass
+class TelegramDouble:
+    token: str = TOKEN
+    port: int = 0
+    sent: list[Sent] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    refusals: list[tuple[str, int, str]] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # (messages, seconds): Telegram's published limits; private chats have none by default.
+    overall_limit: tuple[int, float] = (30, 1.0)
+    group_limit: tuple[int, float] = (20, 60.0)
+    private_limit: tuple[int, float] | None = None
+    retry_after: int = 3
+
+    def __post_init__(self) -> None:
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(100)
+        self._new_update = asyncio.Condition()
+        self._times: dict[str, deque[float]] = defaultdict(deque)
+        self._runner: web.AppRunner | None = None
+        self.confirmed = 0  # the highest update id the bot confirmed by asking past it
+
+    # -- running ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        async with self._new_update:
+            self._new_update.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- injecting updates -----------------------------------------------------------------
+
+    @staticmethod
+    def user(user_id: int, first_name: str, language: str = "sv") -> dict[str, Any]:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "username": first_name.lower(),
+            "language_code": language,
+        }
+
+    @staticmethod
+    def chat(chat_id: int, title: str | None = None) -> dict[str, Any]:
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": "x"}
+        return {"id": chat_id, "type": "supergroup", "title": title or "Grupp"}
+
+    async def inject(self, update: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        async with self._new_update:
+            self._updates.append({"update_id": update_id, **update})
+            self._new_update.notify_all()
+        return update_id
+
+    async def send_text(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> int:
+        chat = self.chat(chat_id if chat_id is not None else user["id"])
+        entities = []
+        if text.startswith("/"):
+            entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return await self.inject(
+            {
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": user,
+                    "text": text,
+                    "entities": entities,
+                }
+            }
+        )
+
+    async def press(self, user: dict[str, Any], sent: Sent, data: str) -> int:
+        message = {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": self.chat(sent.chat_id),
+            "from": BOT_USER,
+            "text": sent.visible,
+        }
+        return await self.inject(
+            {
+                "callback_query": {
+                    "id": f"cq{next(self._message_ids)}",
+                    "from": user,
+                    "chat_instance": "ci",
+                    "message": message,
+                    "data": data,
+                }
+            }
+        )
+
+    # -- the API ---------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return self._error(Refused(401, "Unauthorized"))
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self.calls.append((method, params))
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return self._error(Refused(404, "Not Found: method not found"))
+        try:
+            result = await handler(params)
+        except Refused as refused:
+            self.refusals.append((method, refused.code, refused.description))
+            return self._error(refused)
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    async def _params(request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, str):
+                try:
+                    params[key] = json.loads(value) if value[:1] in "[{" else value
+                except json.JSONDecodeError:
+                    params[key] = value
+            else:  # an uploaded file
+                params[key] = {"filename": value.filename, "data": value.file.read()}
+        return params
+
+    @staticmethod
+    def _error(refused: Refused) -> web.Response:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": refused.code,
+            "description": refused.description,
+        }
+        if refused.retry_after is not None:
+            body["parameters"] = {"retry_after": refused.retry_after}
+        return web.json_response(body, status=refused.code)
+
+    async def _api_getMe(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        if offset:
+            self.confirmed = max(self.confirmed, offset - 1)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        async with self._new_update:
+            if not self._updates and timeout:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), timeout)
+        return list(self._updates[: int(params.get("limit") or 100)])
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
+        commands = params["commands"]
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
+                raise Refused(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command["description"]) <= 256:
+                raise Refused(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[params.get("language_code", "")] = commands
+        return True
+
+    def _check_chat(self, params: dict[str, Any]) -> int:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise Refused(403, "Forbidden: bot was blocked by the user")
+        now = time.monotonic()
+        limits = [("*", self.overall_limit)]
+        per_chat = self.private_limit if chat_id > 0 else self.group_limit
+        if per_chat is not None:
+            limits.append((str(chat_id), per_chat))
+        for key, (limit, period) in limits:
+            times = self._times[key]
+            while times and now - times[0] >= period:
+                times.popleft()
+            if len(times) >= limit:
+                raise Refused(
+                    429,
+                    f"Too Many Requests: retry after {self.retry_after}",
+                    retry_after=self.retry_after,
+                )
+        for key, _ in limits:
+            self._times[key].append(now)
+        return chat_id
+
+    @staticmethod
+    def _check_markup(params: dict[str, Any]) -> dict[str, Any] | None:
+        markup = params.get("reply_markup")
+        if markup is None:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise Refused(400, "Bad Request: BUTTON_DATA_INVALID")
+                if data is None and "url" not in button:
+                    raise Refused(400, "Bad Request: button has no action")
+        return dict(markup)
+
+    def _message(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self.chat(chat_id),
+            "from": BOT_USER,
+            "text": text,
+        }
+
+    def _visible(self, text: str, parse_mode: str | None, limit: int) -> str:
+        visible = parse_html(text) if parse_mode == "HTML" else text
+        if not visible.strip():
+            raise Refused(400, "Bad Request: message text is empty")
+        if len(visible) > limit:
+            raise Refused(400, "Bad Request: message is too long")
+        return visible
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> Any:
+        text = str(params.get("text", ""))
+        visible = self._visible(text, params.get("parse_mode"), 4096)
+        markup = self._check_markup(params)
+        chat_id = self._check_chat(params)
+        message_id = next(self._message_ids)
+        self.sent.append(Sent("sendMessage", chat_id, message_id, text, visible, markup))
+        return self._message(chat_id, message_id, visible)
+
+    async def _send_file(self, method: str, field_name: str, params: dict[str, Any]) -> Any:
+        caption = params.get("caption")
+        visible = self._visible(caption, params.get("parse_mode"), 1024) if caption else ""
+        file = params.get(field_name)
+        if not isinstance(file, dict):
+            raise Refused(400, "Bad Request: there is no file in the request")
+        chat_id = self._check_chat(params)
+        message_id = next(self._message_ids)
+        self.sent.append(
+            Sent(method, chat_id, message_id, caption or "", visible, None, file["filename"])
+        )
+        return self._message(chat_id, message_id, visible)
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Any:
+        return await self._send_file("sendDocument", "document", params)
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> Any:
+        return await self._send_file("sendPhoto", "photo", params)
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        if len(params.get("text") or "") > 200:
+            raise Refused(400, "Bad Request: MESSAGE_TOO_LONG")
+        return True
+
+    async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        self._check_markup(params)
+        return True
+
+    # -- reading what was sent -------------------------------------------------------------
+
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        return [sent for sent in self.sent if sent.chat_id == chat_id]

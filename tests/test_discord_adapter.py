@@ -1,0 +1,197 @@
+"""The Discord adapter with the real discord.py against the local REST double: slash
+commands with localisations, the three-second acknowledgement and the follow-up, no
+pings from user text, closed DMs, splitting at 2000, and buttons that survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+import pytest
+
+from adapters.discord.app import SamtalClient
+from adapters.discord.gateway import DMS_CLOSED
+from adapters.discord.translate import TEXT_LIMIT, chunks_of
+from bot.bootstrap import build_registry
+from bot.clock import VirtualClock
+from bot.core import Samtal
+from bot.delivery import enqueue
+from bot.i18n import Translator
+from bot.messages import Attachment, Button, OutgoingMessage, Span, bold, message
+from bot.ports import DeliveryError
+from storage.database import Database
+from tests.platform_doubles.discord_api import DiscordDouble, user_payload, visible
+from tests.platform_drivers import DiscordDriver, discord_bot
+from tests.test_telegram_adapter import outbox
+
+sv = Translator("sv")
+
+
+async def test_slash_commands_are_registered_in_swedish_and_english(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        commands = {c["name"]: c for c in dc.double.commands}
+        assert len(commands) == len(build_registry().commands)
+        help_command = commands["hjalp"]
+        assert help_command["name_localizations"] == {"en-US": "help", "en-GB": "help"}
+        assert help_command["description"] == sv("What you can do here")
+        assert help_command["description_localizations"]["en-US"] == "What you can do here"
+        assert dc.double.refusals == []
+
+
+async def test_command_is_acknowledged_then_answered_by_follow_up(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        await dc.say("nora", "/hjalp", group="allmant")
+        assert [c["type"] for c in dc.double.callbacks] == [5]  # deferred: "thinking"
+        (posted,) = dc.double.posted
+        assert posted.via == "followup"  # replaces the placeholder
+        assert posted.channel_id == dc.group_id("allmant")
+        # A button press is acknowledged without a placeholder; its answers come as messages.
+        await dc.say("nora", "/start")
+        await dc.press("nora", sv("No thanks"))
+        assert [c["type"] for c in dc.double.callbacks][-1] == 6
+
+
+async def test_english_locale_reads_english(database: Database, clock: VirtualClock) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.user("owen", locale="en-GB")
+        said = await dc.say("owen", "/hjalp")
+        assert said[0].text.startswith("What you can do here")
+
+
+async def test_no_mention_in_user_text_pings_anyone(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.users["eve"] = user_payload(123_456_789, "@everyone <@42> <@&7> **Eve**")
+        dc.locales["eve"] = "sv-SE"
+        said = await dc.say("eve", "/start", group="allmant")
+        said += await dc.say("eve", "/start")
+        assert len(said) == 2
+        for posted in dc.double.posted:
+            assert posted.allowed_mentions == {"parse": []}
+            assert posted.pinged == []
+            assert "@everyone" not in posted.content  # not even as text
+        assert said[1].text.startswith("Välkommen till Samtal, @everyone <@42> <@&7> **Eve**!")
+
+
+async def test_closed_dms_fail_for_good_and_the_person_is_told_in_the_channel(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        nora = dc.user("nora")
+        await dc.say("nora", "/hjalp", group="allmant")  # she has used the bot in #allmant
+        dc.double.dms_closed.add(int(str(nora["id"])))
+        async with database.unit_of_work() as uow:
+            await enqueue(
+                uow,
+                key="test:dm",
+                platform="discord",
+                chat_id=str(nora["id"]),
+                direct=True,
+                message=message("Din påminnelse"),
+                now=clock.now(),
+            )
+            await uow.commit()
+        await dc.samtal.run_due()
+        assert [r[1] for r in dc.double.refusals] == [403]
+        rows = await outbox(database)
+        assert rows[-1][1:3] == ("failed", 1)
+        notice = dc.double.posted[-1]
+        assert notice.channel_id == dc.group_id("allmant")
+        assert visible(notice.content) == f"<@{nora['id']}> {sv(DMS_CLOSED)}"
+        assert notice.pinged == [f"user:{nora['id']}"]  # only her, and only here
+        await dc.samtal.run_due()
+        assert len(dc.double.refusals) == 1  # not retried
+
+
+async def test_long_messages_split_within_discords_limit(
+    database: Database, clock: VirtualClock
+) -> None:
+    spans = tuple(
+        s
+        for n in range(300)
+        for s in (bold(f"Punkt {n}: "), Span("text_med *stjärnor* " * 3 + "\n"))
+    )
+    buttons = tuple((Button(f"Val {r}{c}", token=f"t{r}{c}"),) for r in range(7) for c in range(1))
+    msg = OutgoingMessage(spans, buttons)
+    chunks = chunks_of(msg)
+    assert all(len(c.content) <= TEXT_LIMIT for c in chunks)
+    assert sum(1 for c in chunks if c.buttons) == 2  # seven rows: five, then two more
+    async with discord_bot(database, clock) as dc:
+        await dc.client.gateway.send("555", msg, direct=False)
+        assert len(dc.double.posted) == len(chunks) > 2
+        assert dc.double.refusals == []
+        text = "".join(visible(p.content) for p in dc.double.posted if p.content != "…")
+        assert "text_med *stjärnor*" in text
+
+
+async def test_buttons_work_after_a_restart(database: Database, clock: VirtualClock) -> None:
+    double = DiscordDouble()
+    async with discord_bot(database, clock, double) as dc:
+        await dc.say("nora", "/start")
+        old_message = double.posted[-1]
+        custom_id = next(
+            b["custom_id"] for b in old_message.buttons() if b["label"] == sv("I agree")
+        )
+        users, locales = dc.users, dc.locales
+    # A new process: a new client, nothing in memory, the message still on Discord.
+    async with discord_bot(database, clock, double) as restarted:
+        restarted.users, restarted.locales = users, locales
+        said = await restarted.press_id("nora", old_message, custom_id)
+        assert said[0].text == sv(
+            "Thank you! You are all set. Write /hjalp to see what you can do."
+        )
+
+
+async def test_gateway_maps_errors(database: Database, clock: VirtualClock) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.double.dms_closed.add(31337)
+        with pytest.raises(DeliveryError) as closed:
+            await dc.client.gateway.send("31337", message("hej"), direct=True)
+        assert closed.value.permanent
+
+
+def test_client_allows_no_mentions_by_default(database: Database, clock: VirtualClock) -> None:
+    client = SamtalClient(Samtal(database.unit_of_work, clock, build_registry()))
+    allowed = client.allowed_mentions
+    assert allowed is not None and allowed.to_dict() == discord.AllowedMentions.none().to_dict()
+
+
+__all__ = ["DiscordDriver"]
+
+
+async def test_an_unused_placeholder_is_removed(database: Database, clock: VirtualClock) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.client.settle_after = 2.0
+        await dc.say("nora", "/hjalp", group="allmant")  # answered: the placeholder was used
+        await asyncio.sleep(2.2)
+        assert dc.double.deleted_placeholders == []
+        # A command whose answers all went elsewhere leaves its placeholder unused.
+        payload = dc.double.interaction(
+            2,
+            dc.user("nora"),
+            {"id": "1", "name": "hjalp", "type": 1},
+            channel_id=dc.group_id("allmant"),
+        )
+        interaction = discord.Interaction(data=payload, state=dc.client._connection)  # type: ignore[arg-type]
+        chat_id = str(dc.group_id("allmant"))
+        dc.client.gateway.expect_reply(interaction, direct=False, chat_id=chat_id)
+        await dc.client.gateway.settle(interaction, direct=False, chat_id=chat_id, after=0)
+        assert dc.double.deleted_placeholders == [payload["token"]]
+
+
+async def test_attachments_are_uploaded_with_the_text(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        picture = OutgoingMessage(
+            (Span("Årshjulet 2026"),), attachment=Attachment("hjul.png", "image/png", b"\x89PNG")
+        )
+        await dc.client.gateway.send("556", picture, direct=False)
+        (posted,) = dc.double.posted
+        assert posted.content == "Årshjulet 2026"
+        assert posted.files == ["hjul.png"]
