@@ -1,0 +1,17 @@
+"""The deployment's choices that the core needs, handed in by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # The party's own page for becoming a member, offered to guests at the right moment.
+    join_url: str = ""
+    # Guests who have not been seen for this long are erased automatically.
+    guest_retention_days: int = 365
+    # People in no organisation any more (left the party, removed) are erased after this long.
+    left_retention_days: int = 90
+    # Commands and button presses a person may send per minute; None for no limit (the console).
+    flood_limit: int | None = None

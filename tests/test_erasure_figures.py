@@ -1,0 +1,89 @@
+"""After someone is erased, every result and figure stays what it was, and nothing names them.
+
+Anonymous poll votes stay counted and were never linked; visible votes stay
+counted without a name; meeting attendance and ratings stay as counts.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from statistics import mean
+
+from bot.context import Effects
+from bot.domain.meetings import Answer, Attendance, Feedback
+from bot.domain.polls import Poll, PollKind
+from bot.handlers.polls import _result, cast
+from bot.meeting_service import MeetingDraft, answer, create_meeting
+from tests.conftest import START, Console
+
+VOTES = {"anna": 0, "cecilia": 1, "oliver": 1, "bertil": 0}
+
+
+async def _figures(console: Console, meeting_id: int, poll_ids: list[int]) -> dict[str, object]:
+    async with console.database.unit_of_work() as uow:
+        fx = Effects(uow, console.clock)
+        org = await uow.orgs.by_slug("sandviken")
+        assert org is not None and org.id is not None
+        attendance = await uow.meetings.attendance_in([org.id], START, START + timedelta(days=30))
+        ratings = [f.rating for f in await uow.meetings.feedback(meeting_id)]
+        results = []
+        for poll_id in poll_ids:
+            poll = await uow.polls.get(poll_id)
+            assert poll is not None
+            results.append((await _result(fx, poll)).counts)
+        return {"attended": len(attendance), "rating": mean(ratings), "polls": results}
+
+
+async def test_results_and_figures_survive_an_erasure(console: Console) -> None:
+    async with console.database.unit_of_work() as uow:
+        fx = Effects(uow, console.clock)
+        org = await uow.orgs.by_slug("sandviken")
+        assert org is not None and org.id is not None
+        people = {name: await uow.people.by_identity("console", name) for name in VOTES}
+        start = START + timedelta(days=1)
+        meeting = await create_meeting(
+            fx, org, MeetingDraft("Skolan", start, start + timedelta(hours=2)), announce=False
+        )
+        assert meeting.id is not None
+        polls = []
+        for anonymous in (True, False):
+            poll = await uow.polls.add(
+                Poll(
+                    org.id,
+                    PollKind.SINGLE,
+                    "Vilket tema?",
+                    ["Skolan", "Vården"],
+                    START + timedelta(days=3),
+                    anonymous=anonymous,
+                    created_at=START,
+                )
+            )
+            assert poll.id is not None
+            if anonymous:
+                await uow.polls.set_secret(poll.id, "ab" * 32)
+            polls.append(poll)
+        for rating, (name, person) in enumerate(people.items(), start=2):
+            assert person is not None and person.id is not None
+            await answer(fx, meeting, person, Answer.COMING)
+            await uow.meetings.add_attendance(Attendance(meeting.id, person.id, start))
+            await uow.meetings.add_feedback(Feedback(meeting.id, person.id, rating, start, "bra"))
+            for poll in polls:
+                await cast(fx, poll, person.id, [VOTES[name]])
+        await uow.commit()
+    poll_ids = [p.id for p in polls if p.id is not None]
+    before = await _figures(console, meeting.id, poll_ids)
+    assert before == {"attended": 4, "rating": 3.5, "polls": [[2, 2], [2, 2]]}
+
+    output = await console.run("@anna: /glom_mig\n@anna: [Ja, radera allt]")
+    assert "Jag har raderat allt om dig" in output
+
+    assert await _figures(console, meeting.id, poll_ids) == before
+    anna = people["anna"]
+    assert anna is not None
+    async with console.database.unit_of_work() as uow:
+        assert await uow.people.get(anna.id or 0) is None
+        for poll_id in poll_ids:
+            assert all(b.person_id != anna.id for b in await uow.polls.ballots(poll_id))
+        assert all(a.person_id != anna.id for a in await uow.meetings.attendance(meeting.id))
+        feedback = await uow.meetings.feedback(meeting.id)
+        assert [f.comment for f in feedback if f.person_id is None] == [None]  # her words are gone
