@@ -1,13 +1,42 @@
-"""The list of capabilities, in the order their commands appear in /hjalp."""
+"""The list of capabilities, in the order their commands appear in /hjalp: the everyday
+activities first, then what concerns the person themselves, then the setup."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from bot.handlers import admin, help, language, linking, start
+from bot.handlers import (
+    admin,
+    circles,
+    help,
+    housekeeping,
+    language,
+    linking,
+    meetings,
+    moderation,
+    polls,
+    privacy,
+    start,
+    welcome,
+    wheel,
+)
 from bot.registry import Registry
 
-CAPABILITIES: tuple[ModuleType, ...] = (start, help, language, linking, admin)
+CAPABILITIES: tuple[ModuleType, ...] = (
+    meetings,
+    polls,
+    circles,
+    welcome,
+    wheel,
+    start,
+    help,
+    language,
+    linking,
+    privacy,
+    moderation,
+    admin,
+    housekeeping,
+)
 
 
 def build_registry() -> Registry:

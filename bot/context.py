@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.delivery import enqueue
 from bot.domain.delivery import DialogState, Timer
-from bot.domain.organisations import Organisation
+from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
 from bot.domain.people import Person, Status
 from bot.events import Chat
 from bot.i18n import Translator
@@ -22,6 +23,7 @@ from bot.messages import OutgoingMessage
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
 from bot.registry import Access, Registry, Requirement
+from bot.settings import Settings
 
 MessageFor = Callable[[Translator], OutgoingMessage]
 
@@ -37,9 +39,10 @@ class Refusal(Exception):
 class Effects:
     """What every piece of core work can do: read and write, schedule, and send."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, settings: Settings | None = None) -> None:
         self.uow = uow
         self.clock = clock
+        self.settings = settings or Settings()
 
     @property
     def now(self) -> datetime:
@@ -93,6 +96,18 @@ class Effects:
             )
         return posted
 
+    async def schedule_daily(self, name: str, kind: str, at: time) -> None:
+        """Arms the next run of a once-a-day job at local time `at` (Swedish time).
+
+        Keyed by date, so arming it again (at start, or after each run) never doubles it.
+        """
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+        local = self.now.astimezone(zone)
+        due = datetime.combine(local.date(), at, tzinfo=zone)
+        if due <= local:
+            due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+        await self.schedule(f"{name}:{due.date().isoformat()}", kind, due)
+
     async def schedule(
         self, key: str, kind: str, due_at: datetime, payload: dict[str, Any] | None = None
     ) -> None:
@@ -116,8 +131,9 @@ class Context(Effects):
         translator: Translator,
         consented: bool,
         registry: Registry,
+        settings: Settings | None = None,
     ) -> None:
-        super().__init__(uow, clock)
+        super().__init__(uow, clock, settings)
         self.person = person
         self.chat = chat
         self.org = org

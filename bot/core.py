@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from collections.abc import Callable, Mapping
@@ -14,11 +15,13 @@ from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
 from bot.events import ButtonPressed, Chat, Event, Outcome, Sender, TextReceived
+from bot.flood import FloodGuard, Verdict
 from bot.i18n import Translator, normalise_language
 from bot.messages import message
 from bot.permissions import Permission
 from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
 from bot.registry import Access, Registry, Requirement, command_key
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +35,17 @@ class Samtal:
         clock: Clock,
         registry: Registry,
         gateways: Mapping[str, Gateway] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        self.settings = settings or Settings()
         self.clock = clock
         self.registry = registry
         self.dispatcher = Dispatcher(uow_factory, clock, gateways or {})
         self._on_work: list[Callable[[], None]] = []
+        self._running = asyncio.Lock()
+        limit = self.settings.flood_limit
+        self._flood = FloodGuard(limit) if limit else None
 
     def on_work(self, callback: Callable[[], None]) -> None:
         """Called whenever new work may be due (the runtime wakes its delivery loop)."""
@@ -45,9 +53,21 @@ class Samtal:
 
     async def start(self) -> None:
         await self.dispatcher.recover()
+        for startup in self.registry.startups:
+            async with self.uow_factory() as uow:
+                await startup(Effects(uow, self.clock, self.settings))
+                await uow.commit()
 
     async def handle(self, event: Event) -> Outcome:
         platform = event.chat.platform
+        if self._flood is not None:
+            verdict = self._flood.check((platform, event.sender.external_id), self.clock.now())
+            if verdict is Verdict.DROP:
+                return Outcome()
+            if verdict is Verdict.WARN:
+                await self._answer_alone(event, _slow_down)
+                self._wake()
+                return Outcome()
         try:
             async with self.uow_factory() as uow:
                 if await uow.events.seen(platform, event.event_id):
@@ -57,20 +77,30 @@ class Samtal:
                 await uow.events.record(ProcessedEvent(platform, event.event_id, self.clock.now()))
                 await uow.commit()
         except Refusal as refusal:
-            outcome = Outcome(toast=refusal.text)
-            await self._answer_alone(event, refusal.text)
+            refused = refusal.text
+            outcome = Outcome(toast=refused)
+            await self._answer_alone(event, lambda _: refused)
         except Exception:
             log.exception("handling %s %s failed", type(event).__name__, event.event_id)
             outcome = Outcome()
-            await self._answer_alone(event, None)
+            await self._answer_alone(event, _something_went_wrong)
         self._wake()
         return outcome
 
     async def run_due(self) -> None:
-        """Runs every timer that has fallen due, then delivers the outbox."""
-        while await self._run_due_timers():
+        """Runs every timer that has fallen due, then delivers the outbox.
+
+        One run at a time in a process: the scheduler and an adapter may both ask.
+        """
+        async with self._running:
+            while await self._run_due_timers():
+                pass
+            await self.dispatcher.deliver_due()
+
+    async def idle(self) -> None:
+        """Waits until no due work is running, e.g. before the database is closed."""
+        async with self._running:
             pass
-        await self.dispatcher.deliver_due()
 
     async def next_due(self) -> datetime | None:
         async with self.uow_factory() as uow:
@@ -97,7 +127,7 @@ class Samtal:
                 try:
                     if handler is None:
                         raise LookupError(f"no handler for timer kind {current.kind!r}")
-                    await handler(Effects(uow, self.clock), current)
+                    await handler(Effects(uow, self.clock, self.settings), current)
                 except Exception:
                     # Dropped rather than retried forever; what it wrote is rolled back.
                     log.exception("timer %s failed and is dropped", current.key)
@@ -114,7 +144,7 @@ class Samtal:
         org = await self._org_in_scope(uow, person, event.chat)
         consents = await uow.people.consents_of(identity.person_id)
         consented = any(c.withdrawn_at is None for c in consents)
-        effects = Effects(uow, self.clock)
+        effects = Effects(uow, self.clock, self.settings)
         translator = await effects.translator_for(person)
         if person.language is None and org is not None:
             translator = Translator(org.language)
@@ -128,6 +158,7 @@ class Samtal:
             translator=translator,
             consented=consented,
             registry=self.registry,
+            settings=self.settings,
         )
 
     async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, Identity]:
@@ -136,7 +167,7 @@ class Samtal:
         if identity is None:
             person = await uow.people.add(
                 Person(
-                    display_name=sender.display_name,
+                    display_name=clean_text(sender.display_name)[:200] or sender.external_id,
                     language=normalise_language(sender.language),
                     created_at=now,
                     last_seen_at=now,
@@ -174,7 +205,7 @@ class Samtal:
         if isinstance(event, ButtonPressed):
             return await self._press(ctx, event.token)
         assert isinstance(event, TextReceived)
-        text = event.text.strip()
+        text = clean_text(event.text).strip()
         if text.startswith("/") and len(text) > 1:
             await self._command(ctx, text)
             return Outcome()
@@ -255,31 +286,44 @@ class Samtal:
             typed=key
         )
 
-    async def _answer_alone(self, event: Event, text: str | None) -> None:
+    async def _answer_alone(self, event: Event, text: Callable[[Translator], str]) -> None:
         """Answers a refused or failed event in a transaction of its own, the change undone."""
         try:
             async with self.uow_factory() as uow:
-                person = await uow.people.by_identity(
-                    event.sender.platform, event.sender.external_id
-                )
+                sender = event.sender
+                person = await uow.people.by_identity(sender.platform, sender.external_id)
                 translator = (
                     await Effects(uow, self.clock).translator_for(person)
                     if person
-                    else Translator(event.sender.language or "sv")
-                )
-                body = text or translator.gettext(
-                    "Sorry, something went wrong on my side. Nothing was changed; please try again."
+                    else Translator(sender.language or "sv")
                 )
                 await enqueue(
                     uow,
-                    key=f"reply:{event.chat.platform}:{event.event_id}:error",
+                    key=f"reply:{event.chat.platform}:{event.event_id}:alone",
                     platform=event.chat.platform,
                     chat_id=event.chat.chat_id,
                     direct=event.chat.is_private,
-                    message=message(body),
+                    message=message(text(translator)),
                     now=self.clock.now(),
                     person_id=person.id if person and event.chat.is_private else None,
                 )
                 await uow.commit()
         except Exception:
             log.exception("could not answer event %s", event.event_id)
+
+
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
+_CONTROL.update(dict.fromkeys(range(0x7F, 0xA0)))
+
+
+def clean_text(text: str) -> str:
+    """Drops control characters (NUL, escapes, ...) that no person means and some databases refuse."""
+    return text.translate(_CONTROL)
+
+
+def _something_went_wrong(t: Translator) -> str:
+    return t("Sorry, something went wrong on my side. Nothing was changed; please try again.")
+
+
+def _slow_down(t: Translator) -> str:
+    return t("You are sending a lot right now. Please wait a minute, then try again.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.context import Effects
+from bot.demo_meetings import seed_demo_meetings
 from bot.domain.organisations import Channel, Organisation, OrgKind
 from bot.domain.people import (
     Affiliation,
@@ -15,7 +17,10 @@ from bot.domain.people import (
     RoleAssignment,
     Status,
 )
+from bot.handlers.circles import seed_demo_circles
+from bot.handlers.polls import seed_demo_poll
 from bot.handlers.start import CONSENT_VERSION
+from bot.handlers.wheel import seed_demo_wheel
 from bot.ports import UnitOfWorkFactory
 
 CONSOLE = "console"
@@ -94,5 +99,9 @@ async def seed_demo(uow_factory: UnitOfWorkFactory, clock: Clock) -> bool:
                 await uow.people.grant(RoleAssignment(person.id, org_id, role, granted_at=now))
             if demo.consented:
                 await uow.people.add_consent(Consent(person.id, CONSENT_VERSION, given_at=now))
+        await seed_demo_meetings(uow, clock)
+        await seed_demo_circles(uow, clock)
+        await seed_demo_wheel(uow, now, orgs["socialdemokraterna"])
+        await seed_demo_poll(Effects(uow, clock))
         await uow.commit()
     return True

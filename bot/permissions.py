@@ -31,6 +31,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_MEETINGS,
             Permission.MANAGE_POLLS,
             Permission.MANAGE_CIRCLES,
+            Permission.MANAGE_NEW_MEMBERS,  # the chair and organisers welcome new members too
             Permission.MANAGE_WHEEL,
             Permission.SEND_ANNOUNCEMENTS,
             Permission.VIEW_STATS,

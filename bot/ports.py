@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
+from bot.domain.circles import CircleRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -18,6 +19,7 @@ from bot.domain.delivery import (
     ProcessedEvent,
     Timer,
 )
+from bot.domain.meetings import MeetingRepository
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import (
     Affiliation,
@@ -28,6 +30,9 @@ from bot.domain.people import (
     Role,
     RoleAssignment,
 )
+from bot.domain.polls import PollRepository
+from bot.domain.welcome import WelcomeRepository
+from bot.domain.wheel import WheelRepository
 from bot.messages import OutgoingMessage
 
 
@@ -60,8 +65,27 @@ class PeopleRepository(Protocol):
         """People affiliated with these organisations whose username or name matches."""
         ...
 
+    async def search(self, text: str) -> Sequence[Person]:
+        """People whose name or username contains the text, or whose platform id is it."""
+        ...
+
     async def affiliations_of(self, person_id: int) -> Sequence[Affiliation]: ...
     async def affiliate(self, affiliation: Affiliation) -> None: ...
+    async def stale_guests(self, seen_before: datetime) -> Sequence[int]:
+        """Guests without a role who were last seen before the given instant."""
+        ...
+
+    async def detached(self, seen_before: datetime) -> Sequence[int]:
+        """People in no organisation any more (they left, or were removed), without a role,
+        last seen before the given instant."""
+        ...
+
+    async def purge_link_codes(self, now: datetime) -> int: ...
+
+    async def leave(self, person_id: int, org_ids: Sequence[int]) -> None:
+        """Ends the person's affiliation with, and roles in, these organisations."""
+        ...
+
     async def roles_of(self, person_id: int) -> Sequence[RoleAssignment]: ...
     async def grant(self, assignment: RoleAssignment) -> bool:
         """Adds the role; False when the person already had it there."""
@@ -78,6 +102,10 @@ class PeopleRepository(Protocol):
 
     async def erase(self, person_id: int) -> None:
         """Removes the person and everything that names them."""
+        ...
+
+    async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every stored row that is about this person, by table: for /mina_uppgifter."""
         ...
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
@@ -98,6 +126,10 @@ class OutboxRepository(Protocol):
 
     async def get(self, entry_id: int) -> OutboxEntry | None: ...
     async def stuck_sending(self) -> Sequence[OutboxEntry]: ...
+    async def purge(self, before: datetime) -> int:
+        """Removes sent and failed entries created before the instant."""
+        ...
+
     async def next_due(self, platforms: Sequence[str]) -> datetime | None: ...
 
 
@@ -115,6 +147,7 @@ class TimerRepository(Protocol):
 class ButtonRepository(Protocol):
     async def add(self, action: ButtonAction) -> None: ...
     async def get(self, token: str) -> ButtonAction | None: ...
+    async def purge(self, before: datetime) -> int: ...
 
 
 class DialogRepository(Protocol):
@@ -126,18 +159,39 @@ class DialogRepository(Protocol):
 class EventRepository(Protocol):
     async def seen(self, platform: str, event_id: str) -> bool: ...
     async def record(self, event: ProcessedEvent) -> None: ...
+    async def purge(self, before: datetime) -> int: ...
 
 
 class UnitOfWork(Protocol):
-    """One transaction: everything a command changes, and the messages it causes, or nothing."""
+    """One transaction: everything a command changes, and the messages it causes, or nothing.
 
-    orgs: OrganisationRepository
-    people: PeopleRepository
-    outbox: OutboxRepository
-    timers: TimerRepository
-    buttons: ButtonRepository
-    dialogs: DialogRepository
-    events: EventRepository
+    Repositories are read-only properties so that implementations may use their own classes.
+    """
+
+    @property
+    def orgs(self) -> OrganisationRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def timers(self) -> TimerRepository: ...
+    @property
+    def buttons(self) -> ButtonRepository: ...
+    @property
+    def dialogs(self) -> DialogRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    @property
+    def meetings(self) -> MeetingRepository: ...
+    @property
+    def circles(self) -> CircleRepository: ...
+    @property
+    def polls(self) -> PollRepository: ...
+    @property
+    def welcome(self) -> WelcomeRepository: ...
+    @property
+    def wheel(self) -> WheelRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -70,6 +70,8 @@ class Registry:
         self.dialogs: dict[str, DialogHandler] = {}
         self.timers: dict[str, TimerHandler] = {}
         self.payloads: dict[str, PayloadHandler] = {}
+        # Run once when the core starts, e.g. to make sure a recurring timer is armed.
+        self.startups: list[Callable[[TimerContext], Awaitable[None]]] = []
         # What someone who has not consented yet sees instead of the command they tried.
         self.consent_prompt: PayloadHandler | None = None
 
@@ -92,6 +94,9 @@ class Registry:
 
     def timer(self, kind: str, handler: TimerHandler) -> None:
         self.timers[kind] = handler
+
+    def startup(self, handler: Callable[[TimerContext], Awaitable[None]]) -> None:
+        self.startups.append(handler)
 
     def payload(self, prefix: str, handler: PayloadHandler) -> None:
         if "_" in prefix or prefix in self.payloads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,9 +14,11 @@ from zoneinfo import ZoneInfo
 from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import VirtualClock
 from bot.demo import seed_demo
+from bot.handlers.privacy import export_person
+from samtal import calendar_cli, circle_cli, welcome_cli, wheel_cli
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
-from samtal.runtime import Wakeup, open_core
+from samtal.runtime import Wakeup, open_core, start_web
 from storage.database import Database
 
 log = logging.getLogger("samtal")
@@ -53,10 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     backup = db_commands.add_parser("backup", parents=[common], help="online backup to FILE")
     backup.add_argument("file", metavar="FILE")
 
+    gdpr = commands.add_parser(
+        "gdpr", parents=[common], help="a person's data, for the data controller"
+    )
+    gdpr_commands = gdpr.add_subparsers(dest="gdpr_command", required=True, metavar="ACTION")
+    find = gdpr_commands.add_parser(
+        "find", parents=[common], help="find people by name or username"
+    )
+    find.add_argument("text")
+    export = gdpr_commands.add_parser(
+        "export", parents=[common], help="everything stored about a person, as JSON"
+    )
+    export.add_argument("--person", type=int, required=True, metavar="ID")
+    export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    erase = gdpr_commands.add_parser("erase", parents=[common], help="erase a person everywhere")
+    erase.add_argument("--person", type=int, required=True, metavar="ID")
+    erase.add_argument("--yes", action="store_true", help="do it without asking")
+
     invite = commands.add_parser(
         "invite", parents=[common], help="print join links for an organisation"
     )
     invite.add_argument("--org", required=True, metavar="SLUG")
+    calendar_cli.add_parser(commands, common)
+    welcome_cli.add_parser(commands, common)
+    circle_cli.add_parser(commands, common)
+    wheel_cli.add_parser(commands, common)
     return parser
 
 
@@ -74,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The database drivers' DEBUG lines carry SQL parameters: personal data and votes.
+    for driver in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(driver).setLevel(logging.WARNING)
     if config.source is not None and readable_by_others(config.source):
         log.warning("%s is readable by other users; consider chmod 600", config.source)
     try:
@@ -98,6 +125,34 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             return await _db(config, args)
         case "invite":
             return await _invite(config, args.org)
+        case "gdpr":
+            return await _gdpr(config, args)
+        case "calendar":
+            database = await _with_database(config)
+            try:
+                return await calendar_cli.export_calendar(
+                    database, SystemClock(), args.org, Path(args.out)
+                )
+            finally:
+                await database.dispose()
+        case "wheel":
+            database = await _with_database(config)
+            try:
+                return await wheel_cli.run(database, SystemClock(), args)
+            finally:
+                await database.dispose()
+        case "circle":
+            database = await _with_database(config)
+            try:
+                return await circle_cli.run(database, SystemClock(), args)
+            finally:
+                await database.dispose()
+        case "welcome":
+            database = await _with_database(config)
+            try:
+                return await welcome_cli.run(database, SystemClock(), args)
+            finally:
+                await database.dispose()
     raise AssertionError(args.command)
 
 
@@ -108,12 +163,19 @@ async def _run(config: Config) -> int:
         if token
     ]
     if enabled:
-        print(
-            f"samtal: {' and '.join(enabled)} tokens are set, but this version has only the console "
-            "adapter. Unset SAMTAL_TELEGRAM_TOKEN / SAMTAL_DISCORD_TOKEN to use the console.",
-            file=sys.stderr,
-        )
-        return 2
+        from samtal.platforms import run_platforms  # the platform libraries load only when used
+
+        try:
+            return await run_platforms(config)
+        except Exception as exc:  # a bad token, an unreachable API: say so, without a traceback
+            from adapters.redaction import redact
+
+            log.debug("platform start-up failed", exc_info=True)
+            print(
+                f"samtal: could not start {' and '.join(enabled)}: {redact(str(exc))}",
+                file=sys.stderr,
+            )
+            return 1
     return await _interactive(config, config.console.user)
 
 
@@ -122,12 +184,15 @@ async def _interactive(config: Config, user: str) -> int:
     database, samtal = await open_core(config, SystemClock(), {gateway.platform: gateway})
     wakeup = Wakeup(samtal)
     wakeup.start()
+    web = await start_web(config, samtal)
     try:
         await ConsoleSession(samtal, gateway, ZoneInfo(config.bot.timezone)).run_interactive(
             user.lower()
         )
     finally:
-        wakeup.stop()
+        if web is not None:
+            await web.stop()
+        await wakeup.stop()
         await database.dispose()
     return 0
 
@@ -173,6 +238,10 @@ async def _demo(config: Config) -> int:
         "organiser), fatima (organiser in Gävle), sara (district admin), david (guest), oliver (English)"
     )
     print("Group channels: #allmant (Sandviken), #gavle (Gävle). Try: samtal console --as bertil")
+    print(
+        "Annual wheel: the party's default template is published; see `samtal wheel show "
+        "--org sandviken`, and start it in #allmant as bertil with /arshjul_start."
+    )
     return 0
 
 
@@ -231,9 +300,52 @@ async def _invite(config: Config, slug: str) -> int:
     print(f"Join links for {org.name}:")
     if config.telegram.bot_username:
         print(f"  Telegram: https://t.me/{config.telegram.bot_username}?start=join_{org.slug}")
+        print(
+            f"  Telegram, for new members (starts the welcome): "
+            f"https://t.me/{config.telegram.bot_username}?start=member_{org.slug}"
+        )
     else:
         print("  Telegram: set [telegram] bot_username in the configuration to get a link")
     print(
         f"  Discord: {config.discord.invite_url or 'set [discord] invite_url in the configuration'}"
     )
     return 0
+
+
+async def _gdpr(config: Config, args: argparse.Namespace) -> int:
+    database = await _with_database(config)
+    try:
+        async with database.unit_of_work() as uow:
+            if args.gdpr_command == "find":
+                for found in await uow.people.search(args.text):
+                    print(f"{found.id}\t{found.display_name}\t{found.status.value}")
+                return 0
+            person = await uow.people.get(args.person)
+            if person is None:
+                print(f"samtal: no person with id {args.person}", file=sys.stderr)
+                return 2
+            if args.gdpr_command == "export":
+                text = json.dumps(
+                    await export_person(uow, args.person), ensure_ascii=False, indent=2
+                )
+                if args.out:
+                    await asyncio.to_thread(
+                        Path(args.out).write_text, text + "\n", encoding="utf-8"
+                    )
+                    print(f"Written to {args.out}")
+                else:
+                    print(text)
+                return 0
+            if not args.yes:
+                answer = await asyncio.to_thread(
+                    input, f"Erase {person.display_name} ({person.id}) everywhere? [y/N] "
+                )
+                if answer.strip().lower() not in ("y", "yes", "j", "ja"):
+                    print("Nothing was erased.")
+                    return 1
+            await uow.people.erase(args.person)
+            await uow.commit()
+            print(f"Erased person {args.person}.")
+            return 0
+    finally:
+        await database.dispose()

@@ -37,12 +37,25 @@ class BotConfig:
     timezone: str = "Europe/Stockholm"
     language: str = "sv"
     log_level: str = "INFO"
+    join_url: str = ""  # the party's page for becoming a member, offered to guests
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    guest_retention_days: int = 365  # guests not seen for this long are erased
+    left_retention_days: int = 90  # people in no organisation any more, likewise
+    flood_limit_per_minute: int = 20  # commands a person may send on Telegram or Discord
 
 
 @dataclass(frozen=True)
 class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
     bot_username: str = ""  # for join links: https://t.me/<bot_username>?start=...
+    # Empty: long polling. Else Telegram posts updates to this public HTTPS URL, which a
+    # reverse proxy forwards to webhook_listen:webhook_port (path /telegram).
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
 
 
 @dataclass(frozen=True)
@@ -56,12 +69,21 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = False  # serves /calendar/<org>.ics for calendar apps when true
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None  # the file it was read from, if any
     telegram_token: str | None = field(default=None, repr=False)
     discord_token: str | None = field(default=None, repr=False)
@@ -75,7 +97,7 @@ class Config:
         return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'samtal.db'}"
 
 
-SECTIONS = ("database", "bot", "telegram", "discord", "console")
+SECTIONS = ("database", "bot", "telegram", "discord", "console", "privacy", "web")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -192,8 +214,17 @@ def _check_values(config: Config, where: str) -> None:
             f"{where}: [database] url: expected 'sqlite+aiosqlite:///PATH' or "
             f"'postgresql+asyncpg://USER@HOST/DB', got {url!r}"
         )
+    for key, number in (
+        ("guest_retention_days", config.privacy.guest_retention_days),
+        ("left_retention_days", config.privacy.left_retention_days),
+        ("flood_limit_per_minute", config.privacy.flood_limit_per_minute),
+    ):
+        if number < 1:
+            raise ConfigError(f"{where}: [privacy] {key}: expected a positive number, got {number}")
     for section, key, value in (
+        ("bot", "join_url", config.bot.join_url),
         ("telegram", "base_url", config.telegram.base_url),
+        ("telegram", "webhook_url", config.telegram.webhook_url),
         ("discord", "invite_url", config.discord.invite_url),
     ):
         if value and not value.startswith(("http://", "https://")):

@@ -7,10 +7,10 @@ every event, and every half minute in case another process added work).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -18,12 +18,25 @@ from bot.bootstrap import build_registry
 from bot.clock import Clock
 from bot.core import Samtal
 from bot.ports import Gateway
+from bot.settings import Settings
 from samtal.config import Config
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from samtal.web import WebServer
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
+
+
+def core_settings(config: Config, *, flood_limit: bool) -> Settings:
+    return Settings(
+        join_url=config.bot.join_url,
+        guest_retention_days=config.privacy.guest_retention_days,
+        left_retention_days=config.privacy.left_retention_days,
+        flood_limit=config.privacy.flood_limit_per_minute if flood_limit else None,
+    )
 
 
 async def open_core(
@@ -31,7 +44,10 @@ async def open_core(
 ) -> tuple[Database, Samtal]:
     database = Database(config.database_url)
     await database.upgrade()
-    samtal = Samtal(database.unit_of_work, clock, build_registry(), gateways)
+    # The console is one person at a keyboard (or a transcript): no flood limit there.
+    platforms_only = any(name != "console" for name in gateways)
+    settings = core_settings(config, flood_limit=platforms_only)
+    samtal = Samtal(database.unit_of_work, clock, build_registry(), gateways, settings)
     await samtal.start()
     return database, samtal
 
@@ -42,7 +58,6 @@ class Wakeup:
     def __init__(self, samtal: Samtal) -> None:
         self.samtal = samtal
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._lock = asyncio.Lock()
 
     def start(self) -> None:
         self.scheduler.start()
@@ -72,16 +87,28 @@ class Wakeup:
         )
 
     async def _run(self) -> None:
-        async with self._lock:
-            try:
-                await self.samtal.run_due()
-                upcoming = await self.samtal.next_due()
-            except Exception:
-                log.exception("running due work failed; trying again at the next sweep")
-                return
-        if upcoming is not None:
+        try:
+            await self.samtal.run_due()
+            upcoming = await self.samtal.next_due()
+        except Exception:
+            log.exception("running due work failed; trying again at the next sweep")
+            return
+        if upcoming is not None and self.scheduler.running:
             self.poke(upcoming)
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stops waking the core and lets a run in progress finish."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.samtal.idle()
+
+
+async def start_web(config: Config, samtal: Samtal) -> WebServer | None:
+    """Starts the calendar feed server when `[web] enabled`; the caller stops it."""
+    if not config.web.enabled:
+        return None
+    from samtal.web import WebServer  # aiohttp's server loads only when used
+
+    server = WebServer(samtal.uow_factory, samtal.clock, config.web.host, config.web.port)
+    await server.start()
+    return server

@@ -135,6 +135,24 @@ class SqlAlchemyPeopleRepository(_Repository):
         )
         return (await self.session.scalars(query)).all()
 
+    async def search(self, text: str) -> Sequence[Person]:
+        p, i = tables.people.c, tables.identities.c
+        pattern = f"%{text.lower()}%"
+        query = (
+            sa.select(Person)
+            .outerjoin(tables.identities, i.person_id == p.id)
+            .where(
+                sa.or_(
+                    sa.func.lower(p.display_name).like(pattern),
+                    sa.func.lower(i.username).like(pattern),
+                    i.external_id == text,
+                )
+            )
+            .distinct()
+            .order_by(p.id)
+        )
+        return (await self.session.scalars(query)).all()
+
     async def affiliations_of(self, person_id: int) -> Sequence[Affiliation]:
         a = tables.affiliations.c
         query = sa.select(Affiliation).filter_by(person_id=person_id).order_by(a.since, a.id)
@@ -148,6 +166,40 @@ class SqlAlchemyPeopleRepository(_Repository):
         )
         if existing.first() is None:
             await self._add(affiliation)
+
+    async def stale_guests(self, seen_before: datetime) -> Sequence[int]:
+        p, r = tables.people.c, tables.role_assignments.c
+        last_seen = sa.func.coalesce(p.last_seen_at, p.created_at)
+        query = (
+            sa.select(p.id)
+            .where(p.status == Status.GUEST, last_seen < seen_before)
+            .where(~sa.exists().where(r.person_id == p.id))
+            .order_by(p.id)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def detached(self, seen_before: datetime) -> Sequence[int]:
+        p, a, r = tables.people.c, tables.affiliations.c, tables.role_assignments.c
+        last_seen = sa.func.coalesce(p.last_seen_at, p.created_at)
+        query = (
+            sa.select(p.id)
+            .where(last_seen < seen_before)
+            .where(~sa.exists().where(a.person_id == p.id))
+            .where(~sa.exists().where(r.person_id == p.id))
+            .order_by(p.id)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def purge_link_codes(self, now: datetime) -> int:
+        c = tables.link_codes.c
+        result = await self.session.execute(sa.delete(tables.link_codes).where(c.expires_at < now))
+        return _count(result)
+
+    async def leave(self, person_id: int, org_ids: Sequence[int]) -> None:
+        for table in (tables.affiliations, tables.role_assignments):
+            await self.session.execute(
+                sa.delete(table).where(table.c.person_id == person_id, table.c.org_id.in_(org_ids))
+            )
 
     async def roles_of(self, person_id: int) -> Sequence[RoleAssignment]:
         return (
@@ -206,8 +258,34 @@ class SqlAlchemyPeopleRepository(_Repository):
 
     async def erase(self, person_id: int) -> None:
         await self.session.flush()
+        # Capabilities that keep anonymous records scrub what would still identify someone.
+        from storage.mapping import CAPABILITY_STORAGE
+
+        for module in CAPABILITY_STORAGE:
+            before_erase = getattr(module, "before_erase", None)
+            if before_erase is not None:
+                await before_erase(self.session, person_id)
+        # Messages to or about them wait in the outbox with their chat id: drop those first.
+        outbox = tables.outbox.c
+        await self.session.execute(sa.delete(tables.outbox).where(outbox.person_id == person_id))
         await self.session.execute(sa.delete(tables.people).where(tables.people.c.id == person_id))
         self._forget_loaded(person_id)
+
+    async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
+        await self.session.flush()
+        records: dict[str, list[dict[str, Any]]] = {}
+        person = await self.session.execute(
+            sa.select(tables.people).where(tables.people.c.id == person_id)
+        )
+        records["people"] = [dict(row._mapping) for row in person]
+        for table, column in tables.personal_tables():
+            if table is tables.outbox:  # delivery bookkeeping, not something we keep about them
+                continue
+            rows = await self.session.execute(sa.select(table).where(column == person_id))
+            found = [dict(row._mapping) for row in rows]
+            if found:
+                records.setdefault(table.name, []).extend(found)
+        return records
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
         keep, drop = await self.get(keep_id), await self.get(drop_id)
@@ -280,6 +358,14 @@ class SqlAlchemyOutboxRepository(_Repository):
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
 
+    async def purge(self, before: datetime) -> int:
+        c = tables.outbox.c
+        done = c.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED])
+        result = await self.session.execute(
+            sa.delete(tables.outbox).where(done, c.created_at < before)
+        )
+        return _count(result)
+
     async def stuck_sending(self) -> Sequence[OutboxEntry]:
         query = sa.select(OutboxEntry).where(tables.outbox.c.status == OutboxStatus.SENDING)
         return (await self.session.scalars(query)).all()
@@ -334,6 +420,13 @@ class SqlAlchemyButtonRepository(_Repository):
     async def get(self, token: str) -> ButtonAction | None:
         return await self.session.get(ButtonAction, token)
 
+    async def purge(self, before: datetime) -> int:
+        c = tables.button_actions.c
+        result = await self.session.execute(
+            sa.delete(tables.button_actions).where(c.created_at < before)
+        )
+        return _count(result)
+
 
 class SqlAlchemyDialogRepository(_Repository):
     async def get(self, person_id: int, platform: str, chat_id: str) -> DialogState | None:
@@ -363,6 +456,17 @@ class SqlAlchemyEventRepository(_Repository):
 
     async def record(self, event: ProcessedEvent) -> None:
         self.session.add(event)
+
+    async def purge(self, before: datetime) -> int:
+        c = tables.processed_events.c
+        result = await self.session.execute(
+            sa.delete(tables.processed_events).where(c.processed_at < before)
+        )
+        return _count(result)
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
 
 
 async def _min_instant(session: AsyncSession, query: sa.Select[Any]) -> datetime | None:

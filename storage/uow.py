@@ -7,6 +7,9 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.circles import SqlAlchemyCircleRepository
+from storage.meetings import SqlAlchemyMeetingRepository
+from storage.polls import SqlAlchemyPollRepository
 from storage.repositories import (
     SqlAlchemyButtonRepository,
     SqlAlchemyDialogRepository,
@@ -16,6 +19,8 @@ from storage.repositories import (
     SqlAlchemyPeopleRepository,
     SqlAlchemyTimerRepository,
 )
+from storage.welcome import SqlAlchemyWelcomeRepository
+from storage.wheel import SqlAlchemyWheelRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -31,6 +36,11 @@ class SqlAlchemyUnitOfWork:
         self.buttons = SqlAlchemyButtonRepository(self.session)
         self.dialogs = SqlAlchemyDialogRepository(self.session)
         self.events = SqlAlchemyEventRepository(self.session)
+        self.meetings = SqlAlchemyMeetingRepository(self.session)
+        self.circles = SqlAlchemyCircleRepository(self.session)
+        self.polls = SqlAlchemyPollRepository(self.session)
+        self.welcome = SqlAlchemyWelcomeRepository(self.session)
+        self.wheel = SqlAlchemyWheelRepository(self.session)
         return self
 
     async def __aexit__(

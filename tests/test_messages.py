@@ -32,7 +32,9 @@ def test_a_message_survives_the_outbox() -> None:
         .attach(Attachment("motet.ics", "text/calendar", b"BEGIN:VCALENDAR"))
         .build()
     )
-    original = OutgoingMessage(original.spans, ((Button("Jag kommer", token="abc"),),), original.attachment)
+    original = OutgoingMessage(
+        original.spans, ((Button("Jag kommer", token="abc"),),), original.attachment
+    )
     assert OutgoingMessage.from_json(original.to_json()) == original
 
 
@@ -58,7 +60,10 @@ def test_a_link_is_never_cut_when_it_fits() -> None:
 
 @given(
     st.lists(
-        st.tuples(st.text(alphabet=st.characters(codec="utf-8"), max_size=80), st.sampled_from(list(Style)[:3])),
+        st.tuples(
+            st.text(alphabet=st.characters(codec="utf-8"), max_size=80),
+            st.sampled_from(list(Style)[:3]),
+        ),
         max_size=12,
     ),
     st.integers(min_value=5, max_value=60),

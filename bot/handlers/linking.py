@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.context import Context, Refusal
 from bot.domain.people import LinkCode
+from bot.handlers.polls import merge_votes
 from bot.i18n import N_
 from bot.messages import message
 from bot.registry import CommandSpec, Registry
@@ -50,6 +51,8 @@ async def link_accounts(ctx: Context, args: str) -> None:
         )
     if link.person_id == ctx.person_id:
         raise Refusal(ctx.t("That code is for this account. Use it on your other account."))
+    # Anonymous ballots name no one, so the polls find and merge them by voter key first.
+    await merge_votes(ctx, keep_id=link.person_id, drop_id=ctx.person_id)
     await ctx.uow.people.merge(keep_id=link.person_id, drop_id=ctx.person_id)
     kept = await ctx.uow.people.get(link.person_id)
     assert kept is not None

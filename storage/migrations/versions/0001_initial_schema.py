@@ -94,6 +94,32 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_channels_org_id_organisations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('platform', 'chat_id', name=op.f('pk_channels'))
     )
+    op.create_table('circles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.Enum('member_education_1', 'member_education_2', 'leadership', 'lecture_series', 'other', name='educationkind', native_enum=False, length=32), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('material', sa.Text(), nullable=False),
+    sa.Column('place', sa.String(length=300), nullable=True),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('leader_id', sa.Integer(), nullable=True),
+    sa.Column('min_participants', sa.Integer(), nullable=False),
+    sa.Column('max_participants', sa.Integer(), nullable=False),
+    sa.Column('signup_deadline', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'cancelled', name='circlestatus', native_enum=False, length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_circles_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['leader_id'], ['people.id'], name=op.f('fk_circles_leader_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_circles_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circles'))
+    )
+    with op.batch_alter_table('circles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circles_leader_id'), ['leader_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_circles_org_id'), ['org_id'], unique=False)
+
     op.create_table('consents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -119,6 +145,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dialogs')),
     sa.UniqueConstraint('person_id', 'platform', 'chat_id', name=op.f('uq_dialogs_person_id_platform_chat_id'))
     )
+    op.create_table('guest_invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('invited_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_guest_invitations_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guest_invitations')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_guest_invitations_person_id'))
+    )
     op.create_table('identities',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -141,6 +175,37 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_link_codes_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_link_codes'))
     )
+    op.create_table('meeting_settings',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('reminder_minutes', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_meeting_settings_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('org_id', name=op.f('pk_meeting_settings'))
+    )
+    op.create_table('meetings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('theme', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('questions', sa.JSON(), nullable=False),
+    sa.Column('starts_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('place', sa.String(length=300), nullable=True),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('audience', sa.Enum('open', 'members', name='audience', native_enum=False, length=32), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('scheduled', 'cancelled', name='meetingstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_meetings_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_meetings_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings'))
+    )
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meetings_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meetings_starts_at'), ['starts_at'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
@@ -176,26 +241,441 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_role_assignments')),
     sa.UniqueConstraint('person_id', 'org_id', 'role', name=op.f('uq_role_assignments_person_id_org_id_role'))
     )
+    op.create_table('welcome_flows',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('association_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('pending', 'declined', 'active', 'paused', 'stopped', 'completed', name='flowstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('officer_id', sa.Integer(), nullable=True),
+    sa.Column('registered_by', sa.Integer(), nullable=True),
+    sa.Column('started_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('paused_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('paused_seconds', sa.Integer(), nullable=False),
+    sa.Column('stopped_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('completed_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('steps_done', sa.JSON(), nullable=False),
+    sa.Column('contacted_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('contacted_by', sa.Integer(), nullable=True),
+    sa.Column('interests', sa.JSON(), nullable=False),
+    sa.Column('ways', sa.JSON(), nullable=False),
+    sa.Column('interests_answered_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('tasks_consent', sa.Boolean(), nullable=True),
+    sa.Column('tasks_consent_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('meeting_invited_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('education_offered_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('education_wanted_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('checkin_done', sa.JSON(), nullable=False),
+    sa.Column('checkin_wish', sa.String(length=1000), nullable=True),
+    sa.Column('checkin_answered_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['association_id'], ['organisations.id'], name=op.f('fk_welcome_flows_association_id_organisations'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contacted_by'], ['people.id'], name=op.f('fk_welcome_flows_contacted_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['officer_id'], ['people.id'], name=op.f('fk_welcome_flows_officer_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_welcome_flows_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_welcome_flows_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['registered_by'], ['people.id'], name=op.f('fk_welcome_flows_registered_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_welcome_flows')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_welcome_flows_person_id'))
+    )
+    with op.batch_alter_table('welcome_flows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_welcome_flows_org_id'), ['org_id'], unique=False)
+
+    op.create_table('welcome_plans',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_welcome_plans_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('org_id', name=op.f('pk_welcome_plans'))
+    )
+    op.create_table('wheel_adjustments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('item_key', sa.String(length=48), nullable=False),
+    sa.Column('action', sa.Enum('skip', 'move', 'change', name='adjustmentkind', native_enum=False, length=32), nullable=False),
+    sa.Column('series_date', sa.Date(), nullable=True),
+    sa.Column('new_start', sa.String(length=16), nullable=True),
+    sa.Column('field', sa.String(length=16), nullable=True),
+    sa.Column('value', sa.String(length=300), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_wheel_adjustments_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_wheel_adjustments_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wheel_adjustments'))
+    )
+    with op.batch_alter_table('wheel_adjustments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_wheel_adjustments_org_id'), ['org_id'], unique=False)
+
+    op.create_table('wheel_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('item_key', sa.String(length=48), nullable=False),
+    sa.Column('series_date', sa.Date(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('start_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('end_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('place', sa.String(length=300), nullable=False),
+    sa.Column('theme', sa.Text(), nullable=False),
+    sa.Column('announced_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.Column('linked', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_wheel_events_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wheel_events')),
+    sa.UniqueConstraint('org_id', 'item_key', 'series_date', name=op.f('uq_wheel_events_org_id_item_key_series_date'))
+    )
+    with op.batch_alter_table('wheel_events', schema=None) as batch_op:
+        batch_op.create_index('ix_wheel_events_org_start', ['org_id', 'start_at'], unique=False)
+
+    op.create_table('wheel_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('off', 'running', 'paused', name='wheelstate', native_enum=False, length=32), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_wheel_settings_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wheel_settings')),
+    sa.UniqueConstraint('org_id', name=op.f('uq_wheel_settings_org_id'))
+    )
+    op.create_table('wheel_templates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('imported_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('imported_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['imported_by'], ['people.id'], name=op.f('fk_wheel_templates_imported_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_wheel_templates_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wheel_templates')),
+    sa.UniqueConstraint('org_id', name=op.f('uq_wheel_templates_org_id'))
+    )
+    op.create_table('circle_enrolments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('circle_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('enrolled', 'waitlisted', 'withdrawn', name='enrolmentstate', native_enum=False, length=32), nullable=False),
+    sa.Column('signed_up_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('list_consent', sa.Boolean(), nullable=False),
+    sa.Column('list_consent_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('list_consent_version', sa.String(length=64), nullable=True),
+    sa.Column('changed_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_enrolments_circle_id_circles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_circle_enrolments_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_enrolments')),
+    sa.UniqueConstraint('circle_id', 'person_id', name=op.f('uq_circle_enrolments_circle_id_person_id'))
+    )
+    with op.batch_alter_table('circle_enrolments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circle_enrolments_circle_id'), ['circle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_circle_enrolments_person_id'), ['person_id'], unique=False)
+
+    op.create_table('circle_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('circle_id', sa.Integer(), nullable=False),
+    sa.Column('starts_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('place', sa.String(length=300), nullable=True),
+    sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_sessions_circle_id_circles'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_sessions'))
+    )
+    with op.batch_alter_table('circle_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circle_sessions_circle_id'), ['circle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_circle_sessions_starts_at'), ['starts_at'], unique=False)
+
+    op.create_table('circle_threads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('circle_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=False),
+    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('outbox_key', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_threads_circle_id_circles'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_threads')),
+    sa.UniqueConstraint('circle_id', 'platform', 'chat_id', name=op.f('uq_circle_threads_circle_id_platform_chat_id'))
+    )
+    with op.batch_alter_table('circle_threads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circle_threads_circle_id'), ['circle_id'], unique=False)
+
+    op.create_table('meeting_attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('confirmed_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['confirmed_by'], ['people.id'], name=op.f('fk_meeting_attendance_confirmed_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_attendance_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_attendance_person_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_attendance')),
+    sa.UniqueConstraint('meeting_id', 'person_id', name=op.f('uq_meeting_attendance_meeting_id_person_id'))
+    )
+    with op.batch_alter_table('meeting_attendance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_attendance_person_id'), ['person_id'], unique=False)
+
+    op.create_table('meeting_contributions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_contributions_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_contributions_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by'], ['people.id'], name=op.f('fk_meeting_contributions_recorded_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_contributions'))
+    )
+    with op.batch_alter_table('meeting_contributions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_contributions_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meeting_contributions_person_id'), ['person_id'], unique=False)
+
+    op.create_table('meeting_feedback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('rating', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.String(length=1000), nullable=True),
+    sa.Column('given_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_feedback_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_feedback_person_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_feedback')),
+    sa.UniqueConstraint('meeting_id', 'person_id', name=op.f('uq_meeting_feedback_meeting_id_person_id'))
+    )
+    with op.batch_alter_table('meeting_feedback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_feedback_person_id'), ['person_id'], unique=False)
+
+    op.create_table('meeting_rsvps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('answer', sa.Enum('coming', 'maybe', 'declined', 'waitlisted', name='answer', native_enum=False, length=32), nullable=False),
+    sa.Column('answered_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_rsvps_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_rsvps_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_rsvps')),
+    sa.UniqueConstraint('meeting_id', 'person_id', name=op.f('uq_meeting_rsvps_meeting_id_person_id'))
+    )
+    with op.batch_alter_table('meeting_rsvps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_rsvps_person_id'), ['person_id'], unique=False)
+
+    op.create_table('meeting_threads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=False),
+    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('outbox_key', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_threads_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_threads')),
+    sa.UniqueConstraint('meeting_id', 'platform', 'chat_id', name=op.f('uq_meeting_threads_meeting_id_platform_chat_id'))
+    )
+    with op.batch_alter_table('meeting_threads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_threads_meeting_id'), ['meeting_id'], unique=False)
+
+    op.create_table('polls',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('single', 'multiple', 'time', 'ranked', 'proposal', name='pollkind', native_enum=False, length=32), nullable=False),
+    sa.Column('question', sa.String(length=300), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('deadline', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('anonymous', sa.Boolean(), nullable=False),
+    sa.Column('members_only', sa.Boolean(), nullable=False),
+    sa.Column('live_results', sa.Boolean(), nullable=False),
+    sa.Column('max_choices', sa.Integer(), nullable=True),
+    sa.Column('quorum_percent', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('status', sa.Enum('open', 'closed', name='pollstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('closed_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('eligible_count', sa.Integer(), nullable=True),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_polls_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_polls_meeting_id_meetings'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_polls_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_polls'))
+    )
+    with op.batch_alter_table('polls', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_polls_org_id'), ['org_id'], unique=False)
+
+    op.create_table('wheel_rsvps',
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('answer', sa.Enum('yes', 'maybe', 'no', name='answer', native_enum=False, length=32), nullable=False),
+    sa.Column('answered_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['wheel_events.id'], name=op.f('fk_wheel_rsvps_event_id_wheel_events'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_wheel_rsvps_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', 'person_id', name=op.f('pk_wheel_rsvps'))
+    )
+    op.create_table('circle_attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('marked_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['marked_by'], ['people.id'], name=op.f('fk_circle_attendance_marked_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_circle_attendance_person_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['session_id'], ['circle_sessions.id'], name=op.f('fk_circle_attendance_session_id_circle_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_attendance')),
+    sa.UniqueConstraint('session_id', 'person_id', name=op.f('uq_circle_attendance_session_id_person_id'))
+    )
+    with op.batch_alter_table('circle_attendance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circle_attendance_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_circle_attendance_session_id'), ['session_id'], unique=False)
+
+    op.create_table('circle_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('circle_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('joined', 'waitlisted', 'promoted', 'left', 'moved', 'place', name='changekind', native_enum=False, length=32), nullable=False),
+    sa.Column('at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('session_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_changes_circle_id_circles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_circle_changes_person_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['session_id'], ['circle_sessions.id'], name=op.f('fk_circle_changes_session_id_circle_sessions'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_changes'))
+    )
+    with op.batch_alter_table('circle_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circle_changes_circle_id'), ['circle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_circle_changes_person_id'), ['person_id'], unique=False)
+
+    op.create_table('poll_ballots',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('poll_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('voter_key', sa.String(length=64), nullable=True),
+    sa.Column('choice', sa.JSON(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_poll_ballots_person_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_poll_ballots_poll_id_polls'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_poll_ballots')),
+    sa.UniqueConstraint('poll_id', 'person_id', name=op.f('uq_poll_ballots_poll_id_person_id')),
+    sa.UniqueConstraint('poll_id', 'voter_key', name=op.f('uq_poll_ballots_poll_id_voter_key')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('poll_ballots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_poll_ballots_poll_id'), ['poll_id'], unique=False)
+
+    op.create_table('poll_participation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('poll_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_poll_participation_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_poll_participation_poll_id_polls'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_poll_participation')),
+    sa.UniqueConstraint('poll_id', 'person_id', name=op.f('uq_poll_participation_poll_id_person_id'))
+    )
+    with op.batch_alter_table('poll_participation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_poll_participation_person_id'), ['person_id'], unique=False)
+
+    op.create_table('poll_secrets',
+    sa.Column('poll_id', sa.Integer(), nullable=False),
+    sa.Column('secret', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_poll_secrets_poll_id_polls'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('poll_id', name=op.f('pk_poll_secrets'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('poll_secrets')
+    with op.batch_alter_table('poll_participation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_poll_participation_person_id'))
+
+    op.drop_table('poll_participation')
+    with op.batch_alter_table('poll_ballots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_poll_ballots_poll_id'))
+
+    op.drop_table('poll_ballots')
+    with op.batch_alter_table('circle_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circle_changes_person_id'))
+        batch_op.drop_index(batch_op.f('ix_circle_changes_circle_id'))
+
+    op.drop_table('circle_changes')
+    with op.batch_alter_table('circle_attendance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circle_attendance_session_id'))
+        batch_op.drop_index(batch_op.f('ix_circle_attendance_person_id'))
+
+    op.drop_table('circle_attendance')
+    op.drop_table('wheel_rsvps')
+    with op.batch_alter_table('polls', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_polls_org_id'))
+
+    op.drop_table('polls')
+    with op.batch_alter_table('meeting_threads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_threads_meeting_id'))
+
+    op.drop_table('meeting_threads')
+    with op.batch_alter_table('meeting_rsvps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_rsvps_person_id'))
+
+    op.drop_table('meeting_rsvps')
+    with op.batch_alter_table('meeting_feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_feedback_person_id'))
+
+    op.drop_table('meeting_feedback')
+    with op.batch_alter_table('meeting_contributions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_contributions_person_id'))
+        batch_op.drop_index(batch_op.f('ix_meeting_contributions_meeting_id'))
+
+    op.drop_table('meeting_contributions')
+    with op.batch_alter_table('meeting_attendance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_attendance_person_id'))
+
+    op.drop_table('meeting_attendance')
+    with op.batch_alter_table('circle_threads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circle_threads_circle_id'))
+
+    op.drop_table('circle_threads')
+    with op.batch_alter_table('circle_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circle_sessions_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_circle_sessions_circle_id'))
+
+    op.drop_table('circle_sessions')
+    with op.batch_alter_table('circle_enrolments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circle_enrolments_person_id'))
+        batch_op.drop_index(batch_op.f('ix_circle_enrolments_circle_id'))
+
+    op.drop_table('circle_enrolments')
+    op.drop_table('wheel_templates')
+    op.drop_table('wheel_settings')
+    with op.batch_alter_table('wheel_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_wheel_events_org_start')
+
+    op.drop_table('wheel_events')
+    with op.batch_alter_table('wheel_adjustments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_wheel_adjustments_org_id'))
+
+    op.drop_table('wheel_adjustments')
+    op.drop_table('welcome_plans')
+    with op.batch_alter_table('welcome_flows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_welcome_flows_org_id'))
+
+    op.drop_table('welcome_flows')
     op.drop_table('role_assignments')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meetings_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_meetings_org_id'))
+
+    op.drop_table('meetings')
+    op.drop_table('meeting_settings')
     op.drop_table('link_codes')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identities_person_id'))
 
     op.drop_table('identities')
+    op.drop_table('guest_invitations')
     op.drop_table('dialogs')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_person_id'))
 
     op.drop_table('consents')
+    with op.batch_alter_table('circles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circles_org_id'))
+        batch_op.drop_index(batch_op.f('ix_circles_leader_id'))
+
+    op.drop_table('circles')
     op.drop_table('channels')
     op.drop_table('button_actions')
     op.drop_table('affiliations')
