@@ -91,9 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"samtal: configuration error: {exc}", file=sys.stderr)
         return 2
-    quiet = args.command == "console" and args.script is not None
+    # In the terminal chat (and its transcripts) log lines would land between the messages.
+    platforms = config.telegram_token or config.discord_token
+    in_terminal = args.command == "console" or (args.command == "run" and not platforms)
+    configured = logging.getLevelName(config.bot.log_level.upper())
     logging.basicConfig(
-        level=logging.WARNING if quiet else config.bot.log_level.upper(),
+        level=max(configured, logging.WARNING) if in_terminal else configured,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -7,6 +7,7 @@ every event, and every half minute in case another process added work).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -58,6 +59,8 @@ class Wakeup:
     def __init__(self, samtal: Samtal) -> None:
         self.samtal = samtal
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._stopping = False
+        self._runs: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self.scheduler.start()
@@ -87,6 +90,12 @@ class Wakeup:
         )
 
     async def _run(self) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._runs.add(task)
+            task.add_done_callback(self._runs.discard)
         try:
             await self.samtal.run_due()
             upcoming = await self.samtal.next_due()
@@ -97,7 +106,13 @@ class Wakeup:
             self.poke(upcoming)
 
     async def stop(self) -> None:
-        """Stops waking the core and lets a run in progress finish."""
+        """Stops waking the core and lets a run in progress finish.
+
+        The runs are awaited before the scheduler shuts down, because its shutdown
+        cancels the coroutine jobs still running.
+        """
+        self._stopping = True
+        await asyncio.gather(*self._runs, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.samtal.idle()
