@@ -16,7 +16,7 @@ from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
 from bot.events import ButtonPressed, Chat, Event, Outcome, Sender, TextReceived
 from bot.flood import FloodGuard, Verdict
-from bot.i18n import Translator, normalise_language
+from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
 from bot.messages import message
 from bot.permissions import Permission
 from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
@@ -144,10 +144,8 @@ class Samtal:
         org = await self._org_in_scope(uow, person, event.chat)
         consents = await uow.people.consents_of(identity.person_id)
         consented = any(c.withdrawn_at is None for c in consents)
-        effects = Effects(uow, self.clock, self.settings)
-        translator = await effects.translator_for(person)
-        if person.language is None and org is not None:
-            translator = Translator(org.language)
+        # The person's own choice, else the language where they are (the group's organisation).
+        translator = Translator(person.language or (org.language if org else DEFAULT_LANGUAGE))
         return Context(
             uow,
             self.clock,

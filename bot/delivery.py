@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain.delivery import ButtonAction, OutboxEntry
+from bot.domain.delivery import ButtonAction, OutboxEntry, OutboxStatus
 from bot.messages import Button, OutgoingMessage
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
 
@@ -110,7 +110,7 @@ class Dispatcher:
                     entry.id,
                     entry.key,
                 )
-                entry.status = entry.status.PENDING
+                entry.status = OutboxStatus.PENDING
             await uow.commit()
         return len(stuck)
 
@@ -143,17 +143,17 @@ class Dispatcher:
                 return 0
             now = self._clock.now()
             if error is None:
-                stored.status = stored.status.SENT
+                stored.status = OutboxStatus.SENT
                 stored.sent_at = now
                 stored.external_id = external_id
             else:
                 stored.attempts += 1
                 stored.last_error = error.reason[:500]
                 if error.permanent or stored.attempts >= MAX_ATTEMPTS:
-                    stored.status = stored.status.FAILED
+                    stored.status = OutboxStatus.FAILED
                     log.info("outbox entry %s failed for good: %s", stored.id, error.reason)
                 else:
-                    stored.status = stored.status.PENDING
+                    stored.status = OutboxStatus.PENDING
                     backoff = error.retry_after or 2.0**stored.attempts
                     stored.not_before = now + timedelta(seconds=backoff)
             await uow.commit()
