@@ -1,0 +1,61 @@
+"""`samtal stats --org SLUG [--out DIR] [--language sv|en]`: an organisation's figures and goals.
+
+The same figures as /statistik in chat (the organisation and everything below
+it); with --out the two charts are written there as PNG files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.clock import Clock
+from bot.handlers.insights import charts, figures_text, gather
+from bot.i18n import Translator
+from bot.messages import Attachment
+from storage.database import Database
+
+
+def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    stats = commands.add_parser(
+        "stats", parents=[common], help="an organisation's figures, goals and charts"
+    )
+    stats.add_argument("--org", required=True, metavar="SLUG")
+    stats.add_argument("--out", metavar="DIR", help="write the charts there as PNG files")
+    stats.add_argument("--language", default="en", choices=("en", "sv"))
+
+
+async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int:
+    return await print_stats(database, clock, args.org, args.out, args.language)
+
+
+async def print_stats(
+    database: Database, clock: Clock, slug: str, out: str | None, language: str = "en"
+) -> int:
+    async with database.unit_of_work() as uow:
+        org = await uow.orgs.by_slug(slug)
+        if org is None or org.id is None:
+            print(
+                f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`",
+                file=sys.stderr,
+            )
+            return 2
+        figures = await gather(uow, org, clock.now())
+    t = Translator(language)
+    print(figures_text(t, figures).plain_text)
+    if out is not None:
+        for path in await asyncio.to_thread(_write, Path(out), charts(t, figures)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _write(folder: Path, attachments: list[Attachment]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for attachment in attachments:
+        path = folder / attachment.filename
+        path.write_bytes(attachment.data)
+        paths.append(path)
+    return paths
