@@ -27,6 +27,7 @@ from bot.clock import VirtualClock
 from bot.core import Samtal
 from bot.domain.people import Identity
 from bot.events import ButtonPressed
+from bot.settings import Settings
 from storage.database import Database
 from tests.conftest import Console
 from tests.platform_doubles.discord_api import DiscordDouble, Posted, user_payload
@@ -229,6 +230,7 @@ class DiscordDriver:
         self.users: dict[str, dict[str, object]] = {}
         self.groups: dict[str, int] = {}
         self.locales: dict[str, str] = {}
+        self.roles: dict[str, list[int]] = {}  # each user's role ids in the server
 
     def user(self, name: str, locale: str = "sv-SE") -> dict[str, object]:
         if name not in self.users:
@@ -259,6 +261,9 @@ class DiscordDriver:
         owner = self.double.dm_channels.get(channel_id)
         if owner is not None:
             return next(n for n, u in self.users.items() if int(str(u["id"])) == owner)
+        thread = self.double.threads.get(channel_id)
+        if thread is not None:  # "#allmant/Theme": the thread in that channel
+            return f"{self._name(int(thread['parent_id']))}/{thread['name']}"
         return "#" + next(g for g, i in self.groups.items() if i == channel_id)
 
     async def say(self, user: str, text: str, group: str | None = None) -> list[Said]:
@@ -279,6 +284,7 @@ class DiscordDriver:
                 data,
                 channel_id=self.group_id(group) if group else None,
                 locale=self.locales[user],
+                roles=self.roles.get(user),
             )
             return await self._after(
                 lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
@@ -348,6 +354,7 @@ class DiscordDriver:
             channel_id=self.group_id(group) if group else None,
             locale=self.locales[user],
             message=posted.message,
+            roles=self.roles.get(user),
         )
         return await self._after(
             lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
@@ -371,12 +378,15 @@ class DiscordDriver:
 
 @asynccontextmanager
 async def discord_bot(
-    database: Database, clock: VirtualClock, double: DiscordDouble | None = None
+    database: Database,
+    clock: VirtualClock,
+    double: DiscordDouble | None = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[DiscordDriver]:
     """The real discord.py, its REST calls answered by the double, gateway payloads fed in."""
     double = double or DiscordDouble()
     await double.start()
-    samtal = Samtal(database.unit_of_work, clock, build_registry())
+    samtal = Samtal(database.unit_of_work, clock, build_registry(), settings=settings)
     await samtal.start()
     client = SamtalClient(samtal)
     samtal.dispatcher.add_gateway(client.gateway)

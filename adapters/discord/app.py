@@ -120,6 +120,7 @@ class SamtalClient(discord.Client):
 
     def _remember(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild_id is not None and interaction.channel_id is not None:
+            self.gateway.seen_guild(str(interaction.channel_id), interaction.guild_id)
             self.gateway.seen_in_channel(
                 str(interaction.user.id), str(interaction.channel_id), interaction.locale.value
             )

@@ -17,19 +17,73 @@ import io
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC
+from typing import Any, Literal
 
 import aiohttp
 import discord
 
 from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
 from bot.i18n import N_, Translator
-from bot.messages import Button, OutgoingMessage
+from bot.messages import Button, CalendarEvent, OutgoingMessage
 from bot.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
 FOLLOWUP_SECONDS = 14 * 60  # an interaction's token works for 15 minutes
+THREAD_ARCHIVE_MINUTES: Literal[10080] = (
+    10080  # a meeting's thread stays open a week after its last message
+)
+THREAD_NAME_LIMIT = 100
+EVENT_EXTERNAL = 3  # a scheduled event somewhere else than a voice or stage channel
+EVENT_GUILD_ONLY = 2
+EVENT_CANCELLED = 4
+LOCATION_LIMIT = 100
+DESCRIPTION_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What `send` returns: the message's id, and the scheduled event made with it if any.
+
+    A thread started on a message has the message's id. The dispatcher hands the
+    reference back on later messages that refer to this one.
+    """
+
+    message_id: int | None
+    event_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message_id}" + (f";event={self.event_id}" if self.event_id else "")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Reference:
+        head, _, event = (text or "").partition(";event=")
+        return cls(int(head) if head.isdigit() else None, int(event) if event.isdigit() else None)
+
+
+def event_payload(event: CalendarEvent) -> dict[str, Any]:
+    """A scheduled event at the meeting's instants (UTC), so a local time never jumps."""
+    return {
+        "name": thread_name(event.title),
+        "privacy_level": EVENT_GUILD_ONLY,
+        "scheduled_start_time": event.starts_at.astimezone(UTC).isoformat(),
+        "scheduled_end_time": event.ends_at.astimezone(UTC).isoformat(),
+        "entity_type": EVENT_EXTERNAL,
+        "entity_metadata": {"location": _cut(event.place, LOCATION_LIMIT)},
+        "description": _cut(event.description, DESCRIPTION_LIMIT),
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def thread_name(title: str) -> str:
+    title = " ".join(title.split()) or "…"
+    return title if len(title) <= THREAD_NAME_LIMIT else title[: THREAD_NAME_LIMIT - 1] + "…"
+
+
 DMS_CLOSED = N_(
     "I can't send you private messages. Allow direct messages from this server's members "
     "(in the server's privacy settings), then try again."
@@ -89,6 +143,10 @@ class DiscordGateway:
         self._pending: dict[tuple[bool, str], _Pending] = {}
         # Where each person last used the bot in a server, and their language there.
         self._last_channel: dict[str, tuple[str, str | None]] = {}
+        self._guilds: dict[str, int] = {}  # channel id -> its server, learnt or looked up
+
+    def seen_guild(self, channel_id: str, guild_id: int) -> None:
+        self._guilds[channel_id] = guild_id
 
     def expect_reply(
         self, interaction: discord.Interaction[Any], *, direct: bool, chat_id: str
@@ -153,8 +211,13 @@ class DiscordGateway:
             )
         chunks = chunks_of(message)
         attachment = message.attachment
-        interaction = self._take_pending(direct, chat_id)
+        referred = Reference.parse(message.reference)
+        thread_id = referred.message_id if message.in_thread and not direct else None
+        # A message for a thread never answers the interaction: that answer stays in the chat.
+        interaction = None if thread_id else self._take_pending(direct, chat_id)
         target: discord.abc.Messageable | None = None
+        if thread_id:
+            target = await self._thread_target(chat_id, thread_id)
         sent_id: int | None = None
         for index, chunk in enumerate(chunks or [None]):
             content = (prefix if index == 0 else "") + (chunk.content if chunk else "")
@@ -174,7 +237,70 @@ class DiscordGateway:
                     target = await self._target(chat_id, direct=direct)
                 sent = await target.send(content or None, **kwargs)
                 sent_id = sent.id
-        return str(sent_id) if sent_id is not None else None
+        if sent_id is None:
+            return None
+        event_id: int | None = None
+        if message.thread is not None and not direct:
+            await self._open_thread(chat_id, sent_id, message.thread.title)
+        if message.event is not None and not direct:
+            if message.refers_to is None:
+                event_id = await self._create_event(chat_id, message.event)
+            elif referred.event_id is not None:
+                await self._edit_event(chat_id, referred.event_id, message.event)
+        return str(Reference(sent_id, event_id))
+
+    async def _guild_of(self, chat_id: str) -> int:
+        guild_id = self._guilds.get(chat_id)
+        if guild_id is None:
+            channel = await self.client.http.get_channel(int(chat_id))
+            guild_id = int(str(channel["guild_id"]))  # type: ignore[typeddict-item]
+            self._guilds[chat_id] = guild_id
+        return guild_id
+
+    async def _create_event(self, chat_id: str, event: CalendarEvent) -> int | None:
+        """A guild scheduled event for the meeting; a refusal is logged, the post stands."""
+        try:
+            created = await self.client.http.create_guild_scheduled_event(
+                await self._guild_of(chat_id), **event_payload(event)
+            )
+        except discord.HTTPException as exc:
+            log.info("Discord: could not create an event for %s: %s", chat_id, exc)
+            return None
+        return int(created["id"])
+
+    async def _edit_event(self, chat_id: str, event_id: int, event: CalendarEvent) -> None:
+        payload = {"status": EVENT_CANCELLED} if event.cancelled else event_payload(event)
+        try:
+            await self.client.http.edit_scheduled_event(
+                await self._guild_of(chat_id), event_id, **payload
+            )
+        except discord.HTTPException as exc:
+            log.info("Discord: could not update event %s: %s", event_id, exc)
+
+    async def _open_thread(self, chat_id: str, message_id: int, title: str) -> None:
+        """Starts a thread on the message just sent; its id is the message's id.
+
+        The message itself went out, so a refusal here is logged and the delivery
+        stands (sending again would post it twice); the thread's messages then go to
+        the channel.
+        """
+        try:
+            await self.client.http.start_thread_with_message(
+                int(chat_id),
+                message_id,
+                name=thread_name(title),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.HTTPException as exc:
+            log.info("Discord: could not open a thread in %s: %s", chat_id, exc)
+
+    async def _thread_target(self, chat_id: str, thread_id: int) -> discord.abc.Messageable:
+        """The thread, if it exists; else the channel itself (it could not be opened)."""
+        try:
+            await self.client.http.get_channel(thread_id)
+        except (discord.NotFound, discord.Forbidden):
+            return self.client.get_partial_messageable(int(chat_id))
+        return self.client.get_partial_messageable(thread_id)
 
     async def _target(self, chat_id: str, *, direct: bool) -> discord.abc.Messageable:
         if direct:

@@ -100,7 +100,19 @@ def sender_of(user: discord.abc.User, locale: discord.Locale | None) -> Sender:
         display_name=user.display_name,
         username=user.name,
         language=str(locale.value) if locale is not None else None,
+        roles=roles_of(user),
     )
+
+
+def roles_of(user: discord.abc.User) -> frozenset[str] | None:
+    """A server member's role ids (from the interaction itself); None outside a server.
+
+    Read from the member's role ids rather than `Member.roles`, which drops ids of
+    roles not in the guild cache.
+    """
+    if not isinstance(user, discord.Member):
+        return None
+    return frozenset(str(role_id) for role_id in user._roles)
 
 
 def chat_of(interaction: discord.Interaction[Any]) -> Chat:

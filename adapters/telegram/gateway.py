@@ -7,9 +7,11 @@ import logging
 import time
 import warnings
 from collections import deque
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from telegram import Bot, InputFile, LinkPreviewOptions
+from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -70,6 +72,30 @@ def _retry_after(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+TOPIC_NAME_LIMIT = 128
+
+
+def topic_name(title: str) -> str:
+    title = " ".join(title.split()) or "…"
+    return title if len(title) <= TOPIC_NAME_LIMIT else title[: TOPIC_NAME_LIMIT - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What `send` returns: the message's id, and the forum topic opened for it if any."""
+
+    message_id: int | None
+    topic_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message_id}" + (f";topic={self.topic_id}" if self.topic_id else "")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Reference:
+        head, _, topic = (text or "").partition(";topic=")
+        return cls(int(head) if head.isdigit() else None, int(topic) if topic.isdigit() else None)
+
+
 class TelegramGateway:
     platform = PLATFORM
 
@@ -78,6 +104,7 @@ class TelegramGateway:
         self.limiter = limiter or RateLimiter()
         # The bot's private chat (t.me/<bot>), offered in a group when the text asks to /start.
         self.private_chat_url: str | None = None
+        self._not_forums: set[str] = set()  # groups that said they have no topics
 
     async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         try:
@@ -103,14 +130,24 @@ class TelegramGateway:
 
     async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         sent_id: int | None = None
+        # A message for the thread of an earlier post: in its forum topic, else as a reply to it.
+        placement: dict[str, Any] = {}
+        referred = Reference.parse(message.reference)
+        if message.in_thread and not direct:
+            if referred.topic_id is not None:
+                placement["message_thread_id"] = referred.topic_id
+            elif referred.message_id is not None:
+                placement["reply_parameters"] = ReplyParameters(
+                    referred.message_id, allow_sending_without_reply=True
+                )
         attachment = message.attachment
         if attachment is not None:
             await self.limiter.wait(chat_id, direct=direct)
             document = InputFile(attachment.data, filename=attachment.filename)
             if attachment.media_type.startswith("image/"):
-                sent = await self.bot.send_photo(chat_id, document)
+                sent = await self.bot.send_photo(chat_id, document, **placement)
             else:
-                sent = await self.bot.send_document(chat_id, document)
+                sent = await self.bot.send_document(chat_id, document, **placement)
             sent_id = sent.message_id
         if message.plain_text.strip() or message.buttons:
             for chunk in chunks_of(
@@ -123,9 +160,37 @@ class TelegramGateway:
                     parse_mode=ParseMode.HTML,
                     reply_markup=chunk.keyboard,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    **placement,
                 )
                 sent_id = sent.message_id
-        return str(sent_id) if sent_id is not None else None
+        if sent_id is None:
+            return None
+        topic_id = None
+        if message.thread is not None and not direct:
+            topic_id = await self._open_topic(chat_id, message.thread.title)
+        return str(Reference(sent_id, topic_id))
+
+    async def _open_topic(self, chat_id: str, title: str) -> int | None:
+        """A forum topic for the thread, where the group is a forum; None elsewhere.
+
+        A group that is not a forum answers so once; after that it is not asked
+        again, and the thread's messages go as replies to the post. The post
+        itself went out, so a refusal never fails the delivery.
+        """
+        if chat_id in self._not_forums:
+            return None
+        try:
+            topic = await self.bot.create_forum_topic(chat_id, topic_name(title))
+        except BadRequest as exc:
+            if "not a forum" in exc.message.lower():
+                self._not_forums.add(chat_id)
+            else:
+                log.info("Telegram: could not open a topic in %s: %s", chat_id, exc.message)
+            return None
+        except TelegramError as exc:  # e.g. no right to manage topics
+            log.info("Telegram: could not open a topic in %s: %s", chat_id, exc.message)
+            return None
+        return topic.message_thread_id
 
 
 __all__ = ["CAPTION_LIMIT", "RateLimiter", "TelegramGateway"]

@@ -115,6 +115,9 @@ class DiscordDouble:
     commands: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[tuple[str, int, str]] = field(default_factory=list)
     dms_closed: set[int] = field(default_factory=set)
+    # Channels where the bot may not create threads (no "Create Public Threads" permission).
+    threads_forbidden: set[int] = field(default_factory=set)
+    events_forbidden: bool = False  # the bot lacks "Manage Events" in the server
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(950_000_000_000_000_000)
@@ -122,6 +125,10 @@ class DiscordDouble:
         self.interaction_channels: dict[str, int] = {}  # interaction token -> its channel
         self.deleted_placeholders: list[str] = []  # interaction tokens
         self.sockets: list[web.WebSocketResponse] = []  # gateway connections that identified
+        self.message_channels: dict[int, int] = {}  # message id -> the channel it is in
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id (its first message's id) -> thread
+        self.channels: dict[int, dict[str, Any]] = {}  # server channels seen in interactions
+        self.events: dict[int, dict[str, Any]] = {}  # guild scheduled events, by id
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -146,6 +153,12 @@ class DiscordDouble:
         )
         app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
         app.router.add_post(api + "/users/@me/channels", self._open_dm)
+        app.router.add_post(
+            api + "/channels/{channel}/messages/{message}/threads", self._thread_from_message
+        )
+        app.router.add_get(api + "/channels/{channel}", self._get_channel)
+        app.router.add_post(api + "/guilds/{guild}/scheduled-events", self._create_event)
+        app.router.add_patch(api + "/guilds/{guild}/scheduled-events/{event}", self._edit_event)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -287,6 +300,7 @@ class DiscordDouble:
     def _record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self._check_message(body)
         message = self._message(channel_id, body)
+        self.message_channels[int(message["id"])] = channel_id
         allowed = body.get("allowed_mentions")
         self.posted.append(
             Posted(
@@ -324,6 +338,121 @@ class DiscordDouble:
         except Refused as refused:
             return self._refuse(request, refused)
         return self._json(message)
+
+    async def _thread_from_message(self, request: web.Request) -> web.Response:
+        """Starts a thread on a message; like Discord, the thread's id is the message's id."""
+        channel_id = int(request.match_info["channel"])
+        message_id = int(request.match_info["message"])
+        body = await self._body(request)
+        name = str(body.get("name") or "")
+        if channel_id in self.dm_channels:
+            return self._refuse(
+                request, Refused(400, "Cannot execute action on a DM channel", 50003)
+            )
+        if channel_id in self.threads_forbidden:
+            return self._refuse(request, Refused(403, "Missing Permissions", 50013))
+        if self.message_channels.get(message_id) != channel_id:
+            return self._refuse(request, Refused(404, "Unknown Message", 10008))
+        if message_id in self.threads:
+            return self._refuse(
+                request,
+                Refused(400, "A thread has already been created for this message", 160004),
+            )
+        if not 1 <= len(name) <= 100:
+            return self._refuse(request, Refused(400, "Invalid Form Body: name", 50035))
+        if body.get("auto_archive_duration") not in (60, 1440, 4320, 10080):
+            return self._refuse(
+                request, Refused(400, "Invalid Form Body: auto_archive_duration", 50035)
+            )
+        self.threads[message_id] = {
+            "id": str(message_id),
+            "type": 11,  # a public thread
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(channel_id),
+            "name": name,
+            "owner_id": str(BOT_ID),
+            "message_count": 0,
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body["auto_archive_duration"],
+                "archive_timestamp": TIMESTAMP,
+                "locked": False,
+            },
+        }
+        return self._json(self.threads[message_id], 201)
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        channel_id = int(request.match_info["channel"])
+        found = self.threads.get(channel_id) or self.channels.get(channel_id)
+        if found is None:
+            return self._refuse(request, Refused(404, "Unknown Channel", 10003))
+        return self._json(found)
+
+    @staticmethod
+    def _check_event(event: dict[str, Any]) -> None:
+        """Discord's rules for an external scheduled event."""
+        from datetime import datetime
+
+        if not 1 <= len(str(event.get("name") or "")) <= 100:
+            raise Refused(400, "Invalid Form Body: name", 50035)
+        if event.get("privacy_level") != 2:
+            raise Refused(400, "Invalid Form Body: privacy_level", 50035)
+        if len(str(event.get("description") or "")) > 1000:
+            raise Refused(400, "Invalid Form Body: description", 50035)
+        if event.get("entity_type") != 3:
+            raise Refused(400, "Invalid Form Body: entity_type", 50035)
+        location = str((event.get("entity_metadata") or {}).get("location") or "")
+        if not 1 <= len(location) <= 100:
+            raise Refused(400, "Invalid Form Body: entity_metadata.location", 50035)
+        start, end = event.get("scheduled_start_time"), event.get("scheduled_end_time")
+        if not start or not end:  # an external event needs both
+            raise Refused(400, "Invalid Form Body: scheduled_end_time", 50035)
+        if datetime.fromisoformat(end) <= datetime.fromisoformat(start):
+            raise Refused(400, "Invalid Form Body: end must be after start", 50035)
+
+    async def _create_event(self, request: web.Request) -> web.Response:
+        if self.events_forbidden:
+            return self._refuse(request, Refused(403, "Missing Permissions", 50013))
+        body = await self._body(request)
+        try:
+            self._check_event(body)
+        except Refused as refused:
+            return self._refuse(request, refused)
+        event_id = self.next_id()
+        self.events[event_id] = {
+            **body,
+            "id": str(event_id),
+            "guild_id": request.match_info["guild"],
+            "channel_id": None,
+            "creator_id": str(BOT_ID),
+            "status": 1,  # scheduled
+            "entity_id": None,
+        }
+        return self._json(self.events[event_id])
+
+    async def _edit_event(self, request: web.Request) -> web.Response:
+        event = self.events.get(int(request.match_info["event"]))
+        if event is None or event["guild_id"] != request.match_info["guild"]:
+            return self._refuse(request, Refused(404, "Unknown Guild Scheduled Event", 10070))
+        body = await self._body(request)
+        status = body.get("status", event["status"])
+        # scheduled -> active or cancelled; active -> completed; nothing after those.
+        allowed = {1: {1, 2, 4}, 2: {2, 3}}.get(event["status"], set())
+        if status not in allowed:
+            return self._refuse(
+                request, Refused(400, "Cannot update an event that is over or cancelled", 180000)
+            )
+        updated = {**event, **body}
+        try:
+            self._check_event(updated)
+        except Refused as refused:
+            return self._refuse(request, refused)
+        event.update(updated)
+        return self._json(event)
+
+    def thread_of(self, message_id: int) -> dict[str, Any] | None:
+        return self.threads.get(message_id)
 
     async def _open_dm(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -388,8 +517,12 @@ class DiscordDouble:
         channel_id: int | None = None,
         locale: str = "sv-SE",
         message: dict[str, Any] | None = None,
+        roles: list[int] | None = None,
     ) -> dict[str, Any]:
-        """An INTERACTION_CREATE payload: in a server channel, or in the user's DM (channel_id None)."""
+        """An INTERACTION_CREATE payload: in a server channel, or in the user's DM (channel_id None).
+
+        In a server channel the member carries their role ids, as Discord sends them.
+        """
         interaction_id = self.next_id()
         payload: dict[str, Any] = {
             "id": str(interaction_id),
@@ -416,6 +549,12 @@ class DiscordDouble:
                 "context": 1,
             }
         else:
+            self.channels[channel_id] = {
+                "id": str(channel_id),
+                "type": 0,
+                "name": f"kanal{channel_id % 1000}",
+                "guild_id": str(GUILD_ID),
+            }
             payload |= {
                 "guild_id": str(GUILD_ID),
                 "guild_locale": "sv-SE",
@@ -430,7 +569,7 @@ class DiscordDouble:
                 },
                 "member": {
                     "user": user,
-                    "roles": [],
+                    "roles": [str(role) for role in roles or []],
                     "joined_at": TIMESTAMP,
                     "deaf": False,
                     "mute": False,

@@ -95,6 +95,8 @@ class Sent:
     visible: str  # what the reader sees
     reply_markup: dict[str, Any] | None
     filename: str | None = None
+    thread_id: int | None = None  # the forum topic it went to
+    reply_to: int | None = None  # the message it answers
 
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
@@ -115,6 +117,7 @@ class TelegramDouble:
     group_limit: tuple[int, float] = (20, 60.0)
     private_limit: tuple[int, float] | None = None
     retry_after: int = 3
+    forums: set[int] = field(default_factory=set)  # groups with topics turned on
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -124,6 +127,7 @@ class TelegramDouble:
         self._times: dict[str, deque[float]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.confirmed = 0  # the highest update id the bot confirmed by asking past it
+        self.topics: dict[int, dict[int, str]] = defaultdict(dict)  # chat -> topic id -> name
 
     # -- running ---------------------------------------------------------------------------
 
@@ -339,14 +343,44 @@ class TelegramDouble:
             raise Refused(400, "Bad Request: message is too long")
         return visible
 
+    def _placement(self, params: dict[str, Any]) -> tuple[int | None, int | None]:
+        """The topic and the replied-to message, refused as Telegram does when they are not there."""
+        chat_id = int(params["chat_id"])
+        thread_id = int(params["message_thread_id"]) if "message_thread_id" in params else None
+        if thread_id is not None and thread_id not in self.topics.get(chat_id, {}):
+            raise Refused(400, "Bad Request: message thread not found")
+        reply = params.get("reply_parameters")
+        reply_to = int(reply["message_id"]) if reply else None
+        missing = not any(s.chat_id == chat_id and s.message_id == reply_to for s in self.sent)
+        if reply_to is not None and not reply.get("allow_sending_without_reply") and missing:
+            raise Refused(400, "Bad Request: message to be replied not found")
+        return thread_id, reply_to
+
     async def _api_sendMessage(self, params: dict[str, Any]) -> Any:
         text = str(params.get("text", ""))
         visible = self._visible(text, params.get("parse_mode"), 4096)
         markup = self._check_markup(params)
+        thread_id, reply_to = self._placement(params)
         chat_id = self._check_chat(params)
         message_id = next(self._message_ids)
-        self.sent.append(Sent("sendMessage", chat_id, message_id, text, visible, markup))
+        self.sent.append(
+            Sent(
+                "sendMessage", chat_id, message_id, text, visible, markup, None, thread_id, reply_to
+            )
+        )
         return self._message(chat_id, message_id, visible)
+
+    async def _api_createForumTopic(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        name = str(params.get("name", ""))
+        if chat_id not in self.forums:
+            raise Refused(400, "Bad Request: the chat is not a forum")
+        if not 1 <= len(name) <= 128:
+            raise Refused(400, "Bad Request: TOPIC_NAME_INVALID")
+        self._check_chat(params)
+        thread_id = next(self._message_ids)  # a topic's id is that of its creation message
+        self.topics[chat_id][thread_id] = name
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
 
     async def _send_file(self, method: str, field_name: str, params: dict[str, Any]) -> Any:
         caption = params.get("caption")
