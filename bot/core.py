@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -18,12 +19,16 @@ from bot.events import ButtonPressed, Chat, Event, Outcome, Sender, TextReceived
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
 from bot.messages import message
+from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
+from bot.platform_roles import sync_roles
 from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
 from bot.registry import Access, Registry, Requirement, command_key
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the outbox's button tokens
 
 TIMER_BATCH = 50
 
@@ -141,6 +146,10 @@ class Samtal:
 
     async def _context(self, uow: UnitOfWork, event: Event) -> Context:
         person, identity = await self._person_for(uow, event.sender)
+        assert person.id is not None
+        await sync_roles(
+            uow, person.id, event.sender, self.settings.role_mappings, self.clock.now()
+        )
         org = await self._org_in_scope(uow, person, event.chat)
         consents = await uow.people.consents_of(identity.person_id)
         consented = any(c.withdrawn_at is None for c in consents)
@@ -177,7 +186,7 @@ class Samtal:
                     person_id=person.id,
                     platform=sender.platform,
                     external_id=sender.external_id,
-                    username=sender.username,
+                    username=clean_name(sender.username),
                     created_at=now,
                     last_seen_at=now,
                 )
@@ -186,7 +195,7 @@ class Samtal:
         person_or_none = await uow.people.get(identity.person_id)
         assert person_or_none is not None
         identity.last_seen_at = now
-        identity.username = sender.username
+        identity.username = clean_name(sender.username)
         person_or_none.last_seen_at = now
         return person_or_none, identity
 
@@ -226,7 +235,8 @@ class Samtal:
             await spec.handler(ctx, args.strip())
 
     async def _press(self, ctx: Context, token: str) -> Outcome:
-        action = await ctx.uow.buttons.get(token)
+        # Tokens are ours (URL-safe base64); anything else was forged and is not even looked up.
+        action = await ctx.uow.buttons.get(token) if _TOKEN.fullmatch(token) else None
         if action is None or action.platform != ctx.chat.platform:
             return await self._toast(
                 ctx, ctx.t("That button no longer works. Try the command again.")
@@ -308,15 +318,6 @@ class Samtal:
                 await uow.commit()
         except Exception:
             log.exception("could not answer event %s", event.event_id)
-
-
-_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
-_CONTROL.update(dict.fromkeys(range(0x7F, 0xA0)))
-
-
-def clean_text(text: str) -> str:
-    """Drops control characters (NUL, escapes, ...) that no person means and some databases refuse."""
-    return text.translate(_CONTROL)
 
 
 def _something_went_wrong(t: Translator) -> str:

@@ -128,9 +128,19 @@ class Dispatcher:
             for entry in batch:
                 sent += await self._deliver(entry)
 
+    async def _reference(self, entry: OutboxEntry, key: str) -> str | None:
+        """What the gateway returned for the referred post in this entry's chat, once sent."""
+        async with self._uow_factory() as uow:
+            opener = await uow.outbox.by_key(f"{key}:{entry.platform}:{entry.chat_id}")
+        if opener is None or opener.status != OutboxStatus.SENT:
+            return None
+        return opener.external_id
+
     async def _deliver(self, entry: OutboxEntry) -> int:
         gateway = self._gateways[entry.platform]
         message = OutgoingMessage.from_json(entry.payload)
+        if message.refers_to and message.reference is None:
+            message = replace(message, reference=await self._reference(entry, message.refers_to))
         external_id: str | None = None
         error: DeliveryError | None = None
         try:

@@ -12,6 +12,9 @@ class Sender:
     display_name: str
     username: str | None = None
     language: str | None = None  # the client's language, a hint for first contact
+    # The sender's roles on the platform where it says (a Discord server member's role ids);
+    # None where the platform does not say (DMs, Telegram): roles are then left as they are.
+    roles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

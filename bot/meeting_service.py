@@ -15,7 +15,7 @@ the old ones do nothing (their handlers check the version too):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,7 +43,15 @@ from bot.domain.organisations import Organisation
 from bot.domain.people import Person
 from bot.formatting import when_span
 from bot.i18n import N_, Translator
-from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold
+from bot.messages import (
+    Action,
+    Button,
+    CalendarEvent,
+    MessageBuilder,
+    OutgoingMessage,
+    ThreadRequest,
+    bold,
+)
 
 REMINDER = "meeting.reminder"
 CHECK_IN = "meeting.checkin"
@@ -108,7 +116,7 @@ async def create_meeting(
 async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> None:
     """Posts the meeting in the organisation's channels, then its questions: the meeting's thread."""
     assert meeting.id is not None and org.id is not None
-    key = f"meeting:{meeting.id}:announce"
+    key = announcement_key(meeting)
 
     def build(t: Translator) -> OutgoingMessage:
         text = MessageBuilder().line(bold(t("New themed meeting")))
@@ -117,7 +125,9 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
             text.paragraph(meeting.description)
         for row in rsvp_buttons(meeting, t):
             text.button_row(*row)
-        return text.build()
+        return replace(
+            text.build(), thread=ThreadRequest(meeting.theme), event=calendar_event(meeting, org)
+        )
 
     await fx.post_to_org(org, build, key=key)
     for channel in await fx.uow.orgs.channels_of(org.id):
@@ -141,9 +151,26 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
                     "organisers, write /bidrag {number} and your text."
                 ).format(number=meeting.id)
             )
-            return text.build()
+            # In the thread opened on the announcement, where the platform has threads.
+            return replace(text.build(), in_thread=True, refers_to=key)
 
         await fx.post_to_org(org, questions, key=f"meeting:{meeting.id}:thread")
+
+
+def announcement_key(meeting: Meeting) -> str:
+    return f"meeting:{meeting.id}:announce"
+
+
+def calendar_event(meeting: Meeting, org: Organisation) -> CalendarEvent:
+    """The meeting as platforms' calendars show it (one event per meeting, at its instants)."""
+    return CalendarEvent(
+        title=meeting.theme,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        place=meeting.place or meeting.link or org.name,
+        description=meeting.description,
+        cancelled=meeting.cancelled,
+    )
 
 
 # --- Facts, in every message's own text ---------------------------------------
@@ -307,7 +334,18 @@ async def announce_change(
     for person in await answered_people(fx, meeting, ANSWERED):
         zone = await reader_zone(fx, person, org)
         await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, build_for(org.zone), key=key)
+    await fx.post_to_org(org, _with_event(build_for(org.zone), meeting, org), key=key)
+
+
+def _with_event(build: MessageFor, meeting: Meeting, org: Organisation) -> MessageFor:
+    """The channel's notice also updates (or cancels) the event made with the announcement."""
+
+    def with_event(t: Translator) -> OutgoingMessage:
+        return replace(
+            build(t), event=calendar_event(meeting, org), refers_to=announcement_key(meeting)
+        )
+
+    return with_event
 
 
 CHANGE_WORDS = {
@@ -350,7 +388,7 @@ async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
     for person in await answered_people(fx, meeting, ANSWERED):
         zone = await reader_zone(fx, person, org)
         told += await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, build_for(org.zone), key=key)
+    await fx.post_to_org(org, _with_event(build_for(org.zone), meeting, org), key=key)
     return told
 
 

@@ -13,6 +13,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -70,12 +71,67 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class ThreadRequest:
+    """Asks platforms with threads to open one on this post (e.g. a meeting's discussion)."""
+
+    title: str
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """A happening that platforms with calendars mirror (Discord's scheduled events).
+
+    On a post without `refers_to` it creates the event; on a later post that
+    refers to that one it updates the same event, or cancels it.
+    """
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str  # where, as people read it: an address or a link
+    description: str = ""
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "place": self.place,
+            "description": self.description,
+            "cancelled": self.cancelled,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CalendarEvent:
+        return cls(
+            data["title"],
+            datetime.fromisoformat(data["starts_at"]),
+            datetime.fromisoformat(data["ends_at"]),
+            data["place"],
+            data.get("description", ""),
+            bool(data.get("cancelled", False)),
+        )
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     spans: tuple[Span, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     # Mentions are off unless a feature's own announcement asks for one opt-in role.
     mention_role: str | None = None
+    # Open a thread on this post, where the platform has threads; others just post it.
+    thread: ThreadRequest | None = None
+    # Create (or, with `refers_to`, update or cancel) an event in the platform's calendar.
+    event: CalendarEvent | None = None
+    # Post inside the thread opened on the post that `refers_to` names.
+    in_thread: bool = False
+    # An earlier post to the same chat, by the key it was given to `post_to_org`. The
+    # dispatcher fills `reference` with what the platform's gateway returned for that post
+    # (opaque to the core) once it has been sent; without it the message stands alone.
+    refers_to: str | None = None
+    reference: str | None = None
 
     @property
     def plain_text(self) -> str:
@@ -102,6 +158,16 @@ class OutgoingMessage:
             }
         if self.mention_role:
             data["mention_role"] = self.mention_role
+        if self.thread:
+            data["thread"] = {"title": self.thread.title}
+        if self.event:
+            data["event"] = self.event.to_json()
+        if self.in_thread:
+            data["in_thread"] = True
+        if self.refers_to:
+            data["refers_to"] = self.refers_to
+        if self.reference:
+            data["reference"] = self.reference
         return data
 
     @classmethod
@@ -120,6 +186,11 @@ class OutgoingMessage:
             if attachment
             else None,
             mention_role=data.get("mention_role"),
+            thread=ThreadRequest(data["thread"]["title"]) if data.get("thread") else None,
+            event=CalendarEvent.from_json(data["event"]) if data.get("event") else None,
+            in_thread=bool(data.get("in_thread", False)),
+            refers_to=data.get("refers_to"),
+            reference=data.get("reference"),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.platform_roles import RoleMapping
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,3 +17,5 @@ class Settings:
     left_retention_days: int = 90
     # Commands and button presses a person may send per minute; None for no limit (the console).
     flood_limit: int | None = None
+    # Platform roles that give organisation roles (the configuration's [discord] roles).
+    role_mappings: tuple[RoleMapping, ...] = ()

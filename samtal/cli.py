@@ -15,7 +15,7 @@ from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import VirtualClock
 from bot.demo import seed_demo
 from bot.handlers.privacy import export_person
-from samtal import calendar_cli, circle_cli, welcome_cli, wheel_cli
+from samtal import calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.runtime import Wakeup, open_core, start_web
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     welcome_cli.add_parser(commands, common)
     circle_cli.add_parser(commands, common)
     wheel_cli.add_parser(commands, common)
+    stats_cli.add_parser(commands, common)
     return parser
 
 
@@ -154,6 +155,12 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             database = await _with_database(config)
             try:
                 return await welcome_cli.run(database, SystemClock(), args)
+            finally:
+                await database.dispose()
+        case "stats":
+            database = await _with_database(config)
+            try:
+                return await stats_cli.run(database, SystemClock(), args)
             finally:
                 await database.dispose()
     raise AssertionError(args.command)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import tomllib
 import types
@@ -20,7 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from bot.domain.people import Role
 from bot.i18n import LANGUAGES
+from bot.platform_roles import RoleMapping
 
 
 class ConfigError(Exception):
@@ -61,6 +64,8 @@ class TelegramConfig:
 @dataclass(frozen=True)
 class DiscordConfig:
     invite_url: str = ""  # printed by `samtal invite`
+    # Discord role id -> "ORG-SLUG:ROLE": server members with the role get the organisation role.
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,8 +176,13 @@ def _section(cls: type[Any], raw: dict[str, Any], where: str, section: str) -> A
     values = {}
     for key, value in raw.items():
         expected = hints[key]
-        allowed = (
-            get_args(expected) if get_origin(expected) in (Union, types.UnionType) else (expected,)
+        allowed = tuple(
+            get_origin(kind) or kind  # dict[str, str] is checked as dict; its items later
+            for kind in (
+                get_args(expected)
+                if get_origin(expected) in (Union, types.UnionType)
+                else (expected,)
+            )
         )
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             kinds = " or ".join(t.__name__ for t in allowed)
@@ -229,3 +239,33 @@ def _check_values(config: Config, where: str) -> None:
     ):
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
+    _check_role_map(config.discord.roles, where)
+
+
+DISCORD_ID = re.compile(r"^[0-9]{1,20}$")
+ROLE_NAMES = tuple(role.value for role in Role)
+
+
+def _check_role_map(roles: dict[str, str], where: str) -> None:
+    for role_id, target in roles.items():
+        place = f"{where}: [discord] roles.{role_id!r}" if role_id else f"{where}: [discord] roles"
+        if not DISCORD_ID.match(role_id):
+            raise ConfigError(
+                f"{place}: expected a Discord role id (digits, as in Server Settings > Roles > "
+                f"Copy Role ID), got {role_id!r}"
+            )
+        slug, _, role = target.partition(":") if isinstance(target, str) else ("", "", "")
+        if not slug or role not in ROLE_NAMES:
+            raise ConfigError(
+                f"{place}: expected 'ORG-SLUG:ROLE' with ROLE one of {', '.join(ROLE_NAMES)}, "
+                f"got {target!r}"
+            )
+
+
+def role_mappings(config: Config) -> tuple[RoleMapping, ...]:
+    """The configured platform roles, as the core reads them."""
+    mappings: list[RoleMapping] = []
+    for role_id, target in config.discord.roles.items():
+        slug, _, role = target.partition(":")
+        mappings.append(RoleMapping("discord", role_id, slug, Role(role)))
+    return tuple(mappings)

@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.core import Samtal
 from bot.ports import Gateway
 from bot.settings import Settings
-from samtal.config import Config
+from samtal.config import Config, role_mappings
 from storage.database import Database
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def core_settings(config: Config, *, flood_limit: bool) -> Settings:
         guest_retention_days=config.privacy.guest_retention_days,
         left_retention_days=config.privacy.left_retention_days,
         flood_limit=config.privacy.flood_limit_per_minute if flood_limit else None,
+        role_mappings=role_mappings(config),
     )
 
 

@@ -358,6 +358,10 @@ class SqlAlchemyOutboxRepository(_Repository):
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
 
+    async def by_key(self, key: str) -> OutboxEntry | None:
+        query = sa.select(OutboxEntry).where(tables.outbox.c.key == key)
+        return (await self.session.scalars(query)).first()
+
     async def purge(self, before: datetime) -> int:
         c = tables.outbox.c
         done = c.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED])

@@ -121,6 +121,7 @@ role_assignments = sa.Table(
     sa.Column("role", enum_column(Role), nullable=False),
     sa.Column("granted_at", UtcDateTime, nullable=False),
     sa.Column("granted_by", person_fk("SET NULL")),
+    sa.Column("source", sa.String(100)),  # e.g. "discord:role:123"; None when a person granted it
     sa.UniqueConstraint("person_id", "org_id", "role"),
 )
 

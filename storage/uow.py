@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.circles import SqlAlchemyCircleRepository
+from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.polls import SqlAlchemyPollRepository
 from storage.repositories import (
@@ -41,6 +42,7 @@ class SqlAlchemyUnitOfWork:
         self.polls = SqlAlchemyPollRepository(self.session)
         self.welcome = SqlAlchemyWelcomeRepository(self.session)
         self.wheel = SqlAlchemyWheelRepository(self.session)
+        self.insights = SqlAlchemyInsightsRepository(self.session)
         return self
 
     async def __aexit__(

@@ -59,6 +59,9 @@ class RoleAssignment:
     role: Role
     granted_at: datetime
     granted_by: int | None = None
+    # Where the role comes from when no person granted it, e.g. "discord:role:123": such a
+    # role follows the platform's role and goes when it goes (see bot/platform_roles.py).
+    source: str | None = None
     id: int | None = None
 
 

@@ -7,6 +7,7 @@ from bot.domain.organisations import Channel
 from bot.domain.people import Role, RoleAssignment
 from bot.i18n import N_, Translator
 from bot.messages import MessageBuilder, bold, message
+from bot.parsing import clean_name
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
 
@@ -67,7 +68,7 @@ async def bind_channel(ctx: Context, args: str) -> None:
             ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
         )
     await ctx.uow.orgs.bind_channel(
-        Channel(ctx.chat.platform, ctx.chat.chat_id, org.id, ctx.chat.title)
+        Channel(ctx.chat.platform, ctx.chat.chat_id, org.id, clean_name(ctx.chat.title))
     )
     await ctx.reply(message(ctx.t("This chat now belongs to {org}.").format(org=org.name)))
 

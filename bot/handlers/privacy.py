@@ -48,6 +48,8 @@ RECORD_LABELS: dict[str, str] = {
     "wheel_rsvps": N_("Answers to annual-wheel activities"),
     "wheel_adjustments": N_("Annual-wheel changes you made"),
     "wheel_templates": N_("Annual-wheel templates you imported"),
+    "conversation_reports": N_("Voter conversations you reported"),
+    "organisation_goals": N_("Goals you set for an organisation"),
 }
 
 

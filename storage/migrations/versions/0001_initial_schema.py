@@ -132,6 +132,23 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consents_person_id'), ['person_id'], unique=False)
 
+    op.create_table('conversation_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('reported_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('place', sa.String(length=32), nullable=True),
+    sa.Column('topics', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_conversation_reports_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_conversation_reports_person_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_reports'))
+    )
+    with op.batch_alter_table('conversation_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversation_reports_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_conversation_reports_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_conversation_reports_reported_at'), ['reported_at'], unique=False)
+
     op.create_table('dialogs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -206,6 +223,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_meetings_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_meetings_starts_at'), ['starts_at'], unique=False)
 
+    op.create_table('organisation_goals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('members', 'new_members', 'conversations', 'participation', name='goalkind', native_enum=False, length=32), nullable=False),
+    sa.Column('target', sa.Integer(), nullable=False),
+    sa.Column('starts_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('deadline', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('baseline', sa.Float(), nullable=False),
+    sa.Column('set_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('set_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_organisation_goals_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['set_by'], ['people.id'], name=op.f('fk_organisation_goals_set_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_goals')),
+    sa.UniqueConstraint('org_id', 'kind', name=op.f('uq_organisation_goals_org_id_kind'))
+    )
+    with op.batch_alter_table('organisation_goals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_organisation_goals_org_id'), ['org_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
@@ -235,6 +270,7 @@ def upgrade() -> None:
     sa.Column('role', sa.Enum('organiser', 'member_officer', 'study_organiser', 'admin', name='role', native_enum=False, length=32), nullable=False),
     sa.Column('granted_at', storage.tables.UtcDateTime(), nullable=False),
     sa.Column('granted_by', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['granted_by'], ['people.id'], name=op.f('fk_role_assignments_granted_by_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_role_assignments_org_id_organisations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_role_assignments_person_id_people'), ondelete='CASCADE'),
@@ -654,6 +690,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('organisation_goals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisation_goals_org_id'))
+
+    op.drop_table('organisation_goals')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meetings_starts_at'))
         batch_op.drop_index(batch_op.f('ix_meetings_org_id'))
@@ -667,6 +707,12 @@ def downgrade() -> None:
     op.drop_table('identities')
     op.drop_table('guest_invitations')
     op.drop_table('dialogs')
+    with op.batch_alter_table('conversation_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conversation_reports_reported_at'))
+        batch_op.drop_index(batch_op.f('ix_conversation_reports_person_id'))
+        batch_op.drop_index(batch_op.f('ix_conversation_reports_org_id'))
+
+    op.drop_table('conversation_reports')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_person_id'))
 
