@@ -132,6 +132,9 @@ class OutgoingMessage:
     # (opaque to the core) once it has been sent; without it the message stands alone.
     refers_to: str | None = None
     reference: str | None = None
+    # Telegram's paid broadcast (far higher rate, a fee per message), for announcements of an
+    # organisation that enabled it; other platforms ignore it.
+    paid_broadcast: bool = False
 
     @property
     def plain_text(self) -> str:
@@ -168,6 +171,8 @@ class OutgoingMessage:
             data["refers_to"] = self.refers_to
         if self.reference:
             data["reference"] = self.reference
+        if self.paid_broadcast:
+            data["paid_broadcast"] = True
         return data
 
     @classmethod
@@ -191,6 +196,7 @@ class OutgoingMessage:
             in_thread=bool(data.get("in_thread", False)),
             refers_to=data.get("refers_to"),
             reference=data.get("reference"),
+            paid_broadcast=bool(data.get("paid_broadcast", False)),
         )
 
 

@@ -213,15 +213,28 @@ class UnitOfWorkFactory(Protocol):
 
 
 class DeliveryError(Exception):
-    """A send failed. `permanent` means retrying will not help (blocked bot, deleted chat)."""
+    """A send failed. `permanent` means retrying will not help (blocked bot, deleted chat).
+
+    `deferred` means nothing was sent because the platform's budget is spent for now (a
+    per-chat limit, or a 429 with `rate_limited`): the dispatcher tries again after
+    `retry_after` seconds, never sooner, and does not count it as a failed attempt.
+    """
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        deferred: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.deferred = deferred or rate_limited
+        self.rate_limited = rate_limited
 
 
 class Gateway(Protocol):
