@@ -54,6 +54,8 @@ from bot.messages import (
 )
 
 REMINDER = "meeting.reminder"
+# The answers that hold a place or wait for one: all that capacity and the waitlist depend on.
+HOLDING = (Answer.COMING, Answer.WAITLISTED)
 CHECK_IN = "meeting.checkin"
 FOLLOW_UP = "meeting.followup"
 
@@ -413,9 +415,13 @@ async def answer(fx: Effects, meeting: Meeting, person: Person, wanted: Answer) 
     Returns the answer as recorded. The caller checks that the person may answer.
     """
     assert meeting.id is not None and person.id is not None
-    rsvps = await fx.uow.meetings.rsvps(meeting.id)
-    result = answer_for(wanted, meeting.capacity, rsvps, person.id)
     existing = await fx.uow.meetings.rsvp(meeting.id, person.id)
+    # Only the answers that decide it: their own, and who holds or waits for a place when
+    # places are limited (never every answer to a big meeting).
+    rsvps = [existing] if existing is not None else []
+    if meeting.capacity is not None:
+        rsvps += [r for r in await fx.uow.meetings.rsvps(meeting.id, HOLDING) if r is not existing]
+    result = answer_for(wanted, meeting.capacity, rsvps, person.id)
     if existing is None:
         await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now))
     elif existing.answer is not result:
@@ -431,7 +437,9 @@ async def promote_waiting(fx: Effects, meeting: Meeting, org: Organisation) -> l
     if meeting.cancelled:
         return []
     promoted: list[Person] = []
-    for rsvp in to_promote(meeting.capacity, await fx.uow.meetings.rsvps(meeting.id)):
+    # Without a limit only those waiting matter (all of them move in), not everyone coming.
+    holding = HOLDING if meeting.capacity is not None else (Answer.WAITLISTED,)
+    for rsvp in to_promote(meeting.capacity, await fx.uow.meetings.rsvps(meeting.id, holding)):
         rsvp.answer = Answer.COMING
         rsvp.answered_at = fx.now
         person = await fx.uow.people.get(rsvp.person_id)

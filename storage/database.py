@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.mapping import start_mappers
+from storage.sqlite_inline import inline_creator
+from storage.turns import Turns
 from storage.uow import SqlAlchemyUnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+POSTGRES_POOL = 10  # units of work at once per process on PostgreSQL (SQLite: one)
 
 
 def sqlite_url(path: Path) -> str:
@@ -30,11 +33,10 @@ def sqlite_url(path: Path) -> str:
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers work while one writer writes; the busy timeout makes a
-    # second writer wait instead of failing; SQLite checks foreign keys only when asked.
+    # WAL lets readers work while one writer writes; SQLite checks foreign keys only
+    # when asked. A second writer waits instead of failing: see storage/sqlite_inline.py.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -48,15 +50,25 @@ class Database:
         if self.is_sqlite and self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: an error logs its SQL without the values (votes, names, texts).
+        # A SQLite file is used from the event loop's thread (storage/sqlite_inline.py).
+        inline = self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        options: dict[str, Any] = {}
+        if inline:
+            options["async_creator"] = inline_creator(Path(self.url.database or ""))
+        if not self.is_sqlite:
+            # Units of work take turns for the pooled connections (storage/turns.py); the
+            # overflow is for the few users of the engine outside a unit of work.
+            options.update(pool_size=POSTGRES_POOL, max_overflow=5)
         self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_pre_ping=not self.is_sqlite, hide_parameters=True
+            self.url, pool_pre_ping=not self.is_sqlite, hide_parameters=True, **options
         )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._turns = Turns(1 if self.is_sqlite else POSTGRES_POOL)
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.sessions)
+        return SqlAlchemyUnitOfWork(self.sessions, self._turns)
 
     async def upgrade(self) -> None:
         """Brings the schema to the newest migration (run at every start)."""

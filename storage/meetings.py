@@ -175,9 +175,13 @@ class SqlAlchemyMeetingRepository(_Repository):
         query = sa.select(Meeting).where(c.org_id == org_id).order_by(c.starts_at, c.id)
         return (await self.session.scalars(query)).all()
 
-    async def rsvps(self, meeting_id: int) -> Sequence[Rsvp]:
+    async def rsvps(
+        self, meeting_id: int, answers: Sequence[Answer] | None = None
+    ) -> Sequence[Rsvp]:
         c = meeting_rsvps.c
         query = sa.select(Rsvp).where(c.meeting_id == meeting_id).order_by(c.answered_at, c.id)
+        if answers is not None:
+            query = query.where(c.answer.in_(list(answers)))
         return (await self.session.scalars(query)).all()
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None:

@@ -161,8 +161,11 @@ class MeetingRepository(Protocol):
         """Every meeting of one organisation, cancelled ones too, oldest first."""
         ...
 
-    async def rsvps(self, meeting_id: int) -> Sequence[Rsvp]:
-        """Every answer, in the order given (the waitlist order)."""
+    async def rsvps(
+        self, meeting_id: int, answers: Sequence[Answer] | None = None
+    ) -> Sequence[Rsvp]:
+        """Every answer (or only those with one of `answers`), in the order given (the
+        waitlist order)."""
         ...
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None: ...

@@ -288,7 +288,11 @@ async def rsvp(ctx: Context, args: tuple[str, ...]) -> None:
         )
     assert meeting.id is not None
     result = await answer(ctx, meeting, ctx.person, wanted)
-    rsvps = await ctx.uow.meetings.rsvps(meeting.id)
+    waiting = (
+        await ctx.uow.meetings.rsvps(meeting.id, (Answer.WAITLISTED,))
+        if result is Answer.WAITLISTED
+        else []
+    )
     zone = await _zone(ctx, org)
     meeting_id = str(meeting.id)
 
@@ -300,7 +304,7 @@ async def rsvp(ctx: Context, args: tuple[str, ...]) -> None:
             Answer.WAITLISTED: t(
                 "The meeting is full, so you're on the waitlist, number {n}. "
                 "I'll tell you as soon as a place opens up."
-            ).format(n=waitlist_position(rsvps, ctx.person_id) or 0),
+            ).format(n=waitlist_position(waiting, ctx.person_id) or 0),
         }[result]
         text = MessageBuilder().line(bold(headline))
         add_facts(text, meeting, org, zone, t)

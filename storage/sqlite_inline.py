@@ -1,0 +1,179 @@
+"""SQLite statements run in the event loop's own thread, for SQLAlchemy's aiosqlite dialect.
+
+aiosqlite runs each call on a thread of its own and hands the result back
+through the event loop: four or more round trips per statement (cursor,
+execute, fetch, close), each far slower than the statement itself, which on
+our indexed tables takes microseconds. This module gives the dialect a
+connection with aiosqlite's interface whose calls run the statement at once
+(`create_async_engine(url, async_creator=...)`); nothing else in SQLAlchemy
+changes, and `storage.turns` already keeps our own transactions from
+overlapping, so a statement does not wait for our own locks.
+
+It may still meet another process's write lock (a `samtal` command run
+beside the bot). Waiting for that in the event loop would stop everything
+else, so here SQLite is told not to wait (busy_timeout 0) and a statement
+that finds the database busy is run again on a worker thread, where it may
+wait as long as it could before (`PATIENCE_MS`); only the waiting leaves the
+event loop, the rest stays as fast as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+PATIENCE_MS = 10_000  # as long as a statement may wait for another process's lock
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+T = TypeVar("T")
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(error) or "busy" in str(error)
+    return code & 0xFF in _BUSY
+
+
+class InlineCursor:
+    def __init__(self, owner: InlineConnection, cursor: sqlite3.Cursor) -> None:
+        self._owner = owner
+        self._cursor = cursor
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        await self._owner.run(self._cursor.execute, sql, () if parameters is None else parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
+        await self._owner.run(self._cursor.executemany, sql, list(parameters))
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    def __aiter__(self) -> InlineCursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class InlineConnection:
+    """The part of aiosqlite's `Connection` that SQLAlchemy's aiosqlite dialect uses."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = connection
+        connection.execute("PRAGMA busy_timeout=0")  # never wait in the event loop
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:  # the dialect checks it is open
+        return self._conn
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """Runs a call on the connection now; when another process holds the database,
+        waits for it on a worker thread instead of in the event loop."""
+        try:
+            return call(*args)
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+        return await asyncio.to_thread(self._patiently, call, *args)
+
+    def _patiently(self, call: Callable[..., T], *args: Any) -> T:
+        connection = self.connection
+        connection.execute(f"PRAGMA busy_timeout={PATIENCE_MS}")
+        try:
+            return call(*args)
+        finally:
+            connection.execute("PRAGMA busy_timeout=0")
+
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self, self.connection.cursor())
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        return await self.cursor().execute(sql, parameters)
+
+    async def commit(self) -> None:
+        await self.run(self.connection.commit)
+
+    async def rollback(self) -> None:
+        self.connection.rollback()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def stop(self) -> None:
+        """aiosqlite's hard stop, used when SQLAlchemy terminates a connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self.connection.create_function(*args, **kwargs)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self.connection.isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+
+def inline_creator(path: Path) -> Callable[[], Any]:
+    """An `async_creator` for `create_async_engine("sqlite+aiosqlite:///...")`."""
+
+    async def connect() -> InlineConnection:
+        # As aiosqlite opens it (the dialect's defaults), minus the thread.
+        return InlineConnection(sqlite3.connect(str(path), check_same_thread=False))
+
+    return connect
