@@ -7,6 +7,7 @@ from types import ModuleType
 
 from bot.handlers import (
     admin,
+    announcements,
     circles,
     help,
     housekeeping,
@@ -30,6 +31,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     welcome,
     wheel,
     insights,
+    announcements,
     start,
     help,
     language,

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.context import Context, Effects, Refusal
-from bot.delivery import Dispatcher, enqueue
+from bot.delivery import DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
-from bot.events import ButtonPressed, Chat, Event, Outcome, Sender, TextReceived
+from bot.events import ButtonPressed, Chat, Event, Outcome, PollAnswered, Sender, TextReceived
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
 from bot.messages import message
@@ -41,16 +41,28 @@ class Samtal:
         registry: Registry,
         gateways: Mapping[str, Gateway] | None = None,
         settings: Settings | None = None,
+        *,
+        delivery: DeliveryOptions | None = None,
+        runs_timers: Callable[[], bool] | None = None,
     ) -> None:
+        """`runs_timers` says whether this process runs the timers (and start-up work):
+        with several replicas only the one holding the scheduler lock does. Every
+        process delivers the outbox (`delivery` says how)."""
         self.uow_factory = uow_factory
         self.settings = settings or Settings()
         self.clock = clock
         self.registry = registry
-        self.dispatcher = Dispatcher(uow_factory, clock, gateways or {})
+        self.dispatcher = Dispatcher(uow_factory, clock, gateways or {}, delivery)
+        self._runs_timers = runs_timers or (lambda: True)
+        self._started_up = False
         self._on_work: list[Callable[[], None]] = []
         self._running = asyncio.Lock()
         limit = self.settings.flood_limit
         self._flood = FloodGuard(limit) if limit else None
+
+    def runs_timers(self) -> bool:
+        """Whether this process runs the timers now."""
+        return self._runs_timers()
 
     def on_work(self, callback: Callable[[], None]) -> None:
         """Called whenever new work may be due (the runtime wakes its delivery loop)."""
@@ -58,10 +70,19 @@ class Samtal:
 
     async def start(self) -> None:
         await self.dispatcher.recover()
+        if self._runs_timers():
+            async with self._running:
+                await self._start_up()
+
+    async def _start_up(self) -> None:
+        """Start-up work (it arms timers): in the process that runs the timers, once."""
+        if self._started_up:
+            return
         for startup in self.registry.startups:
             async with self.uow_factory() as uow:
                 await startup(Effects(uow, self.clock, self.settings))
                 await uow.commit()
+        self._started_up = True
 
     async def handle(self, event: Event) -> Outcome:
         platform = event.chat.platform
@@ -76,6 +97,8 @@ class Samtal:
         try:
             async with self.uow_factory() as uow:
                 if await uow.events.seen(platform, event.event_id):
+                    return Outcome()
+                if isinstance(event, PollAnswered) and not await self._our_native_poll(uow, event):
                     return Outcome()
                 ctx = await self._context(uow, event)
                 outcome = await self._route(ctx, event)
@@ -93,25 +116,36 @@ class Samtal:
         return outcome
 
     async def run_due(self) -> None:
-        """Runs every timer that has fallen due, then delivers the outbox.
+        """Runs every timer that has fallen due (where this process runs them), then
+        delivers the outbox."""
+        await self.run_timers()
+        await self.dispatcher.deliver_due()
 
-        One run at a time in a process: the scheduler and an adapter may both ask.
-        """
+    async def run_timers(self) -> None:
+        """Runs the due timers, if this process runs timers; one run at a time."""
+        if not self._runs_timers():
+            return
         async with self._running:
-            while await self._run_due_timers():
+            await self._start_up()  # a replica that just took over the scheduler
+            while self._runs_timers() and await self._run_due_timers():
                 pass
-            await self.dispatcher.deliver_due()
 
     async def idle(self) -> None:
         """Waits until no due work is running, e.g. before the database is closed."""
         async with self._running:
             pass
+        await self.dispatcher.idle()
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, *, timers: bool = True, outbox: bool = True) -> datetime | None:
+        """When work falls due next: the timers (where they run here) and the outbox."""
         async with self.uow_factory() as uow:
-            outbox_due = await uow.outbox.next_due(self.dispatcher.platforms)
-            times = [t for t in (await uow.timers.next_due(), outbox_due) if t]
-        return min(times) if times else None
+            times = []
+            if timers and self._runs_timers():
+                times.append(await uow.timers.next_due())
+            if outbox:
+                times.append(await uow.outbox.next_due(self.dispatcher.platforms))
+        found = [t for t in times if t is not None]
+        return min(found) if found else None
 
     def _wake(self) -> None:
         for callback in self._on_work:
@@ -145,14 +179,12 @@ class Samtal:
         return len(due)
 
     async def _context(self, uow: UnitOfWork, event: Event) -> Context:
-        person, identity = await self._person_for(uow, event.sender)
+        person, consented = await self._person_for(uow, event.sender)
         assert person.id is not None
         await sync_roles(
             uow, person.id, event.sender, self.settings.role_mappings, self.clock.now()
         )
         org = await self._org_in_scope(uow, person, event.chat)
-        consents = await uow.people.consents_of(identity.person_id)
-        consented = any(c.withdrawn_at is None for c in consents)
         # The person's own choice, else the language where they are (the group's organisation).
         translator = Translator(person.language or (org.language if org else DEFAULT_LANGUAGE))
         return Context(
@@ -168,10 +200,11 @@ class Samtal:
             settings=self.settings,
         )
 
-    async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, Identity]:
+    async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, bool]:
+        """The sender's person (created at first contact) and whether they have consented."""
         now = self.clock.now()
-        identity = await uow.people.identity(sender.platform, sender.external_id)
-        if identity is None:
+        found = await uow.people.sender(sender.platform, sender.external_id)
+        if found is None:
             person = await uow.people.add(
                 Person(
                     display_name=clean_text(sender.display_name)[:200] or sender.external_id,
@@ -191,13 +224,12 @@ class Samtal:
                     last_seen_at=now,
                 )
             )
-            return person, identity
-        person_or_none = await uow.people.get(identity.person_id)
-        assert person_or_none is not None
+            return person, False
+        identity, person, consented = found
         identity.last_seen_at = now
         identity.username = clean_name(sender.username)
-        person_or_none.last_seen_at = now
-        return person_or_none, identity
+        person.last_seen_at = now
+        return person, consented
 
     async def _org_in_scope(
         self, uow: UnitOfWork, person: Person, chat: Chat
@@ -208,9 +240,47 @@ class Samtal:
                 return await uow.orgs.get(channel.org_id)
         return await Effects(uow, self.clock).home_org(person)
 
+    async def knows_native_poll(self, platform: str, handle: str) -> bool:
+        """Whether a platform's poll is one the bot posted (adapters ask before looking up voters)."""
+        async with self.uow_factory() as uow:
+            return await uow.native_polls.by_handle(platform, handle) is not None
+
+    async def _our_native_poll(self, uow: UnitOfWork, event: PollAnswered) -> bool:
+        """Whether an answer is in one of our native polls, from someone the bot knows.
+
+        Discord reports votes in every poll of a server, people's own too: those are not
+        ours and are ignored. A vote from someone who never started the bot creates no
+        person: it is refused (the platform shows it, the bot does not count it).
+        """
+        if await uow.native_polls.by_handle(event.chat.platform, event.handle) is None:
+            return False
+        if await uow.people.identity(event.sender.platform, event.sender.external_id) is None:
+            t = Translator(normalise_language(event.sender.language) or DEFAULT_LANGUAGE)
+            raise Refusal(
+                t(
+                    "I did not count your vote: I count votes only from people who have "
+                    "started a private chat with me. Write /start to me, then vote again."
+                )
+            )
+        return True
+
+    async def _answer_native_poll(self, ctx: Context, event: PollAnswered) -> None:
+        post = await ctx.uow.native_polls.by_handle(event.chat.platform, event.handle)
+        if post is None:
+            return
+        prefix, _, arg = post.ref.partition(":")
+        handler = self.registry.native_polls.get(prefix)
+        if handler is None:
+            log.warning("no handler for native poll %s", post.ref)
+            return
+        await handler(ctx, arg, event)
+
     async def _route(self, ctx: Context, event: Event) -> Outcome:
         if isinstance(event, ButtonPressed):
             return await self._press(ctx, event.token)
+        if isinstance(event, PollAnswered):
+            await self._answer_native_poll(ctx, event)
+            return Outcome()
         assert isinstance(event, TextReceived)
         text = clean_text(event.text).strip()
         if text.startswith("/") and len(text) > 1:

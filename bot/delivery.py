@@ -1,32 +1,142 @@
 """The one delivery path: features write to the outbox, the dispatcher sends.
 
 A message enters the outbox in the same transaction as the change that caused
-it, under an idempotency key, so it is sent once or (if the change rolled
-back) never. The dispatcher marks an entry as being sent before it calls the
-platform and as sent after. Chat platforms take no idempotency key, so a crash
-between the platform call and the second mark leaves that one entry uncertain:
-at start the dispatcher sends such entries again (a rare duplicate is better
-than a lost welcome or reminder) and logs each one. The window is one message
-per dispatcher.
+it, under an idempotency key (one per cause and recipient), so it is queued
+once or, if the change rolled back, never. Sending it takes three steps, each
+committed on its own, the same in one process on SQLite as in several replicas
+on one PostgreSQL:
+
+1. **Claim**: a dispatcher takes a few due entries, oldest first, as `claimed`
+   with its owner id and a lease (`claimed_until`, `LEASE` from now) that it
+   renews every few seconds while it holds them. Row locks (`FOR UPDATE SKIP
+   LOCKED`) keep two replicas from claiming the same entry, and one chat's
+   entries are claimed in order and one at a time, so each chat sees its
+   messages in order.
+2. **Start mark**: just before the platform request the entry becomes
+   `sending` (with `started_at`), but only if the claim is still this
+   owner's. Gateways that set `reports_call_start` write the mark themselves
+   through `platform_call_starting()` right before their HTTP request, after
+   any wait for their rate limiter (Telegram); for the others the dispatcher
+   writes it just before `send`.
+3. **Call, then record**: `sent`, with the platform's message id; or, on a
+   `DeliveryError`, pending again (`deferred`: after `retry_after`, never
+   sooner, and not counted as an attempt; otherwise counted, with back-off,
+   up to `MAX_ATTEMPTS`) or `failed` for good.
+
+A process that stops (crash, kill -9, lost host) leaves its claims behind.
+Every process checks every few seconds (and at start) for claims whose lease
+ran out; a live process renews its own, so its work is never taken from it:
+
+- a `claimed` entry never reached its platform call: it is plainly requeued
+  and sent once, by whichever process claims it next;
+- a `sending` entry is the **one uncertain window**. Its request may or may
+  not have reached the platform, and Telegram's Bot API (like Discord's, as
+  sent here) takes no idempotency key and cannot be asked what it received.
+  Such an entry is **sent again**, logged as a warning with its key and
+  counted (`DeliveryStats.uncertain`). The choice: a rare duplicate is
+  visible and harmless, while a lost welcome, reminder or announcement would
+  be noticed by nobody.
+
+How small the window is kept: an entry is uncertain only if the process died
+between its start mark and the commit of its result, and it is duplicated only
+if the platform had processed the request by then. For Telegram that span
+starts after the rate limiter's wait, right before the HTTP request, and ends
+at the commit that follows the reply (on PostgreSQL committed without waiting
+for the disk: visible to every process at once); it holds at most the
+platform's concurrency (`DeliveryOptions.concurrency`) entries at once.
+Claimed entries waiting their turn are never uncertain, nor is a deferred send
+(nothing was sent). The duplicates to expect from one crash are about the
+send rate times the time from the platform's processing to the recorded
+result (milliseconds on a quiet machine, far more on a crowded one).
+BENCHMARKS.md reports what a kill -9 halfway through an announcement to
+5,000 members did.
+
+Edge cases, each leaning the same way: a process paused for longer than its
+lease finds its claim taken over and does not start the call (`lost_claims`);
+if it was already in the call, its `sent` is still recorded and the other
+process does not start its own call if it has not yet. A result that cannot
+be recorded (the database went away) leaves the entry `sending`, taken over
+as uncertain when its lease runs out. An uncertain message that the gateway
+split into several platform messages is sent again whole.
+
+On SQLite there is one process (`DeliveryOptions.exclusive`): at start it
+requeues every claim at once instead of waiting for leases to run out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
 import secrets
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.delivery import ButtonAction, OutboxEntry, OutboxStatus
+from bot.domain.native_polls import record_post
 from bot.messages import Button, OutgoingMessage
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-BATCH_SIZE = 50
+LEASE = timedelta(seconds=20)  # a claim's life without renewal; renewed every few seconds
+DEFERRAL_SECONDS = 1.0  # when a deferral names no time
+MIN_CLAIM = 10  # entries claimed at once, at least (twice the concurrency when that is more)
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """How this process delivers; chosen by the composition root (samtal/runtime.py)."""
+
+    owner: str = ""  # this process's name in claims; a random one when empty
+    lease: timedelta = LEASE
+    # Sends in flight at once, per platform; 1 where absent (strictly in the outbox's order).
+    concurrency: Mapping[str, int] = field(default_factory=dict)
+    # The only process sending from this database (SQLite): a claim found at start is stale.
+    exclusive: bool = True
+
+
+@dataclass
+class DeliveryStats:
+    """What this process's dispatcher did since it started, for logs and reports."""
+
+    sent: int = 0
+    deferred: int = 0  # the platform's budget was spent: tried again later, not an attempt
+    rate_limited: int = 0  # 429s received (also counted as deferred)
+    retried: int = 0  # failed attempts that will be tried again
+    failed: int = 0  # given up for good
+    uncertain: int = 0  # call started, no result recorded: sent again (the module's note)
+    requeued: int = 0  # claimed by a process that stopped before calling: sent by another
+    lost_claims: int = 0  # taken over by another process before the call started here
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class ClaimLost(Exception):
+    """Another process took the entry over before its platform call started: do not send."""
+
+
+_call_starting: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "samtal_call_starting", default=None
+)
+
+
+async def platform_call_starting() -> None:
+    """A gateway with `reports_call_start = True` awaits this right before each platform
+    request that may deliver the message, after any wait for its rate limiter.
+
+    The first call per message writes the dispatcher's start mark (see the module's
+    note); later ones do nothing, and outside the dispatcher it does nothing at all.
+    It raises `ClaimLost` when the message must not be sent: let it through.
+    """
+    hook = _call_starting.get()
+    if hook is not None:
+        await hook()
 
 
 async def enqueue(
@@ -40,12 +150,14 @@ async def enqueue(
     now: datetime,
     person_id: int | None = None,
     not_before: datetime | None = None,
+    batch: str | None = None,
 ) -> bool:
     """Puts a message in the outbox, its buttons registered server-side.
 
     Buttons in a private message may be pressed only by that person; buttons
     in a group may be pressed by anyone there, and the action checks rights.
-    Returns False when a message with this key was queued before.
+    Returns False when a message with this key was queued before. `batch` groups
+    entries whose progress is counted together (an announcement's messages).
     """
     rows: list[tuple[Button, ...]] = []
     actions: list[ButtonAction] = []
@@ -77,6 +189,7 @@ async def enqueue(
         created_at=now,
         not_before=not_before or now,
         person_id=person_id,
+        batch=batch,
     )
     if not await uow.outbox.add(entry):
         return False
@@ -85,48 +198,194 @@ async def enqueue(
     return True
 
 
+class _Result(enum.Enum):
+    SENT = "sent"
+    HELD = "held"  # pending again (deferred or to be retried): its chat's next entries wait
+    DONE = "done"  # failed for good
+    LOST = "lost"  # another process holds it now
+    UNKNOWN = "unknown"  # the outcome could not be recorded
+
+
 class Dispatcher:
+    """Sends the outbox: per platform up to its concurrency at once, one chat in order."""
+
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, gateways: Mapping[str, Gateway]
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        gateways: Mapping[str, Gateway],
+        options: DeliveryOptions | None = None,
     ) -> None:
+        options = options or DeliveryOptions()
         self._uow_factory = uow_factory
         self._clock = clock
         self._gateways = dict(gateways)
+        self.owner = options.owner or f"samtal-{secrets.token_hex(4)}"
+        self.lease = options.lease
+        self.exclusive = options.exclusive
+        self._concurrency = dict(options.concurrency)
+        self.stats = DeliveryStats()
+        self._held: set[int] = set()  # claimed here and not settled yet: renewed, never taken
+        self._running = asyncio.Lock()
+        self._halted = False
 
     @property
     def platforms(self) -> list[str]:
         return list(self._gateways)
 
+    @property
+    def gateways(self) -> list[Gateway]:
+        return list(self._gateways.values())
+
     def add_gateway(self, gateway: Gateway) -> None:
         self._gateways[gateway.platform] = gateway
 
+    def halt(self) -> None:
+        """Starts no more sends: those under way finish, claimed ones are given back."""
+        self._halted = True
+
+    async def idle(self) -> None:
+        """Waits until no delivery runs."""
+        async with self._running:
+            pass
+
     async def recover(self) -> int:
-        """Requeues entries a crashed process left half-sent (see the module's note)."""
+        """At start: requeues what a stopped process left claimed (see the module's note).
+
+        Exclusive (SQLite): every claim. Shared: only claims whose lease ran out.
+        """
+        return await self._take_over(None if self.exclusive else self._clock.now())
+
+    async def maintain(self) -> int:
+        """Every few seconds: renews this process's claims and takes over expired ones.
+
+        Returns how many entries were requeued (so the caller can deliver them).
+        """
+        await self.renew()
+        return await self._take_over(self._clock.now())
+
+    async def renew(self) -> int:
+        held = sorted(self._held)
+        if not held:
+            return 0
         async with self._uow_factory() as uow:
-            stuck = await uow.outbox.stuck_sending()
-            for entry in stuck:
-                log.warning(
-                    "outbox entry %s (%s) was being sent when the process stopped; sending again",
-                    entry.id,
-                    entry.key,
-                )
-                entry.status = OutboxStatus.PENDING
+            renewed = await uow.outbox.renew(self.owner, self._clock.now() + self.lease, held)
             await uow.commit()
-        return len(stuck)
+        return renewed
+
+    async def _take_over(self, expired_before: datetime | None) -> int:
+        async with self._uow_factory() as uow:
+            stale = [
+                entry
+                for entry in await uow.outbox.claimed(expired_before)
+                if entry.id not in self._held
+            ]
+            for entry in stale:
+                if entry.status is OutboxStatus.SENDING:
+                    self.stats.uncertain += 1
+                    log.warning(
+                        "outbox entry %s (%s) is uncertain: its platform call started at %s "
+                        "in %s, which stopped before recording the result; sending it again",
+                        entry.id,
+                        entry.key,
+                        entry.started_at,
+                        entry.claimed_by,
+                    )
+                else:
+                    self.stats.requeued += 1
+                entry.status = OutboxStatus.PENDING
+                entry.claimed_by = None
+                entry.claimed_until = None
+            await uow.commit()
+        if stale:
+            log.info("requeued %d outbox entries claimed by stopped processes", len(stale))
+        return len(stale)
 
     async def deliver_due(self) -> int:
-        """Sends everything due now; returns how many were sent."""
+        """Sends everything due now, each platform on its own; returns how many were sent."""
+        async with self._running:
+            if self._halted:
+                return 0
+            results = await asyncio.gather(
+                *(self._drain(platform) for platform in list(self._gateways)),
+                return_exceptions=True,
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _drain(self, platform: str) -> int:
+        """Claims and sends until nothing of this platform is due.
+
+        Up to `limit` sends at once, never two of one chat; an entry that goes back to
+        pending sends its chat's later entries back too, so the chat keeps its order.
+        """
+        limit = max(1, self._concurrency.get(platform, 1))
+        batch = max(2 * limit, MIN_CLAIM)
+        queue: list[OutboxEntry] = []
+        running: dict[asyncio.Task[_Result], OutboxEntry] = {}
+        busy: set[str] = set()  # chats with a send under way
         sent = 0
-        while True:
-            async with self._uow_factory() as uow:
-                batch = await uow.outbox.claim_due(
-                    self._clock.now(), BATCH_SIZE, platforms=list(self._gateways)
+        more = True  # whether a claim may find something
+        try:
+            while True:
+                if more and not self._halted and len(queue) < limit:
+                    claimed = await self._claim(platform, batch - len(queue))
+                    queue.extend(claimed)
+                    more = bool(claimed)
+                while not self._halted and len(running) < limit:
+                    entry = next((e for e in queue if e.chat_id not in busy), None)
+                    if entry is None:
+                        break
+                    queue.remove(entry)
+                    busy.add(entry.chat_id)
+                    running[asyncio.create_task(self._deliver(entry))] = entry
+                if not running:
+                    if self._halted or not (more or queue):
+                        break
+                    continue
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    entry = running.pop(task)
+                    busy.discard(entry.chat_id)
+                    result = task.result()
+                    if result is _Result.SENT:
+                        sent += 1
+                    elif result is not _Result.DONE:
+                        behind = [e for e in queue if e.chat_id == entry.chat_id]
+                        if behind:
+                            queue = [e for e in queue if e.chat_id != entry.chat_id]
+                            await self._release(behind)
+                more = True  # a finished send may have let its chat's next entry through
+        finally:
+            if running:  # only when cancelled or failing: let the calls under way end
+                await asyncio.gather(*running, return_exceptions=True)
+            if queue:
+                await self._release(queue)
+        return sent
+
+    async def _claim(self, platform: str, limit: int) -> list[OutboxEntry]:
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            claimed = list(
+                await uow.outbox.claim_due(
+                    now, limit, [platform], owner=self.owner, until=now + self.lease
                 )
+            )
+            await uow.commit()
+        self._held.update(entry.id for entry in claimed if entry.id is not None)
+        return claimed
+
+    async def _release(self, entries: Sequence[OutboxEntry]) -> None:
+        ids = [entry.id for entry in entries if entry.id is not None]
+        try:
+            async with self._uow_factory() as uow:
+                await uow.outbox.release(ids, self.owner)
                 await uow.commit()
-            if not batch:
-                return sent
-            for entry in batch:
-                sent += await self._deliver(entry)
+        except Exception:  # their leases run out and another claim takes them
+            log.exception("could not give back %d claimed outbox entries", len(ids))
+        self._held.difference_update(ids)
 
     async def _reference(self, entry: OutboxEntry, key: str) -> str | None:
         """What the gateway returned for the referred post in this entry's chat, once sent."""
@@ -136,35 +395,115 @@ class Dispatcher:
             return None
         return opener.external_id
 
-    async def _deliver(self, entry: OutboxEntry) -> int:
+    async def _deliver(self, entry: OutboxEntry) -> _Result:
+        try:
+            return await self._send(entry)
+        except Exception:  # e.g. the database went away: the lease runs out, another takes it
+            log.exception("outbox entry %s: the delivery could not be recorded", entry.id)
+            return _Result.UNKNOWN
+        finally:
+            if entry.id is not None:
+                self._held.discard(entry.id)
+
+    async def _send(self, entry: OutboxEntry) -> _Result:
         gateway = self._gateways[entry.platform]
         message = OutgoingMessage.from_json(entry.payload)
         if message.refers_to and message.reference is None:
             message = replace(message, reference=await self._reference(entry, message.refers_to))
+        marked = False
+        lost = False
+
+        async def mark() -> None:
+            nonlocal marked, lost
+            if marked:
+                return
+            if lost or not await self._start(entry):
+                lost = True
+                raise ClaimLost(f"outbox entry {entry.id} was taken over by another process")
+            marked = True
+
         external_id: str | None = None
         error: DeliveryError | None = None
+        token = _call_starting.set(mark)
         try:
+            if not getattr(gateway, "reports_call_start", False):
+                await mark()
             external_id = await gateway.send(entry.chat_id, message, direct=entry.direct)
         except DeliveryError as exc:
             error = exc
+        except Exception as exc:
+            if not lost:
+                log.exception("sending outbox entry %s failed unexpectedly", entry.id)
+                error = DeliveryError(f"unexpected {type(exc).__name__}: {exc}")
+        finally:
+            _call_starting.reset(token)
+        if lost:
+            self.stats.lost_claims += 1
+            log.info("outbox entry %s was taken over by another process; not sent here", entry.id)
+            return _Result.LOST
+        return await self._record(entry, message, external_id, error)
+
+    async def _start(self, entry: OutboxEntry) -> bool:
+        assert entry.id is not None
+        now = self._clock.now()
         async with self._uow_factory() as uow:
-            stored = await uow.outbox.get(entry.id) if entry.id is not None else None
-            if stored is None:
-                return 0
-            now = self._clock.now()
-            if error is None:
-                stored.status = OutboxStatus.SENT
-                stored.sent_at = now
-                stored.external_id = external_id
-            else:
-                stored.attempts += 1
-                stored.last_error = error.reason[:500]
-                if error.permanent or stored.attempts >= MAX_ATTEMPTS:
-                    stored.status = OutboxStatus.FAILED
-                    log.info("outbox entry %s failed for good: %s", stored.id, error.reason)
-                else:
-                    stored.status = OutboxStatus.PENDING
-                    backoff = error.retry_after or 2.0**stored.attempts
-                    stored.not_before = now + timedelta(seconds=backoff)
+            started = await uow.outbox.start_call(entry.id, self.owner, now, now + self.lease)
             await uow.commit()
-        return 1 if error is None else 0
+        return started
+
+    async def _record(
+        self,
+        entry: OutboxEntry,
+        message: OutgoingMessage,
+        external_id: str | None,
+        error: DeliveryError | None,
+    ) -> _Result:
+        assert entry.id is not None
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            if error is None:
+                first = await uow.outbox.mark_sent(entry.id, now, external_id)
+                if first and message.native_poll is not None:  # which platform poll is ours
+                    entry.external_id = external_id
+                    await record_post(uow.native_polls, entry, message.native_poll, now)
+                await uow.commit()
+                if first:
+                    self.stats.sent += 1
+                else:
+                    log.warning(
+                        "outbox entry %s (%s) was sent here after another process had sent it",
+                        entry.id,
+                        entry.key,
+                    )
+                return _Result.SENT
+            result = _Result.HELD
+            status = OutboxStatus.PENDING
+            attempts = entry.attempts
+            if error.deferred:
+                wait = DEFERRAL_SECONDS if error.retry_after is None else error.retry_after
+            else:
+                attempts += 1
+                wait = error.retry_after or 2.0**attempts
+                if error.permanent or attempts >= MAX_ATTEMPTS:
+                    status, result = OutboxStatus.FAILED, _Result.DONE
+            settled = await uow.outbox.settle(
+                entry.id,
+                self.owner,
+                status=status,
+                attempts=attempts,
+                not_before=now + timedelta(seconds=max(wait, 0.0)),
+                error=error.reason,
+            )
+            await uow.commit()
+        if not settled:
+            self.stats.lost_claims += 1
+            return _Result.LOST
+        if error.deferred:
+            self.stats.deferred += 1
+            self.stats.rate_limited += int(error.rate_limited)
+        elif result is _Result.DONE:
+            self.stats.failed += 1
+            log.info("outbox entry %s failed for good: %s", entry.id, error.reason)
+        else:
+            self.stats.retried += 1
+        return result

@@ -43,7 +43,25 @@ class ButtonPressed:
     token: str
 
 
-Event = TextReceived | ButtonPressed
+@dataclass(frozen=True)
+class PollAnswered:
+    """Someone voted, changed or took back their vote in a platform's own poll.
+
+    `chat` is the voter's private chat: anything the bot answers goes there, never to
+    the group. Telegram says the whole new choice (`replace`; none: taken back);
+    Discord says one option at a time (`added` or removed).
+    """
+
+    event_id: str
+    sender: Sender
+    chat: Chat
+    handle: str  # what the platform names the poll by (see bot.domain.native_polls)
+    options: tuple[int, ...]  # 0-based
+    replace: bool = True
+    added: bool = True  # when not `replace`: the option was ticked (else unticked)
+
+
+Event = TextReceived | ButtonPressed | PollAnswered
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -115,6 +115,112 @@ class CalendarEvent:
 
 
 @dataclass(frozen=True)
+class NativePollLimits:
+    """What one platform's own polls can hold (its adapter declares them)."""
+
+    max_options: int
+    question_length: int
+    option_length: int
+    longest: timedelta | None = None  # how long a poll may stay open; None: no limit
+    hides_results: bool = False  # can keep the counts hidden until the poll closes
+
+
+def _platform_length(text: str) -> int:
+    # Platforms count UTF-16 code units, never fewer than characters.
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class NativePoll:
+    """Asks a platform to post a poll of its own (Telegram's, Discord's) instead of the buttons.
+
+    The message it rides on is the fallback: platforms that can't, or where the poll
+    does not fit (`fits`), send the message's own text and buttons; the console always
+    does. Where it goes native, the platform posts `spans` with its poll instead. The
+    core decides which polls may go native at all (`bot.domain.native_polls`); the
+    platform's limits are checked here, by the adapter, with its own `NativePollLimits`.
+
+    A gateway that posted the poll natively returns its external id through
+    `native_poll_reference`, naming the poll by the handle its answer events carry, so
+    the dispatcher can record which of our polls a platform's vote belongs to.
+    """
+
+    ref: str  # our poll, e.g. "poll:12": a native post's answers are handed back with it
+    question: str
+    options: tuple[str, ...]
+    multiple: bool
+    opened_at: datetime  # when the post was queued (the platform's duration counts from it)
+    closes_at: datetime  # the bot itself ends the poll then; the platform's timer is a backstop
+    hide_results: bool = False
+    spans: tuple[Span, ...] = ()  # the text posted with the native poll
+
+    def fits(self, limits: NativePollLimits) -> bool:
+        if not 1 <= len(self.options) <= limits.max_options:
+            return False
+        if not 0 < _platform_length(self.question) <= limits.question_length:
+            return False
+        if any(not 0 < _platform_length(o) <= limits.option_length for o in self.options):
+            return False
+        if self.hide_results and not limits.hides_results:
+            return False
+        return limits.longest is None or self.closes_at - self.opened_at <= limits.longest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "question": self.question,
+            "options": list(self.options),
+            "multiple": self.multiple,
+            "opened_at": self.opened_at.isoformat(),
+            "closes_at": self.closes_at.isoformat(),
+            "hide_results": self.hide_results,
+            "spans": _spans_json(self.spans),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NativePoll:
+        return cls(
+            data["ref"],
+            data["question"],
+            tuple(data["options"]),
+            bool(data["multiple"]),
+            datetime.fromisoformat(data["opened_at"]),
+            datetime.fromisoformat(data["closes_at"]),
+            bool(data.get("hide_results", False)),
+            _spans_from_json(data.get("spans", [])),
+        )
+
+
+NATIVE_POLL_MARK = ";poll="
+
+
+def native_poll_reference(reference: str, handle: str) -> str:
+    """A gateway's external id for a post whose poll went native, naming the poll's handle."""
+    return f"{reference}{NATIVE_POLL_MARK}{handle}"
+
+
+def native_poll_handle(external_id: str | None) -> str | None:
+    """The handle in an external id made by `native_poll_reference`, else None."""
+    _, mark, handle = (external_id or "").partition(NATIVE_POLL_MARK)
+    return handle if mark and handle else None
+
+
+def without_native_poll(external_id: str | None) -> str:
+    """The gateway's own reference, without the native poll's handle."""
+    return (external_id or "").partition(NATIVE_POLL_MARK)[0]
+
+
+def _spans_json(spans: Sequence[Span]) -> list[dict[str, str]]:
+    return [
+        {"text": s.text, "style": s.style.value, **({"url": s.url} if s.url else {})} for s in spans
+    ]
+
+
+def _spans_from_json(data: Sequence[dict[str, Any]]) -> tuple[Span, ...]:
+    return tuple(Span(s["text"], Style(s["style"]), s.get("url")) for s in data)
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     spans: tuple[Span, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -135,10 +241,21 @@ class OutgoingMessage:
     # Telegram's paid broadcast (far higher rate, a fee per message), for announcements of an
     # organisation that enabled it; other platforms ignore it.
     paid_broadcast: bool = False
+    # Post the poll natively where the platform can and it fits; else this message as it is.
+    native_poll: NativePoll | None = None
+    # End the native poll of the post `reference` names (then send the text, if any).
+    stop_native_poll: bool = False
 
     @property
     def plain_text(self) -> str:
         return "".join(span.text for span in self.spans)
+
+    def concerns_native_poll(self, limits: NativePollLimits, *, direct: bool) -> bool:
+        """Whether a platform with these limits posts this as its own poll, or ends one."""
+        if self.stop_native_poll:
+            return True
+        native = self.native_poll
+        return native is not None and not direct and native.fits(limits)
 
     def button_list(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
@@ -173,6 +290,10 @@ class OutgoingMessage:
             data["reference"] = self.reference
         if self.paid_broadcast:
             data["paid_broadcast"] = True
+        if self.native_poll:
+            data["native_poll"] = self.native_poll.to_json()
+        if self.stop_native_poll:
+            data["stop_native_poll"] = True
         return data
 
     @classmethod
@@ -197,6 +318,10 @@ class OutgoingMessage:
             refers_to=data.get("refers_to"),
             reference=data.get("reference"),
             paid_broadcast=bool(data.get("paid_broadcast", False)),
+            native_poll=NativePoll.from_json(data["native_poll"])
+            if data.get("native_poll")
+            else None,
+            stop_native_poll=bool(data.get("stop_native_poll", False)),
         )
 
 

@@ -11,16 +11,19 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from bot.domain.announcements import AnnouncementRepository
 from bot.domain.circles import CircleRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
     OutboxEntry,
+    OutboxStatus,
     ProcessedEvent,
     Timer,
 )
 from bot.domain.insights import InsightsRepository
 from bot.domain.meetings import MeetingRepository
+from bot.domain.native_polls import NativePollRepository
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import (
     Affiliation,
@@ -61,6 +64,11 @@ class PeopleRepository(Protocol):
     async def by_identity(self, platform: str, external_id: str) -> Person | None: ...
     async def add_identity(self, identity: Identity) -> Identity: ...
     async def identity(self, platform: str, external_id: str) -> Identity | None: ...
+    async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
+        """The identity, its person and whether they have a consent in force: every event
+        starts with this, so it is one look-up."""
+        ...
+
     async def identities_of(self, person_id: int) -> Sequence[Identity]: ...
     async def find_in_orgs(self, org_ids: Sequence[int], name: str) -> Sequence[Person]:
         """People affiliated with these organisations whose username or name matches."""
@@ -120,9 +128,50 @@ class OutboxRepository(Protocol):
         ...
 
     async def claim_due(
-        self, now: datetime, limit: int, platforms: Sequence[str]
+        self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
     ) -> Sequence[OutboxEntry]:
-        """Marks up to `limit` due entries for these platforms as being sent, oldest first."""
+        """Claims up to `limit` due entries for these platforms for `owner` until `until`.
+
+        Oldest first, and in each chat in order: an entry is not due while an earlier one
+        of its chat is claimed, being sent or waiting for a later time.
+        """
+        ...
+
+    async def start_call(self, entry_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        """Marks the owner's claimed entry as being sent (the durable mark written just
+        before the platform call); False when the claim is no longer the owner's."""
+        ...
+
+    async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
+        """Records a delivery; False when the entry was already recorded as sent."""
+        ...
+
+    async def settle(
+        self,
+        entry_id: int,
+        owner: str,
+        *,
+        status: OutboxStatus,
+        attempts: int,
+        not_before: datetime,
+        error: str,
+    ) -> bool:
+        """Ends the owner's claim with a failure: pending again (from `not_before`) or failed;
+        False when the claim is no longer the owner's."""
+        ...
+
+    async def release(self, entry_ids: Sequence[int], owner: str) -> int:
+        """Gives back claims whose platform call never started, to be sent as if never claimed."""
+        ...
+
+    async def renew(self, owner: str, until: datetime, entry_ids: Sequence[int]) -> int:
+        """Extends the owner's claims on these entries to `until`."""
+        ...
+
+    async def claimed(self, expired_before: datetime | None) -> Sequence[OutboxEntry]:
+        """Claimed and being-sent entries, locked for this transaction; only those whose
+        lease ended before the instant unless it is None. Entries another transaction
+        has locked are skipped."""
         ...
 
     async def get(self, entry_id: int) -> OutboxEntry | None: ...
@@ -191,11 +240,15 @@ class UnitOfWork(Protocol):
     @property
     def polls(self) -> PollRepository: ...
     @property
+    def native_polls(self) -> NativePollRepository: ...
+    @property
     def insights(self) -> InsightsRepository: ...
     @property
     def welcome(self) -> WelcomeRepository: ...
     @property
     def wheel(self) -> WheelRepository: ...
+    @property
+    def announcements(self) -> AnnouncementRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -238,7 +291,13 @@ class DeliveryError(Exception):
 
 
 class Gateway(Protocol):
-    """Sends one rendered message to one chat on one platform."""
+    """Sends one rendered message to one chat on one platform.
+
+    A gateway that waits for a rate limiter before its requests may set
+    `reports_call_start = True` and await `bot.delivery.platform_call_starting()`
+    right before each request instead: the dispatcher's start mark is then written
+    after the wait, which keeps the uncertain window small (see bot/delivery.py).
+    """
 
     platform: str
 

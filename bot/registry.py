@@ -17,6 +17,7 @@ from bot.permissions import Permission
 if TYPE_CHECKING:
     from bot.context import Context, TimerContext
     from bot.domain.delivery import DialogState, Timer
+    from bot.events import PollAnswered
 
 
 class Access(Enum):
@@ -33,6 +34,8 @@ DialogHandler = Callable[["Context", "DialogState", str], Awaitable[None]]
 TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
 # A join link's payload after its prefix: "/start join_sandviken" runs the "join" handler with "sandviken".
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
+# An answer in a platform's own poll whose ref is "prefix:arg": runs the prefix's handler with arg.
+NativePollHandler = Callable[["Context", str, "PollAnswered"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Registry:
         self.startups: list[Callable[[TimerContext], Awaitable[None]]] = []
         # What someone who has not consented yet sees instead of the command they tried.
         self.consent_prompt: PayloadHandler | None = None
+        self.native_polls: dict[str, NativePollHandler] = {}
 
     def command(self, spec: CommandSpec) -> None:
         for name in set(spec.names):
@@ -102,6 +106,12 @@ class Registry:
         if "_" in prefix or prefix in self.payloads:
             raise ValueError(f"bad or repeated payload prefix {prefix!r}")
         self.payloads[prefix] = handler
+
+    def native_poll(self, prefix: str, handler: NativePollHandler) -> None:
+        """Handles answers in native polls posted with a `NativePoll` whose ref is `prefix:…`."""
+        if ":" in prefix or prefix in self.native_polls:
+            raise ValueError(f"bad or repeated native poll prefix {prefix!r}")
+        self.native_polls[prefix] = handler
 
     def find_command(self, typed: str) -> CommandSpec | None:
         return self._by_name.get(command_key(typed))

@@ -19,3 +19,9 @@ class Settings:
     flood_limit: int | None = None
     # Platform roles that give organisation roles (the configuration's [discord] roles).
     role_mappings: tuple[RoleMapping, ...] = ()
+    # Organisations (slugs) whose announcements to at least `paid_broadcast_min_recipients`
+    # Telegram chats go out as Telegram paid broadcasts (faster, 0.1 Star a message).
+    paid_broadcast_orgs: tuple[str, ...] = ()
+    paid_broadcast_min_recipients: int = 1000
+    # (organisation slug, Discord role id): the opt-in role mentioned in its announcement posts.
+    announcement_roles: tuple[tuple[str, str], ...] = ()

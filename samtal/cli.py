@@ -15,10 +15,10 @@ from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import VirtualClock
 from bot.demo import seed_demo
 from bot.handlers.privacy import export_person
-from samtal import calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
+from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
-from samtal.runtime import Wakeup, open_core, start_web
+from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_web
 from storage.database import Database
 
 log = logging.getLogger("samtal")
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "invite", parents=[common], help="print join links for an organisation"
     )
     invite.add_argument("--org", required=True, metavar="SLUG")
+    announce_cli.add_parser(commands, common)
     calendar_cli.add_parser(commands, common)
     welcome_cli.add_parser(commands, common)
     circle_cli.add_parser(commands, common)
@@ -131,6 +132,13 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             return await _invite(config, args.org)
         case "gdpr":
             return await _gdpr(config, args)
+        case "announce":
+            database = await _with_database(config)
+            try:
+                settings = core_settings(config, flood_limit=False)
+                return await announce_cli.run(database, SystemClock(), settings, args)
+            finally:
+                await database.dispose()
         case "calendar":
             database = await _with_database(config)
             try:
@@ -191,8 +199,12 @@ async def _run(config: Config) -> int:
 
 async def _interactive(config: Config, user: str) -> int:
     gateway = ConsoleGateway(stdout_writer())
-    database, samtal = await open_core(config, SystemClock(), {gateway.platform: gateway})
-    wakeup = Wakeup(samtal)
+    replica = await build_replica(
+        config, SystemClock(), {gateway.platform: gateway}, flood_limit=False
+    )
+    database, samtal = replica.database, replica.samtal
+    await samtal.start()
+    wakeup = Wakeup(samtal, replica.replication)
     wakeup.start()
     web = await start_web(config, samtal)
     try:

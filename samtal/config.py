@@ -59,6 +59,9 @@ class TelegramConfig:
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    # Organisation slugs whose big announcements go out as paid broadcasts (0.1 Star a message).
+    paid_broadcast: list[str] = field(default_factory=list)
+    paid_broadcast_min_recipients: int = 1000
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class DiscordConfig:
     invite_url: str = ""  # printed by `samtal invite`
     # Discord role id -> "ORG-SLUG:ROLE": server members with the role get the organisation role.
     roles: dict[str, str] = field(default_factory=dict)
+    # ORG-SLUG -> Discord role id: the opt-in role mentioned in the organisation's announcements.
+    announcement_roles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,7 @@ def _check_values(config: Config, where: str) -> None:
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
     _check_role_map(config.discord.roles, where)
+    _check_announcements(config, where)
 
 
 DISCORD_ID = re.compile(r"^[0-9]{1,20}$")
@@ -259,6 +265,35 @@ def _check_role_map(roles: dict[str, str], where: str) -> None:
             raise ConfigError(
                 f"{place}: expected 'ORG-SLUG:ROLE' with ROLE one of {', '.join(ROLE_NAMES)}, "
                 f"got {target!r}"
+            )
+
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def _check_announcements(config: Config, where: str) -> None:
+    for slug in config.telegram.paid_broadcast:
+        if not isinstance(slug, str) or not SLUG.match(slug):
+            raise ConfigError(
+                f"{where}: [telegram] paid_broadcast: expected organisation slugs (see "
+                f"`samtal orgs`), got {slug!r}"
+            )
+    minimum = config.telegram.paid_broadcast_min_recipients
+    if minimum < 1:
+        raise ConfigError(
+            f"{where}: [telegram] paid_broadcast_min_recipients: expected a positive number, "
+            f"got {minimum}"
+        )
+    for slug, role_id in config.discord.announcement_roles.items():
+        if not SLUG.match(slug):
+            raise ConfigError(
+                f"{where}: [discord] announcement_roles: expected organisation slugs as keys "
+                f"(see `samtal orgs`), got {slug!r}"
+            )
+        if not isinstance(role_id, str) or not DISCORD_ID.match(role_id):
+            raise ConfigError(
+                f"{where}: [discord] announcement_roles.{slug}: expected a Discord role id "
+                f"(digits, in quotes), got {role_id!r}"
             )
 
 

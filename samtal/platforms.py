@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
-import secrets
 import signal
 
 from adapters import redaction
 from adapters.discord.app import SamtalClient
 from adapters.telegram.app import TelegramAdapter, Webhook
-from bot.bootstrap import build_registry
-from bot.core import Samtal
 from samtal.clock import SystemClock
 from samtal.config import Config
-from samtal.runtime import Wakeup, core_settings, start_web
-from storage.database import Database
+from samtal.replication import ReplicaTimings
+from samtal.runtime import Wakeup, build_replica, start_web
 
 log = logging.getLogger(__name__)
+
+
+def webhook_secret(token: str) -> str:
+    """The secret Telegram sends with each webhook POST: derived from the bot's token, so
+    that every replica behind one address accepts the same posts (each registers the
+    webhook at its start) and nobody without the token can forge one."""
+    return hmac.new(token.encode(), b"samtal telegram webhook", hashlib.sha256).hexdigest()
 
 
 def enabled_platforms(config: Config) -> list[str]:
@@ -34,8 +40,13 @@ def enabled_platforms(config: Config) -> list[str]:
     ]
 
 
-async def run_platforms(config: Config, stop: asyncio.Event | None = None) -> int:
-    """Runs until SIGINT/SIGTERM (or `stop` is set); returns the exit status."""
+async def run_platforms(
+    config: Config, stop: asyncio.Event | None = None, *, timings: ReplicaTimings | None = None
+) -> int:
+    """Runs until SIGINT/SIGTERM (or `stop` is set); returns the exit status.
+
+    Several of these may run on one PostgreSQL (see samtal/replication.py).
+    """
     redaction.protect([config.telegram_token, config.discord_token])
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -45,19 +56,12 @@ async def run_platforms(config: Config, stop: asyncio.Event | None = None) -> in
             loop.add_signal_handler(sig, stop.set)
             handled.append(sig)
 
-    database = Database(config.database_url)
-    await database.upgrade()
-    samtal = Samtal(
-        database.unit_of_work,
-        SystemClock(),
-        build_registry(),
-        {},
-        core_settings(config, flood_limit=True),
-    )
+    replica = await build_replica(config, SystemClock(), {}, flood_limit=True, timings=timings)
+    database, samtal = replica.database, replica.samtal
     telegram: TelegramAdapter | None = None
     discord_client: SamtalClient | None = None
     discord_task: asyncio.Task[None] | None = None
-    wakeup = Wakeup(samtal)
+    wakeup = Wakeup(samtal, replica.replication)
     web = None
     status = 0
     try:
@@ -66,7 +70,7 @@ async def run_platforms(config: Config, stop: asyncio.Event | None = None) -> in
             if config.telegram.webhook_url:
                 webhook = Webhook(
                     url=config.telegram.webhook_url,
-                    secret=secrets.token_urlsafe(32),
+                    secret=webhook_secret(config.telegram_token),
                     listen=config.telegram.webhook_listen,
                     port=config.telegram.webhook_port,
                 )
@@ -78,6 +82,7 @@ async def run_platforms(config: Config, stop: asyncio.Event | None = None) -> in
             discord_client = SamtalClient(samtal)
             samtal.dispatcher.add_gateway(discord_client.gateway)
         await samtal.start()
+        await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending
         if telegram is not None:
             await telegram.start()
         if discord_client is not None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.bootstrap import build_registry
 from bot.clock import Clock
 from bot.core import Samtal
+from bot.delivery import DeliveryOptions
 from bot.ports import Gateway
 from bot.settings import Settings
 from samtal.config import Config, role_mappings
+from samtal.replication import ReplicaTimings, Replication
 from storage.database import Database
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ def core_settings(config: Config, *, flood_limit: bool) -> Settings:
         left_retention_days=config.privacy.left_retention_days,
         flood_limit=config.privacy.flood_limit_per_minute if flood_limit else None,
         role_mappings=role_mappings(config),
+        paid_broadcast_orgs=tuple(config.telegram.paid_broadcast),
+        paid_broadcast_min_recipients=config.telegram.paid_broadcast_min_recipients,
+        announcement_roles=tuple(config.discord.announcement_roles.items()),
     )
 
 
@@ -49,74 +55,183 @@ async def open_core(
     # The console is one person at a keyboard (or a transcript): no flood limit there.
     platforms_only = any(name != "console" for name in gateways)
     settings = core_settings(config, flood_limit=platforms_only)
-    samtal = Samtal(database.unit_of_work, clock, build_registry(), gateways, settings)
+    samtal = Samtal(
+        database.unit_of_work,
+        clock,
+        build_registry(),
+        gateways,
+        settings,
+        delivery=DeliveryOptions(exclusive=database.is_sqlite),
+    )
     await samtal.start()
     return database, samtal
 
 
-class Wakeup:
-    """Runs the core's due work at the right moments, one run at a time."""
+@dataclass
+class Replica:
+    """One running process: its database, its core, and its place among replicas."""
 
-    def __init__(self, samtal: Samtal) -> None:
+    database: Database
+    samtal: Samtal
+    replication: Replication
+
+
+async def build_replica(
+    config: Config,
+    clock: Clock,
+    gateways: Mapping[str, Gateway],
+    *,
+    flood_limit: bool,
+    timings: ReplicaTimings | None = None,
+) -> Replica:
+    """The core of a long-running process (`samtal run`, the interactive console), not yet
+    started: on PostgreSQL it takes the scheduler lock if free (see samtal/replication.py)."""
+    database = Database(config.database_url)
+    await database.upgrade()
+    replication = Replication(database, clock, timings)
+    await replication.start()
+    samtal = Samtal(
+        database.unit_of_work,
+        clock,
+        build_registry(),
+        gateways,
+        core_settings(config, flood_limit=flood_limit),
+        delivery=replication.delivery_options(),
+        runs_timers=replication.runs_timers,
+    )
+    return Replica(database, samtal, replication)
+
+
+class Wakeup:
+    """Runs the core's due work at the right moments.
+
+    Timers (where this process runs them) one run at a time; the outbox in a task
+    of its own, so a long announcement never holds up a reminder. With a
+    `Replication`, its check runs every few seconds too.
+    """
+
+    def __init__(self, samtal: Samtal, replication: Replication | None = None) -> None:
         self.samtal = samtal
+        self.replication = replication
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._stopping = False
         self._runs: set[asyncio.Task[None]] = set()
+        self._delivery: asyncio.Task[None] | None = None
+        self._again = False
+        self._timers_here = samtal.runs_timers()
 
     def start(self) -> None:
         self.scheduler.start()
+        sweep = self.replication.timings.sweep if self.replication else SWEEP_SECONDS
+        self._every(sweep, self._run, "sweep")
+        if self.replication is not None:
+            self._every(self.replication.timings.check, self._check, "replicas")
+        self.samtal.on_work(self.poke)
+        self.poke()
+
+    def _every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
         self.scheduler.add_job(
-            self._run,
+            job,
             "interval",
-            seconds=SWEEP_SECONDS,
-            id="sweep",
+            seconds=seconds,
+            id=job_id,
             replace_existing=True,
             coalesce=True,
             misfire_grace_time=None,
             max_instances=1,
         )
-        self.samtal.on_work(self.poke)
-        self.poke()
 
-    def poke(self, at: datetime | None = None) -> None:
-        # A fixed id with replace_existing keeps exactly one pending wake-up.
+    def poke(self, at: datetime | None = None, job_id: str = "wake") -> None:
+        # A fixed id with replace_existing keeps exactly one pending wake-up of each kind:
+        # now ("wake"), the next timer ("timers") and the next deferred message ("outbox").
         self.scheduler.add_job(
             self._run,
             "date",
             run_date=at or datetime.now(UTC),
-            id="wake",
+            id=job_id,
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
         )
 
-    async def _run(self) -> None:
-        if self._stopping:
-            return
+    def _track(self) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._runs.add(task)
             task.add_done_callback(self._runs.discard)
-        try:
-            await self.samtal.run_due()
-            upcoming = await self.samtal.next_due()
-        except Exception:
-            log.exception("running due work failed; trying again at the next sweep")
+
+    async def _run(self) -> None:
+        if self._stopping:
             return
-        if upcoming is not None and self.scheduler.running:
-            self.poke(upcoming)
+        self._track()
+        try:
+            await self.samtal.run_timers()
+        except Exception:
+            log.exception("running due timers failed; trying again at the next sweep")
+        self._deliver()
+        await self._plan("timers", timers=True, outbox=False)
+
+    def _deliver(self) -> None:
+        """Starts delivering, or has the delivery under way look once more when it ends."""
+        if self._stopping:
+            return
+        if self._delivery is not None and not self._delivery.done():
+            self._again = True
+            return
+        self._delivery = asyncio.create_task(self._delivering())
+
+    async def _delivering(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.samtal.dispatcher.deliver_due()
+            except Exception:
+                log.exception("delivering the outbox failed; trying again at the next sweep")
+                return
+            if self._stopping or not self._again:
+                break
+        await self._plan("outbox", timers=False, outbox=True)
+
+    async def _plan(self, job_id: str, *, timers: bool, outbox: bool) -> None:
+        if self._stopping:
+            return
+        try:
+            upcoming = await self.samtal.next_due(timers=timers, outbox=outbox)
+        except Exception:
+            log.exception("could not tell when work is due next; looking at the next sweep")
+            return
+        if upcoming is not None and self.scheduler.running and not self._stopping:
+            self.poke(upcoming, job_id)
+
+    async def _check(self) -> None:
+        if self._stopping or self.replication is None:
+            return
+        self._track()
+        try:
+            taken = await self.replication.tick(self.samtal)
+        except Exception:
+            log.exception("the replica check failed; trying again in a few seconds")
+            return
+        timers_here = self.replication.runs_timers()
+        if taken or timers_here != self._timers_here:
+            self._timers_here = timers_here
+            self.poke()
 
     async def stop(self) -> None:
-        """Stops waking the core and lets a run in progress finish.
+        """Stops waking the core: sends under way finish, claimed messages are given back.
 
         The runs are awaited before the scheduler shuts down, because its shutdown
         cancels the coroutine jobs still running.
         """
         self._stopping = True
-        await asyncio.gather(*self._runs, return_exceptions=True)
+        self.samtal.dispatcher.halt()
+        delivery = [self._delivery] if self._delivery is not None else []
+        await asyncio.gather(*self._runs, *delivery, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.samtal.idle()
+        if self.replication is not None:
+            await self.replication.stop(self.samtal)
 
 
 async def start_web(config: Config, samtal: Samtal) -> WebServer | None:

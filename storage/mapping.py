@@ -14,11 +14,30 @@ from sqlalchemy.orm import registry
 from bot.domain.delivery import ButtonAction, DialogState, OutboxEntry, ProcessedEvent, Timer
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, RoleAssignment
-from storage import circles, insights, meetings, polls, tables, welcome, wheel
+from storage import (
+    announcements,
+    circles,
+    insights,
+    meetings,
+    native_polls,
+    polls,
+    tables,
+    welcome,
+    wheel,
+)
 
 mapper_registry = registry(metadata=tables.metadata)
 
-CAPABILITY_STORAGE: tuple[ModuleType, ...] = (meetings, welcome, polls, wheel, circles, insights)
+CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
+    meetings,
+    welcome,
+    polls,
+    native_polls,
+    wheel,
+    circles,
+    insights,
+    announcements,
+)
 
 _CORE_MAPPINGS = (
     (Organisation, tables.organisations),

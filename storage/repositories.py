@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,41 @@ from bot.domain.people import (
 )
 from storage import tables
 
+_MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
+
+
+@functools.cache
+def _sender_query() -> sa.Select[Identity, Person, bool]:
+    """An identity (:platform, :external_id), its person, and whether they have consented."""
+    i, p, k = tables.identities.c, tables.people.c, tables.consents.c
+    consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
+    return (
+        sa.select(Identity, Person, consented.label("consented"))
+        .join_from(Identity, Person, i.person_id == p.id)
+        .where(i.platform == sa.bindparam("platform"), i.external_id == sa.bindparam("external_id"))
+    )
+
+
+@functools.cache
+def _ancestors_query() -> sa.Select[Any]:
+    """An organisation and those above it (:org_id, at most :limit), nearest first.
+
+    Built once: constructing a recursive query costs more than running it.
+    """
+    o = tables.organisations
+    up = (
+        sa.select(o.c.id, o.c.parent_id, sa.literal(0).label("depth"))
+        .where(o.c.id == sa.bindparam("org_id"))
+        .cte("lineage", recursive=True)
+    )
+    parent = o.alias("parent")
+    up = up.union_all(
+        sa.select(parent.c.id, parent.c.parent_id, up.c.depth + 1).where(
+            parent.c.id == up.c.parent_id, up.c.depth < sa.bindparam("limit") - 1
+        )
+    )
+    return sa.select(Organisation).join(up, o.c.id == up.c.id).order_by(up.c.depth)
+
 
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
@@ -58,22 +94,55 @@ class SqlAlchemyOrganisationRepository(_Repository):
         return (await self.session.scalars(query)).all()
 
     async def lineage(self, org_id: int) -> Sequence[Organisation]:
+        # Walks up through what this transaction has loaded already, then asks the
+        # database for the rest of the chain in one query.
         chain: list[Organisation] = []
-        current = await self.get(org_id)
-        while current is not None and len(chain) < 16:  # a hierarchy is a few levels deep
-            chain.append(current)
-            current = await self.get(current.parent_id) if current.parent_id else None
+        current: int | None = org_id
+        while current is not None and len(chain) < _MAX_DEPTH:
+            loaded = self._loaded(current)
+            if loaded is None:
+                chain.extend(await self._ancestors(current, _MAX_DEPTH - len(chain)))
+                break
+            chain.append(loaded)
+            current = loaded.parent_id
         return chain
 
-    async def subtree(self, org_id: int) -> Sequence[Organisation]:
-        everything = await self.list_all()
-        children: dict[int | None, list[Organisation]] = {}
-        for org in everything:
-            children.setdefault(org.parent_id, []).append(org)
-        found = [org for org in everything if org.id == org_id]
-        for org in found:  # grows while it is walked: breadth first
-            found.extend(children.get(org.id, []))
+    def _loaded(self, org_id: int) -> Organisation | None:
+        """The organisation if this session holds it, fresh (no SQL is issued)."""
+        found = self.session.identity_map.get(self.session.identity_key(Organisation, org_id))
+        if not isinstance(found, Organisation) or sa.inspect(found).expired_attributes:
+            return None
         return found
+
+    async def _ancestors(self, org_id: int, limit: int) -> Sequence[Organisation]:
+        """The organisation and those above it, nearest first, at most `limit` of them."""
+        found = await self.session.scalars(_ancestors_query(), {"org_id": org_id, "limit": limit})
+        return [org for org in found if isinstance(org, Organisation)]
+
+    async def subtree(self, org_id: int) -> Sequence[Organisation]:
+        """The organisation and everything below it, breadth first (children by id)."""
+        o = tables.organisations
+        down = (
+            sa.select(o.c.id, sa.literal(0).label("depth"))
+            .where(o.c.id == org_id)
+            .cte("subtree", recursive=True)
+        )
+        child = o.alias("child")
+        down = down.union_all(
+            sa.select(child.c.id, down.c.depth + 1).where(
+                child.c.parent_id == down.c.id, down.c.depth < _MAX_DEPTH
+            )
+        )
+        query = sa.select(Organisation).join(down, o.c.id == down.c.id)
+        found = (await self.session.scalars(query)).all()
+        # Breadth first as before: each level in the order its parents were, siblings by id.
+        children: dict[int | None, list[Organisation]] = {}
+        for org in sorted(found, key=lambda org: org.id or 0):
+            children.setdefault(org.parent_id, []).append(org)
+        ordered = [org for org in found if org.id == org_id]
+        for org in ordered:  # grows while it is walked: breadth first
+            ordered.extend(children.get(org.id, []))
+        return ordered
 
     async def channel(self, platform: str, chat_id: str) -> Channel | None:
         return await self.session.get(Channel, (platform, chat_id))
@@ -110,6 +179,17 @@ class SqlAlchemyPeopleRepository(_Repository):
     async def identity(self, platform: str, external_id: str) -> Identity | None:
         query = sa.select(Identity).filter_by(platform=platform, external_id=external_id)
         return (await self.session.scalars(query)).first()
+
+    async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
+        found = (
+            await self.session.execute(
+                _sender_query(), {"platform": platform, "external_id": external_id}
+            )
+        ).first()
+        if found is None:
+            return None
+        identity, person, consented = found
+        return identity, person, bool(consented)
 
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
         c = tables.identities.c
@@ -339,21 +419,141 @@ class SqlAlchemyOutboxRepository(_Repository):
         return (await self.session.execute(query)).first() is not None
 
     async def claim_due(
-        self, now: datetime, limit: int, platforms: Sequence[str]
+        self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
     ) -> Sequence[OutboxEntry]:
-        c = tables.outbox.c
+        outbox = tables.outbox
+        c = outbox.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Claims take turns (until this transaction ends), so that a replica never sees
+            # an earlier entry of a chat as pending while another is claiming it: one
+            # chat's messages stay in order across replicas. Claiming takes milliseconds.
+            await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        earlier = outbox.alias("earlier")
+        waiting_behind = sa.exists().where(
+            earlier.c.platform == c.platform,
+            earlier.c.chat_id == c.chat_id,
+            earlier.c.id < c.id,
+            sa.or_(
+                earlier.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+                sa.and_(
+                    earlier.c.status == OutboxStatus.PENDING,
+                    sa.or_(
+                        earlier.c.not_before > now,
+                        # sorted after this one below, yet queued to the chat before it
+                        sa.and_(earlier.c.batch.is_not(None), c.batch.is_(None)),
+                    ),
+                ),
+            ),
+        )
         query = (
             sa.select(OutboxEntry)
             .where(c.status == OutboxStatus.PENDING, c.not_before <= now, c.platform.in_(platforms))
-            .order_by(c.id)
+            .where(~waiting_behind)
+            # Answers and reminders before announcements (which have a batch): a reply
+            # must not wait behind an hour-long announcement to 100,000 members.
+            .order_by(c.batch.is_not(None), c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=outbox)
         )
         batch = (await self.session.scalars(query)).all()
         for entry in batch:
-            entry.status = OutboxStatus.SENDING
+            entry.status = OutboxStatus.CLAIMED
+            entry.claimed_by = owner
+            entry.claimed_until = until
         await self.session.flush()
         return batch
+
+    async def start_call(self, entry_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id == entry_id, c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
+            .values(status=OutboxStatus.SENDING, started_at=now, claimed_until=until)
+        )
+        return _count(result) == 1
+
+    async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
+        c = tables.outbox.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Visible to every process as soon as it commits, without waiting for the disk
+            # (milliseconds off the uncertain window, see bot/delivery.py). Only a crash of
+            # the database server itself right then could lose it: the entry would then be
+            # uncertain, as if this process had died.
+            await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id == entry_id, c.status != OutboxStatus.SENT)
+            .values(  # claimed_by stays: which process sent it
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                external_id=external_id,
+                claimed_until=None,
+            )
+        )
+        return _count(result) == 1
+
+    async def settle(
+        self,
+        entry_id: int,
+        owner: str,
+        *,
+        status: OutboxStatus,
+        attempts: int,
+        not_before: datetime,
+        error: str,
+    ) -> bool:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(
+                c.id == entry_id,
+                c.claimed_by == owner,
+                c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+            )
+            .values(
+                status=status,
+                attempts=attempts,
+                not_before=not_before,
+                last_error=error[:500],
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        return _count(result) == 1
+
+    async def release(self, entry_ids: Sequence[int], owner: str) -> int:
+        if not entry_ids:
+            return 0
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id.in_(entry_ids), c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
+            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_until=None)
+        )
+        return _count(result)
+
+    async def renew(self, owner: str, until: datetime, entry_ids: Sequence[int]) -> int:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(
+                c.id.in_(entry_ids),
+                c.claimed_by == owner,
+                c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+            )
+            .values(claimed_until=until)
+        )
+        return _count(result)
+
+    async def claimed(self, expired_before: datetime | None) -> Sequence[OutboxEntry]:
+        c = tables.outbox.c
+        query = sa.select(OutboxEntry).where(
+            c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
+        )
+        if expired_before is not None:
+            query = query.where(sa.or_(c.claimed_until.is_(None), c.claimed_until < expired_before))
+        query = query.order_by(c.id).with_for_update(skip_locked=True)
+        return (await self.session.scalars(query)).all()
 
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
@@ -467,6 +667,11 @@ class SqlAlchemyEventRepository(_Repository):
             sa.delete(tables.processed_events).where(c.processed_at < before)
         )
         return _count(result)
+
+
+# The transaction-scoped advisory lock that makes outbox claims take turns on PostgreSQL
+# (a different key from the scheduler's session lock, see storage/coordination.py).
+_CLAIM_LOCK = 0x53_61_6D_01
 
 
 def _count(result: Any) -> int:

@@ -160,7 +160,27 @@ outbox = sa.Table(
     sa.Column("sent_at", UtcDateTime),
     sa.Column("last_error", sa.String(500)),
     sa.Column("external_id", sa.String(64)),
+    # Entries sent as one batch (e.g. "announcement:12"), so progress is one indexed count.
+    sa.Column("batch", sa.String(64)),
+    # Which process claimed the entry and until when (a lease it renews while alive), and
+    # when its platform call started: the durable mark that makes an entry uncertain.
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", UtcDateTime),
+    sa.Column("started_at", UtcDateTime),
     sa.Index("ix_outbox_due", "status", "not_before"),
+    sa.Index("ix_outbox_batch", "batch", "status"),
+    # One chat's messages go out in order: a claim looks for earlier entries of the chat.
+    sa.Index("ix_outbox_chat", "platform", "chat_id", "id"),
+)
+
+# Processes delivering from this database (PostgreSQL): each beats every few seconds, so
+# they can share a platform's rate budget among the live ones.
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
 
 timers = sa.Table(

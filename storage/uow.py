@@ -7,9 +7,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.announcements import SqlAlchemyAnnouncementRepository
 from storage.circles import SqlAlchemyCircleRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
+from storage.native_polls import SqlAlchemyNativePollRepository
 from storage.polls import SqlAlchemyPollRepository
 from storage.repositories import (
     SqlAlchemyButtonRepository,
@@ -20,15 +22,22 @@ from storage.repositories import (
     SqlAlchemyPeopleRepository,
     SqlAlchemyTimerRepository,
 )
+from storage.turns import Turns
 from storage.welcome import SqlAlchemyWelcomeRepository
 from storage.wheel import SqlAlchemyWheelRepository
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], turns: Turns | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._turns = turns  # first come first served (storage/turns.py)
+        self._has_turn = False
 
     async def __aenter__(self) -> Self:
+        if self._turns is not None:
+            self._has_turn = await self._turns.take()
         self.session = self._session_factory()
         self.orgs = SqlAlchemyOrganisationRepository(self.session)
         self.people = SqlAlchemyPeopleRepository(self.session)
@@ -40,9 +49,11 @@ class SqlAlchemyUnitOfWork:
         self.meetings = SqlAlchemyMeetingRepository(self.session)
         self.circles = SqlAlchemyCircleRepository(self.session)
         self.polls = SqlAlchemyPollRepository(self.session)
+        self.native_polls = SqlAlchemyNativePollRepository(self.session)
         self.welcome = SqlAlchemyWelcomeRepository(self.session)
         self.wheel = SqlAlchemyWheelRepository(self.session)
         self.insights = SqlAlchemyInsightsRepository(self.session)
+        self.announcements = SqlAlchemyAnnouncementRepository(self.session)
         return self
 
     async def __aexit__(
@@ -53,7 +64,12 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         # Closing rolls back whatever was not committed and detaches the loaded
         # objects without expiring them, so they stay readable afterwards.
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            if self._has_turn and self._turns is not None:
+                self._has_turn = False
+                self._turns.give_back()
 
     async def commit(self) -> None:
         await self.session.commit()

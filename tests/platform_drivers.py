@@ -39,6 +39,7 @@ class Said:
     to: str
     text: str
     buttons: tuple[str, ...] = ()
+    poll: tuple[str, ...] = ()  # a native poll's options, where the platform posted one
 
 
 async def eventually(condition: object, what: str, timeout: float = 10.0) -> None:
@@ -177,20 +178,34 @@ class TelegramDriver:
         message = own[-1] if own else Sent("sendMessage", chat_id, 1, "x", "x", None)
         return await self._after(self.double.press(self.user(user), message, token))
 
+    async def answer_poll(self, user: str, group: str, options: list[int]) -> list[Said]:
+        """Votes (or with no options takes the vote back) in the newest native poll in a group."""
+        poll = self.double.poll_in(self.group_id(group))
+        start = len(self.double.sent)
+        expected = self.adapter.handled + 1
+        if await self.double.answer_poll(self.user(user), poll, options) is not None:
+            await eventually(lambda: self.adapter.handled >= expected, "the answer to be handled")
+        await self.samtal.run_due()
+        return self._said(start)
+
+    def _said(self, start: int) -> list[Said]:
+        return [
+            Said(
+                self._name(sent.chat_id),
+                sent.visible,
+                tuple(b["text"] for b in sent.buttons() if "callback_data" in b),
+                tuple(self.double.polls[sent.poll_id].options) if sent.poll_id else (),
+            )
+            for sent in self.double.sent[start:]
+        ]
+
     async def _after(self, injected: object) -> list[Said]:
         start = len(self.double.sent)
         expected = self.adapter.handled + 1
         await injected  # type: ignore[misc]
         await eventually(lambda: self.adapter.handled >= expected, "the update to be handled")
         await self.samtal.run_due()
-        return [
-            Said(
-                self._name(sent.chat_id),
-                sent.visible,
-                tuple(b["text"] for b in sent.buttons() if "callback_data" in b),
-            )
-            for sent in self.double.sent[start:]
-        ]
+        return self._said(start)
 
 
 @asynccontextmanager
@@ -360,20 +375,44 @@ class DiscordDriver:
             lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
         )
 
+    async def vote(self, user: str, group: str, answers: list[int]) -> list[Said]:
+        """Changes a vote in the newest native poll in a channel to `answers` (from 1; none: no vote)."""
+        poll = self.double.poll_in(self.group_id(group))
+        events = self.double.vote(self.user(user), poll, answers)
+        start = len(self.double.posted)
+        expected = self.client.handled + len(events)
+        state = self.client._connection
+        # Back to back, as the gateway delivers them: discord.py runs each in a task of its own.
+        for kind, payload in events:
+            if kind == "MESSAGE_POLL_VOTE_ADD":
+                state.parse_message_poll_vote_add(payload)  # type: ignore[arg-type]
+            else:
+                state.parse_message_poll_vote_remove(payload)  # type: ignore[arg-type]
+        await eventually(lambda: self.client.handled >= expected, "the votes to be handled")
+        await self.samtal.run_due()
+        return self._said(start)
+
+    def _said(self, start: int) -> list[Said]:
+        return [
+            Said(
+                self._name(posted.channel_id),
+                posted.text,
+                tuple(str(b.get("label")) for b in posted.buttons()),
+                tuple(
+                    a["poll_media"]["text"]
+                    for a in (posted.message.get("poll") or {}).get("answers", [])
+                ),
+            )
+            for posted in self.double.posted[start:]
+        ]
+
     async def _after(self, feed: Callable[[], None]) -> list[Said]:
         start = len(self.double.posted)
         expected = self.client.handled + 1
         feed()
         await eventually(lambda: self.client.handled >= expected, "the interaction to be handled")
         await self.samtal.run_due()
-        return [
-            Said(
-                self._name(posted.channel_id),
-                posted.text,
-                tuple(str(b.get("label")) for b in posted.buttons()),
-            )
-            for posted in self.double.posted[start:]
-        ]
+        return self._said(start)
 
 
 @asynccontextmanager

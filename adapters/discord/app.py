@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 import discord
 
 from adapters import redaction
 from adapters.discord.gateway import DiscordGateway, TokenButton
+from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
 from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
 from bot.core import Samtal
-from bot.events import ButtonPressed, Chat, TextReceived
+from bot.events import ButtonPressed, Chat, PollAnswered, Sender, TextReceived
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,23 @@ class SamtalClient(discord.Client):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.dm_messages = True  # free text in DMs (dialog answers); content comes in DMs
+        intents.guild_polls = True  # votes in the bot's native polls (adapters/discord/polls.py)
+        # Discord's global limit paced for every REST request, and its 429s counted.
+        budget = RestBudget()
         # No mention in anything the bot sends pings anyone unless a send allows it explicitly.
-        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=budget.trace,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        )
         self.samtal = samtal
-        self.gateway = DiscordGateway(self)
+        self.gateway = DiscordGateway(self, budget)
         self.handled = 0  # interactions handed to the core so far (tests wait on it)
         self._register = register_commands
         self.settle_after = 30.0  # seconds before an unused "thinking" placeholder is removed
         self._tasks: set[asyncio.Task[None]] = set()
+        self._votes = asyncio.Lock()  # native poll votes, handled one at a time
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(TokenButton)
@@ -117,6 +128,52 @@ class SamtalClient(discord.Client):
             await self.samtal.handle(event)
         finally:
             self.handled += 1
+
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.on_poll_vote(payload, added=True)
+
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.on_poll_vote(payload, added=False)
+
+    async def on_poll_vote(self, payload: discord.RawPollVoteActionEvent, *, added: bool) -> None:
+        """A vote ticked or unticked in a server's poll: the core counts those in its own.
+
+        discord.py runs each event in a task of its own, and a change of mind arrives as a
+        removal and an addition at once: one at a time, in order, so neither is lost.
+        """
+        async with self._votes:
+            await self._poll_vote(payload, added=added)
+
+    async def _poll_vote(self, payload: discord.RawPollVoteActionEvent, *, added: bool) -> None:
+        try:
+            handle = str(payload.message_id)
+            if payload.guild_id is None or not await self.samtal.knows_native_poll(
+                PLATFORM, handle
+            ):
+                return  # a DM, or someone's own poll: not ours to count
+            user_id = str(payload.user_id)
+            event = PollAnswered(
+                f"pv{uuid.uuid4().hex}",  # Discord gives vote events no id of their own
+                await self._voter(payload.user_id),
+                Chat(PLATFORM, user_id, is_private=True),  # where a refusal is told
+                handle=handle,
+                options=(payload.answer_id - 1,),  # Discord counts answers from 1
+                replace=False,
+                added=added,
+            )
+            await self.samtal.handle(event)
+        finally:
+            self.handled += 1
+
+    async def _voter(self, user_id: int) -> Sender:
+        user = self.get_user(user_id)
+        if user is None:
+            try:
+                user = await self.fetch_user(user_id)
+            except discord.HTTPException as exc:
+                log.info("Discord: could not look up voter %s: %s", user_id, exc)
+                return Sender(PLATFORM, str(user_id), display_name=str(user_id))
+        return sender_of(user, None)
 
     def _remember(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild_id is not None and interaction.channel_id is not None:

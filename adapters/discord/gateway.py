@@ -23,6 +23,9 @@ from typing import Any, Literal
 import aiohttp
 import discord
 
+from adapters.budget import SendStats
+from adapters.discord import polls
+from adapters.discord.limits import RestBudget, retry_after_of
 from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
 from bot.i18n import N_, Translator
 from bot.messages import Button, CalendarEvent, OutgoingMessage
@@ -138,8 +141,13 @@ class _Pending:
 class DiscordGateway:
     platform = PLATFORM
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, budget: RestBudget | None = None) -> None:
         self.client = client
+        # The global limit and the 429 count live in the client's HTTP tracing (see
+        # adapters.discord.limits); what the gateway itself did is counted here as well.
+        self.limiter = budget  # `limiter.scale(share)` when replicas send for one bot
+        self.stats = budget.stats if budget is not None else SendStats()
+        self._paused: dict[str, float] = {}  # chat -> monotonic time its route may be used again
         self._pending: dict[tuple[bool, str], _Pending] = {}
         # Where each person last used the bot in a server, and their language there.
         self._last_channel: dict[str, tuple[str, str | None]] = {}
@@ -177,8 +185,19 @@ class DiscordGateway:
         return pending.interaction
 
     async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        paused = self._paused.get(chat_id, 0.0) - time.monotonic()
+        if paused > 0:  # Discord told us to keep off this chat's route for now
+            self.stats.deferred += 1
+            raise DeliveryError(
+                "Discord's limit for this chat is spent", deferred=True, retry_after=paused
+            )
+        self._paused.pop(chat_id, None)
         try:
-            return await self._send(chat_id, message, direct=direct)
+            reference = await self._send(chat_id, message, direct=direct)
+        except discord.RateLimited as exc:
+            # A 429 longer than discord.py waits out itself (or a bucket it knows is spent
+            # that long): back to the dispatcher, and no request to this chat before then.
+            raise self._rate_limited(chat_id, exc.retry_after) from exc
         except discord.Forbidden as exc:  # DMs closed, blocked, or no access to the channel
             if direct:
                 await self._tell_in_channel(chat_id)
@@ -188,8 +207,8 @@ class DiscordGateway:
         except discord.NotFound as exc:
             raise DeliveryError(f"Discord: no such chat ({exc.text})", permanent=True) from exc
         except discord.HTTPException as exc:
-            if exc.status == 429:
-                raise DeliveryError("Discord asked to slow down", retry_after=5.0) from exc
+            if exc.status == 429:  # not retried by discord.py (e.g. Cloudflare's own limit)
+                raise self._rate_limited(chat_id, retry_after_of(exc.response.headers)) from exc
             raise DeliveryError(
                 f"Discord error {exc.status}: {exc.text}", permanent=400 <= exc.status < 500
             ) from exc
@@ -199,8 +218,19 @@ class DiscordGateway:
             ValueError
         ) as exc:  # a message this platform can't show (e.g. a button without token)
             raise DeliveryError(f"not sendable: {exc}", permanent=True) from exc
+        self.stats.sent += 1
+        return reference
+
+    def _rate_limited(self, chat_id: str, retry_after: float | None) -> DeliveryError:
+        # Without a retry_after in the answer, a minute: far longer than a route's bucket.
+        wait = retry_after if retry_after is not None else 60.0
+        self._paused[chat_id] = time.monotonic() + wait
+        self.stats.deferred += 1
+        return DeliveryError("Discord asked to slow down", rate_limited=True, retry_after=wait)
 
     async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        if polls.goes_native(message, direct=direct):  # a native poll to post or to end
+            return await polls.send_native(self, chat_id, message, direct=direct)
         allowed = discord.AllowedMentions.none()
         prefix = ""
         role = message.mention_role

@@ -27,7 +27,8 @@ from bot.registry import Registry
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query"]
+# poll_answer: votes in the bot's native polls (see adapters/telegram/polls.py).
+ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 
 
 @dataclass(frozen=True)

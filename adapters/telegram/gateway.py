@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import warnings
-from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
@@ -22,47 +21,23 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.telegram.translate import CAPTION_LIMIT, PLATFORM, chunks_of
+from adapters.budget import SendStats
+from adapters.telegram import polls
+from adapters.telegram.limits import BudgetSpent, RateLimiter
+from adapters.telegram.translate import CAPTION_LIMIT, PLATFORM, Chunk, chunks_of
+from bot.delivery import platform_call_starting
 from bot.messages import OutgoingMessage
 from bot.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
 
-class RateLimiter:
-    """Telegram's published limits: about 30 messages a second overall, 20 a minute per group.
+T = TypeVar("T")
 
-    Waits before a send that would exceed them, so the bot slows down rather
-    than collecting 429s (which Telegram answers with a pause for the whole bot).
-    """
 
-    def __init__(
-        self,
-        overall: tuple[int, float] = (30, 1.0),
-        per_group: tuple[int, float] = (20, 60.0),
-        per_private: tuple[int, float] = (5, 3.0),
-    ) -> None:
-        self.overall = overall
-        self.per_group = per_group
-        self.per_private = per_private
-        self._sent: dict[str, deque[float]] = {}
-        self._lock = asyncio.Lock()
-
-    async def wait(self, chat_id: str, *, direct: bool) -> None:
-        async with self._lock:
-            for key, (limit, period) in (
-                ("*", self.overall),
-                (chat_id, self.per_private if direct else self.per_group),
-            ):
-                sent = self._sent.setdefault(key, deque())
-                now = time.monotonic()
-                while sent and now - sent[0] >= period:
-                    sent.popleft()
-                if len(sent) >= limit:
-                    await asyncio.sleep(period - (now - sent[0]))
-            now = time.monotonic()
-            self._sent["*"].append(now)
-            self._sent[chat_id].append(now)
+def is_private(chat_id: str, *, direct: bool) -> bool:
+    """Telegram's private chats have the person's (positive) id; groups and channels don't."""
+    return direct or chat_id.isdigit()
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -98,20 +73,32 @@ class Reference:
 
 class TelegramGateway:
     platform = PLATFORM
+    # The dispatcher's start mark is written right before each request, after the limiter's
+    # wait (`platform_call_starting`), which keeps the uncertain window small (bot/delivery.py).
+    reports_call_start = True
 
     def __init__(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
         self.bot = bot
         self.limiter = limiter or RateLimiter()
+        self.stats = SendStats()
         # The bot's private chat (t.me/<bot>), offered in a group when the text asks to /start.
         self.private_chat_url: str | None = None
         self._not_forums: set[str] = set()  # groups that said they have no topics
 
     async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         try:
-            return await self._send(chat_id, message, direct=direct)
-        except RetryAfter as exc:
+            reference = await self._send(chat_id, message, direct=direct)
+        except BudgetSpent as exc:  # nothing was sent; other chats go on meanwhile
+            self.stats.deferred += 1
             raise DeliveryError(
-                "Telegram asked to slow down", retry_after=_retry_after(exc)
+                f"Telegram's {exc.scope} budget is spent for now",
+                deferred=True,
+                retry_after=exc.retry_after,
+            ) from exc
+        except RetryAfter as exc:  # counted and the budget paused where it was answered
+            self.stats.deferred += 1
+            raise DeliveryError(
+                "Telegram asked to slow down", rate_limited=True, retry_after=_retry_after(exc)
             ) from exc
         except Forbidden as exc:  # blocked by the user, kicked from the group
             raise DeliveryError(f"Telegram refused: {exc.message}", permanent=True) from exc
@@ -127,8 +114,49 @@ class TelegramGateway:
             ValueError
         ) as exc:  # a message this platform can't show (e.g. a button without token)
             raise DeliveryError(f"not sendable: {exc}", permanent=True) from exc
+        self.stats.sent += 1
+        return reference
+
+    async def _request(
+        self,
+        chat_id: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        private: bool,
+        paid: bool = False,
+        burst: int = 1,
+        first: bool,
+    ) -> T:
+        """One request within Telegram's budgets (see `adapters.telegram.limits`).
+
+        A 429 is counted and pauses every send for exactly its retry_after. On the
+        message's first request it goes back to the dispatcher; on a later part the part
+        is sent again once the pause is over, as the earlier parts are out already.
+        """
+        while True:
+            slot = await self.limiter.acquire(
+                chat_id, private=private, paid=paid, burst=burst, first=first
+            )
+            try:
+                # The dispatcher's start mark, after every wait and right before the request:
+                # between `ready` and `acquire` many sends may pass `ready` at once and then
+                # wait in `acquire` already marked, each uncertain if the process dies then
+                # (bot/delivery.py). Holding the slot for the mark's write (milliseconds)
+                # costs far less. Raises ClaimLost when the message must not be sent.
+                await platform_call_starting()
+                return await call()
+            except RetryAfter as exc:
+                self.stats.rate_limited += 1
+                self.limiter.pause(_retry_after(exc))
+                log.warning("Telegram: 429 for chat %s, pausing %.0f s", chat_id, _retry_after(exc))
+                if first:
+                    raise
+            finally:
+                slot.done()
 
     async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        if polls.goes_native(message, direct=direct):  # a native poll to post or to end
+            return await polls.send_native(self, chat_id, message, direct=direct)
         sent_id: int | None = None
         # A message for the thread of an earlier post: in its forum topic, else as a reply to it.
         placement: dict[str, Any] = {}
@@ -140,29 +168,46 @@ class TelegramGateway:
                 placement["reply_parameters"] = ReplyParameters(
                     referred.message_id, allow_sending_without_reply=True
                 )
+        if message.paid_broadcast:  # a higher overall rate, paid per message
+            placement["allow_paid_broadcast"] = True
         attachment = message.attachment
-        if attachment is not None:
-            await self.limiter.wait(chat_id, direct=direct)
-            document = InputFile(attachment.data, filename=attachment.filename)
-            if attachment.media_type.startswith("image/"):
-                sent = await self.bot.send_photo(chat_id, document, **placement)
-            else:
-                sent = await self.bot.send_document(chat_id, document, **placement)
-            sent_id = sent.message_id
+        chunks: list[Chunk] = []
         if message.plain_text.strip() or message.buttons:
-            for chunk in chunks_of(
-                message, private_chat_url=None if direct else self.private_chat_url
-            ):
-                await self.limiter.wait(chat_id, direct=direct)
-                sent = await self.bot.send_message(
+            chunks = chunks_of(message, private_chat_url=None if direct else self.private_chat_url)
+        opens_topic = message.thread is not None and not direct and chat_id not in self._not_forums
+        # Every request this message needs, so that its chat's budget has room for all of them.
+        budget: dict[str, Any] = {
+            "private": is_private(chat_id, direct=direct),
+            "paid": message.paid_broadcast,
+            "burst": (attachment is not None) + len(chunks) + opens_topic,
+        }
+        if attachment is not None:
+            document = InputFile(attachment.data, filename=attachment.filename)
+            send_file = (
+                self.bot.send_photo
+                if attachment.media_type.startswith("image/")
+                else self.bot.send_document
+            )
+            sent = await self._request(
+                chat_id, partial(send_file, chat_id, document, **placement), first=True, **budget
+            )
+            sent_id = sent.message_id
+        for chunk in chunks:
+            sent = await self._request(
+                chat_id,
+                partial(
+                    self.bot.send_message,
                     chat_id,
                     chunk.html,
                     parse_mode=ParseMode.HTML,
                     reply_markup=chunk.keyboard,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     **placement,
-                )
-                sent_id = sent.message_id
+                ),
+                first=sent_id is None,
+                **budget,
+            )
+            sent_id = sent.message_id
         if sent_id is None:
             return None
         topic_id = None
@@ -180,7 +225,12 @@ class TelegramGateway:
         if chat_id in self._not_forums:
             return None
         try:
-            topic = await self.bot.create_forum_topic(chat_id, topic_name(title))
+            topic = await self._request(
+                chat_id,
+                partial(self.bot.create_forum_topic, chat_id, topic_name(title)),
+                private=False,
+                first=False,
+            )
         except BadRequest as exc:
             if "not a forum" in exc.message.lower():
                 self._not_forums.add(chat_id)
@@ -193,4 +243,4 @@ class TelegramGateway:
         return topic.message_thread_id
 
 
-__all__ = ["CAPTION_LIMIT", "RateLimiter", "TelegramGateway"]
+__all__ = ["CAPTION_LIMIT", "RateLimiter", "SendStats", "TelegramGateway"]

@@ -16,7 +16,7 @@ from telegram import Chat as TelegramChat
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import User as TelegramUser
 
-from bot.events import ButtonPressed, Chat, Event, Sender, TextReceived
+from bot.events import ButtonPressed, Chat, Event, PollAnswered, Sender, TextReceived
 from bot.messages import OutgoingMessage, Span, Style, split_spans
 
 PLATFORM = "telegram"
@@ -39,6 +39,18 @@ def sender_of(user: TelegramUser) -> Sender:
 def event_from_update(update: Update) -> Event | None:
     """The core's event for an update, or None for updates the bot does not act on."""
     event_id = f"u{update.update_id}"
+    if update.poll_answer is not None:  # a vote in one of the bot's (non-anonymous) polls
+        answer = update.poll_answer
+        user = answer.user
+        if user is None or user.is_bot:  # voted as a chat: no person to count
+            return None
+        return PollAnswered(
+            event_id,
+            sender_of(user),
+            Chat(PLATFORM, str(user.id), is_private=True),  # where a refusal is told
+            handle=answer.poll_id,
+            options=tuple(answer.option_ids),
+        )
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message

@@ -10,6 +10,7 @@ from typing import Any
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
+    CLAIMED = "claimed"  # a process took it to send; no platform call yet (safe to requeue)
     SENDING = "sending"  # the platform call may have happened: the one uncertain window
     SENT = "sent"
     FAILED = "failed"
@@ -30,6 +31,12 @@ class OutboxEntry:
     sent_at: datetime | None = None
     last_error: str | None = None
     external_id: str | None = None
+    batch: str | None = None  # a group of entries counted together, e.g. "announcement:12"
+    # The process that claimed it (CLAIMED or SENDING) and until when; another process
+    # takes it over only once the lease has run out (see bot/delivery.py).
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    started_at: datetime | None = None  # when the platform call last started (SENDING)
     id: int | None = None
 
 

@@ -6,6 +6,11 @@ shown) and proposal (agree / abstain / disagree / block). The ballot is
 always shown in the voter's private chat, never in a group. Anonymous polls
 follow the scheme described in `bot/domain/polls.py`: nothing this module
 sends, stores or logs links a person to what they chose.
+
+Plain single and multiple choice polls with visible votes open to guests also
+go out as Telegram's and Discord's own polls where they fit; votes there are
+cast here like ballots and the bot ends those polls when ours closes (the rule
+and the flow: `bot/domain/native_polls.py`).
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.charts import Series, bar_chart
 from bot.context import Context, Effects, MessageFor, Refusal
+from bot.delivery import enqueue
 from bot.domain.delivery import DialogState, Timer
 from bot.domain.meetings import Audience
+from bot.domain.native_polls import NativePollPost, may_go_native
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person, Status
 from bot.domain.polls import (
@@ -43,10 +51,20 @@ from bot.domain.polls import (
     validate_choice,
     voter_key,
 )
+from bot.events import PollAnswered
 from bot.formatting import day, local, when
 from bot.i18n import N_, Translator
 from bot.meeting_service import MeetingDraft, create_meeting
-from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold, message
+from bot.messages import (
+    Action,
+    Attachment,
+    Button,
+    MessageBuilder,
+    NativePoll,
+    OutgoingMessage,
+    bold,
+    message,
+)
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
@@ -106,6 +124,7 @@ def setup(registry: Registry) -> None:
     registry.action("poll.meeting", create_meeting_at_best_time, Permission.MANAGE_MEETINGS)
     registry.timer(CLOSE_TIMER, close_on_time)
     registry.timer(NUDGE_TIMER, nudge)
+    registry.native_poll("poll", native_answer)
 
 
 # --- who sees what ---------------------------------------------------------
@@ -491,34 +510,41 @@ async def _publish(ctx: Context, data: dict[str, Any], org: Organisation) -> Non
                 "The closing time has passed while you were writing. Start again with /ny_omrostning."
             )
         )
-    anonymous = bool(data["anonymous"])
-    poll = await ctx.uow.polls.add(
-        Poll(
-            org_id=org.id,
-            kind=PollKind(data["kind"]),
-            question=data["question"],
-            options=list(data["options"]),
-            deadline=deadline,
-            anonymous=anonymous,
-            members_only=bool(data["members_only"]),
-            live_results=bool(data["live_results"]),
-            max_choices=data.get("max_choices"),
-            quorum_percent=data.get("quorum_percent"),
-            created_by=ctx.person_id,
-            created_at=ctx.now,
-        )
+    poll = Poll(
+        org_id=org.id,
+        kind=PollKind(data["kind"]),
+        question=data["question"],
+        options=list(data["options"]),
+        deadline=deadline,
+        anonymous=bool(data["anonymous"]),
+        members_only=bool(data["members_only"]),
+        live_results=bool(data["live_results"]),
+        max_choices=data.get("max_choices"),
+        quorum_percent=data.get("quorum_percent"),
+        created_by=ctx.person_id,
+        created_at=ctx.now,
     )
-    assert poll.id is not None
-    if anonymous:
-        await ctx.uow.polls.set_secret(poll.id, secrets.token_hex(32))
     await ctx.end_dialog()
-    await _schedule(ctx, poll)
     await ctx.reply(
         message(
             ctx.t("Published! I have posted the poll in {org}'s group chats.").format(org=org.name)
         )
     )
-    await ctx.post_to_org(org, lambda t: _announcement(t, poll, org), key=f"poll:{poll.id}:open")
+    await open_poll(ctx, poll, org)
+
+
+async def open_poll(effects: Effects, poll: Poll, org: Organisation) -> Poll:
+    """Stores a new poll, arms its timers and posts it in the organisation's group chats."""
+    poll = await effects.uow.polls.add(poll)
+    assert poll.id is not None
+    if poll.anonymous:
+        await effects.uow.polls.set_secret(poll.id, secrets.token_hex(32))
+    await _schedule(effects, poll)
+    now = effects.now
+    await effects.post_to_org(
+        org, lambda t: _announcement(t, poll, org, now), key=f"poll:{poll.id}:open"
+    )
+    return poll
 
 
 async def _schedule(effects: Effects, poll: Poll) -> None:
@@ -529,13 +555,77 @@ async def _schedule(effects: Effects, poll: Poll) -> None:
         await effects.schedule(f"poll:{poll.id}:nudge", NUDGE_TIMER, reminder, payload)
 
 
-def _announcement(t: Translator, poll: Poll, org: Organisation) -> OutgoingMessage:
-    text = MessageBuilder().line(bold(t("New poll: {question}").format(question=poll.question)))
-    text.line(_settings_line(t, poll, org))
-    text.line(t("Closes {when}.").format(when=when(poll.deadline, org.zone, t)))
+def _announcement(t: Translator, poll: Poll, org: Organisation, now: datetime) -> OutgoingMessage:
+    """The poll's post to the group: with a Vote button, and as a native poll where it may be."""
+
+    def heading() -> MessageBuilder:
+        text = MessageBuilder().line(bold(t("New poll: {question}").format(question=poll.question)))
+        text.line(_settings_line(t, poll, org))
+        text.line(t("Closes {when}.").format(when=when(poll.deadline, org.zone, t)))
+        return text
+
+    text = heading()
     text.line(t("Press Vote and I will send you the ballot in a private message."))
     text.button_row(Button(t("Vote"), Action("poll.open", (str(poll.id),))))
-    return text.build()
+    post = text.build()
+    if not may_go_native(poll):
+        return post
+    native = heading().line(
+        t(
+            "Vote in the poll below: everyone in this chat sees who chose what. Your vote "
+            "counts once you have started a private chat with me (/start); you can also "
+            "vote there with /omrostningar."
+        )
+    )
+    return replace(
+        post,
+        native_poll=NativePoll(
+            ref=_native_ref(poll),
+            question=poll.question,
+            options=tuple(poll.options),
+            multiple=poll.kind is PollKind.MULTIPLE,
+            opened_at=now,
+            closes_at=poll.deadline,
+            hide_results=not poll.live_results,
+            spans=native.build().spans,
+        ),
+    )
+
+
+def _native_ref(poll: Poll) -> str:
+    return f"poll:{poll.id}"
+
+
+async def _stop_native(
+    effects: Effects,
+    poll: Poll,
+    *,
+    only: NativePollPost | None = None,
+    notice: MessageFor | None = None,
+) -> None:
+    """Ends the poll's native polls on the platforms (each once), through the outbox.
+
+    `notice` is posted with it (in the organisation's language), e.g. where voting goes now.
+    """
+    org = await _org(effects, poll)
+    for post in await effects.uow.native_polls.of(_native_ref(poll)):
+        if only is not None and post.id != only.id:
+            continue
+        text = notice(Translator(org.language)) if notice else message()
+        await enqueue(
+            effects.uow,
+            key=f"poll:{poll.id}:stop:{post.platform}:{post.handle}",
+            platform=post.platform,
+            chat_id=post.chat_id,
+            direct=False,
+            message=replace(
+                text,
+                stop_native_poll=True,
+                refers_to=f"poll:{poll.id}:open",
+                reference=post.reference,
+            ),
+            now=effects.now,
+        )
 
 
 async def switch_anonymity(ctx: Context, args: tuple[str, ...]) -> None:
@@ -553,6 +643,8 @@ async def switch_anonymity(ctx: Context, args: tuple[str, ...]) -> None:
         raise Refusal(ctx.t("Anonymity is fixed once the first vote is cast."))
     poll.anonymous = not poll.anonymous
     await ctx.uow.polls.set_secret(poll.id, secrets.token_hex(32) if poll.anonymous else None)
+    if poll.anonymous:  # a native poll shows every voter: from now on votes are private only
+        await _stop_native(ctx, poll, notice=_now_private(poll))
     await ctx.reply(
         message(
             ctx.t("The poll is now anonymous.")
@@ -560,6 +652,20 @@ async def switch_anonymity(ctx: Context, args: tuple[str, ...]) -> None:
             else ctx.t("Votes in the poll are now visible.")
         )
     )
+
+
+def _now_private(poll: Poll) -> MessageFor:
+    def build(t: Translator) -> OutgoingMessage:
+        text = MessageBuilder().line(
+            t(
+                'The poll "{question}" is anonymous now, so it takes votes only in a private '
+                "chat with me: press Vote."
+            ).format(question=poll.question)
+        )
+        text.button_row(Button(t("Vote"), Action("poll.open", (str(poll.id),))))
+        return text.build()
+
+    return build
 
 
 # --- voting ----------------------------------------------------------------
@@ -694,6 +800,70 @@ async def cast(
         await polls.withdraw(poll.id, person_id)
     else:
         await polls.participate(poll.id, person_id)
+
+
+def _native_choice(poll: Poll, current: list[int], answer: PollAnswered) -> list[int]:
+    """The person's choice after a native poll's answer: the whole choice, or one option more or less."""
+    if answer.replace:
+        return list(answer.options)
+    chosen = list(current)
+    for option in answer.options:
+        if not answer.added:
+            if option in chosen:
+                chosen.remove(option)
+        elif poll.kind is PollKind.SINGLE:
+            chosen = [option]
+        elif option not in chosen:
+            chosen.append(option)
+    return chosen
+
+
+async def native_answer(ctx: Context, arg: str, answer: PollAnswered) -> None:
+    """A vote, change or take-back in one of the poll's native posts, cast like a ballot.
+
+    The platform shows the vote whatever happens here, so a refused one is told to the
+    person privately (the event's chat) and not counted.
+    """
+    poll_id = parse_id(arg)
+    poll = await ctx.uow.polls.get(poll_id) if poll_id else None
+    if poll is None or poll.id is None:
+        return
+    _ = ctx.t
+    current = None if poll.anonymous else await ctx.uow.polls.ballot_of(poll.id, ctx.person_id)
+    before = list(current.choice) if current else []
+    chosen = _native_choice(poll, before, answer)
+    if sorted(chosen) == sorted(before):
+        return  # nothing changes: e.g. taking back a vote that was never counted
+    head = _('That was not counted in the poll "{question}".').format(question=poll.question)
+    if not ctx.consented:
+        raise Refusal(
+            head
+            + " "
+            + _(
+                "I count votes only from people who have agreed to how I store data. "
+                "Write /start to me, then vote again."
+            )
+        )
+    org = await _org(ctx, poll)
+    if poll.anonymous or not poll.accepts_votes(ctx.now):
+        # Its native post should have been ended (e.g. it went out late): end it now.
+        post = await ctx.uow.native_polls.by_handle(answer.chat.platform, answer.handle)
+        if post is not None:
+            await _stop_native(ctx, poll, only=post)
+        if poll.accepts_votes(ctx.now):
+            reason = _("The poll is anonymous now: vote in a private chat with /omrostningar.")
+        else:
+            closed = min(poll.closed_at or poll.deadline, poll.deadline)
+            reason = _("The poll closed {when}.").format(when=when(closed, org.zone, _))
+        await ctx.reply(message(head + " " + reason))
+        return
+    try:
+        await _check_can_vote(ctx, poll)
+        await cast(ctx, poll, ctx.person_id, chosen or None)
+    except Refusal as refusal:
+        raise Refusal(head + " " + refusal.text) from None
+    except InvalidChoice as exc:
+        raise Refusal(head + " " + _("That vote doesn't fit this poll.")) from exc
 
 
 async def _votable(
@@ -1152,6 +1322,7 @@ async def close_poll(effects: Effects, poll: Poll, *, on_time: bool = False) -> 
     poll.eligible_count = len(eligible)
     await polls.set_secret(poll.id, None)  # from here on no ballot can be linked to anyone
     await polls.seal(poll.id)
+    await _stop_native(effects, poll)  # the platforms' own polls end now, before the result
     if not on_time:  # the running close timer is marked done by the core itself
         await effects.uow.timers.cancel(f"poll:{poll.id}:close")
     await effects.uow.timers.cancel(f"poll:{poll.id}:nudge")

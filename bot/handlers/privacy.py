@@ -50,6 +50,7 @@ RECORD_LABELS: dict[str, str] = {
     "wheel_templates": N_("Annual-wheel templates you imported"),
     "conversation_reports": N_("Voter conversations you reported"),
     "organisation_goals": N_("Goals you set for an organisation"),
+    "announcements": N_("Announcements you wrote"),
 }
 
 

@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -106,6 +107,82 @@ def pings(content: str, allowed: dict[str, Any] | None, mention_everyone: bool =
     return pinged
 
 
+POLL_QUESTION_LIMIT = 300
+POLL_ANSWER_LIMIT = 55
+POLL_ANSWERS_MAX = 10
+POLL_HOURS_MAX = 32 * 24
+CODE_POLL_EXPIRED = 520001
+CODE_NOT_A_POLL = 520006
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def check_poll(poll: dict[str, Any]) -> None:
+    """Discord's rules for a poll in a new message (Invalid Form Body otherwise)."""
+    question = str((poll.get("question") or {}).get("text") or "")
+    if not 1 <= len(question) <= POLL_QUESTION_LIMIT:
+        raise Refused(400, "Invalid Form Body: poll.question.text", 50035)
+    answers = poll.get("answers") or []
+    if not 1 <= len(answers) <= POLL_ANSWERS_MAX:
+        raise Refused(400, "Invalid Form Body: poll.answers: at most 10", 50035)
+    for answer in answers:
+        text = str((answer.get("poll_media") or {}).get("text") or "")
+        if not 1 <= len(text) <= POLL_ANSWER_LIMIT:
+            raise Refused(400, "Invalid Form Body: poll.answers.poll_media.text", 50035)
+    hours = float(poll.get("duration", 24))
+    if not hours.is_integer() or not 1 <= hours <= POLL_HOURS_MAX:
+        raise Refused(400, "Invalid Form Body: poll.duration", 50035)
+
+
+@dataclass
+class NativePoll:
+    """A poll the bot posted, with who chose what (what Discord itself keeps)."""
+
+    message_id: int
+    channel_id: int
+    question: str
+    answers: list[str]
+    multiple: bool
+    hours: int
+    ended: bool = False
+    votes: dict[int, set[int]] = field(default_factory=dict)  # user id -> answer ids (from 1)
+
+    @classmethod
+    def of(cls, message_id: int, channel_id: int, poll: dict[str, Any]) -> NativePoll:
+        return cls(
+            message_id,
+            channel_id,
+            poll["question"]["text"],
+            [answer["poll_media"]["text"] for answer in poll["answers"]],
+            bool(poll.get("allow_multiselect", False)),
+            int(float(poll.get("duration", 24))),
+        )
+
+    def json(self) -> dict[str, Any]:
+        created = ((self.message_id >> 22) + DISCORD_EPOCH_MS) / 1000
+        expiry = datetime.fromtimestamp(created + self.hours * 3600, UTC)
+        return {
+            "question": {"text": self.question},
+            "answers": [
+                {"answer_id": index, "poll_media": {"text": text}}
+                for index, text in enumerate(self.answers, start=1)
+            ],
+            "expiry": expiry.isoformat(),
+            "allow_multiselect": self.multiple,
+            "layout_type": 1,
+            "results": {
+                "is_finalized": self.ended,
+                "answer_counts": [
+                    {
+                        "id": index,
+                        "count": sum(index in chosen for chosen in self.votes.values()),
+                        "me_voted": False,
+                    }
+                    for index in range(1, len(self.answers) + 1)
+                ],
+            },
+        }
+
+
 @dataclass
 class DiscordDouble:
     port: int = 0
@@ -118,6 +195,9 @@ class DiscordDouble:
     # Channels where the bot may not create threads (no "Create Public Threads" permission).
     threads_forbidden: set[int] = field(default_factory=set)
     events_forbidden: bool = False  # the bot lacks "Manage Events" in the server
+    # 429s to answer to the next messages posted, in order: (retry_after, global), as
+    # Discord answers them (JSON body, Retry-After and X-RateLimit-* headers, Via).
+    too_many: list[tuple[float, bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(950_000_000_000_000_000)
@@ -129,6 +209,8 @@ class DiscordDouble:
         self.threads: dict[int, dict[str, Any]] = {}  # thread id (its first message's id) -> thread
         self.channels: dict[int, dict[str, Any]] = {}  # server channels seen in interactions
         self.events: dict[int, dict[str, Any]] = {}  # guild scheduled events, by id
+        self.polls: dict[int, NativePoll] = {}  # polls the bot posted, by their message's id
+        self.users: dict[int, dict[str, Any]] = {}  # people seen voting (GET /users/<id>)
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -159,6 +241,8 @@ class DiscordDouble:
         app.router.add_get(api + "/channels/{channel}", self._get_channel)
         app.router.add_post(api + "/guilds/{guild}/scheduled-events", self._create_event)
         app.router.add_patch(api + "/guilds/{guild}/scheduled-events/{event}", self._edit_event)
+        app.router.add_post(api + "/channels/{channel}/polls/{message}/expire", self._end_poll)
+        app.router.add_get(api + "/users/{user}", self._user)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -265,7 +349,7 @@ class DiscordDouble:
                 400, "Invalid Form Body: content: Must be 2000 or fewer in length.", 50035
             )
         rows = body.get("components") or []
-        if not content and not rows and not body.get("_files"):
+        if not content and not rows and not body.get("_files") and not body.get("poll"):
             raise Refused(400, "Cannot send an empty message", 50006)
         if len(rows) > 5:
             raise Refused(400, "Invalid Form Body: components: at most 5 rows", 50035)
@@ -299,6 +383,17 @@ class DiscordDouble:
 
     def _record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         self._check_message(body)
+        poll = body.get("poll")
+        if poll is not None:
+            check_poll(poll)
+        message = self._plain_record(via, channel_id, body)
+        if poll is not None:
+            native = NativePoll.of(int(message["id"]), channel_id, poll)
+            self.polls[native.message_id] = native
+            message["poll"] = native.json()
+        return message
+
+    def _plain_record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         message = self._message(channel_id, body)
         self.message_channels[int(message["id"])] = channel_id
         allowed = body.get("allowed_mentions")
@@ -327,7 +422,25 @@ class DiscordDouble:
         self.deleted_placeholders.append(request.match_info["token"])
         return web.Response(status=204)
 
+    def _too_many(self, request: web.Request) -> web.Response:
+        retry_after, is_global = self.too_many.pop(0)
+        self.refusals.append((request.path, 429, "You are being rate limited."))
+        body = {"message": "You are being rate limited.", "retry_after": retry_after}
+        return web.Response(
+            body=json.dumps({**body, "global": is_global}).encode(),
+            status=429,
+            headers={
+                "Content-Type": "application/json",
+                "Via": "1.1 google",
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Global": str(is_global).lower(),
+                "X-RateLimit-Scope": "global" if is_global else "user",
+            },
+        )
+
     async def _channel_message(self, request: web.Request) -> web.Response:
+        if self.too_many:
+            return self._too_many(request)
         channel_id = int(request.match_info["channel"])
         user_id = self.dm_channels.get(channel_id)
         if user_id is not None and user_id in self.dms_closed:
@@ -582,3 +695,71 @@ class DiscordDouble:
             payload["message"] = message
         self.interaction_channels[payload["token"]] = int(payload["channel_id"])
         return payload
+
+    # -- native polls ---------------------------------------------------------------------
+
+    async def _end_poll(self, request: web.Request) -> web.Response:
+        channel_id = int(request.match_info["channel"])
+        message_id = int(request.match_info["message"])
+        if self.message_channels.get(message_id) != channel_id:
+            return self._refuse(request, Refused(404, "Unknown Message", 10008))
+        poll = self.polls.get(message_id)
+        if poll is None:
+            return self._refuse(
+                request, Refused(400, "Cannot expire a non-poll message", CODE_NOT_A_POLL)
+            )
+        if poll.ended:
+            return self._refuse(request, Refused(400, "Poll expired", CODE_POLL_EXPIRED))
+        poll.ended = True
+        message = self._message(channel_id, {"content": ""})
+        return self._json({**message, "id": str(message_id), "poll": poll.json()})
+
+    async def _user(self, request: web.Request) -> web.Response:
+        user_id = int(request.match_info["user"])
+        return self._json(self.users.get(user_id) or user_payload(user_id, f"u{user_id}"))
+
+    def poll_in(self, channel_id: int) -> NativePoll:
+        """The newest poll the bot posted in a channel."""
+        found = [p for p in self.polls.values() if p.channel_id == channel_id]
+        assert found, f"no poll was posted in {channel_id}"
+        return found[-1]
+
+    def vote(
+        self, user: dict[str, Any], poll: NativePoll, answers: list[int]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """What Discord's app does when someone changes their vote to `answers` (ids from 1).
+
+        Refuses what the app does not let anyone do (Refused): voting in an ended poll,
+        unknown answers, several answers in a single-choice poll. Returns the gateway
+        events Discord sends the bot: a removal per answer taken back, then an addition
+        per answer ticked.
+        """
+        if poll.ended:
+            raise Refused(400, "Poll expired", CODE_POLL_EXPIRED)
+        if any(not 1 <= a <= len(poll.answers) for a in answers):
+            raise Refused(400, "Unknown answer")
+        if len(set(answers)) != len(answers) or (len(answers) > 1 and not poll.multiple):
+            raise Refused(400, "one answer only")
+        user_id = int(user["id"])
+        self.users[user_id] = user
+        before = poll.votes.get(user_id, set())
+        after = set(answers)
+        if after:
+            poll.votes[user_id] = after
+        else:
+            poll.votes.pop(user_id, None)
+        base = {
+            "user_id": str(user_id),
+            "channel_id": str(poll.channel_id),
+            "message_id": str(poll.message_id),
+            "guild_id": str(GUILD_ID),
+        }
+        events = [
+            ("MESSAGE_POLL_VOTE_REMOVE", {**base, "answer_id": answer})
+            for answer in sorted(before - after)
+        ]
+        events += [
+            ("MESSAGE_POLL_VOTE_ADD", {**base, "answer_id": answer})
+            for answer in sorted(after - before)
+        ]
+        return events

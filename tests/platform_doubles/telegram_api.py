@@ -5,6 +5,21 @@ the bot sends, and refuses what Telegram refuses: text over 4096 characters,
 malformed HTML in HTML parse mode, callback data over 64 bytes, sends to a
 chat that blocked the bot (403), and sends over the rate limits (429 with
 retry_after).
+
+With `enforce_limits=True` it keeps Telegram's limits as the platform does
+(`LIMITS`), counting each request on arrival in sliding windows:
+
+- 30 messages in any second overall; with `allow_paid_broadcast` the message
+  counts instead towards 1000 in any second (all messages count there);
+- one a second per private chat, with short bursts: at most 3 in any 3 seconds
+  (a long message's parts may go at once; a steady stream must keep to 1/s);
+- 20 in any minute per group.
+
+A refused request gets 429 with `parameters.retry_after`: the whole seconds
+until the window has room again. Like Telegram's flood wait, that scope then
+stays closed until the retry_after has passed: a request that comes sooner
+is refused again and counted in `counts.early` (a client that does not honour
+retry_after). `force_429(seconds)` makes the next request meet such a wait.
 """
 
 from __future__ import annotations
@@ -14,6 +29,7 @@ import contextlib
 import html
 import itertools
 import json
+import math
 import re
 import time
 from collections import defaultdict, deque
@@ -39,6 +55,73 @@ _TOKEN = re.compile(
     r"|(?P<bare>[<>&])"
 )
 _HREF = re.compile(r'^\s+href="(?P<url>[^"]*)"\s*$')
+
+
+# Update kinds Telegram sends only when a bot asks for them by name in allowed_updates.
+NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
+# Bot API 10.0, as python-telegram-bot 22.8 has it (telegram.constants.PollLimit).
+POLL_QUESTION_LIMIT = 300
+POLL_OPTION_LIMIT = 100
+POLL_OPTIONS_MAX = 12
+POLL_OPEN_PERIOD = (5, 2_628_000)
+
+
+@dataclass
+class NativePoll:
+    """A poll the bot sent, with who chose what (what Telegram itself keeps)."""
+
+    id: str
+    chat_id: int
+    message_id: int
+    question: str
+    options: list[str]
+    anonymous: bool
+    multiple: bool
+    revoting: bool
+    hide_results: bool
+    closed: bool = False
+    votes: dict[int, list[int]] = field(default_factory=dict)  # user id -> option ids
+
+    def json(self) -> dict[str, Any]:
+        counts = [
+            sum(o in chosen for chosen in self.votes.values()) for o in range(len(self.options))
+        ]
+        return {
+            "id": self.id,
+            "question": self.question,
+            "options": [
+                {"text": text, "voter_count": count, "persistent_id": str(index)}
+                for index, (text, count) in enumerate(zip(self.options, counts, strict=True))
+            ],
+            "total_voter_count": len(self.votes),
+            "is_closed": self.closed,
+            "is_anonymous": self.anonymous,
+            "type": "regular",
+            "allows_multiple_answers": self.multiple,
+            "allows_revoting": self.revoting,
+            "members_only": False,
+        }
+
+
+# (messages, seconds) in `enforce_limits` mode, by scope.
+LIMITS: dict[str, tuple[int, float]] = {
+    "overall": (30, 1.0),
+    "paid": (1000, 1.0),
+    "private": (3, 3.0),
+    "group": (20, 60.0),
+}
+
+
+@dataclass
+class LimitCounts:
+    """What the enforcing double accepted and refused."""
+
+    accepted: int = 0  # messages within the limits
+    paid: int = 0  # of those, sent with allow_paid_broadcast
+    refused: int = 0  # 429s answered
+    # Of those, requests during a flood wait the bot had already been told of: retries too
+    # soon, or requests sent concurrently with the one that was refused first.
+    early: int = 0
 
 
 class Refused(Exception):
@@ -97,6 +180,7 @@ class Sent:
     filename: str | None = None
     thread_id: int | None = None  # the forum topic it went to
     reply_to: int | None = None  # the message it answers
+    poll_id: str | None = None  # sendPoll: the poll's id (see `TelegramDouble.polls`)
 
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
@@ -118,6 +202,9 @@ class TelegramDouble:
     private_limit: tuple[int, float] | None = None
     retry_after: int = 3
     forums: set[int] = field(default_factory=set)  # groups with topics turned on
+    # Telegram's limits as the platform keeps them (see the module's note) instead of the
+    # fixed ones above; off by default.
+    enforce_limits: bool = False
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -128,6 +215,14 @@ class TelegramDouble:
         self._runner: web.AppRunner | None = None
         self.confirmed = 0  # the highest update id the bot confirmed by asking past it
         self.topics: dict[int, dict[int, str]] = defaultdict(dict)  # chat -> topic id -> name
+        self.polls: dict[str, NativePoll] = {}  # sendPoll's polls by their id
+        self._poll_ids = itertools.count(5_000_000_000_000_000_001)
+        # What getUpdates was last asked for; None: Telegram's default.
+        self.allowed_updates: list[str] | None = None
+        self.counts = LimitCounts()
+        self.accepted_at: list[float] = []  # monotonic arrival of each accepted message
+        # Scope -> (closed until, whether the bot has been told so with a 429).
+        self._floods: dict[str, tuple[float, bool]] = {}
 
     # -- running ---------------------------------------------------------------------------
 
@@ -273,11 +368,22 @@ class TelegramDouble:
         if offset:
             self.confirmed = max(self.confirmed, offset - 1)
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if "allowed_updates" in params:  # remembered, as Telegram does, until asked otherwise
+            self.allowed_updates = list(params["allowed_updates"] or []) or None
+        # Telegram never delivers updates of kinds the bot did not ask for.
+        self._updates = [u for u in self._updates if self._wanted(u)]
         async with self._new_update:
             if not self._updates and timeout:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new_update.wait(), timeout)
+            self._updates = [u for u in self._updates if self._wanted(u)]
         return list(self._updates[: int(params.get("limit") or 100)])
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        kind = next(k for k in update if k != "update_id")
+        if self.allowed_updates is None:
+            return kind not in NOT_BY_DEFAULT
+        return kind in self.allowed_updates
 
     async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
         commands = params["commands"]
@@ -289,10 +395,47 @@ class TelegramDouble:
         self.commands[params.get("language_code", "")] = commands
         return True
 
+    def force_429(self, seconds: int) -> None:
+        """The next message is refused with a flood wait of `seconds`, as are all until then."""
+        self._floods["*"] = (time.monotonic() + seconds, False)
+
+    def _enforce(self, chat_id: int, paid: bool) -> None:
+        now = time.monotonic()
+        chat_scope = ("private" if chat_id > 0 else "group", str(chat_id))
+        scopes = [("paid", "*")] if paid else [("overall", "*"), ("paid", "*")]
+        scopes.append(chat_scope)
+        for _, key in scopes:
+            until, told = self._floods.get(key, (0.0, False))
+            if now < until:
+                self.counts.refused += 1
+                self.counts.early += told
+                self._floods[key] = (until, True)
+                wait = math.ceil(until - now)
+                raise Refused(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        for kind, key in scopes:
+            limit, period = LIMITS[kind]
+            times = self._times[f"{kind}:{key}"]
+            while times and now - times[0] >= period:
+                times.popleft()
+            if len(times) >= limit:
+                wait = max(1, math.ceil(times[len(times) - limit] + period - now))
+                self._floods[key] = (now + wait, True)
+                self.counts.refused += 1
+                raise Refused(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        for kind, key in scopes:
+            self._times[f"{kind}:{key}"].append(now)
+        self.counts.accepted += 1
+        self.counts.paid += paid
+        self.accepted_at.append(now)
+
     def _check_chat(self, params: dict[str, Any]) -> int:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked:
             raise Refused(403, "Forbidden: bot was blocked by the user")
+        if self.enforce_limits:
+            paid = str(params.get("allow_paid_broadcast", "")).lower() == "true"
+            self._enforce(chat_id, paid)
+            return chat_id
         now = time.monotonic()
         limits = [("*", self.overall_limit)]
         per_chat = self.private_limit if chat_id > 0 else self.group_limit
@@ -414,3 +557,127 @@ class TelegramDouble:
 
     def sent_to(self, chat_id: int) -> list[Sent]:
         return [sent for sent in self.sent if sent.chat_id == chat_id]
+
+    # -- native polls ---------------------------------------------------------------------
+
+    @staticmethod
+    def _flag(params: dict[str, Any], name: str, default: bool) -> bool:
+        value = params.get(name)
+        return default if value is None else str(value).lower() == "true"
+
+    async def _api_sendPoll(self, params: dict[str, Any]) -> Any:
+        question = str(params.get("question", ""))
+        if not question.strip():
+            raise Refused(400, "Bad Request: poll question must be non-empty")
+        if len(question) > POLL_QUESTION_LIMIT:
+            raise Refused(400, "Bad Request: poll question length must not exceed 300")
+        raw = params.get("options")
+        if not isinstance(raw, list):
+            raise Refused(400, "Bad Request: can't parse options JSON object")
+        options = [str(o["text"] if isinstance(o, dict) else o) for o in raw]
+        if not options:
+            raise Refused(400, "Bad Request: poll must have at least 1 option")
+        if len(options) > POLL_OPTIONS_MAX:
+            raise Refused(400, "Bad Request: poll can't have more than 12 options")
+        if any(not o.strip() for o in options):
+            raise Refused(400, "Bad Request: poll options must be non-empty")
+        if any(len(o) > POLL_OPTION_LIMIT for o in options):
+            raise Refused(400, "Bad Request: poll options length must not exceed 100")
+        if "open_period" in params and "close_date" in params:
+            raise Refused(400, "Bad Request: can't use open_period and close_date together")
+        if "open_period" in params:
+            low, high = POLL_OPEN_PERIOD
+            if not low <= int(params["open_period"]) <= high:
+                raise Refused(400, "Bad Request: wrong open_period specified")
+        anonymous = self._flag(params, "is_anonymous", True)
+        chat_id = int(params["chat_id"])
+        thread_id, reply_to = self._placement(params)
+        self._check_chat(params)
+        message_id = next(self._message_ids)
+        poll = NativePoll(
+            str(next(self._poll_ids)),
+            chat_id,
+            message_id,
+            question,
+            options,
+            anonymous,
+            self._flag(params, "allows_multiple_answers", False),
+            self._flag(params, "allows_revoting", True),
+            self._flag(params, "hide_results_until_closes", False),
+        )
+        self.polls[poll.id] = poll
+        self.sent.append(
+            Sent(
+                "sendPoll",
+                chat_id,
+                message_id,
+                question,
+                question,
+                None,
+                None,
+                thread_id,
+                reply_to,
+                poll.id,
+            )
+        )
+        sent = self._message(chat_id, message_id, "")
+        del sent["text"]
+        return {**sent, "poll": poll.json()}
+
+    async def _api_stopPoll(self, params: dict[str, Any]) -> Any:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        poll = next(
+            (p for p in self.polls.values() if (p.chat_id, p.message_id) == (chat_id, message_id)),
+            None,
+        )
+        if poll is None:
+            raise Refused(400, "Bad Request: message with poll to stop not found")
+        if poll.closed:
+            raise Refused(400, "Bad Request: poll has already been closed")
+        self._check_chat(params)
+        poll.closed = True
+        return poll.json()
+
+    def poll_in(self, chat_id: int) -> NativePoll:
+        """The newest poll the bot sent to a chat."""
+        found = [p for p in self.polls.values() if p.chat_id == chat_id]
+        assert found, f"no poll was sent to {chat_id}"
+        return found[-1]
+
+    async def answer_poll(
+        self, user: dict[str, Any], poll: NativePoll, option_ids: list[int]
+    ) -> int | None:
+        """What a Telegram app does when someone votes (or, with no options, takes a vote back).
+
+        Refuses what the app does not let anyone do (Refused): voting in a closed poll,
+        unknown or several options in a single-choice poll, changing a vote where the poll
+        does not allow it. The bot hears of it (`poll_answer`) only if the poll is not
+        anonymous; returns that update's id, or None.
+        """
+        if poll.closed:
+            raise Refused(400, "the poll is closed")
+        if any(not 0 <= o < len(poll.options) for o in option_ids):
+            raise Refused(400, "no such option")
+        if len(set(option_ids)) != len(option_ids) or (len(option_ids) > 1 and not poll.multiple):
+            raise Refused(400, "one option only")
+        user_id = int(user["id"])
+        if user_id in poll.votes and not poll.revoting:
+            raise Refused(400, "this poll does not allow changing a vote")
+        if not option_ids and user_id not in poll.votes:
+            raise Refused(400, "there is no vote to take back")
+        if option_ids:
+            poll.votes[user_id] = sorted(option_ids)
+        else:
+            del poll.votes[user_id]
+        if poll.anonymous:
+            return None
+        return await self.inject(
+            {
+                "poll_answer": {
+                    "poll_id": poll.id,
+                    "user": user,
+                    "option_ids": sorted(option_ids),
+                    "option_persistent_ids": [str(o) for o in sorted(option_ids)],
+                }
+            }
+        )

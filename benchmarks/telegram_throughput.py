@@ -1,0 +1,309 @@
+"""Benchmark 1: announcement throughput against a Telegram Bot API double that enforces
+Telegram's limits (30 messages a second overall, 1000 with paid broadcast; see
+tests/platform_doubles/telegram_api.py), side by side with python-telegram-bot's own
+AIORateLimiter sending the same messages to the same double.
+
+    .venv/bin/python benchmarks/telegram_throughput.py [--chats 900] [--paid 1000] [--concurrency N]
+
+Runs, each against a fresh double on loopback, in a process of its own (so that the
+double's work does not slow the sender down):
+
+- samtal: the announcement is written to the outbox with `enqueue` (one row per private
+  chat, a real SQLite database), then the core's Dispatcher (whatever bot/delivery.py does
+  now, with the delivery options a process on SQLite runs with, or `--concurrency`)
+  delivers it through our TelegramGateway and the real python-telegram-bot;
+- samtal gateway only: the same TelegramGateway fed by a few tasks without the outbox
+  (what the gateway and its limiter reach when the dispatcher is not the bottleneck);
+- AIORateLimiter: an ExtBot built by ApplicationBuilder with `AIORateLimiter(max_retries=5)`
+  sends the same messages, all at once (asyncio.gather), as its documentation suggests;
+- the same two with `allow_paid_broadcast` (Telegram's 1000 a second).
+
+"Share of the limit": how close a run came to the fastest the limit allows. A sliding
+window of L messages a second accepts N messages in no less than ceil(N / L) - 1 seconds
+(L at once, then L more each second), from the first message to the last as the double
+saw them; the share is that over the span the run took. (Where N fits in one second, it
+is the rate over L.) msg/s is (N - 1) over the span. 429s are as the double counted them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.platform_doubles is not an installed package
+
+from telegram.constants import ParseMode  # noqa: E402
+from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
+
+from adapters.telegram.gateway import TelegramGateway  # noqa: E402
+from adapters.telegram.translate import PLATFORM, chunks_of  # noqa: E402
+from bot.bootstrap import build_registry  # noqa: E402
+from bot.core import Samtal  # noqa: E402
+from bot.delivery import DeliveryOptions, enqueue  # noqa: E402
+from bot.messages import OutgoingMessage, Span, bold  # noqa: E402
+from bot.ports import DeliveryError  # noqa: E402
+from samtal.clock import SystemClock  # noqa: E402
+from samtal.replication import Replication  # noqa: E402
+from storage.database import Database, sqlite_url  # noqa: E402
+from tests.platform_doubles.telegram_api import LIMITS, TelegramDouble  # noqa: E402
+
+FIRST_CHAT = 10_000_000
+RUN_LIMIT = 600.0  # seconds: a run that has not finished by then stops and says so
+
+
+def announcement(paid: bool) -> OutgoingMessage:
+    return OutgoingMessage(
+        (
+            bold("Kongressen flyttas till Malmö"),
+            Span(
+                "\nÅrets kongress hålls den 14–16 maj i Malmö i stället för i Göteborg. "
+                "Anmälan öppnar på måndag; ombud får resan betald. Frågor? Svara här."
+            ),
+        ),
+        paid_broadcast=paid,
+    )
+
+
+@dataclass
+class Result:
+    name: str
+    messages: int
+    seconds: float  # from the first accepted message to the last
+    delivered: int
+    refused: int  # 429s
+    early: int  # of those, during a flood wait already announced
+    limit: int  # messages a second
+
+    @property
+    def rate(self) -> float:
+        return (self.delivered - 1) / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def share(self) -> float:
+        """The fastest the limit allows over what the run took (see the module's note)."""
+        fastest = math.ceil(self.delivered / self.limit) - 1
+        if fastest < 1 or self.seconds <= 0:
+            return self.rate / self.limit
+        return fastest / self.seconds
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The double in its own process: where it listens; its counts come when it stops."""
+
+    token: str
+    base_url: str
+
+
+async def serve_double() -> None:
+    """The child: runs an enforcing double until its standard input closes, then prints
+    what it accepted and refused as one JSON line."""
+    double = TelegramDouble(enforce_limits=True)
+    await double.start()
+    print(json.dumps({"token": double.token, "base_url": double.base_url}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes it
+    await double.stop()
+    print(json.dumps({"counts": asdict(double.counts), "accepted_at": double.accepted_at}))
+
+
+async def _with_double(
+    name: str, messages: int, paid: bool, send: Callable[[Remote], Awaitable[None]]
+) -> Result:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve-double",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        await send(Remote(**json.loads(await child.stdout.readline())))
+    finally:
+        child.stdin.close()
+        report = json.loads(await child.stdout.readline())
+        await child.wait()
+    counts, times = report["counts"], report["accepted_at"]
+    return Result(
+        name,
+        messages,
+        times[-1] - times[0] if len(times) > 1 else 0.0,
+        counts["accepted"],
+        counts["refused"],
+        counts["early"],
+        LIMITS["paid" if paid else "overall"][0],
+    )
+
+
+def _bot_builder(double: Remote) -> ApplicationBuilder:  # type: ignore[type-arg]
+    return ApplicationBuilder().token(double.token).base_url(double.base_url)
+
+
+def delivery_options(
+    database: Database, clock: SystemClock, concurrency: int | None
+) -> DeliveryOptions:
+    """What `samtal run` delivers with on this database, or the given concurrency."""
+    options = Replication(database, clock).delivery_options()
+    if concurrency is not None:
+        options = replace(options, concurrency={PLATFORM: concurrency})
+    print(f"  samtal: {options.concurrency.get(PLATFORM, 1)} Telegram sends in flight at most")
+    return options
+
+
+async def samtal_run(chats: Sequence[int], paid: bool, concurrency: int | None) -> Result:
+    """The outbox and the core's dispatcher, on a real SQLite database."""
+
+    async def send(double: Remote) -> None:
+        application = _bot_builder(double).build()
+        await application.initialize()
+        gateway = TelegramGateway(application.bot)
+        with tempfile.TemporaryDirectory(prefix="samtal-bench-") as folder:
+            database = Database(sqlite_url(Path(folder) / "bench.db"))
+            await database.upgrade()
+            clock = SystemClock()
+            samtal = Samtal(
+                database.unit_of_work,
+                clock,
+                build_registry(),
+                {gateway.platform: gateway},
+                delivery=delivery_options(database, clock, concurrency),
+            )
+            message = announcement(paid)
+            async with database.unit_of_work() as uow:
+                for chat in chats:
+                    await enqueue(
+                        uow,
+                        key=f"bench:announcement:{chat}",
+                        platform=gateway.platform,
+                        chat_id=str(chat),
+                        direct=True,
+                        message=message,
+                        now=clock.now(),
+                    )
+                await uow.commit()
+            started = time.monotonic()
+            while time.monotonic() - started < RUN_LIMIT:
+                if not await samtal.dispatcher.deliver_due():
+                    async with database.unit_of_work() as uow:
+                        upcoming = await uow.outbox.next_due([gateway.platform])
+                    if upcoming is None:
+                        break
+                    await asyncio.sleep(0.05)
+            async with database.unit_of_work() as uow:
+                left = await uow.outbox.next_due([gateway.platform])
+            if left is not None:
+                print(f"  (samtal: stopped after {RUN_LIMIT:.0f} s with messages left)")
+            stats = gateway.stats
+            print(
+                f"  samtal gateway: sent {stats.sent}, deferred {stats.deferred}, "
+                f"429s {stats.rate_limited}"
+            )
+            await database.dispose()
+        await application.shutdown()
+
+    return await _with_double("samtal (outbox + Dispatcher)", len(chats), paid, send)
+
+
+async def gateway_run(chats: Sequence[int], paid: bool, tasks: int = 8) -> Result:
+    """Our gateway alone: a few tasks send in turn, a deferred message waits and goes again."""
+
+    async def send(double: Remote) -> None:
+        application = _bot_builder(double).build()
+        await application.initialize()
+        gateway = TelegramGateway(application.bot)
+        message = announcement(paid)
+        queue = list(reversed(chats))
+
+        async def worker() -> None:
+            while queue:
+                chat = queue.pop()
+                try:
+                    await gateway.send(str(chat), message, direct=True)
+                except DeliveryError as exc:
+                    if not exc.deferred:
+                        raise
+                    await asyncio.sleep(exc.retry_after or 1.0)
+                    queue.append(chat)
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(tasks))), RUN_LIMIT)
+        stats = gateway.stats
+        print(
+            f"  gateway only: sent {stats.sent}, deferred {stats.deferred}, "
+            f"429s {stats.rate_limited}"
+        )
+        await application.shutdown()
+
+    return await _with_double(f"samtal gateway only ({tasks} tasks)", len(chats), paid, send)
+
+
+async def aiorate_run(chats: Sequence[int], paid: bool) -> Result:
+    """python-telegram-bot's AIORateLimiter, every message handed to it at once."""
+
+    async def send(double: Remote) -> None:
+        application = _bot_builder(double).rate_limiter(AIORateLimiter(max_retries=5)).build()
+        await application.initialize()
+        (chunk,) = chunks_of(announcement(paid))
+
+        async def one(chat: int) -> None:
+            await application.bot.send_message(
+                chat, chunk.html, parse_mode=ParseMode.HTML, allow_paid_broadcast=paid or None
+            )
+
+        results = await asyncio.wait_for(
+            asyncio.gather(*(one(chat) for chat in chats), return_exceptions=True), RUN_LIMIT
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            print(f"  AIORateLimiter: {len(failed)} not delivered, e.g. {failed[0]!r}")
+        await application.shutdown()
+
+    return await _with_double("AIORateLimiter", len(chats), paid, send)
+
+
+def report(result: Result) -> None:
+    print(
+        f"  {result.name:<30} {result.delivered:>5}/{result.messages} in {result.seconds:6.1f} s"
+        f"  {result.rate:7.1f} msg/s  {100 * result.share:5.1f}% of {result.limit}/s"
+        f"  429s: {result.refused} (during a flood wait: {result.early})"
+    )
+
+
+async def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=900, help="private chats, free runs")
+    parser.add_argument("--paid", type=int, default=1000, help="private chats, paid runs")
+    parser.add_argument("--serve-double", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--concurrency", type=int, help="Telegram sends in flight (default: as `samtal run`)"
+    )
+    args = parser.parse_args(argv)
+    if args.serve_double:
+        await serve_double()
+        return
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # its 429s are counted here
+    free = list(range(FIRST_CHAT, FIRST_CHAT + args.chats))
+    paid = list(range(FIRST_CHAT, FIRST_CHAT + args.paid))
+    print(f"An announcement to {args.chats} private chats (limit 30/s):")
+    report(await samtal_run(free, False, args.concurrency))
+    report(await gateway_run(free, False))
+    report(await aiorate_run(free, paid=False))
+    print(f"With paid broadcast, to {args.paid} private chats (limit 1000/s):")
+    report(await samtal_run(paid, True, args.concurrency))
+    report(await gateway_run(paid, True))
+    report(await aiorate_run(paid, paid=True))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
