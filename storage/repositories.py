@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.delivery import (
@@ -403,20 +404,23 @@ class SqlAlchemyPeopleRepository(_Repository):
 
 class SqlAlchemyOutboxRepository(_Repository):
     async def add(self, entry: OutboxEntry) -> bool:
-        if await self._has_key(entry.key):
-            return False
-        try:
-            async with self.session.begin_nested():  # another process may race us to the key
-                self.session.add(entry)
-        except IntegrityError:
-            if await self._has_key(entry.key):
-                return False
-            raise
-        return True
-
-    async def _has_key(self, key: str) -> bool:
-        query = sa.select(tables.outbox.c.id).where(tables.outbox.c.key == key)
-        return (await self.session.execute(query)).first() is not None
+        # One statement, also when another process races us to the key: the hot path of
+        # every reply (a look-up, a savepoint, an insert and its release before).
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        values = {field.name: getattr(entry, field.name) for field in fields(entry)}
+        del values["id"]
+        statement = (
+            insert(tables.outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(tables.outbox.c.id)
+        )
+        entry.id = (await self.session.execute(statement)).scalar_one_or_none()
+        return entry.id is not None
 
     async def claim_due(
         self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
