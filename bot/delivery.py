@@ -30,8 +30,11 @@ ran out; a live process renews its own, so its work is never taken from it:
 - a `claimed` entry never reached its platform call: it is plainly requeued
   and sent once, by whichever process claims it next;
 - a `sending` entry is the **one uncertain window**. Its request may or may
-  not have reached the platform, and Telegram's Bot API (like Discord's, as
-  sent here) takes no idempotency key and cannot be asked what it received.
+  not have reached the platform, and Telegram's Bot API takes no idempotency
+  key and cannot be asked what it received. (Discord can: its messages carry
+  the entry's id as an enforced nonce, see `current_delivery_id`, so there a
+  second send returns the first message; only an answer to a slash command,
+  a follow-up without nonces, keeps the window.)
   Such an entry is **sent again**, logged as a warning with its key and
   counted (`DeliveryStats.uncertain`). The choice: a rare duplicate is
   visible and harmless, while a lost welcome, reminder or announcement would
@@ -124,6 +127,19 @@ class ClaimLost(Exception):
 _call_starting: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
     "samtal_call_starting", default=None
 )
+
+
+_delivery_id: ContextVar[str | None] = ContextVar("samtal_delivery_id", default=None)
+
+
+def current_delivery_id() -> str | None:
+    """The outbox entry being sent, for platforms that take an idempotency key.
+
+    Discord does (a message nonce it enforces for a few minutes): a message sent again
+    after a takeover then comes back as the one already posted, closing the window
+    described in the module's note there. None outside the dispatcher.
+    """
+    return _delivery_id.get()
 
 
 async def platform_call_starting() -> None:
@@ -425,6 +441,7 @@ class Dispatcher:
         external_id: str | None = None
         error: DeliveryError | None = None
         token = _call_starting.set(mark)
+        delivery = _delivery_id.set(str(entry.id))
         try:
             if not getattr(gateway, "reports_call_start", False):
                 await mark()
@@ -437,6 +454,7 @@ class Dispatcher:
                 error = DeliveryError(f"unexpected {type(exc).__name__}: {exc}")
         finally:
             _call_starting.reset(token)
+            _delivery_id.reset(delivery)
         if lost:
             self.stats.lost_claims += 1
             log.info("outbox entry %s was taken over by another process; not sent here", entry.id)

@@ -8,6 +8,7 @@ import asyncio
 
 import discord
 import pytest
+import sqlalchemy as sa
 
 from adapters.discord.app import SamtalClient
 from adapters.discord.gateway import DMS_CLOSED
@@ -19,6 +20,7 @@ from bot.delivery import enqueue
 from bot.i18n import Translator
 from bot.messages import Attachment, Button, OutgoingMessage, Span, bold, message
 from bot.ports import DeliveryError
+from storage import tables
 from storage.database import Database
 from tests.platform_doubles.discord_api import DiscordDouble, user_payload, visible
 from tests.platform_drivers import DiscordDriver, discord_bot
@@ -195,3 +197,34 @@ async def test_attachments_are_uploaded_with_the_text(
         (posted,) = dc.double.posted
         assert posted.content == "Årshjulet 2026"
         assert posted.files == ["hjul.png"]
+
+
+async def test_a_message_sent_again_after_a_crash_is_posted_once(
+    database: Database, clock: VirtualClock
+) -> None:
+    """The uncertain window (bot/delivery.py) is closed on Discord: the outbox entry's id
+    goes as an enforced nonce, so a second send returns the message posted the first time."""
+    async with discord_bot(database, clock) as dc:
+        async with database.unit_of_work() as uow:
+            await enqueue(
+                uow,
+                key="news:1",
+                platform="discord",
+                chat_id="556",
+                direct=False,
+                message=message("Nyheter"),
+                now=clock.now(),
+            )
+            await uow.commit()
+        await dc.samtal.dispatcher.deliver_due()
+        async with database.engine.begin() as connection:  # as if its result was never recorded
+            (first,) = (await connection.execute(sa.select(tables.outbox.c.external_id))).all()
+            await connection.execute(
+                sa.update(tables.outbox).values(status="pending", external_id=None)
+            )
+        await dc.samtal.dispatcher.deliver_due()
+        assert [p.content for p in dc.double.posted] == ["Nyheter"]
+        assert [row[1] for row in await outbox(database)] == ["sent"]
+        async with database.engine.connect() as connection:
+            (again,) = (await connection.execute(sa.select(tables.outbox.c.external_id))).all()
+        assert again == first

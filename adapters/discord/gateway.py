@@ -27,6 +27,7 @@ from adapters.budget import SendStats
 from adapters.discord import polls
 from adapters.discord.limits import RestBudget, retry_after_of
 from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
+from bot.delivery import current_delivery_id
 from bot.i18n import N_, Translator
 from bot.messages import Button, CalendarEvent, OutgoingMessage
 from bot.ports import DeliveryError
@@ -265,6 +266,9 @@ class DiscordGateway:
             else:
                 if target is None:
                     target = await self._target(chat_id, direct=direct)
+                delivery = current_delivery_id()
+                if delivery is not None:  # sent again after a crash: Discord returns the first
+                    kwargs["nonce"] = f"samtal{delivery}.{index}"[:25]
                 sent = await target.send(content or None, **kwargs)
                 sent_id = sent.id
         if sent_id is None:

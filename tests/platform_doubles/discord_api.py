@@ -203,6 +203,7 @@ class DiscordDouble:
         self._ids = itertools.count(950_000_000_000_000_000)
         self.dm_channels: dict[int, int] = {}  # DM channel id -> user id
         self.interaction_channels: dict[str, int] = {}  # interaction token -> its channel
+        self.nonces: dict[tuple[int, str], dict[str, Any]] = {}  # enforced nonces -> message
         self.deleted_placeholders: list[str] = []  # interaction tokens
         self.sockets: list[web.WebSocketResponse] = []  # gateway connections that identified
         self.message_channels: dict[int, int] = {}  # message id -> the channel it is in
@@ -446,10 +447,21 @@ class DiscordDouble:
         if user_id is not None and user_id in self.dms_closed:
             return self._refuse(request, Refused(403, "Cannot send messages to this user", 50007))
         body = await self._body(request)
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > 25:
+            return self._refuse(request, Refused(400, "Invalid Form Body: nonce", 50035))
+        if body.get("enforce_nonce") and nonce is not None:
+            # Like Discord: the same nonce from the bot again (within minutes) returns the
+            # message it created the first time, and creates nothing.
+            earlier = self.nonces.get((channel_id, str(nonce)))
+            if earlier is not None:
+                return self._json(earlier)
         try:
             message = self._record("channel", channel_id, body)
         except Refused as refused:
             return self._refuse(request, refused)
+        if body.get("enforce_nonce") and nonce is not None:
+            self.nonces[(channel_id, str(nonce))] = message
         return self._json(message)
 
     async def _thread_from_message(self, request: web.Request) -> web.Response:
