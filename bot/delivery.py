@@ -133,7 +133,8 @@ _delivery_id: ContextVar[str | None] = ContextVar("samtal_delivery_id", default=
 
 
 def current_delivery_id() -> str | None:
-    """The outbox entry being sent, for platforms that take an idempotency key.
+    """The outbox entry being sent (a string unique to it), for platforms that take an
+    idempotency key.
 
     Discord does (a message nonce it enforces for a few minutes): a message sent again
     after a takeover then comes back as the one already posted, closing the window
@@ -441,7 +442,8 @@ class Dispatcher:
         external_id: str | None = None
         error: DeliveryError | None = None
         token = _call_starting.set(mark)
-        delivery = _delivery_id.set(str(entry.id))
+        # Not the row id alone: SQLite reuses the ids of deleted rows (an erasure).
+        delivery = _delivery_id.set(f"{entry.id}:{entry.key}:{entry.created_at.isoformat()}")
         try:
             if not getattr(gateway, "reports_call_start", False):
                 await mark()

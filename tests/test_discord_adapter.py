@@ -228,3 +228,27 @@ async def test_a_message_sent_again_after_a_crash_is_posted_once(
         async with database.engine.connect() as connection:
             (again,) = (await connection.execute(sa.select(tables.outbox.c.external_id))).all()
         assert again == first
+
+
+async def test_a_new_message_reusing_a_deleted_rows_id_is_still_posted(
+    database: Database, clock: VirtualClock
+) -> None:
+    """SQLite gives a deleted row's id to the next one (after an erasure): the nonce must
+    still differ, or Discord would return the old message instead of posting the new."""
+    async with discord_bot(database, clock) as dc:
+        for text in ("Första", "Andra"):
+            async with database.unit_of_work() as uow:
+                await enqueue(
+                    uow,
+                    key=f"news:{text}",
+                    platform="discord",
+                    chat_id="556",
+                    direct=False,
+                    message=message(text),
+                    now=clock.now(),
+                )
+                await uow.commit()
+            await dc.samtal.dispatcher.deliver_due()
+            async with database.engine.begin() as connection:
+                await connection.execute(sa.delete(tables.outbox))
+        assert [p.content for p in dc.double.posted] == ["Första", "Andra"]

@@ -13,6 +13,7 @@ told in the channel where they last used the bot.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import time
@@ -268,7 +269,8 @@ class DiscordGateway:
                     target = await self._target(chat_id, direct=direct)
                 delivery = current_delivery_id()
                 if delivery is not None:  # sent again after a crash: Discord returns the first
-                    kwargs["nonce"] = f"samtal{delivery}.{index}"[:25]
+                    digest = hashlib.sha256(f"{delivery}.{index}".encode()).hexdigest()
+                    kwargs["nonce"] = digest[:25]  # Discord's longest nonce
                 sent = await target.send(content or None, **kwargs)
                 sent_id = sent.id
         if sent_id is None:
