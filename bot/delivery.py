@@ -124,12 +124,16 @@ class ClaimLost(Exception):
     """Another process took the entry over before its platform call started: do not send."""
 
 
-_call_starting: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
-    "samtal_call_starting", default=None
-)
+@dataclass(frozen=True)
+class _Sending:
+    """The entry a gateway is sending right now, as the dispatcher hands it over."""
+
+    # Unique to the entry: not the row id alone, since SQLite reuses deleted rows' ids.
+    delivery_id: str
+    mark: Callable[[], Awaitable[None]]  # writes the start mark, once
 
 
-_delivery_id: ContextVar[str | None] = ContextVar("samtal_delivery_id", default=None)
+_sending: ContextVar[_Sending | None] = ContextVar("samtal_sending", default=None)
 
 
 def current_delivery_id() -> str | None:
@@ -140,7 +144,8 @@ def current_delivery_id() -> str | None:
     after a takeover then comes back as the one already posted, closing the window
     described in the module's note there. None outside the dispatcher.
     """
-    return _delivery_id.get()
+    sending = _sending.get()
+    return sending.delivery_id if sending else None
 
 
 async def platform_call_starting() -> None:
@@ -151,9 +156,9 @@ async def platform_call_starting() -> None:
     note); later ones do nothing, and outside the dispatcher it does nothing at all.
     It raises `ClaimLost` when the message must not be sent: let it through.
     """
-    hook = _call_starting.get()
-    if hook is not None:
-        await hook()
+    sending = _sending.get()
+    if sending is not None:
+        await sending.mark()
 
 
 async def enqueue(
@@ -441,9 +446,8 @@ class Dispatcher:
 
         external_id: str | None = None
         error: DeliveryError | None = None
-        token = _call_starting.set(mark)
-        # Not the row id alone: SQLite reuses the ids of deleted rows (an erasure).
-        delivery = _delivery_id.set(f"{entry.id}:{entry.key}:{entry.created_at.isoformat()}")
+        delivery_id = f"{entry.id}:{entry.key}:{entry.created_at.isoformat()}"
+        token = _sending.set(_Sending(delivery_id, mark))
         try:
             if not getattr(gateway, "reports_call_start", False):
                 await mark()
@@ -455,8 +459,7 @@ class Dispatcher:
                 log.exception("sending outbox entry %s failed unexpectedly", entry.id)
                 error = DeliveryError(f"unexpected {type(exc).__name__}: {exc}")
         finally:
-            _call_starting.reset(token)
-            _delivery_id.reset(delivery)
+            _sending.reset(token)
         if lost:
             self.stats.lost_claims += 1
             log.info("outbox entry %s was taken over by another process; not sent here", entry.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -249,6 +249,11 @@ class OutgoingMessage:
     @property
     def plain_text(self) -> str:
         return "".join(span.text for span in self.spans)
+
+    def after_native_poll(self) -> OutgoingMessage | None:
+        """What is left to post once a platform has handled the native poll part, if anything."""
+        rest = replace(self, stop_native_poll=False, native_poll=None)
+        return rest if rest.plain_text.strip() or rest.buttons or rest.attachment else None
 
     def concerns_native_poll(self, limits: NativePollLimits, *, direct: bool) -> bool:
         """Whether a platform with these limits posts this as its own poll, or ends one."""

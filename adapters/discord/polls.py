@@ -57,10 +57,8 @@ async def send_native(
 ) -> str | None:
     if message.stop_native_poll:
         await _end(gateway, chat_id, message.reference)
-        rest = replace(message, stop_native_poll=False, native_poll=None)
-        if not (rest.plain_text.strip() or rest.buttons or rest.attachment):
-            return None
-        return await gateway._send(chat_id, rest, direct=direct)
+        rest = message.after_native_poll()
+        return None if rest is None else await gateway._send(chat_id, rest, direct=direct)
     native = message.native_poll
     assert native is not None
     poll = discord.Poll(
