@@ -7,7 +7,7 @@ import difflib
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.context import Context, Effects, Refusal
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the outbox's button tokens
 
 TIMER_BATCH = 50
+# "Last seen" moves in steps this long: it only ages out guests and tells who is still
+# reachable, and writing it at every press was two UPDATEs per interaction.
+LAST_SEEN_STEP = timedelta(minutes=10)
 
 
 class Samtal:
@@ -96,13 +99,14 @@ class Samtal:
                 return Outcome()
         try:
             async with self.uow_factory() as uow:
-                if await uow.events.seen(platform, event.event_id):
+                if not await uow.events.first_time(
+                    ProcessedEvent(platform, event.event_id, self.clock.now())
+                ):
                     return Outcome()
                 if isinstance(event, PollAnswered) and not await self._our_native_poll(uow, event):
                     return Outcome()
                 ctx = await self._context(uow, event)
                 outcome = await self._route(ctx, event)
-                await uow.events.record(ProcessedEvent(platform, event.event_id, self.clock.now()))
                 await uow.commit()
         except Refusal as refusal:
             refused = refusal.text
@@ -226,9 +230,11 @@ class Samtal:
             )
             return person, False
         identity, person, consented = found
-        identity.last_seen_at = now
-        identity.username = clean_name(sender.username)
-        person.last_seen_at = now
+        identity.username = clean_name(sender.username)  # written only when it changed
+        if _stale(identity.last_seen_at, now):
+            identity.last_seen_at = now
+        if _stale(person.last_seen_at, now):
+            person.last_seen_at = now
         return person, consented
 
     async def _org_in_scope(
@@ -396,3 +402,7 @@ def _something_went_wrong(t: Translator) -> str:
 
 def _slow_down(t: Translator) -> str:
     return t("You are sending a lot right now. Please wait a minute, then try again.")
+
+
+def _stale(last_seen: datetime | None, now: datetime) -> bool:
+    return last_seen is None or now - last_seen >= LAST_SEEN_STEP

@@ -406,15 +406,10 @@ class SqlAlchemyOutboxRepository(_Repository):
     async def add(self, entry: OutboxEntry) -> bool:
         # One statement, also when another process races us to the key: the hot path of
         # every reply (a look-up, a savepoint, an insert and its release before).
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
         values = {field.name: getattr(entry, field.name) for field in fields(entry)}
         del values["id"]
         statement = (
-            insert(tables.outbox)
+            _insert(self.session, tables.outbox)
             .values(values)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(tables.outbox.c.id)
@@ -659,11 +654,19 @@ class SqlAlchemyDialogRepository(_Repository):
 
 
 class SqlAlchemyEventRepository(_Repository):
-    async def seen(self, platform: str, event_id: str) -> bool:
-        return await self.session.get(ProcessedEvent, (platform, event_id)) is not None
-
-    async def record(self, event: ProcessedEvent) -> None:
-        self.session.add(event)
+    async def first_time(self, event: ProcessedEvent) -> bool:
+        # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
+        # racing the first waits here for its transaction, then finds the mark.
+        c = tables.processed_events.c
+        statement = (
+            _insert(self.session, tables.processed_events)
+            .values(
+                platform=event.platform, event_id=event.event_id, processed_at=event.processed_at
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            .returning(c.platform)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
@@ -676,6 +679,12 @@ class SqlAlchemyEventRepository(_Repository):
 # The transaction-scoped advisory lock that makes outbox claims take turns on PostgreSQL
 # (a different key from the scheduler's session lock, see storage/coordination.py).
 _CLAIM_LOCK = 0x53_61_6D_01
+
+
+def _insert(session: AsyncSession, table: sa.Table) -> Any:
+    """An INSERT that can be told what to do on a conflict (`on_conflict_do_nothing`)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _count(result: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -102,6 +103,17 @@ async def test_a_redelivered_event_is_answered_once(database: Database) -> None:
     await samtal.handle(_help("same"))
     await samtal.run_due()
     assert len(gateway.sent) == 1
+
+
+async def test_a_redelivery_racing_the_first_is_answered_once(database: Database) -> None:
+    # Webhook retries can arrive while the first is still being handled: on PostgreSQL
+    # both run side by side, and the second must wait for the first's mark, not fail.
+    gateway = RecordingGateway()
+    samtal = _core(database, gateway)
+    await asyncio.gather(*(samtal.handle(_help("raced")) for _ in range(3)))
+    await samtal.run_due()
+    assert len(gateway.sent) == 1
+    assert "went wrong" not in gateway.sent[0][1]
 
 
 async def test_the_same_key_is_queued_once(database: Database) -> None:
