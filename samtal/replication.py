@@ -46,7 +46,7 @@ class ReplicaTimings:
     lease: float = 20.0  # a claim's life without renewal
     alive: float = 15.0  # a replica whose heartbeat is older is counted as gone
     stats_every: float = 60.0  # the delivery figures are logged this often when they change
-    sweep: float = 30.0  # seconds between looks for work that other processes queued
+    sweep: float = 5.0  # seconds between looks for work that other processes queued
 
 
 def replica_name() -> str:

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 30
+# Work queued by another process (`samtal announce`, another replica) is found within this;
+# a look is a few indexed queries.
+SWEEP_SECONDS = 5.0
 
 
 def core_settings(config: Config, *, flood_limit: bool) -> Settings:
