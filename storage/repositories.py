@@ -162,6 +162,12 @@ class SqlAlchemyOrganisationRepository(_Repository):
 
 
 class SqlAlchemyPeopleRepository(_Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # A press asks for the person's affiliations several times (home organisation,
+        # language, scope): once per transaction is enough. Every write here forgets them.
+        self._affiliations: dict[int, Sequence[Affiliation]] = {}
+
     async def add(self, person: Person) -> Person:
         await self._add(person)
         return person
@@ -235,11 +241,15 @@ class SqlAlchemyPeopleRepository(_Repository):
         return (await self.session.scalars(query)).all()
 
     async def affiliations_of(self, person_id: int) -> Sequence[Affiliation]:
-        a = tables.affiliations.c
-        query = sa.select(Affiliation).filter_by(person_id=person_id).order_by(a.since, a.id)
-        return (await self.session.scalars(query)).all()
+        known = self._affiliations.get(person_id)
+        if known is None:
+            a = tables.affiliations.c
+            query = sa.select(Affiliation).filter_by(person_id=person_id).order_by(a.since, a.id)
+            known = self._affiliations[person_id] = tuple(await self.session.scalars(query))
+        return known
 
     async def affiliate(self, affiliation: Affiliation) -> None:
+        self._affiliations.clear()
         existing = await self.session.scalars(
             sa.select(Affiliation).filter_by(
                 person_id=affiliation.person_id, org_id=affiliation.org_id
@@ -277,6 +287,7 @@ class SqlAlchemyPeopleRepository(_Repository):
         return _count(result)
 
     async def leave(self, person_id: int, org_ids: Sequence[int]) -> None:
+        self._affiliations.clear()
         for table in (tables.affiliations, tables.role_assignments):
             await self.session.execute(
                 sa.delete(table).where(table.c.person_id == person_id, table.c.org_id.in_(org_ids))
@@ -369,6 +380,7 @@ class SqlAlchemyPeopleRepository(_Repository):
         return records
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
+        self._affiliations.clear()
         keep, drop = await self.get(keep_id), await self.get(drop_id)
         assert keep is not None and drop is not None
         if drop.status is Status.MEMBER:
@@ -395,6 +407,7 @@ class SqlAlchemyPeopleRepository(_Repository):
 
     def _forget_loaded(self, person_id: int) -> None:
         """Detaches loaded objects that the bulk statements made stale."""
+        self._affiliations.clear()
         for obj in list(self.session.identity_map.values()):
             if getattr(obj, "person_id", None) == person_id or (
                 isinstance(obj, Person) and obj.id == person_id

@@ -76,3 +76,4 @@ class SqlAlchemyUnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self.people = SqlAlchemyPeopleRepository(self.session)  # forgets what it had read

@@ -11,6 +11,7 @@ from bot.clock import VirtualClock
 from bot.demo import seed_demo
 from bot.domain.meetings import Answer, Rsvp
 from bot.domain.organisations import Organisation
+from bot.domain.people import Affiliation
 from storage.database import Database
 from tests.conftest import START
 
@@ -118,3 +119,28 @@ async def test_units_of_work_on_sqlite_take_turns(database: Database) -> None:
             return found.display_name if found else ""
 
     assert await asyncio.wait_for(nested(), timeout=5) == "Bertil"
+
+
+async def test_affiliations_read_once_still_show_every_change(database: Database) -> None:
+    # Read once per transaction, and forgotten by every write that moves them.
+    clock = VirtualClock(START)
+    await seed_demo(database.unit_of_work, clock)
+    async with database.unit_of_work() as uow:
+        anna = await uow.people.by_identity("console", "anna")
+        gavle = await uow.orgs.by_slug("gavle")
+        assert anna is not None and anna.id is not None and gavle is not None
+        assert gavle.id is not None
+        anna_id, gavle_id = anna.id, gavle.id  # a rollback expires the loaded objects
+        before = [a.org_id for a in await uow.people.affiliations_of(anna_id)]
+        assert gavle_id not in before
+        await uow.people.affiliate(Affiliation(anna_id, gavle_id, since=clock.now()))
+        assert [a.org_id for a in await uow.people.affiliations_of(anna_id)] == [
+            *before,
+            gavle_id,
+        ]
+        await uow.people.leave(anna_id, [gavle_id])
+        assert [a.org_id for a in await uow.people.affiliations_of(anna_id)] == before
+        await uow.people.affiliate(Affiliation(anna_id, gavle_id, since=clock.now()))
+        assert len(await uow.people.affiliations_of(anna_id)) == len(before) + 1
+        await uow.rollback()
+        assert [a.org_id for a in await uow.people.affiliations_of(anna_id)] == before
