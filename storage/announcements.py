@@ -158,19 +158,19 @@ class SqlAlchemyAnnouncementRepository(_Repository):
             sa.update(announcements).where(*condition).values(**values)
         )
         changed = _count(result) == 1
-        loaded = self._loaded(announcement_id)
+        loaded = self._in_session(announcement_id)
         if loaded is not None:
             await self.session.refresh(loaded)
         return changed
 
-    def _loaded(self, announcement_id: int) -> Announcement | None:
+    def _in_session(self, announcement_id: int) -> Announcement | None:
         for obj in self.session.identity_map.values():
             if isinstance(obj, Announcement) and obj.id == announcement_id:
                 return obj
         return None
 
     def _forget(self, announcement_id: int) -> None:
-        loaded = self._loaded(announcement_id)
+        loaded = self._in_session(announcement_id)
         if loaded is not None:
             self.session.expunge(loaded)
 

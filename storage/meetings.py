@@ -145,7 +145,7 @@ class SqlAlchemyMeetingRepository(_Repository):
         return meeting
 
     async def get(self, meeting_id: int) -> Meeting | None:
-        return await self.session.get(Meeting, meeting_id)
+        return await self._get(Meeting, meeting_id)
 
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10

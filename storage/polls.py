@@ -93,7 +93,7 @@ class SqlAlchemyPollRepository(_Repository):
         return poll
 
     async def get(self, poll_id: int) -> Poll | None:
-        return await self.session.get(Poll, poll_id)
+        return await self._get(Poll, poll_id)
 
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
         c = polls.c

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +34,8 @@ from bot.domain.people import (
 from storage import tables
 
 _MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
+
+_T = TypeVar("_T")
 
 
 @functools.cache
@@ -73,6 +75,18 @@ class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _loaded(self, cls: type[_T], ident: Any) -> _T | None:
+        """The object if this session holds it, fresh: no SQL, and no trip through the
+        async layer (a hit in `AsyncSession.get` still costs one)."""
+        found = self.session.identity_map.get(self.session.identity_key(cls, ident))
+        if not isinstance(found, cls) or sa.inspect(found).expired_attributes:
+            return None
+        return found
+
+    async def _get(self, cls: type[_T], ident: Any) -> _T | None:
+        loaded = self._loaded(cls, ident)
+        return loaded if loaded is not None else await self.session.get(cls, ident)
+
     async def _add(self, obj: Any) -> None:
         self.session.add(obj)
         await self.session.flush()
@@ -84,7 +98,7 @@ class SqlAlchemyOrganisationRepository(_Repository):
         return org
 
     async def get(self, org_id: int) -> Organisation | None:
-        return await self.session.get(Organisation, org_id)
+        return await self._get(Organisation, org_id)
 
     async def by_slug(self, slug: str) -> Organisation | None:
         result = await self.session.scalars(sa.select(Organisation).filter_by(slug=slug))
@@ -100,20 +114,13 @@ class SqlAlchemyOrganisationRepository(_Repository):
         chain: list[Organisation] = []
         current: int | None = org_id
         while current is not None and len(chain) < _MAX_DEPTH:
-            loaded = self._loaded(current)
+            loaded = self._loaded(Organisation, current)
             if loaded is None:
                 chain.extend(await self._ancestors(current, _MAX_DEPTH - len(chain)))
                 break
             chain.append(loaded)
             current = loaded.parent_id
         return chain
-
-    def _loaded(self, org_id: int) -> Organisation | None:
-        """The organisation if this session holds it, fresh (no SQL is issued)."""
-        found = self.session.identity_map.get(self.session.identity_key(Organisation, org_id))
-        if not isinstance(found, Organisation) or sa.inspect(found).expired_attributes:
-            return None
-        return found
 
     async def _ancestors(self, org_id: int, limit: int) -> Sequence[Organisation]:
         """The organisation and those above it, nearest first, at most `limit` of them."""
@@ -146,7 +153,7 @@ class SqlAlchemyOrganisationRepository(_Repository):
         return ordered
 
     async def channel(self, platform: str, chat_id: str) -> Channel | None:
-        return await self.session.get(Channel, (platform, chat_id))
+        return await self._get(Channel, (platform, chat_id))
 
     async def bind_channel(self, channel: Channel) -> None:
         await self.session.merge(channel)
@@ -173,7 +180,7 @@ class SqlAlchemyPeopleRepository(_Repository):
         return person
 
     async def get(self, person_id: int) -> Person | None:
-        return await self.session.get(Person, person_id)
+        return await self._get(Person, person_id)
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         identity = await self.identity(platform, external_id)
@@ -634,7 +641,7 @@ class SqlAlchemyButtonRepository(_Repository):
         self.session.add(action)
 
     async def get(self, token: str) -> ButtonAction | None:
-        return await self.session.get(ButtonAction, token)
+        return await self._get(ButtonAction, token)
 
     async def purge(self, before: datetime) -> int:
         c = tables.button_actions.c
