@@ -23,6 +23,14 @@ window of L messages a second accepts N messages in no less than ceil(N / L) - 1
 (L at once, then L more each second), from the first message to the last as the double
 saw them; the share is that over the span the run took. (Where N fits in one second, it
 is the rate over L.) msg/s is (N - 1) over the span. 429s are as the double counted them.
+
+For the samtal outbox run at 30/s a second line says where each slot's round went
+(p50 / p90 / mean, in ms): from the time its slot freed (or the send's turn, if later)
+to the request's start ("late": timers and the event loop), from the start to the double counting it
+("there"), from then to the answer seen here ("back"); the gap between a message and
+the one a limit later as the double saw them ("round", at least 1 s: the limiter holds a
+slot until a second after the answer); and how long the first L took to go out ("first
+L"), which every later round inherits.
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.platform_doubles is not an installed package
@@ -46,6 +55,7 @@ from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 
 from adapters.telegram.gateway import TelegramGateway  # noqa: E402
+from adapters.telegram.limits import RateLimiter, Slot  # noqa: E402
 from adapters.telegram.translate import PLATFORM, chunks_of  # noqa: E402
 from bot.bootstrap import build_registry  # noqa: E402
 from bot.core import Samtal  # noqa: E402
@@ -83,6 +93,7 @@ class Result:
     refused: int  # 429s
     early: int  # of those, during a flood wait already announced
     limit: int  # messages a second
+    arrivals: list[tuple[int, float]] = field(default_factory=list)  # (chat, as the double saw)
 
     @property
     def rate(self) -> float:
@@ -114,7 +125,10 @@ async def serve_double() -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes it
     await double.stop()
-    print(json.dumps({"counts": asdict(double.counts), "accepted_at": double.accepted_at}))
+    # `sent` and `accepted_at` grow together (one send accepted, then recorded).
+    chats = [sent.chat_id for sent in double.sent]
+    report = {"counts": asdict(double.counts), "accepted_at": double.accepted_at, "chats": chats}
+    print(json.dumps(report))
 
 
 async def _with_double(
@@ -143,6 +157,78 @@ async def _with_double(
         counts["refused"],
         counts["early"],
         LIMITS["paid" if paid else "overall"][0],
+        list(zip(report["chats"], times, strict=False)),
+    )
+
+
+class Timeline:
+    """When each chat's send had its slot, started its request and saw the answer."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, float]] = {}
+
+    def note(self, chat_id: str, name: str, at: float | None = None) -> None:
+        self.events.setdefault(chat_id, {})[name] = time.monotonic() if at is None else at
+
+
+class TimedLimiter(RateLimiter):
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__()
+        self.timeline = timeline
+
+    async def reserve(
+        self, chat_id: str, *, private: bool, paid: bool = False, burst: int = 1, first: bool = True
+    ) -> Slot:
+        slot = await super().reserve(chat_id, private=private, paid=paid, burst=burst, first=first)
+        self.timeline.note(chat_id, "turn", max(slot.at, time.monotonic()))
+        return slot
+
+
+class TimedGateway(TelegramGateway):
+    """Our gateway, noting when each request starts and its answer comes back."""
+
+    def __init__(self, bot: Any, timeline: Timeline) -> None:
+        super().__init__(bot, TimedLimiter(timeline))
+        self.timeline = timeline
+
+    async def _request(
+        self, chat_id: str, call: Callable[[], Awaitable[Any]], **kwargs: Any
+    ) -> Any:
+        async def timed() -> Any:
+            self.timeline.note(chat_id, "start")
+            try:
+                return await call()
+            finally:
+                self.timeline.note(chat_id, "answer")
+
+        return await super()._request(chat_id, timed, **kwargs)
+
+
+def _spread(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    p50, p90 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.9)]
+    return f"{1000 * p50:.1f} / {1000 * p90:.1f} / {1000 * sum(ordered) / len(ordered):.1f}"
+
+
+def breakdown(result: Result, timeline: Timeline) -> None:
+    """Where each slot's round went (see the module's note)."""
+    rows = []
+    for chat, arrived in sorted(result.arrivals, key=lambda pair: pair[1]):
+        seen = timeline.events.get(str(chat), {})
+        if {"turn", "start", "answer"} <= seen.keys():
+            rows.append((arrived, seen))
+    limit = result.limit
+    if len(rows) <= limit:
+        return
+    late = [seen["start"] - seen["turn"] for _, seen in rows[limit:]]
+    there = [arrived - seen["start"] for arrived, seen in rows]
+    back = [seen["answer"] - arrived for arrived, seen in rows]
+    rounds = [rows[n][0] - rows[n - limit][0] for n in range(limit, len(rows))]
+    print(
+        f"  {'':<30} late {_spread(late)}, there {_spread(there)}, back {_spread(back)}, "
+        f"round {_spread(rounds)} ms; first {limit}: {1000 * (rows[limit - 1][0] - rows[0][0]):.0f} ms"
     )
 
 
@@ -161,13 +247,15 @@ def delivery_options(
     return options
 
 
-async def samtal_run(chats: Sequence[int], paid: bool, concurrency: int | None) -> Result:
+async def samtal_run(
+    chats: Sequence[int], paid: bool, concurrency: int | None, timeline: Timeline | None = None
+) -> Result:
     """The outbox and the core's dispatcher, on a real SQLite database."""
 
     async def send(double: Remote) -> None:
         application = _bot_builder(double).build()
         await application.initialize()
-        gateway = TelegramGateway(application.bot)
+        gateway = TimedGateway(application.bot, timeline or Timeline())
         with tempfile.TemporaryDirectory(prefix="samtal-bench-") as folder:
             database = Database(sqlite_url(Path(folder) / "bench.db"))
             await database.upgrade()
@@ -296,7 +384,10 @@ async def main(argv: Sequence[str] | None = None) -> None:
     free = list(range(FIRST_CHAT, FIRST_CHAT + args.chats))
     paid = list(range(FIRST_CHAT, FIRST_CHAT + args.paid))
     print(f"An announcement to {args.chats} private chats (limit 30/s):")
-    report(await samtal_run(free, False, args.concurrency))
+    timeline = Timeline()
+    result = await samtal_run(free, False, args.concurrency, timeline)
+    report(result)
+    breakdown(result, timeline)
     report(await gateway_run(free, False))
     report(await aiorate_run(free, paid=False))
     print(f"With paid broadcast, to {args.paid} private chats (limit 1000/s):")

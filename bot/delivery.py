@@ -15,9 +15,10 @@ on one PostgreSQL:
 2. **Start mark**: just before the platform request the entry becomes
    `sending` (with `started_at`), but only if the claim is still this
    owner's. Gateways that set `reports_call_start` write the mark themselves
-   through `platform_call_starting()` right before their HTTP request, after
-   any wait for their rate limiter (Telegram); for the others the dispatcher
-   writes it just before `send`.
+   through `platform_call_starting()` right before their HTTP request, at the
+   end of any wait for their rate limiter (Telegram: a tenth of a second before
+   its slot frees, so the write does not delay the request); for the others the
+   dispatcher writes it just before `send`.
 3. **Call, then record**: `sent`, with the platform's message id; or, on a
    `DeliveryError`, pending again (`deferred`: after `retry_after`, never
    sooner, and not counted as an attempt; otherwise counted, with back-off,
@@ -43,7 +44,7 @@ ran out; a live process renews its own, so its work is never taken from it:
 How small the window is kept: an entry is uncertain only if the process died
 between its start mark and the commit of its result, and it is duplicated only
 if the platform had processed the request by then. For Telegram that span
-starts after the rate limiter's wait, right before the HTTP request, and ends
+starts at the end of the rate limiter's wait, just before the HTTP request, and ends
 at the commit that follows the reply (on PostgreSQL committed without waiting
 for the disk: visible to every process at once); it holds at most the
 platform's concurrency (`DeliveryOptions.concurrency`) entries at once.
@@ -150,7 +151,7 @@ def current_delivery_id() -> str | None:
 
 async def platform_call_starting() -> None:
     """A gateway with `reports_call_start = True` awaits this right before each platform
-    request that may deliver the message, after any wait for its rate limiter.
+    request that may deliver the message, at the end of any wait for its rate limiter.
 
     The first call per message writes the dispatcher's start mark (see the module's
     note); later ones do nothing, and outside the dispatcher it does nothing at all.

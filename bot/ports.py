@@ -298,7 +298,7 @@ class Gateway(Protocol):
     A gateway that waits for a rate limiter before its requests may set
     `reports_call_start = True` and await `bot.delivery.platform_call_starting()`
     right before each request instead: the dispatcher's start mark is then written
-    after the wait, which keeps the uncertain window small (see bot/delivery.py).
+    at the end of the wait, which keeps the uncertain window small (see bot/delivery.py).
     """
 
     platform: str

@@ -5,13 +5,16 @@ as Telegram does (no 429s, a spent chat never holds up the others, a 429 honoure
 from __future__ import annotations
 
 import asyncio
+import heapq
+import random
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.budget import Window
-from adapters.telegram.gateway import TelegramGateway
+from adapters.telegram.gateway import MARK_LEAD, TelegramGateway
 from adapters.telegram.limits import BudgetSpent, RateLimiter, Slot
 from bot.bootstrap import build_registry
 from bot.core import Samtal
@@ -189,6 +192,120 @@ def test_idle_chats_are_forgotten() -> None:
     assert len(lim._chats) < 2100
 
 
+def test_a_window_hands_over_the_slot_that_frees_first() -> None:
+    window = Window(2, 1.0)
+    assert window.reserve(0.0) == (0.0, None)
+    assert window.reserve(0.0) == (0.0, None)
+    assert window.reserve(0.1) is None  # both unanswered: no time to promise yet
+    window.release(0.2)  # frees at 1.2
+    window.release(0.3)  # frees at 1.3
+    assert window.reserve(0.4) == (1.2, 1.2)  # promised to this request, to no other
+    assert window.reserve(0.4) == (1.3, 1.3)
+    assert window.reserve(0.5) is None
+    window.release(0.6, reached=False, borrowed=1.3)  # not sent after all: frees at 1.3
+    assert window.reserve(0.7) == (1.3, 1.3)
+    window.release(1.25, borrowed=1.2)  # sent at 1.2, answered at 1.25
+    assert window.wait(1.25) == pytest.approx(1.0)
+
+
+async def test_sends_waiting_for_the_budget_go_in_turn_as_slots_free() -> None:
+    t = FakeTime()
+    lim = limiter(t, overall=(2, 1.0))  # type: ignore[arg-type]
+    for chat in ("a", "b"):
+        (await lim.acquire(chat, private=True)).done()
+        t.now += 0.25
+    first = await lim.reserve("c", private=True)
+    second = await lim.reserve("d", private=True)
+    assert (first.at, second.at) == (1001.0, 1001.25)
+    second.done(reached=False)  # not sent after all: its slot frees when it would have
+    third = await lim.reserve("e", private=True)
+    assert third.at == 1001.25 and t.slept == []
+    await first.wait(lead=0.1)  # e.g. for the start mark
+    assert t.now == pytest.approx(1000.9)
+    await first.wait()
+    assert t.now == pytest.approx(1001.0)
+    first.done()  # answered at once: frees a period later
+    assert (await lim.reserve("f", private=True)).at == pytest.approx(1002.0)
+    lim.max_wait = 0.5  # both slots promised, neither answered: not before a period
+    with pytest.raises(BudgetSpent) as spent:
+        await lim.reserve("g", private=True)
+    assert spent.value.retry_after == 1.0
+
+
+async def test_a_pause_after_a_reservation_hands_the_first_part_back() -> None:
+    t = FakeTime()
+    lim = limiter(t, max_wait=2.0)
+    slot = await lim.reserve("1", private=True)
+    lim.pause(5)
+    with pytest.raises(BudgetSpent):
+        await slot.wait()
+    slot.done(reached=False)
+    later = await lim.reserve("2", private=True, first=False)
+    await later.wait()
+    assert t.now == 1005.0
+
+
+class VirtualTime:
+    """Time that moves only when every task waits: many sends at once, without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._count = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._count += 1
+        heapq.heappush(self._timers, (self.now + max(seconds, 0.0), self._count, future))
+        await future
+
+    async def run(self, tasks: list[asyncio.Task[None]]) -> None:
+        while not all(task.done() for task in tasks):
+            for _ in range(20):  # let whatever is ready run first
+                await asyncio.sleep(0)
+            if self._timers:
+                self.now, _, future = heapq.heappop(self._timers)
+                future.set_result(None)
+        for task in tasks:
+            task.result()
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_never_more_than_thirty_in_any_second_as_the_server_sees_them(seed: int) -> None:
+    """Whatever the network delays each way: the server counts a request when it arrives,
+    anywhere between its start and its answer."""
+    rng = random.Random(seed)
+    vt = VirtualTime()
+    lim = RateLimiter(clock=vt, sleep=vt.sleep)
+    arrived: list[float] = []
+    slow = rng.choice([0.002, 0.05, 0.4])  # this run's network: loopback to a crowded one
+
+    async def sender(worker: int) -> None:
+        for n in range(60):
+            slot = await lim.reserve(f"{worker}:{n}", private=True)
+            try:
+                await slot.wait(lead=0.1)
+                await vt.sleep(rng.random() * 0.01)  # the start mark
+                await slot.wait()
+                there = rng.random() * slow * rng.choice([0.1, 1.0, 3.0])
+                back = rng.random() * slow * rng.choice([0.1, 1.0, 3.0])
+                await vt.sleep(there)
+                arrived.append(vt.now)
+                await vt.sleep(back)
+            finally:
+                slot.done()
+
+    tasks = [asyncio.create_task(sender(worker)) for worker in range(rng.choice([1, 8, 40]))]
+    await vt.run(tasks)
+    arrived.sort()
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(arrived, arrived[30:], strict=False))
+    # ... and not much slower than that: 30 per (1 s + the round trips).
+    assert len(arrived) / (arrived[-1] - arrived[0]) > 30 / (1 + 10 * slow) - 1
+
+
 # -- the real python-telegram-bot against the enforcing double -----------------------------
 
 
@@ -227,6 +344,40 @@ async def test_many_chats_and_one_chat_repeatedly_without_a_429() -> None:
         assert double.counts.accepted == 45 + to_77
         assert gateway.stats.sent == 45 + to_77 and gateway.stats.deferred == handed_back
         assert gateway.stats.rate_limited == 0
+    finally:
+        await gateway.bot.shutdown()
+        await double.stop()
+
+
+async def test_the_start_mark_is_written_while_the_slot_is_spent_and_the_request_after() -> None:
+    from bot.delivery import ClaimLost, _Sending, _sending
+
+    double = TelegramDouble(enforce_limits=True)
+    gateway = await _gateway(double, RateLimiter(overall=(1, 1.0)))
+    marked: list[float] = []
+
+    async def mark() -> None:
+        marked.append(time.monotonic())
+
+    async def lost() -> None:
+        raise ClaimLost("taken over")
+
+    async def send_marked(chat: str, marker: Callable[[], Awaitable[None]]) -> None:
+        token = _sending.set(_Sending(chat, marker))
+        try:
+            await gateway.send(chat, hello(), direct=True)
+        finally:
+            _sending.reset(token)
+
+    try:
+        await gateway.send("1", hello(), direct=True)
+        with pytest.raises(ClaimLost):  # not sent: the slot goes back as it was
+            await send_marked("2", lost)
+        await send_marked("3", mark)
+        first, second = double.accepted_at
+        assert 1.0 <= second - first < 1.5  # a second after the first's answer, no later
+        assert second - marked[0] > MARK_LEAD / 2  # marked while the slot was still spent
+        assert [s.chat_id for s in double.sent] == [1, 3]
     finally:
         await gateway.bot.shutdown()
         await double.stop()

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# How long before its slot frees a request writes the dispatcher's start mark: more than
+# the write takes (about a millisecond, longer when the database is busy), so that the
+# request goes out the moment the slot is free.
+MARK_LEAD = 0.1
+
 
 def is_private(chat_id: str, *, direct: bool) -> bool:
     """Telegram's private chats have the person's (positive) id; groups and channels don't."""
@@ -73,8 +78,9 @@ class Reference:
 
 class TelegramGateway:
     platform = PLATFORM
-    # The dispatcher's start mark is written right before each request, after the limiter's
-    # wait (`platform_call_starting`), which keeps the uncertain window small (bot/delivery.py).
+    # The dispatcher's start mark is written right before each request, near the end of the
+    # limiter's wait (`platform_call_starting`), which keeps the uncertain window small
+    # (bot/delivery.py).
     reports_call_start = True
 
     def __init__(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
@@ -134,16 +140,20 @@ class TelegramGateway:
         is sent again once the pause is over, as the earlier parts are out already.
         """
         while True:
-            slot = await self.limiter.acquire(
+            slot = await self.limiter.reserve(
                 chat_id, private=private, paid=paid, burst=burst, first=first
             )
+            started = False
             try:
-                # The dispatcher's start mark, after every wait and right before the request:
-                # between `ready` and `acquire` many sends may pass `ready` at once and then
-                # wait in `acquire` already marked, each uncertain if the process dies then
-                # (bot/delivery.py). Holding the slot for the mark's write (milliseconds)
-                # costs far less. Raises ClaimLost when the message must not be sent.
+                # The dispatcher's start mark (raises ClaimLost when the message must not be
+                # sent), written `MARK_LEAD` before the slot frees rather than after: the
+                # write then adds nothing to the slot's round. At most the sends holding a
+                # reservation that close to their turn are marked without having gone out
+                # yet, each uncertain (not duplicated) if the process dies then.
+                await slot.wait(lead=MARK_LEAD)
                 await platform_call_starting()
+                await slot.wait()
+                started = True
                 return await call()
             except RetryAfter as exc:
                 self.stats.rate_limited += 1
@@ -152,7 +162,7 @@ class TelegramGateway:
                 if first:
                     raise
             finally:
-                slot.done()
+                slot.done(reached=started)
 
     async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         if polls.goes_native(message, direct=direct):  # a native poll to post or to end

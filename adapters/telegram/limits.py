@@ -11,7 +11,11 @@ one round trip per period (30 a second become 30 per 1 s + round trip).
 Two kinds of waiting:
 
 - the overall budget is shared by every send, so a send may wait a moment for
-  it (up to `max_wait`, about one slot's worth normally);
+  it (up to `max_wait`, about one slot's worth normally). It waits holding a
+  reservation (`reserve`): the slot that frees first, not yet promised to an
+  earlier send, so it knows when it will go and the gateway can write the
+  dispatcher's start mark just before, while the slot is still spent, instead
+  of after it freed (the mark's time would add to every round trip);
 - a chat's budget is that chat's alone, so when it is spent the send is not
   made at all: `BudgetSpent` tells the gateway to hand the message back to the
   dispatcher (a deferred `DeliveryError`) and other chats go on.
@@ -56,15 +60,43 @@ class BudgetSpent(Exception):
 
 @dataclass
 class Slot:
-    """The windows one request holds; `done` releases them when the request has ended."""
+    """The windows one request holds, from its reservation until `done` after its answer.
+
+    `at` is when the request may start: now, or when the slot handed over to it frees
+    (`Window.reserve`). `wait` sleeps until then, or until a moment before (`lead`), so
+    that what the request needs first is done while the slot's period runs out.
+    """
 
     limiter: RateLimiter
     windows: tuple[Window, ...]
+    borrowed: tuple[float | None, ...] = ()
+    at: float = -math.inf
+    first: bool = False
+
+    async def wait(self, lead: float = 0.0) -> None:
+        """Until `lead` seconds before the slot may be used, and any pause (a 429) is over.
+
+        The first request of a message does not wait out a pause longer than `max_wait`
+        that began after its reservation: `BudgetSpent` (and `done(reached=False)`).
+        """
+        limiter = self.limiter
+        while True:
+            now = limiter.clock()
+            paused = limiter.paused_until - now
+            if self.first and paused > limiter.max_wait:
+                raise BudgetSpent("overall", paused)
+            wait = max(self.at - lead, limiter.paused_until) - now
+            if wait <= 0:
+                return
+            await limiter._sleep(wait)
 
     def done(self, *, reached: bool = True) -> None:
+        """The request ended (or was not made: `reached=False`); the slots free a period
+        after now, or as they would have without this reservation."""
         now = self.limiter.clock()
-        for window in self.windows:
-            window.release(now, reached=reached)
+        borrowed = self.borrowed or (None,) * len(self.windows)
+        for window, end in zip(self.windows, borrowed, strict=True):
+            window.release(now, reached=reached, borrowed=end)
 
 
 def _scaled(rule: Rule, fraction: float) -> Rule:
@@ -179,36 +211,62 @@ class RateLimiter:
             return "overall", wait
         return None
 
-    async def ready(
+    async def reserve(
         self, chat_id: str, *, private: bool, paid: bool = False, burst: int = 1, first: bool = True
-    ) -> None:
-        """Waits a moment for the overall budget; raises `BudgetSpent` rather than wait long.
+    ) -> Slot:
+        """A slot in every window the request needs, to be used at `Slot.at` (`Slot.wait`).
 
-        The first request of a message is never made while its chat's budget is spent or the
+        Raises `BudgetSpent` rather than wait long: the first request of a message is
+        never made while its chat's budget is spent (for all its parts) or while the
         overall budget is spent for longer than `max_wait`. A later part of a message that
-        has begun waits for its turn instead: sending the first parts again would repeat them.
-        Takes nothing: `acquire` does (the gateway writes the dispatcher's start mark in
-        between, so that the mark's time is not spent holding a slot).
+        has begun waits for its turn instead: sending the first parts again would repeat
+        them. Reserving in advance, rather than taking a slot once it is free, lets the
+        gateway write the dispatcher's start mark while the slot's period runs out; and
+        those who wait are served in turn.
         """
         while True:
             now = self.clock()
-            spent = self._spent(self._chat(chat_id, private), paid, burst if first else 1, now)
-            if spent is None:
-                return
-            scope, wait = spent
-            if first and (scope == "chat" or wait > self.max_wait):
-                raise BudgetSpent(scope, wait)
-            await self._sleep(wait)
+            chat = self._chat(chat_id, private)
+            if first and (wait := chat.wait(now, burst)) > 0:
+                raise BudgetSpent("chat", wait)
+            windows = (chat, self._paid) if paid else (chat, self._overall, self._paid)
+            taken: list[tuple[float, float | None]] = []
+            for window in windows:
+                reserved = window.reserve(now)
+                if reserved is None:  # every slot waits for an answer: not before a period
+                    for back, (_, borrowed) in zip(windows, taken, strict=False):
+                        back.release(now, reached=False, borrowed=borrowed)
+                    wait = max(window.period, self.paused_until - now)
+                    if first and wait > self.max_wait:
+                        raise BudgetSpent("chat" if window is chat else "overall", wait)
+                    await self._sleep(wait)
+                    break
+                taken.append(reserved)
+            else:
+                slot = Slot(
+                    self,
+                    windows,
+                    tuple(borrowed for _, borrowed in taken),
+                    max(at for at, _ in taken),
+                    first,
+                )
+                wait = max(slot.at, self.paused_until) - now
+                if first and wait > self.max_wait:
+                    slot.done(reached=False)
+                    raise BudgetSpent("overall", wait)
+                return slot
 
     async def acquire(
         self, chat_id: str, *, private: bool, paid: bool = False, burst: int = 1, first: bool = True
     ) -> Slot:
-        """`ready`, then a slot taken: to be released by `Slot.done` when the request ended."""
-        while True:
-            await self.ready(chat_id, private=private, paid=paid, burst=burst, first=first)
-            taken = self.try_take(chat_id, private=private, paid=paid, burst=burst if first else 1)
-            if isinstance(taken, Slot):
-                return taken
+        """`reserve`, then `Slot.wait`: a slot to use now, released by `Slot.done`."""
+        slot = await self.reserve(chat_id, private=private, paid=paid, burst=burst, first=first)
+        try:
+            await slot.wait()
+        except BaseException:
+            slot.done(reached=False)
+            raise
+        return slot
 
 
 __all__ = ["BudgetSpent", "RateLimiter", "Slot"]
