@@ -385,6 +385,8 @@ def split_spans(
     markup are counted the way the platform counts them.
     """
     pieces = _atoms(spans)
+    if measure(pieces) <= limit:  # all in one, as most messages are: what the loop would find
+        return [_merge_and_trim(pieces)] if "".join(s.text for s in pieces).strip() else []
     chunks: list[list[Span]] = []
     current: list[Span] = []
     for piece in pieces:
