@@ -447,34 +447,58 @@ class SqlAlchemyOutboxRepository(_Repository):
             # an earlier entry of a chat as pending while another is claiming it: one
             # chat's messages stay in order across replicas. Claiming takes milliseconds.
             await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        # What a claim reads grows neither with the queue nor with the history: it walks a
+        # platform's pending entries in the order they are claimed (ix_outbox_queue, then
+        # ix_outbox_queue_batch) and looks at each one's chat for earlier entries still on
+        # their way (ix_outbox_chat), until it has `limit`; only entries held up behind an
+        # earlier one of their chat are passed over. Statuses are literals, repeating those
+        # partial indexes' WHERE terms.
         earlier = outbox.alias("earlier")
-        waiting_behind = sa.exists().where(
-            earlier.c.platform == c.platform,
-            earlier.c.chat_id == c.chat_id,
-            earlier.c.id < c.id,
-            sa.or_(
-                earlier.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
-                sa.and_(
-                    earlier.c.status == OutboxStatus.PENDING,
-                    sa.or_(
-                        earlier.c.not_before > now,
-                        # sorted after this one below, yet queued to the chat before it
-                        sa.and_(earlier.c.batch.is_not(None), c.batch.is_(None)),
-                    ),
+        waiting_behind = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.platform == c.platform,
+                earlier.c.chat_id == c.chat_id,
+                earlier.c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),
+                earlier.c.id < c.id,
+                sa.or_(
+                    earlier.c.status != _literal(OutboxStatus.PENDING),  # claimed or sending
+                    earlier.c.not_before > now,  # pending, not yet due
+                    # claimed after this one below, yet queued to the chat before it
+                    sa.and_(earlier.c.batch.is_not(None), c.batch.is_(None)),
                 ),
-            ),
+            )
+            # Checked for each entry as the scan meets it, never joined to the whole queue:
+            # PostgreSQL chooses that join when its statistics trail a bulk insert.
+            .offset(0)
+            .exists()
         )
-        query = (
-            sa.select(OutboxEntry)
-            .where(c.status == OutboxStatus.PENDING, c.not_before <= now, c.platform.in_(platforms))
-            .where(~waiting_behind)
-            # Answers and reminders before announcements (which have a batch): a reply
-            # must not wait behind an hour-long announcement to 100,000 members.
-            .order_by(c.batch.is_not(None), c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=outbox)
-        )
-        batch = (await self.session.scalars(query)).all()
+        due = c.not_before <= now
+        if self.session.get_bind().dialect.name == "sqlite":
+            # Most pending entries are due: told so, SQLite walks the queue's index in
+            # order instead of sorting every due entry (ix_outbox_due) to return a few.
+            due = sa.func.likely(due)
+
+        def queued(batched: bool, room: int) -> sa.Select[Any]:
+            return (
+                sa.select(OutboxEntry)
+                .where(
+                    c.status == _literal(OutboxStatus.PENDING),
+                    c.batch.is_not(None) if batched else c.batch.is_(None),
+                    c.platform.in_(platforms),
+                    due,
+                    ~waiting_behind,
+                )
+                .order_by(c.id)
+                .limit(room)
+                .with_for_update(skip_locked=True, of=outbox)
+            )
+
+        # Answers and reminders before announcements (which have a batch): a reply must
+        # not wait behind an hour-long announcement to 100,000 members.
+        batch = list(await self.session.scalars(queued(False, limit)))
+        if len(batch) < limit:
+            batch += await self.session.scalars(queued(True, limit - len(batch)))
         for entry in batch:
             entry.status = OutboxStatus.CLAIMED
             entry.claimed_by = owner
@@ -705,6 +729,11 @@ def _insert(session: AsyncSession, table: sa.Table) -> Any:
     """An INSERT that can be told what to do on a conflict (`on_conflict_do_nothing`)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def _literal(status: OutboxStatus) -> sa.ColumnElement[Any]:
+    """A status written into the SQL, as the outbox's partial indexes name it."""
+    return sa.literal_column(f"'{status.value}'")
 
 
 def _count(result: Any) -> int:

@@ -143,6 +143,13 @@ link_codes = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 
+# The outbox's partial indexes. A query uses one only if its own WHERE repeats the index's
+# term word for word (SQLite) and with literal values (PostgreSQL's generic plans), so the
+# claim builds its terms from these same tuples (storage/repositories.py).
+OUTBOX_WAITING = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+_PENDING = f"status = '{OutboxStatus.PENDING.value}'"
+_WAITING = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OUTBOX_WAITING))
+
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -169,8 +176,32 @@ outbox = sa.Table(
     sa.Column("started_at", UtcDateTime),
     sa.Index("ix_outbox_due", "status", "not_before"),
     sa.Index("ix_outbox_batch", "batch", "status"),
-    # One chat's messages go out in order: a claim looks for earlier entries of the chat.
-    sa.Index("ix_outbox_chat", "platform", "chat_id", "id"),
+    # What a claim reads (see `claim_due`), live entries only, so that its cost grows
+    # with neither the queue nor the history: a platform's pending entries in the order
+    # they are claimed, answers and reminders first, then announcements (with a batch)...
+    sa.Index(
+        "ix_outbox_queue",
+        "platform",
+        "id",
+        sqlite_where=sa.text(f"{_PENDING} AND batch IS NULL"),
+        postgresql_where=sa.text(f"{_PENDING} AND batch IS NULL"),
+    ),
+    sa.Index(
+        "ix_outbox_queue_batch",
+        "platform",
+        "id",
+        sqlite_where=sa.text(f"{_PENDING} AND batch IS NOT NULL"),
+        postgresql_where=sa.text(f"{_PENDING} AND batch IS NOT NULL"),
+    ),
+    # ...and, to keep each chat in order, the chat's earlier entries still on their way.
+    sa.Index(
+        "ix_outbox_chat",
+        "platform",
+        "chat_id",
+        "id",
+        sqlite_where=sa.text(_WAITING),
+        postgresql_where=sa.text(_WAITING),
+    ),
 )
 
 # Processes delivering from this database (PostgreSQL): each beats every few seconds, so

@@ -320,8 +320,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_batch', ['batch', 'status'], unique=False)
-        batch_op.create_index('ix_outbox_chat', ['platform', 'chat_id', 'id'], unique=False)
+        batch_op.create_index('ix_outbox_chat', ['platform', 'chat_id', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'claimed', 'sending')"), postgresql_where=sa.text("status IN ('pending', 'claimed', 'sending')"))
         batch_op.create_index('ix_outbox_due', ['status', 'not_before'], unique=False)
+        batch_op.create_index('ix_outbox_queue', ['platform', 'id'], unique=False, sqlite_where=sa.text("status = 'pending' AND batch IS NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NULL"))
+        batch_op.create_index('ix_outbox_queue_batch', ['platform', 'id'], unique=False, sqlite_where=sa.text("status = 'pending' AND batch IS NOT NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NOT NULL"))
 
     op.create_table('role_assignments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -747,8 +749,10 @@ def downgrade() -> None:
     op.drop_table('welcome_flows')
     op.drop_table('role_assignments')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_queue_batch', sqlite_where=sa.text("status = 'pending' AND batch IS NOT NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NOT NULL"))
+        batch_op.drop_index('ix_outbox_queue', sqlite_where=sa.text("status = 'pending' AND batch IS NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NULL"))
         batch_op.drop_index('ix_outbox_due')
-        batch_op.drop_index('ix_outbox_chat')
+        batch_op.drop_index('ix_outbox_chat', sqlite_where=sa.text("status IN ('pending', 'claimed', 'sending')"), postgresql_where=sa.text("status IN ('pending', 'claimed', 'sending')"))
         batch_op.drop_index('ix_outbox_batch')
 
     op.drop_table('outbox')
