@@ -11,7 +11,9 @@ on one PostgreSQL:
    renews every few seconds while it holds them. Row locks (`FOR UPDATE SKIP
    LOCKED`) keep two replicas from claiming the same entry, and one chat's
    entries are claimed in order and one at a time, so each chat sees its
-   messages in order.
+   messages in order. One exception: a copy of an announcement still waiting
+   its turn does not hold up an answer to the same chat (the person is waiting
+   for the answer; the announcement has not reached them yet).
 2. **Start mark**: just before the platform request the entry becomes
    `sending` (with `started_at`), but only if the claim is still this
    owner's. Gateways that set `reports_call_start` write the mark themselves

@@ -461,11 +461,12 @@ class SqlAlchemyOutboxRepository(_Repository):
                 earlier.c.chat_id == c.chat_id,
                 earlier.c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),
                 earlier.c.id < c.id,
+                # Claimed or sending, or pending and not yet due. A copy of an announcement
+                # merely waiting its turn holds nothing up: an answer to the same person
+                # goes first (they are waiting for it; the announcement has not reached them).
                 sa.or_(
-                    earlier.c.status != _literal(OutboxStatus.PENDING),  # claimed or sending
-                    earlier.c.not_before > now,  # pending, not yet due
-                    # claimed after this one below, yet queued to the chat before it
-                    sa.and_(earlier.c.batch.is_not(None), c.batch.is_(None)),
+                    earlier.c.status != _literal(OutboxStatus.PENDING),
+                    earlier.c.not_before > now,
                 ),
             )
             # Checked for each entry as the scan meets it, never joined to the whole queue:

@@ -19,14 +19,12 @@ WAITING = (OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 
 def _claimable(rows: list[dict[str, Any]], platforms: set[str], limit: int) -> list[int]:
     """The rule of bot/delivery.py, entry by entry: due, and nothing earlier in its chat
-    that is claimed, sending, not yet due, or an announcement this answer would overtake."""
+    that is claimed, sending or not yet due (an answer may overtake an announcement's copy)."""
 
-    def held_up_by(earlier: dict[str, Any], entry: dict[str, Any]) -> bool:
+    def held_up_by(earlier: dict[str, Any]) -> bool:
         if earlier["status"] in WAITING:
             return True
-        return earlier["status"] == OutboxStatus.PENDING and (
-            earlier["not_before"] > NOW or (earlier["batch"] is not None and entry["batch"] is None)
-        )
+        return earlier["status"] == OutboxStatus.PENDING and earlier["not_before"] > NOW
 
     due = [
         entry
@@ -35,7 +33,7 @@ def _claimable(rows: list[dict[str, Any]], platforms: set[str], limit: int) -> l
         and entry["not_before"] <= NOW
         and entry["platform"] in platforms
         and not any(
-            held_up_by(earlier, entry)
+            held_up_by(earlier)
             for earlier in rows
             if (earlier["platform"], earlier["chat_id"]) == (entry["platform"], entry["chat_id"])
             and earlier["id"] < entry["id"]
@@ -126,3 +124,24 @@ async def test_a_claim_reads_the_queue_through_its_indexes(database: Database) -
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
         if not database.is_sqlite:
             assert "Seq Scan" not in plan and "SubPlan" in plan, plan
+
+
+async def test_an_answer_goes_before_the_persons_own_announcement_copy(
+    database: Database,
+) -> None:
+    # Someone presses a button while an announcement to 100,000 is on its way and their
+    # copy has not gone yet: the answer must not wait an hour behind it.
+    rows = _outbox(random.Random(1), 3)
+    for n, row in enumerate(rows):
+        row.update(status=OutboxStatus.PENDING, platform="telegram", chat_id=f"other{n}")
+        row["batch"] = "announcement:1"
+    copy = {**rows[0], "id": 4, "key": "announcement:1:p9", "chat_id": "anna"}
+    answer = {**rows[0], "id": 5, "key": "answer", "chat_id": "anna", "batch": None}
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.insert(tables.outbox), [*rows, copy, answer])
+    async with database.unit_of_work() as uow:
+        claimed = await uow.outbox.claim_due(
+            NOW, 2, ["telegram"], owner="test", until=NOW + timedelta(seconds=20)
+        )
+        assert [entry.key for entry in claimed] == ["answer", rows[0]["key"]]
+        await uow.rollback()
