@@ -150,6 +150,11 @@ OUTBOX_WAITING = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDI
 _PENDING = f"status = '{OutboxStatus.PENDING.value}'"
 _WAITING = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OUTBOX_WAITING))
 
+
+def _partial_index(name: str, *columns: str, where: str) -> sa.Index:
+    return sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+
+
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -179,29 +184,12 @@ outbox = sa.Table(
     # What a claim reads (see `claim_due`), live entries only, so that its cost grows
     # with neither the queue nor the history: a platform's pending entries in the order
     # they are claimed, answers and reminders first, then announcements (with a batch)...
-    sa.Index(
-        "ix_outbox_queue",
-        "platform",
-        "id",
-        sqlite_where=sa.text(f"{_PENDING} AND batch IS NULL"),
-        postgresql_where=sa.text(f"{_PENDING} AND batch IS NULL"),
-    ),
-    sa.Index(
-        "ix_outbox_queue_batch",
-        "platform",
-        "id",
-        sqlite_where=sa.text(f"{_PENDING} AND batch IS NOT NULL"),
-        postgresql_where=sa.text(f"{_PENDING} AND batch IS NOT NULL"),
+    _partial_index("ix_outbox_queue", "platform", "id", where=f"{_PENDING} AND batch IS NULL"),
+    _partial_index(
+        "ix_outbox_queue_batch", "platform", "id", where=f"{_PENDING} AND batch IS NOT NULL"
     ),
     # ...and, to keep each chat in order, the chat's earlier entries still on their way.
-    sa.Index(
-        "ix_outbox_chat",
-        "platform",
-        "chat_id",
-        "id",
-        sqlite_where=sa.text(_WAITING),
-        postgresql_where=sa.text(_WAITING),
-    ),
+    _partial_index("ix_outbox_chat", "platform", "chat_id", "id", where=_WAITING),
 )
 
 # Processes delivering from this database (PostgreSQL): each beats every few seconds, so
