@@ -20,12 +20,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.handlers.start import CONSENT_VERSION
 from bot.messages import OutgoingMessage
 from storage import tables
 from storage.database import Database, sqlite_url
+from tests.conftest import run_admin
 
 CHUNK = 2000  # rows per bulk INSERT statement batch
 
@@ -44,7 +44,7 @@ async def scratch_database(postgres_url: str | None) -> AsyncIterator[Database]:
                 await database.dispose()
         return
     name = f"samtal_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    await _admin(postgres_url, f'CREATE DATABASE "{name}"')
+    await run_admin(postgres_url, f'CREATE DATABASE "{name}"')
     try:
         url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
         database = Database(url)
@@ -54,16 +54,7 @@ async def scratch_database(postgres_url: str | None) -> AsyncIterator[Database]:
         finally:
             await database.dispose()
     finally:
-        await _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
+        await run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def org_id(database: Database, slug: str) -> int:

@@ -75,20 +75,30 @@ def postgres_scratch_url() -> Iterator[str | None]:
         yield None
         return
     name = f"samtal_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_admin(url, f'CREATE DATABASE "{name}"'))
     # A scratch database: no need to wait for the disk at every commit.
-    asyncio.run(_admin(url, f'ALTER DATABASE "{name}" SET synchronous_commit TO OFF'))
+    asyncio.run(run_admin(url, f'ALTER DATABASE "{name}" SET synchronous_commit TO OFF'))
     yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _admin(url: str, statement: str) -> None:
+async def run_admin(url: str, statement: str) -> None:
+    """A statement outside any transaction (CREATE/DROP DATABASE); the benchmarks use it too."""
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
             await connection.execute(sa.text(statement))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment for `samtal` run as a command: no SAMTAL_ settings, a fresh data dir."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SAMTAL_")}
+    environment["SAMTAL_DATA_DIR"] = str(tmp_path / "data")
+    environment["HOME"] = str(tmp_path)
+    return environment
 
 
 @pytest.fixture

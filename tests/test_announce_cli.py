@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ from samtal import announce_cli
 from storage.database import Database
 from tests.conftest import START
 from tests.test_cli import samtal
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SAMTAL_")}
-    environment["SAMTAL_DATA_DIR"] = str(tmp_path / "data")
-    environment["HOME"] = str(tmp_path)
-    return environment
 
 
 def test_it_asks_first_then_queues_for_the_bot_to_send(env: dict[str, str]) -> None:

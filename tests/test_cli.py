@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SAMTAL_")}
-    environment["SAMTAL_DATA_DIR"] = str(tmp_path / "data")
-    environment["HOME"] = str(tmp_path)
-    return environment
 
 
 def samtal(
