@@ -196,17 +196,20 @@ class RateLimiter:
         spent = self._spent(chat, paid, burst, now)
         if spent is not None:
             return spent
-        windows = (chat, self._paid) if paid else (chat, self._overall, self._paid)
+        windows = (chat, *self._shared(paid))
         for window in windows:
             window.take()
         return Slot(self, windows)
+
+    def _shared(self, paid: bool) -> tuple[Window, ...]:
+        """The budgets every chat shares: a paid broadcast counts only towards the 1000/s."""
+        return (self._paid,) if paid else (self._overall, self._paid)
 
     def _spent(self, chat: Window, paid: bool, burst: int, now: float) -> tuple[str, float] | None:
         wait = chat.wait(now, burst)
         if wait > 0:
             return "chat", wait
-        overall = (self._paid,) if paid else (self._overall, self._paid)
-        wait = max([self.paused_until - now, *(w.wait(now) for w in overall)])
+        wait = max([self.paused_until - now, *(w.wait(now) for w in self._shared(paid))])
         if wait > 0:
             return "overall", wait
         return None
@@ -229,7 +232,7 @@ class RateLimiter:
             chat = self._chat(chat_id, private)
             if first and (wait := chat.wait(now, burst)) > 0:
                 raise BudgetSpent("chat", wait)
-            windows = (chat, self._paid) if paid else (chat, self._overall, self._paid)
+            windows = (chat, *self._shared(paid))
             taken: list[tuple[float, float | None]] = []
             for window in windows:
                 reserved = window.reserve(now)
