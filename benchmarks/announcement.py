@@ -32,17 +32,17 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._world import SinkGateway, bulk_people, org_id, scratch_database
-from bot.bootstrap import build_registry
-from bot.clock import VirtualClock
-from bot.context import Effects
-from bot.core import Samtal
-from bot.demo import seed_demo
-from bot.domain.announcements import Announcement, AnnouncementStatus, Audience
-from bot.handlers.announcements import (
+from bot.announcements.entry import (
     Queued,
     plan_audience,
     queue_next,
 )
+from bot.announcements.model import Announcement, AnnouncementStatus, Audience
+from bot.bootstrap import build_registry
+from bot.clock import VirtualClock
+from bot.context import Effects
+from bot.core import Samtal
+from bot.demo.seed import seed_demo
 from bot.settings import Settings
 from storage.database import Database
 

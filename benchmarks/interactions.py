@@ -47,12 +47,12 @@ from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.context import Effects
 from bot.core import Samtal
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.domain.organisations import Channel
-from bot.domain.polls import Poll, PollKind
 from bot.events import ButtonPressed, Chat, Sender
-from bot.handlers.polls import open_poll
-from bot.meeting_service import MeetingDraft, create_meeting
+from bot.meetings.service import MeetingDraft, create_meeting
+from bot.polls.entry import open_poll
+from bot.polls.model import Poll, PollKind
 from storage import tables
 from storage.database import Database
 

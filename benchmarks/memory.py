@@ -40,9 +40,9 @@ from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.context import Effects
 from bot.core import Samtal
-from bot.demo import seed_demo
-from bot.domain.welcome import FlowStatus, WelcomeFlow
-from bot.handlers.welcome import _start, branch_of
+from bot.demo.seed import seed_demo
+from bot.welcome.entry import _start, branch_of
+from bot.welcome.model import FlowStatus, WelcomeFlow
 from storage import tables
 from storage.database import Database
 from storage.welcome import welcome_flows

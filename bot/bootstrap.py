@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.handlers import (
-    admin,
-    announcements,
-    circles,
-    help,
-    housekeeping,
-    insights,
-    language,
-    linking,
-    meetings,
-    moderation,
-    polls,
-    privacy,
-    start,
-    welcome,
-    wheel,
-)
+from bot.announcements import entry as announcements
+from bot.circles import entry as circles
+from bot.help import entry as help
+from bot.insights import entry as insights
+from bot.meetings import entry as meetings
+from bot.membership import admin, language, linking, start
+from bot.moderation import entry as moderation
+from bot.polls import entry as polls
+from bot.privacy import entry as privacy
+from bot.privacy import retention
 from bot.registry import Registry
+from bot.welcome import entry as welcome
+from bot.wheel import entry as wheel
 
 CAPABILITIES: tuple[ModuleType, ...] = (
     meetings,
@@ -39,7 +34,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     privacy,
     moderation,
     admin,
-    housekeeping,
+    retention,
 )
 
 

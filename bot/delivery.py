@@ -82,8 +82,8 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.delivery import ButtonAction, OutboxEntry, OutboxStatus
-from bot.domain.native_polls import record_post
 from bot.messages import Button, OutgoingMessage
+from bot.polls.native import record_post
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ class PollAnswered:
     event_id: str
     sender: Sender
     chat: Chat
-    handle: str  # what the platform names the poll by (see bot.domain.native_polls)
+    handle: str  # what the platform names the poll by (see bot.polls.native)
     options: tuple[int, ...]  # 0-based
     replace: bool = True
     added: bool = True  # when not `replace`: the option was ticked (else unticked)

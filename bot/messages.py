@@ -137,7 +137,7 @@ class NativePoll:
     The message it rides on is the fallback: platforms that can't, or where the poll
     does not fit (`fits`), send the message's own text and buttons; the console always
     does. Where it goes native, the platform posts `spans` with its poll instead. The
-    core decides which polls may go native at all (`bot.domain.native_polls`); the
+    core decides which polls may go native at all (`bot.polls.native`); the
     platform's limits are checked here, by the adapter, with its own `NativePollLimits`.
 
     A gateway that posted the poll natively returns its external id through

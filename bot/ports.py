@@ -11,8 +11,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from bot.domain.announcements import AnnouncementRepository
-from bot.domain.circles import CircleRepository
+from bot.announcements.model import AnnouncementRepository
+from bot.circles.model import CircleRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -21,9 +21,6 @@ from bot.domain.delivery import (
     ProcessedEvent,
     Timer,
 )
-from bot.domain.insights import InsightsRepository
-from bot.domain.meetings import MeetingRepository
-from bot.domain.native_polls import NativePollRepository
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import (
     Affiliation,
@@ -34,10 +31,13 @@ from bot.domain.people import (
     Role,
     RoleAssignment,
 )
-from bot.domain.polls import PollRepository
-from bot.domain.welcome import WelcomeRepository
-from bot.domain.wheel import WheelRepository
+from bot.insights.model import InsightsRepository
+from bot.meetings.model import MeetingRepository
 from bot.messages import OutgoingMessage
+from bot.polls.model import PollRepository
+from bot.polls.native import NativePollRepository
+from bot.welcome.model import WelcomeRepository
+from bot.wheel.model import WheelRepository
 
 
 class OrganisationRepository(Protocol):

@@ -21,19 +21,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from bot.clock import Clock
-from bot.context import Effects
-from bot.domain.announcements import (
-    MAX_TEXT,
-    Announcement,
-    AnnouncementStatus,
-    Audience,
-    paid_cost,
-    time_left,
-)
-from bot.domain.organisations import Organisation
-from bot.domain.welcome import INTERESTS
-from bot.handlers.announcements import (
+from bot.announcements.entry import (
     Plan,
     Queued,
     clean_announcement,
@@ -45,8 +33,20 @@ from bot.handlers.announcements import (
     queue_next,
     start_sending,
 )
+from bot.announcements.model import (
+    MAX_TEXT,
+    Announcement,
+    AnnouncementStatus,
+    Audience,
+    paid_cost,
+    time_left,
+)
+from bot.clock import Clock
+from bot.context import Effects
+from bot.domain.organisations import Organisation
 from bot.i18n import Translator
 from bot.settings import Settings
+from bot.welcome.model import INTERESTS
 from storage.database import Database
 
 POLL_SECONDS = 2.0  # how often the outbox is counted

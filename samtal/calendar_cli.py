@@ -11,11 +11,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.calendar_export import calendar_bytes
 from bot.clock import Clock
-from bot.domain.meetings import Meeting
 from bot.domain.organisations import Organisation
-from bot.wheel_calendar import add_events, wheel_components
+from bot.meetings.model import Meeting
+from bot.render.calendar import calendar_bytes
+from bot.render.wheel_calendar import add_events, wheel_components
 from storage.database import Database
 
 

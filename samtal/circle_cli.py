@@ -12,9 +12,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bot.circles.entry import attendance_list
 from bot.clock import Clock
 from bot.context import Effects
-from bot.handlers.circles import attendance_list
 from bot.i18n import Translator
 from storage.database import Database
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from bot.clock import Clock
-from bot.handlers.insights import charts, figures_text, gather
 from bot.i18n import Translator
+from bot.insights.entry import charts, figures_text, gather
 from bot.messages import Attachment
 from storage.database import Database
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.ports import UnitOfWorkFactory
-from bot.wheel_calendar import organisation_calendar
+from bot.render.wheel_calendar import organisation_calendar
 
 log = logging.getLogger(__name__)
 

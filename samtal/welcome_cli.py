@@ -1,6 +1,6 @@
 """`samtal welcome import FILE --org SLUG` / `samtal welcome show --org SLUG`: the welcome plan.
 
-An organisation's plan is a TOML file like `bot/texts/welcome.toml` (the
+An organisation's plan is a TOML file like `bot/welcome/plan.toml` (the
 default). Importing validates it first and names the bad key; branches and
 associations below the organisation use it unless they have one of their own.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.clock import Clock
-from bot.domain.welcome import WelcomePlanError, WelcomePlanText, default_plan_text, parse_plan
+from bot.welcome.model import WelcomePlanError, WelcomePlanText, default_plan_text, parse_plan
 from storage.database import Database
 
 

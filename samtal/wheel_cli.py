@@ -17,14 +17,14 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.context import Effects
-from bot.domain.wheel import TemplateError, expand, format_duration, year_bounds
-from bot.handlers.wheel import (
+from bot.i18n import Translator
+from bot.wheel.entry import (
     default_template_source,
     effective_items,
     publish_template,
     replan_below,
 )
-from bot.i18n import Translator
+from bot.wheel.model import TemplateError, expand, format_duration, year_bounds
 from storage.database import Database
 
 SHOWN = 8  # dates per activity in `show`; a weekly one ends with its last date
@@ -124,7 +124,7 @@ async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int
                 if skipped:
                     print(f"  skipped here: {skipped}")
         return 0
-    from bot.wheel_picture import render_wheel
+    from bot.render.wheel_picture import render_wheel
 
     t = Translator(args.language or org.language)
     today = clock.now().astimezone(org.zone).date()

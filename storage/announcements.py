@@ -20,8 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import MAX_ATTEMPTS
-from bot.domain.announcements import (
+from bot.announcements.model import (
     Announcement,
     AnnouncementStatus,
     Audience,
@@ -31,10 +30,11 @@ from bot.domain.announcements import (
     Progress,
     QueueStep,
 )
+from bot.delivery import MAX_ATTEMPTS
 from bot.domain.delivery import OutboxEntry, OutboxStatus
 from bot.domain.organisations import DEFAULT_LANGUAGE
 from bot.domain.people import Status
-from bot.domain.welcome import FlowStatus
+from bot.welcome.model import FlowStatus
 from storage import tables
 from storage.repositories import _count, _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from bot.domain.circles import (
+from bot.circles.model import (
     ChangeKind,
     Circle,
     CircleChange,

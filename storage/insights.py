@@ -12,9 +12,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from bot.domain.circles import minutes_between
-from bot.domain.insights import Activity, ConversationReport, Goal, GoalKind, HeldSession
+from bot.circles.model import minutes_between
 from bot.domain.people import Status
+from bot.insights.model import Activity, ConversationReport, Goal, GoalKind, HeldSession
 from storage import tables
 from storage.circles import circle_attendance, circle_sessions, circles
 from storage.repositories import _Repository

@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.meetings import (
+from bot.meetings.model import (
     Answer,
     Attendance,
     AttendanceRecord,

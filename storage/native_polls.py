@@ -1,4 +1,4 @@
-"""Which platform poll belongs to which of our polls (see bot/domain/native_polls.py).
+"""Which platform poll belongs to which of our polls (see bot/polls/native.py).
 
 No person is named here: a row says only that a chat holds a native poll.
 """
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from bot.domain.native_polls import NativePollPost
+from bot.polls.native import NativePollPost
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, metadata
 

@@ -1,4 +1,4 @@
-"""Tables and repository for polls (the anonymity scheme is described in bot/domain/polls.py).
+"""Tables and repository for polls (the anonymity scheme is described in bot/polls/model.py).
 
 People columns: participation is the person's own data (CASCADE). A ballot
 outlives the person and stays counted: a visible ballot's person becomes
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from bot.domain.people import Person, Status
-from bot.domain.polls import Ballot, Participation, Poll, PollKind, PollStatus
+from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus
 from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk

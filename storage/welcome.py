@@ -12,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from bot.domain.welcome import FlowStatus, GuestInvitation, WelcomeFlow, WelcomePlanText
+from bot.welcome.model import FlowStatus, GuestInvitation, WelcomeFlow, WelcomePlanText
 from storage.repositories import _count, _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from bot.domain.wheel import (
+from bot.wheel.model import (
     Adjustment,
     AdjustmentKind,
     Answer,

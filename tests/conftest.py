@@ -25,7 +25,7 @@ from adapters.console.app import ConsoleGateway, ConsoleSession
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from storage.database import Database, sqlite_url
 from storage.tables import metadata
 

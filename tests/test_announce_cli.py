@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from adapters.console.app import ConsoleGateway
+from bot.announcements.model import AnnouncementStatus
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
-from bot.demo import seed_demo
-from bot.domain.announcements import AnnouncementStatus
+from bot.demo.seed import seed_demo
 from bot.domain.people import Affiliation, Consent, Identity, Person, Status
 from bot.settings import Settings
 from samtal import announce_cli

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.context import Effects
-from bot.delivery import MAX_ATTEMPTS, enqueue
-from bot.domain.announcements import (
+from bot.announcements import entry as handler
+from bot.announcements.entry import Queued, plan_audience, queue_next, start_sending
+from bot.announcements.model import (
     Announcement,
     AnnouncementStatus,
     Audience,
@@ -25,15 +25,15 @@ from bot.domain.announcements import (
     quarter,
     route,
 )
+from bot.context import Effects
+from bot.delivery import MAX_ATTEMPTS, enqueue
 from bot.domain.delivery import OutboxStatus
 from bot.domain.organisations import Channel
 from bot.domain.people import Affiliation, Consent, Identity, Person, Status
-from bot.domain.welcome import FlowStatus, WelcomeFlow
-from bot.handlers import announcements as handler
-from bot.handlers.announcements import Queued, plan_audience, queue_next, start_sending
 from bot.messages import OutgoingMessage, message
 from bot.ports import DeliveryError, UnitOfWork
 from bot.settings import Settings
+from bot.welcome.model import FlowStatus, WelcomeFlow
 from tests.conftest import START, Console
 
 # --- the pure rules ------------------------------------------------------------------------------
@@ -401,7 +401,7 @@ async def test_erasing_the_author_keeps_the_sent_announcement_anonymous(console:
     async with console.database.unit_of_work() as uow:
         bertil = await uow.people.by_identity("console", "bertil")
         assert bertil is not None and bertil.id is not None
-        from bot.handlers.privacy import export_person
+        from bot.privacy.entry import export_person
 
         exported = await export_person(uow, bertil.id)
         assert [a["text"] for a in exported["announcements"]] == ["Hej!", "Ett utkast"]

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.context import Effects
-from bot.domain.circles import (
-    LIST_CONSENT_VERSION,
-    EducationKind,
-    EnrolmentState,
-    PlannedSession,
-)
-from bot.handlers.circles import (
+from bot.circles.entry import (
     CircleDraft,
     attendance_list,
     create_circle,
     offer_circles,
     open_circles,
 )
+from bot.circles.model import (
+    LIST_CONSENT_VERSION,
+    EducationKind,
+    EnrolmentState,
+    PlannedSession,
+)
+from bot.context import Effects
 from bot.i18n import Translator
 from bot.messages import OutgoingMessage
 from samtal import circle_cli

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.circles import (
+from bot.circles.model import (
     CircleSession,
     Enrolment,
     EnrolmentState,

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 from adapters.discord.gateway import THREAD_NAME_LIMIT, thread_name
 from bot.clock import VirtualClock
 from bot.context import Effects
-from bot.demo import seed_demo
-from bot.domain.meetings import Meeting
+from bot.demo.seed import seed_demo
 from bot.i18n import Translator
-from bot.meeting_service import MeetingDraft, cancel_meeting, create_meeting, update_meeting
+from bot.meetings.model import Meeting
+from bot.meetings.service import MeetingDraft, cancel_meeting, create_meeting, update_meeting
 from bot.messages import OutgoingMessage, ThreadRequest, message
 from storage.database import Database
 from tests.platform_drivers import DiscordDriver, discord_bot

@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.domain.people import Role
 from bot.i18n import Translator
 from bot.platform_roles import RoleMapping

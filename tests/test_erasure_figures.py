@@ -10,10 +10,10 @@ from datetime import timedelta
 from statistics import mean
 
 from bot.context import Effects
-from bot.domain.meetings import Answer, Attendance, Feedback
-from bot.domain.polls import Poll, PollKind
-from bot.handlers.polls import _result, cast
-from bot.meeting_service import MeetingDraft, answer, create_meeting
+from bot.meetings.model import Answer, Attendance, Feedback
+from bot.meetings.service import MeetingDraft, answer, create_meeting
+from bot.polls.entry import _result, cast
+from bot.polls.model import Poll, PollKind
 from tests.conftest import START, Console
 
 VOTES = {"anna": 0, "cecilia": 1, "oliver": 1, "bertil": 0}

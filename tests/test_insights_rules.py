@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.insights import (
+from bot.insights.model import (
     Activity,
     Arrow,
     ConversationReport,
@@ -26,7 +26,7 @@ from bot.domain.insights import (
     study_hours_held,
     year_end,
 )
-from bot.domain.welcome import Share
+from bot.welcome.model import Share
 from tests.conftest import STOCKHOLM
 
 ROOT = Path(__file__).resolve().parent.parent

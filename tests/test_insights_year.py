@@ -34,13 +34,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.circles.model import Circle, CircleSession, EducationKind, SessionAttendance
 from bot.clock import VirtualClock
-from bot.domain.circles import Circle, CircleSession, EducationKind, SessionAttendance
-from bot.domain.insights import Arrow, GoalKind
-from bot.domain.meetings import Attendance, Feedback, Meeting
-from bot.domain.welcome import Share
-from bot.handlers.insights import Figures, charts, gather
 from bot.i18n import Translator
+from bot.insights.entry import Figures, charts, gather
+from bot.insights.model import Arrow, GoalKind
+from bot.meetings.model import Attendance, Feedback, Meeting
+from bot.welcome.model import Share
 from storage.database import Database
 from tests.conftest import STOCKHOLM, Console
 

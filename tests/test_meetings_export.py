@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from bot.calendar_export import calendar_bytes
 from bot.context import Effects
-from bot.domain.meetings import Answer, Meeting
 from bot.domain.organisations import Organisation, OrgKind
-from bot.handlers.meetings import CSV_HEADER, contributions_csv, contributions_markdown
 from bot.i18n import Translator
-from bot.meeting_service import MeetingDraft, cancel_meeting, create_meeting, update_meeting
+from bot.meetings.entry import CSV_HEADER, contributions_csv, contributions_markdown
+from bot.meetings.model import Answer, Meeting
+from bot.meetings.service import MeetingDraft, cancel_meeting, create_meeting, update_meeting
+from bot.render.calendar import calendar_bytes
 from samtal.calendar_cli import export_calendar
 from tests.conftest import Console
 

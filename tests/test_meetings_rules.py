@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.meetings import (
+from bot.meetings.model import (
     Answer,
     Rsvp,
     TimeError,

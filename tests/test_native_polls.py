@@ -1,6 +1,6 @@
 """Native polls on Telegram and Discord, with the real libraries against the API doubles.
 
-A poll that fits (bot/domain/native_polls.py) goes out as the platform's own
+A poll that fits (bot/polls/native.py) goes out as the platform's own
 poll; votes there are cast in the core like ballots (and refused ones are told
 privately, not counted); the bot ends the platform's poll at the deadline
 itself; polls that don't fit keep the Vote button, as on the console.
@@ -20,10 +20,7 @@ from adapters.discord.polls import POLL_LIMITS as DISCORD_LIMITS
 from adapters.telegram.polls import POLL_LIMITS as TELEGRAM_LIMITS
 from bot.clock import VirtualClock
 from bot.context import Effects
-from bot.demo import seed_demo
-from bot.domain.native_polls import may_go_native
-from bot.domain.polls import Poll, PollKind
-from bot.handlers.polls import open_poll
+from bot.demo.seed import seed_demo
 from bot.i18n import Translator
 from bot.messages import (
     NativePoll,
@@ -33,6 +30,9 @@ from bot.messages import (
     native_poll_reference,
     without_native_poll,
 )
+from bot.polls.entry import open_poll
+from bot.polls.model import Poll, PollKind
+from bot.polls.native import may_go_native
 from storage.database import Database
 from tests.conftest import Console
 from tests.platform_doubles.telegram_api import Refused as TelegramRefused

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.i18n import Translator
 from storage.database import Database
 from tests.conftest import Console

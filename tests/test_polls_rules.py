@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.polls import (
+from bot.polls.model import (
     Answer,
     InvalidChoice,
     Poll,
@@ -196,7 +196,7 @@ def test_parse_moment_default_time_for_deadlines() -> None:
 
 
 def test_bar_chart_is_a_deterministic_png() -> None:
-    from bot.charts import Series, bar_chart
+    from bot.render.charts import Series, bar_chart
 
     def draw() -> bytes:
         return bar_chart(

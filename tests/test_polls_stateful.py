@@ -24,8 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from adapters.console.app import Delivered, chat_for, sender
 from adapters.console.transcript import Say
 from bot.clock import VirtualClock
-from bot.domain.polls import voter_key
 from bot.events import ButtonPressed
+from bot.polls.model import voter_key
 from storage.database import Database, sqlite_url
 from storage.polls import poll_ballots, poll_participation, poll_secrets, polls
 from tests.conftest import START, Console

@@ -94,7 +94,7 @@ async def test_a_report_reaches_only_the_organisers(console: Console) -> None:
 
 
 async def test_people_who_left_and_finished_introductions_are_cleaned_up(console: Console) -> None:
-    from bot.domain.welcome import FlowStatus, WelcomeFlow
+    from bot.welcome.model import FlowStatus, WelcomeFlow
 
     async with console.database.unit_of_work() as uow:
         sandviken = await uow.orgs.by_slug("sandviken")
@@ -131,10 +131,10 @@ async def test_people_who_left_and_finished_introductions_are_cleaned_up(console
 
 
 def test_every_table_about_a_person_has_a_readable_name_in_mydata() -> None:
-    from bot.handlers.privacy import RECORD_LABELS
+    from bot.privacy.entry import RECORD_LABELS
     from storage.mapping import start_mappers
     from storage.tables import outbox, personal_tables
 
     start_mappers()
     tables = {table.name for table, _column in personal_tables() if table is not outbox}
-    assert tables - set(RECORD_LABELS) == set(), "add a readable name in bot/handlers/privacy.py"
+    assert tables - set(RECORD_LABELS) == set(), "add a readable name in bot/privacy/entry.py"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.domain.delivery import Timer
 from bot.domain.people import Consent, Identity, Person, Role, RoleAssignment, Status
 from storage.database import Database

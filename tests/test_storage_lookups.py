@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
-from bot.domain.meetings import Answer, Rsvp
+from bot.demo.seed import seed_demo
 from bot.domain.organisations import Organisation
 from bot.domain.people import Affiliation
+from bot.meetings.model import Answer, Rsvp
 from storage.database import Database
 from tests.conftest import START
 

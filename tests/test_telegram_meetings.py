@@ -12,9 +12,9 @@ from datetime import timedelta
 from adapters.telegram.gateway import TOPIC_NAME_LIMIT, Reference, topic_name
 from bot.clock import VirtualClock
 from bot.context import Effects
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.i18n import Translator
-from bot.meeting_service import MeetingDraft, create_meeting
+from bot.meetings.service import MeetingDraft, create_meeting
 from storage.database import Database
 from tests.platform_drivers import TelegramDriver, telegram_bot
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from adapters.console.app import ConsoleGateway, ConsoleSession
 from bot.bootstrap import build_registry
+from bot.circles.model import EducationKind
 from bot.clock import VirtualClock
 from bot.context import Effects
 from bot.core import Samtal
-from bot.domain.circles import EducationKind
-from bot.domain.meetings import Attendance, Audience, Meeting
 from bot.domain.people import Person, Role, RoleAssignment, Status
-from bot.domain.welcome import FlowStatus, StepKind, WelcomeFlow
-from bot.handlers.welcome import plan_for
+from bot.meetings.model import Attendance, Audience, Meeting
 from bot.settings import Settings
+from bot.welcome.entry import plan_for
+from bot.welcome.model import FlowStatus, StepKind, WelcomeFlow
 from samtal.welcome_cli import import_plan
 from storage.database import Database
 from tests.conftest import START, STOCKHOLM, Console

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.welcome import (
+from bot.welcome.model import (
     FlowStatus,
     PlanStep,
     StepKind,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.wheel import (
+from bot.wheel.model import (
     ActivityKind,
     Adjustment,
     AdjustmentKind,
@@ -80,7 +80,7 @@ def test_mandate_period() -> None:
 
 
 def test_the_packaged_default_template_validates_and_covers_the_seeds() -> None:
-    source = files("bot").joinpath("wheel_default.toml").read_text(encoding="utf-8")
+    source = files("bot.wheel").joinpath("default.toml").read_text(encoding="utf-8")
     template = parse_template(source)
     items = effective_wheel([Layer(1, "party", template)], "branch")
     kinds = {item.activity.kind for item in items}

@@ -132,7 +132,7 @@ async def test_what_fell_due_while_down_is_sent_late_only_while_useful(
     down_until = at("2026-04-21T12:00")
     again = Console(database, VirtualClock(down_until))
     await again.samtal.start()
-    with caplog.at_level(logging.INFO, logger="bot.handlers.wheel"):
+    with caplog.at_level(logging.INFO, logger="bot.wheel.entry"):
         await again.samtal.run_due()
     late = [d.message.plain_text for d in again.gateway.delivered]
     assert before > 0

@@ -1,4 +1,4 @@
-"""Discord's own polls for the core's `NativePoll` requests (the rule: bot/domain/native_polls.py).
+"""Discord's own polls for the core's `NativePoll` requests (the rule: bot/polls/native.py).
 
 A poll that fits goes out as one message: the text, with the poll under it.
 Discord needs a duration (whole hours, at most 32 days): it is rounded up from

@@ -1,4 +1,4 @@
-"""Telegram's own polls for the core's `NativePoll` requests (the rule: bot/domain/native_polls.py).
+"""Telegram's own polls for the core's `NativePoll` requests (the rule: bot/polls/native.py).
 
 A poll that fits goes out as its text, then a non-anonymous `sendPoll` (only
 those report `poll_answer` with the person), without a close date: the bot

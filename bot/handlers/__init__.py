@@ -1,1 +1,0 @@
-"""One module per capability; each has `setup(registry)`."""

@@ -1,0 +1,505 @@
+"""Themed conversation meetings (tematräffar): the records and the pure rules.
+
+Everything here is plain data and plain functions: capacity and waitlist,
+reminder offsets, and reading the times organisers type. The use cases that
+read and write them are in `bot.meetings.service`; the chat in
+`bot.meetings.entry`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+class Audience(StrEnum):
+    OPEN = "open"  # guests welcome: the default, all non-decision activity is open
+    MEMBERS = "members"  # members only (a decision meeting)
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Answer(StrEnum):
+    COMING = "coming"
+    MAYBE = "maybe"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"  # wanted to come while the meeting was full
+
+
+@dataclass
+class Meeting:
+    org_id: int
+    theme: str
+    starts_at: datetime
+    ends_at: datetime
+    description: str = ""
+    questions: list[str] = field(default_factory=list)
+    place: str | None = None  # an address
+    link: str | None = None  # a digital meeting link
+    audience: Audience = Audience.OPEN
+    capacity: int | None = None
+    status: MeetingStatus = MeetingStatus.SCHEDULED
+    # Raised on every change: timer keys and the calendar's SEQUENCE follow it.
+    version: int = 0
+    created_by: int | None = None  # people.id, SET NULL: the meeting outlives its organiser
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is MeetingStatus.CANCELLED
+
+    def is_open_to_guests(self) -> bool:
+        return self.audience is Audience.OPEN
+
+
+@dataclass
+class Rsvp:
+    meeting_id: int
+    person_id: int
+    answer: Answer
+    answered_at: datetime  # also the place in the waitlist: first come, first promoted
+    id: int | None = None
+
+
+@dataclass
+class Attendance:
+    """Someone was there: checked in themselves, or confirmed by an organiser."""
+
+    meeting_id: int
+    person_id: int | None  # None once the person is erased: still counted, naming no one
+    recorded_at: datetime
+    confirmed_by: int | None = None  # the organiser, None when the person checked in
+    id: int | None = None
+
+
+@dataclass
+class Feedback:
+    meeting_id: int
+    person_id: int | None  # None once the person is erased: the rating still counts
+    rating: int
+    given_at: datetime
+    comment: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Contribution:
+    """Something a person said in the meeting's discussion, collected as input to policy work.
+
+    It is the person's own words, so it goes with them when they are erased
+    (`person_id` is ON DELETE CASCADE): an export made afterwards no longer
+    holds it. `recorded_by` is the organiser who noted it for them (SET NULL).
+    """
+
+    meeting_id: int
+    person_id: int
+    text: str
+    created_at: datetime
+    recorded_by: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class MeetingThread:
+    """The meeting's thread in one group channel: its announcement message there.
+
+    The core knows it by the outbox key of the announcement; adapters that
+    have threads or forum topics open one on that message.
+    """
+
+    meeting_id: int
+    platform: str
+    chat_id: str
+    outbox_key: str
+    id: int | None = None
+
+
+@dataclass
+class MeetingSettings:
+    """Per organisation: when reminders go out, in minutes before the start."""
+
+    org_id: int
+    reminder_minutes: list[int]
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    """One person at one meeting, for the participation figures."""
+
+    meeting_id: int
+    org_id: int
+    person_id: int | None
+    starts_at: datetime
+
+
+class MeetingRepository(Protocol):
+    async def add(self, meeting: Meeting) -> Meeting: ...
+    async def get(self, meeting_id: int) -> Meeting | None: ...
+    async def upcoming(
+        self, org_ids: Sequence[int], now: datetime, limit: int = 10
+    ) -> Sequence[Meeting]:
+        """Scheduled meetings of these organisations that have not ended, soonest first."""
+        ...
+
+    async def between(
+        self, org_ids: Sequence[int], start: datetime, end: datetime
+    ) -> Sequence[Meeting]:
+        """Every meeting (cancelled too) starting in [start, end), soonest first."""
+        ...
+
+    async def of_org(self, org_id: int) -> Sequence[Meeting]:
+        """Every meeting of one organisation, cancelled ones too, oldest first."""
+        ...
+
+    async def rsvps(
+        self, meeting_id: int, answers: Sequence[Answer] | None = None
+    ) -> Sequence[Rsvp]:
+        """Every answer (or only those with one of `answers`), in the order given (the
+        waitlist order)."""
+        ...
+
+    async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None: ...
+    async def add_rsvp(self, rsvp: Rsvp) -> Rsvp: ...
+    async def attendance(self, meeting_id: int) -> Sequence[Attendance]: ...
+    async def add_attendance(self, attendance: Attendance) -> None: ...
+    async def remove_attendance(self, meeting_id: int, person_id: int) -> None: ...
+    async def attendance_in(
+        self, org_ids: Sequence[int], start: datetime, end: datetime
+    ) -> Sequence[AttendanceRecord]:
+        """Who attended which meeting of these organisations starting in [start, end)."""
+        ...
+
+    async def feedback(self, meeting_id: int) -> Sequence[Feedback]: ...
+    async def feedback_of(self, meeting_id: int, person_id: int) -> Feedback | None: ...
+    async def add_feedback(self, feedback: Feedback) -> None: ...
+    async def contributions(self, meeting_id: int) -> Sequence[Contribution]: ...
+    async def add_contribution(self, contribution: Contribution) -> Contribution: ...
+    async def threads(self, meeting_id: int) -> Sequence[MeetingThread]: ...
+    async def add_thread(self, thread: MeetingThread) -> None: ...
+    async def settings(self, org_id: int) -> MeetingSettings | None: ...
+    async def save_settings(self, settings: MeetingSettings) -> None: ...
+
+
+# --- Capacity and waitlist -------------------------------------------------
+
+TAKES_A_SPOT = (Answer.COMING,)
+ANSWERED = (Answer.COMING, Answer.MAYBE, Answer.DECLINED, Answer.WAITLISTED)
+REMINDED = (Answer.COMING, Answer.MAYBE)
+
+
+def coming_count(rsvps: Sequence[Rsvp]) -> int:
+    return sum(1 for r in rsvps if r.answer is Answer.COMING)
+
+
+def spots_left(capacity: int | None, rsvps: Sequence[Rsvp]) -> int | None:
+    """Free places, or None when there is no limit."""
+    if capacity is None:
+        return None
+    return max(0, capacity - coming_count(rsvps))
+
+
+def answer_for(
+    wanted: Answer, capacity: int | None, rsvps: Sequence[Rsvp], person_id: int
+) -> Answer:
+    """What a person's answer becomes: "coming" to a full meeting puts them on the waitlist.
+
+    Someone already coming keeps their place; someone already waiting keeps waiting.
+    """
+    current = next((r.answer for r in rsvps if r.person_id == person_id), None)
+    if wanted is not Answer.COMING or current is Answer.COMING:
+        return wanted
+    if current is Answer.WAITLISTED:
+        return Answer.WAITLISTED
+    left = spots_left(capacity, rsvps)
+    return Answer.WAITLISTED if left == 0 else Answer.COMING
+
+
+def waitlist(rsvps: Sequence[Rsvp]) -> list[Rsvp]:
+    """Those waiting, first come first."""
+    waiting = [r for r in rsvps if r.answer is Answer.WAITLISTED]
+    return sorted(waiting, key=lambda r: (r.answered_at, r.id or 0))
+
+
+def to_promote(capacity: int | None, rsvps: Sequence[Rsvp]) -> list[Rsvp]:
+    """The waiting answers that now fit, in waitlist order."""
+    waiting = waitlist(rsvps)
+    left = spots_left(capacity, rsvps)
+    return waiting if left is None else waiting[:left]
+
+
+def waitlist_position(rsvps: Sequence[Rsvp], person_id: int) -> int | None:
+    for position, rsvp in enumerate(waitlist(rsvps), start=1):
+        if rsvp.person_id == person_id:
+            return position
+    return None
+
+
+# --- Reminders ---------------------------------------------------------------
+
+DEFAULT_REMINDER_MINUTES = (7 * 24 * 60, 24 * 60, 2 * 60)
+MAX_REMINDERS = 5
+CHECK_IN_EARLY = timedelta(minutes=30)  # check-in opens a little before the start
+FOLLOW_UP_AFTER = timedelta(minutes=30)
+
+_OFFSET = re.compile(r"(\d+)\s*(v|w|d|h|t|m)\w*")
+_OFFSET_UNITS = {"v": 7 * 24 * 60, "w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "t": 60, "m": 1}
+
+
+def parse_reminder_offsets(text: str) -> list[int]:
+    """'1v 1d 2h' / '1w 1d 2h' / '3 days, 30 min' -> minutes before the start, largest first.
+
+    'av', 'off', 'inga' or 'none' turn reminders off (an empty list).
+    Raises ValueError on anything else.
+    """
+    cleaned = text.strip().lower()
+    if cleaned in ("av", "off", "inga", "none", "0"):
+        return []
+    parts = [p for p in re.split(r"[,\s]+(?=\d)", cleaned) if p.strip()]
+    minutes: set[int] = set()
+    for part in parts:
+        match = _OFFSET.fullmatch(part.strip().rstrip(","))
+        if match is None:
+            raise ValueError(part)
+        amount = int(match[1]) * _OFFSET_UNITS[match[2]]
+        if not 0 < amount <= 30 * 24 * 60:
+            raise ValueError(part)
+        minutes.add(amount)
+    if not minutes or len(minutes) > MAX_REMINDERS:
+        raise ValueError(text)
+    return sorted(minutes, reverse=True)
+
+
+def reminder_times(starts_at: datetime, offsets: Sequence[int], now: datetime) -> list[datetime]:
+    """When each reminder falls due; those already past are left out."""
+    return [t for t in (starts_at - timedelta(minutes=m) for m in offsets) if t > now]
+
+
+# --- Reading times -----------------------------------------------------------
+
+MONTHS = {
+    "jan": 1, "januari": 1, "january": 1,
+    "feb": 2, "februari": 2, "february": 2,
+    "mar": 3, "mars": 3, "march": 3,
+    "apr": 4, "april": 4,
+    "maj": 5, "may": 5,
+    "jun": 6, "juni": 6, "june": 6,
+    "jul": 7, "juli": 7, "july": 7,
+    "aug": 8, "augusti": 8, "august": 8,
+    "sep": 9, "sept": 9, "september": 9,
+    "okt": 10, "oct": 10, "oktober": 10, "october": 10,
+    "nov": 11, "november": 11,
+    "dec": 12, "december": 12,
+}  # fmt: skip
+
+WEEKDAYS = {
+    "mån": 0, "måndag": 0, "mon": 0, "monday": 0,
+    "tis": 1, "tisdag": 1, "tue": 1, "tuesday": 1,
+    "ons": 2, "onsdag": 2, "wed": 2, "wednesday": 2,
+    "tor": 3, "tors": 3, "torsdag": 3, "thu": 3, "thursday": 3,
+    "fre": 4, "fredag": 4, "fri": 4, "friday": 4,
+    "lör": 5, "lördag": 5, "sat": 5, "saturday": 5,
+    "sön": 6, "söndag": 6, "sun": 6, "sunday": 6,
+}  # fmt: skip
+
+MAX_LENGTH = timedelta(hours=24)
+
+
+class TimeProblem(StrEnum):
+    """Why a typed time was not accepted; the chat turns each into a friendly sentence."""
+
+    UNREADABLE = "unreadable"
+    NO_TIME = "no_time"
+    PAST = "past"
+    END_BEFORE_START = "end_before_start"
+    TOO_LONG = "too_long"
+
+
+class TimeError(ValueError):
+    def __init__(self, problem: TimeProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:[/-](\d{4}))?\b")
+_WORD_DATE = re.compile(r"^(\d{1,2})\s*(?:e\s+|:e\s+|\.\s*)?([a-zåäö]+)\.?(?:\s+(\d{4}))?\b")
+_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?"
+_RANGE = re.compile(rf"^{_CLOCK}(?:\s*(?:-|till|to|until)\s*{_CLOCK})?$")
+_FILLER = re.compile(r"\b(kl|klockan|at|from|från|den|the|on|om|på)\b\.?")
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime) -> tuple[datetime, datetime | None]:
+    """Reads a start (and perhaps an end) typed in the organisation's time zone.
+
+    Accepts '2026-03-12 18:00', '2026-03-12 18-20', '12/3 18:00-20:30',
+    '12 mars kl 18', 'imorgon 18-20', 'torsdag 18:30' (24-hour clock). Returns aware instants; the end is
+    None when only a start was given. Raises TimeError.
+    """
+    cleaned = _normalise(text)
+    today = now.astimezone(zone).date()
+    day, rest = _read_date(cleaned, today)
+    start_clock, end_clock = _read_clock_range(rest)
+    start = _at(day, start_clock, zone)
+    if _named_weekday(cleaned) and start <= now:
+        start = _at(day + timedelta(days=7), start_clock, zone)
+    end = None
+    if end_clock is not None:
+        end = _past_midnight(start, _at(day, end_clock, zone), day, end_clock, zone)
+    check_times(start, end, now)
+    return start, end
+
+
+def parse_end(text: str, start: datetime, zone: ZoneInfo, now: datetime) -> datetime:
+    """Reads the end: a clock time on the start's day ('20:00'), or a length ('2h', '90 min')."""
+    cleaned = _normalise(text)
+    length = re.fullmatch(
+        r"(\d+(?:[.,]\d+)?)\s*(h|t|tim|timmar|timme|hours?|min|minuter|minutes?)",
+        " ".join(text.strip().lower().split()),
+    )
+    if length:
+        amount = float(length[1].replace(",", "."))
+        minutes = amount if length[2].startswith("min") else amount * 60
+        end = start + timedelta(minutes=minutes)
+    else:
+        clock, extra = _read_clock_range(cleaned)
+        if extra is not None:
+            raise TimeError(TimeProblem.UNREADABLE)
+        day = start.astimezone(zone).date()
+        end = _past_midnight(start, _at(day, clock, zone), day, clock, zone)
+    check_times(start, end, now)
+    return end
+
+
+OVERNIGHT = timedelta(hours=8)
+
+
+def _past_midnight(
+    start: datetime, end: datetime, day: date, clock: time, zone: ZoneInfo
+) -> datetime:
+    """'22-01' ends the next day; '18-17' is a mistake, not a 23-hour meeting."""
+    if end > start:
+        return end
+    next_day = _at(day + timedelta(days=1), clock, zone)
+    if next_day - start <= OVERNIGHT:
+        return next_day
+    raise TimeError(TimeProblem.END_BEFORE_START)
+
+
+def check_times(start: datetime, end: datetime | None, now: datetime) -> None:
+    if start <= now:
+        raise TimeError(TimeProblem.PAST)
+    if end is not None:
+        if end <= start:
+            raise TimeError(TimeProblem.END_BEFORE_START)
+        if end - start > MAX_LENGTH:
+            raise TimeError(TimeProblem.TOO_LONG)
+
+
+def _normalise(text: str) -> str:
+    cleaned = text.strip().lower().replace("–", "-").replace("—", "-").replace(",", " ")
+    cleaned = _FILLER.sub(" ", cleaned)
+    cleaned = re.sub(r"\s*-\s*", "-", cleaned)
+    return re.sub(r"\s+", " ", cleaned).strip()
+
+
+def _named_weekday(cleaned: str) -> bool:
+    return cleaned.split(" ", 1)[0] in WEEKDAYS
+
+
+def _read_date(cleaned: str, today: date) -> tuple[date, str]:
+    first, _, rest = cleaned.partition(" ")
+    if first in ("idag", "today"):
+        return today, rest
+    if first in ("imorgon", "tomorrow"):
+        return today + timedelta(days=1), rest
+    if cleaned.startswith("i morgon"):
+        return today + timedelta(days=1), cleaned[len("i morgon") :].strip()
+    if first in WEEKDAYS:
+        ahead = (WEEKDAYS[first] - today.weekday()) % 7
+        return today + timedelta(days=ahead), rest
+    match = _ISO_DATE.match(cleaned)
+    if match:
+        return _date(int(match[1]), int(match[2]), int(match[3])), cleaned[match.end() :].strip()
+    match = _NUMERIC_DATE.match(cleaned)
+    if match:
+        year = int(match[3]) if match[3] else None
+        return _next_date(int(match[1]), int(match[2]), year, today), cleaned[match.end() :].strip()
+    match = _WORD_DATE.match(cleaned)
+    if match and match[2] in MONTHS:
+        year = int(match[3]) if match[3] else None
+        return _next_date(int(match[1]), MONTHS[match[2]], year, today), cleaned[
+            match.end() :
+        ].strip()
+    raise TimeError(TimeProblem.UNREADABLE)
+
+
+def _date(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise TimeError(TimeProblem.UNREADABLE) from None
+
+
+def _next_date(day: int, month: int, year: int | None, today: date) -> date:
+    if year is not None:
+        return _date(year, month, day)
+    found = _date(today.year, month, day)
+    return found if found >= today else _date(today.year + 1, month, day)
+
+
+def _read_clock_range(text: str) -> tuple[time, time | None]:
+    if not text:
+        raise TimeError(TimeProblem.NO_TIME)
+    match = _RANGE.match(text.replace(" ", ""))
+    if match is None:
+        raise TimeError(TimeProblem.UNREADABLE)
+    start = _clock(match[1], match[2])
+    end = _clock(match[3], match[4]) if match[3] else None
+    return start, end
+
+
+def _clock(hours: str, minutes: str | None) -> time:
+    h, m = int(hours), int(minutes or 0)
+    if h == 24 and m == 0:
+        h = 0
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise TimeError(TimeProblem.UNREADABLE)
+    return time(h, m)
+
+
+def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock, tzinfo=zone)
+
+
+# --- Places ------------------------------------------------------------------
+
+
+def split_place(text: str) -> tuple[str | None, str | None]:
+    """An address or a link: 'https://…' and 'www.…' are links, anything else is a place."""
+    value = " ".join(text.split())
+    lowered = value.lower()
+    if lowered.startswith(("http://", "https://")) and " " not in value:
+        return None, value
+    if lowered.startswith("www.") and " " not in value:
+        return None, f"https://{value}"
+    return value, None
+
+
+def parse_capacity(text: str) -> int | None:
+    """A positive number, or nothing for no limit ('-', 'nej', 'ingen', 'no', 'none'). ValueError otherwise."""
+    cleaned = text.strip().lower()
+    if cleaned in ("-", "nej", "ingen", "inget", "no", "none", "0"):
+        return None
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 1 <= int(cleaned) <= 10000:
+        raise ValueError(text)
+    return int(cleaned)
