@@ -143,7 +143,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             database = await _with_database(config)
             try:
                 return await calendar_cli.export_calendar(
-                    database, SystemClock(), args.org, Path(args.out)
+                    database,
+                    SystemClock(),
+                    args.org,
+                    Path(args.out),
+                    members_only_too=args.with_members_only,
                 )
             finally:
                 await database.dispose()
