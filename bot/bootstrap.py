@@ -7,6 +7,7 @@ from types import ModuleType
 
 from bot.announcements import entry as announcements
 from bot.circles import entry as circles
+from bot.feeds import entry as feeds
 from bot.help import entry as help
 from bot.insights import entry as insights
 from bot.meetings import entry as meetings
@@ -25,6 +26,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     circles,
     welcome,
     wheel,
+    feeds,
     insights,
     announcements,
     start,

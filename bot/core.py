@@ -92,6 +92,8 @@ class Samtal:
 
     async def handle(self, event: Event) -> Outcome:
         platform = event.chat.platform
+        if isinstance(event, TextReceived) and not await self._for_the_bot(event):
+            return Outcome()
         if self._flood is not None:
             verdict = self._flood.check((platform, event.sender.external_id), self.clock.now())
             if verdict is Verdict.DROP:
@@ -121,6 +123,21 @@ class Samtal:
             await self._answer_alone(event, _something_went_wrong)
         self._wake()
         return outcome
+
+    async def _for_the_bot(self, event: TextReceived) -> bool:
+        """Whether a line is for the bot: a command, anything in a private chat, or the
+        answer to the sender's own dialog in a group. Other group chat is not the bot's
+        business: it stores no one (a stranger stays unknown) and does not count towards
+        the flood limit."""
+        if event.chat.is_private or _is_command(event.text):
+            return True
+        async with self.uow_factory() as uow:
+            sender = event.sender
+            person = await uow.people.by_identity(sender.platform, sender.external_id)
+            if person is None or person.id is None:
+                return False
+            state = await uow.dialogs.get(person.id, event.chat.platform, event.chat.chat_id)
+            return state is not None and state.name in self.registry.dialogs
 
     async def run_due(self) -> None:
         """Runs every timer that has fallen due (where this process runs them), then
@@ -292,7 +309,7 @@ class Samtal:
             return Outcome()
         assert isinstance(event, TextReceived)
         text = clean_text(event.text).strip()
-        if text.startswith("/") and len(text) > 1:
+        if _is_command(text):
             await self._command(ctx, text)
             return Outcome()
         state = await ctx.dialog()
@@ -420,6 +437,11 @@ def _something_went_wrong(t: Translator) -> str:
 
 def _slow_down(t: Translator) -> str:
     return t("You are sending a lot right now. Please wait a minute, then try again.")
+
+
+def _is_command(text: str) -> bool:
+    cleaned = clean_text(text).strip()
+    return cleaned.startswith("/") and len(cleaned) > 1
 
 
 def _stale(last_seen: datetime | None, now: datetime) -> bool:

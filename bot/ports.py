@@ -31,6 +31,7 @@ from bot.domain.people import (
     Role,
     RoleAssignment,
 )
+from bot.feeds.model import FeedRepository
 from bot.insights.model import InsightsRepository
 from bot.meetings.model import MeetingRepository
 from bot.messages import OutgoingMessage
@@ -251,6 +252,8 @@ class UnitOfWork(Protocol):
     def wheel(self) -> WheelRepository: ...
     @property
     def announcements(self) -> AnnouncementRepository: ...
+    @property
+    def feeds(self) -> FeedRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

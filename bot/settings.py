@@ -25,3 +25,6 @@ class Settings:
     paid_broadcast_min_recipients: int = 1000
     # (organisation slug, Discord role id): the opt-in role mentioned in its announcement posts.
     announcement_roles: tuple[tuple[str, str], ...] = ()
+    # Where the web server's calendar feeds are reached from outside, e.g.
+    # "https://samtal.example.org"; empty when it does not run: no personal feed links then.
+    calendar_url: str = ""

@@ -2,6 +2,8 @@
 
 The organisation's own meetings and those of every organisation below it,
 cancelled ones included (STATUS:CANCELLED), so a subscribed calendar drops them.
+Like the public feed, only open meetings unless `--with-members-only` asks for
+the members-only ones too (with their links: such a file stays within the organisation).
 """
 
 from __future__ import annotations
@@ -25,16 +27,27 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     calendar.add_argument("--org", required=True, metavar="SLUG")
     calendar.add_argument("--out", required=True, metavar="FILE.ics")
+    calendar.add_argument(
+        "--with-members-only",
+        action="store_true",
+        help="also members-only meetings, with their links (keep the file within the organisation)",
+    )
 
 
-async def export_calendar(database: Database, clock: Clock, slug: str, out: Path) -> int:
+async def export_calendar(
+    database: Database, clock: Clock, slug: str, out: Path, *, members_only_too: bool = False
+) -> int:
     """Writes the file; returns the exit status (2 for an unknown organisation)."""
     async with database.unit_of_work() as uow:
         org, org_id = await org_by_slug(uow, slug)
         items: list[tuple[Meeting, Organisation]] = []
         for host in await uow.orgs.subtree(org_id):
             assert host.id is not None
-            items += [(meeting, host) for meeting in await uow.meetings.of_org(host.id)]
+            items += [
+                (meeting, host)
+                for meeting in await uow.meetings.of_org(host.id)
+                if members_only_too or meeting.is_open_to_guests()
+            ]
         stamp = clock.now()
         wheel = await wheel_components(uow, org, stamp)  # the annual wheel, once started there
     items.sort(key=lambda item: (item[0].starts_at, item[0].id or 0))

@@ -142,7 +142,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             return await _on_database(
                 config,
                 lambda db: calendar_cli.export_calendar(
-                    db, SystemClock(), args.org, Path(args.out)
+                    db,
+                    SystemClock(),
+                    args.org,
+                    Path(args.out),
+                    members_only_too=args.with_members_only,
                 ),
             )
         case "wheel" | "circle" | "welcome" | "stats":

@@ -83,6 +83,9 @@ class WebConfig:
     enabled: bool = False  # serves /calendar/<org>.ics for calendar apps when true
     host: str = "127.0.0.1"
     port: int = 8080
+    # The address people reach it at (the reverse proxy's), for members' own feed links
+    # (/kalender); empty: http://host:port.
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,10 @@ def _check_values(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
     _check_role_map(config.discord.roles, where)
     _check_announcements(config, where)
+    public = config.web.public_url
+    if public and not public.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        # The address carries a member's secret token: only over TLS (or on this machine).
+        raise ConfigError(f"{where}: [web] public_url: expected an https:// URL, got {public!r}")
 
 
 DISCORD_ID = re.compile(r"^[0-9]{1,20}$")

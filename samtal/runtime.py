@@ -46,7 +46,15 @@ def core_settings(config: Config, *, flood_limit: bool) -> Settings:
         paid_broadcast_orgs=tuple(config.telegram.paid_broadcast),
         paid_broadcast_min_recipients=config.telegram.paid_broadcast_min_recipients,
         announcement_roles=tuple(config.discord.announcement_roles.items()),
+        calendar_url=calendar_url(config),
     )
+
+
+def calendar_url(config: Config) -> str:
+    """Where members' own calendar feeds are reached; empty when the web server is off."""
+    if not config.web.enabled:
+        return ""
+    return config.web.public_url or f"http://{config.web.host}:{config.web.port}"
 
 
 async def open_core(

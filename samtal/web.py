@@ -1,9 +1,11 @@
 """The bot's small web server: calendar feeds for subscription in calendar apps.
 
 `GET /calendar/<org>.ics` serves the same iCalendar as `samtal calendar --org
-<org>`: the organisation's meetings and its annual wheel. It is off unless
-`[web] enabled = true`; it listens on 127.0.0.1:8080 by default, meant to sit
-behind a reverse proxy that adds TLS.
+<org>`: the organisation's open meetings and its annual wheel, for anyone.
+`GET /calendar/me/<token>.ics` serves one member's own feed (bot/feeds), members-only
+meetings included, to whoever holds the secret token that `/kalender` gave them.
+It is off unless `[web] enabled = true`; it listens on 127.0.0.1:8080 by default,
+meant to sit behind a reverse proxy that adds TLS (`[web] public_url`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from aiohttp import web
 
 from bot.clock import Clock
+from bot.context import Effects
+from bot.feeds.service import person_for, personal_calendar
 from bot.ports import UnitOfWorkFactory
 from bot.render.wheel_calendar import organisation_calendar
 
@@ -42,7 +46,27 @@ def build_app(uow_factory: UnitOfWorkFactory, clock: Clock) -> web.Application:
             },
         )
 
+    async def personal(request: web.Request) -> web.Response:
+        async with uow_factory() as uow:
+            fx = Effects(uow, clock)
+            person = await person_for(fx, request.match_info["token"])
+            if person is None:  # unknown, stopped or erased: the same answer
+                raise web.HTTPNotFound(text="no such calendar")
+            data = await personal_calendar(fx, person)
+        return web.Response(
+            body=data,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={
+                "Content-Disposition": 'inline; filename="samtal.ics"',
+                # One person's calendar: no shared cache keeps it, no page is told the address.
+                "Cache-Control": "private, max-age=900",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
     app = web.Application()
+    app.router.add_get("/calendar/me/{token}.ics", personal)
     app.router.add_get("/calendar/{slug}.ics", calendar)
     return app
 

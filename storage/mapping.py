@@ -17,6 +17,7 @@ from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, 
 from storage import (
     announcements,
     circles,
+    feeds,
     insights,
     meetings,
     native_polls,
@@ -37,6 +38,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     circles,
     insights,
     announcements,
+    feeds,
 )
 
 _CORE_MAPPINGS = (

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.announcements import SqlAlchemyAnnouncementRepository
 from storage.circles import SqlAlchemyCircleRepository
+from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.native_polls import SqlAlchemyNativePollRepository
@@ -54,6 +55,7 @@ class SqlAlchemyUnitOfWork:
         self.wheel = SqlAlchemyWheelRepository(self.session)
         self.insights = SqlAlchemyInsightsRepository(self.session)
         self.announcements = SqlAlchemyAnnouncementRepository(self.session)
+        self.feeds = SqlAlchemyFeedRepository(self.session)
         return self
 
     async def __aexit__(

@@ -67,7 +67,14 @@ async def test_calendar_keeps_local_time_on_both_sides_of_the_summer_time_change
     second = events["Efter sommartid"].decoded("DTSTART")  # type: ignore[attr-defined]
     assert first.utcoffset() == timedelta(hours=1)
     assert second.utcoffset() == timedelta(hours=2)
-    assert len(events) == 4  # with the two demo meetings
+    assert len(events) == 3  # with the demo's open meeting: its members' meeting is not public
+    assert (
+        await export_calendar(
+            console.database, console.clock, "sandviken", out, members_only_too=True
+        )
+        == 0
+    )
+    assert "Medlemsmöte: verksamhetsplan" in _events(out)
 
 
 async def test_a_change_raises_the_sequence_and_a_cancellation_says_so(

@@ -80,7 +80,11 @@ async def test_the_served_feed_is_the_exported_calendar(console: Console, tmp_pa
         missing = await client.get("/calendar/nowhere.ics")
         assert missing.status == 404
     assert served == exported
-    assert _local_starts(served, "Årsmöte", date(2026, 1, 1), date(2027, 1, 1))
+    # The annual meeting became a members-only meeting: not in the public feed.
+    assert not _local_starts(served, "Årsmöte", date(2026, 1, 1), date(2027, 1, 1))
+    out = tmp_path / "all.ics"
+    await export_calendar(console.database, console.clock, "sandviken", out, members_only_too=True)
+    assert _local_starts(out.read_bytes(), "Årsmöte", date(2026, 1, 1), date(2027, 1, 1))
 
 
 async def test_the_runtime_serves_the_feed_only_when_web_is_enabled(console: Console) -> None:

@@ -49,6 +49,7 @@ from bot.meetings.service import (
     current,
     duration,
     follow_up_all,
+    may_see,
     org_of,
     record_attendance,
     reminder_minutes,
@@ -142,12 +143,34 @@ def setup(registry: Registry) -> None:
 # --- Looking things up --------------------------------------------------------------
 
 
-async def _meeting(ctx: Context, raw: str) -> tuple[Meeting, Organisation]:
+async def _meeting(
+    ctx: Context, raw: str, *, shown: bool = False, to_group: bool = False
+) -> tuple[Meeting, Organisation]:
+    """The meeting a typed number or a button names, if this person may know of it.
+
+    A members-only meeting this person may not see gets the same answer as one that does
+    not exist. `shown`: the person holds a button from a post they saw (its own answer then
+    says why not). `to_group`: the answer is shown to a whole group, where guests may be:
+    only open meetings then."""
     meeting_id = parse_id(raw)
     meeting = await ctx.uow.meetings.get(meeting_id) if meeting_id else None
+    if (
+        meeting is not None
+        and not meeting.is_open_to_guests()
+        and (to_group or not (shown or await may_see(ctx, ctx.person, meeting)))
+    ):
+        meeting = None
     if meeting is None:
         raise Refusal(ctx.t("I can't find that meeting. Write /moten to see what's coming."))
     return meeting, await org_of(ctx, meeting)
+
+
+async def _visible(ctx: Context, meetings: Sequence[Meeting]) -> list[Meeting]:
+    """The meetings this answer may show: in a group only open ones, in private those the
+    person may see."""
+    if not ctx.chat.is_private:
+        return [m for m in meetings if m.is_open_to_guests()]
+    return [m for m in meetings if await may_see(ctx, ctx.person, m)]
 
 
 async def _organiser_meeting(ctx: Context, raw: str) -> tuple[Meeting, Organisation]:
@@ -201,11 +224,14 @@ async def _zone(ctx: Context, org: Organisation) -> ZoneInfo:
 
 async def list_meetings(ctx: Context, args: str) -> None:
     if args.strip():  # /moten 3: one meeting, also after it has ended
-        meeting, org = await _meeting(ctx, args.strip().lstrip("#"))
+        raw = args.strip().lstrip("#")
+        meeting, org = await _meeting(ctx, raw, to_group=not ctx.chat.is_private)
         await _show_card(ctx, meeting, org)
         return
     org_ids = await _visible_org_ids(ctx)
-    meetings = await ctx.uow.meetings.upcoming(org_ids, ctx.now, MAX_LISTED) if org_ids else []
+    # Some may be hidden from this person: look further ahead, then keep the first few.
+    found = await ctx.uow.meetings.upcoming(org_ids, ctx.now, 10 * MAX_LISTED) if org_ids else []
+    meetings = (await _visible(ctx, found))[:MAX_LISTED]
     if not meetings:
         await ctx.reply(message(ctx.t("No meetings are planned right now. Check again soon!")))
         return
@@ -219,7 +245,7 @@ async def list_meetings(ctx: Context, args: str) -> None:
 
 
 async def show_meeting_payload(ctx: Context, value: str) -> None:
-    meeting, org = await _meeting(ctx, value)
+    meeting, org = await _meeting(ctx, value, to_group=not ctx.chat.is_private)
     await _show_card(ctx, meeting, org)
 
 
@@ -271,7 +297,8 @@ def _answer_word(ctx: Context, value: Answer, rsvps: Sequence[Any]) -> str:
 async def rsvp(ctx: Context, args: tuple[str, ...]) -> None:
     if len(args) != 2 or args[1] not in {a.value for a in Answer}:
         raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    meeting, org = await _meeting(ctx, args[0])
+    # The button is under a post this person saw; a guest is told why not just below.
+    meeting, org = await _meeting(ctx, args[0], shown=True)
     wanted = Answer(args[1])
     _ = ctx.t
     if meeting.cancelled:
@@ -986,12 +1013,10 @@ async def contribute(ctx: Context, args: str) -> None:
         meeting, _org = await _meeting(ctx, first)
         text = rest.strip()
     else:
-        candidates = [
-            m
-            for m in await ctx.uow.meetings.upcoming(
-                await _visible_org_ids(ctx), ctx.now, MAX_LISTED
-            )
-        ]
+        candidates = await _visible(
+            ctx,
+            await ctx.uow.meetings.upcoming(await _visible_org_ids(ctx), ctx.now, MAX_LISTED),
+        )
         if len(candidates) != 1:
             raise Refusal(
                 _(

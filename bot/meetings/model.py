@@ -9,7 +9,7 @@ read and write them are in `bot.meetings.service`; the chat in
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -60,6 +60,14 @@ class Meeting:
 
     def is_open_to_guests(self) -> bool:
         return self.audience is Audience.OPEN
+
+
+def visible_to(meeting: Meeting, member_of: Collection[int], manages: bool = False) -> bool:
+    """Whether someone may know a meeting exists: an open one is for everyone; a members-only
+    one only for members of its organisation (`member_of`: the organisations they are a member
+    of and those above them, as a member of an association is one of its branch) and for
+    organisers who may manage it. To anyone else it is as if it did not exist."""
+    return meeting.is_open_to_guests() or manages or meeting.org_id in member_of
 
 
 @dataclass

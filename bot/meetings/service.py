@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.context import Effects, MessageFor
 from bot.domain.organisations import Organisation
-from bot.domain.people import Person
+from bot.domain.people import Person, Status
 from bot.formatting import when_span
 from bot.i18n import N_, Translator
 from bot.meetings.model import (
@@ -42,6 +42,7 @@ from bot.meetings.model import (
     reminder_times,
     spots_left,
     to_promote,
+    visible_to,
 )
 from bot.messages import (
     Action,
@@ -52,6 +53,7 @@ from bot.messages import (
     ThreadRequest,
     bold,
 )
+from bot.permissions import Permission, permissions_in
 
 REMINDER = "meeting.reminder"
 # The answers that hold a place or wait for one: all that capacity and the waitlist depend on.
@@ -122,7 +124,7 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
 
     def build(t: Translator) -> OutgoingMessage:
         text = MessageBuilder().line(bold(t("New themed meeting")))
-        add_facts(text, meeting, org, org.zone, t)
+        add_facts(text, meeting, org, org.zone, t, in_group=True)
         if meeting.description:
             text.paragraph(meeting.description)
         for row in rsvp_buttons(meeting, t):
@@ -165,11 +167,13 @@ def announcement_key(meeting: Meeting) -> str:
 
 def calendar_event(meeting: Meeting, org: Organisation) -> CalendarEvent:
     """The meeting as platforms' calendars show it (one event per meeting, at its instants)."""
+    # Everyone in the server or group sees the platform's event: a members-only link stays out.
+    link = meeting.link if meeting.is_open_to_guests() else None
     return CalendarEvent(
         title=meeting.theme,
         starts_at=meeting.starts_at,
         ends_at=meeting.ends_at,
-        place=meeting.place or meeting.link or org.name,
+        place=meeting.place or link or org.name,
         description=meeting.description,
         cancelled=meeting.cancelled,
     )
@@ -178,7 +182,13 @@ def calendar_event(meeting: Meeting, org: Organisation) -> CalendarEvent:
 # --- Facts, in every message's own text ---------------------------------------
 
 
-def place_text(meeting: Meeting, t: Translator) -> str:
+def place_text(meeting: Meeting, t: Translator, *, in_group: bool = False) -> str:
+    """Where, or the digital link; a members-only meeting's link is never posted in a group,
+    where guests may read it: members get it privately."""
+    if meeting.link and in_group and not meeting.is_open_to_guests():
+        return t("Link: members get it from me in private, with /moten {number}").format(
+            number=meeting.id
+        )
     if meeting.link:
         return t("Link: {link}").format(link=meeting.link)
     if meeting.place:
@@ -193,11 +203,14 @@ def add_facts(
     zone: ZoneInfo,
     t: Translator,
     rsvps: Sequence[Rsvp] | None = None,
+    *,
+    in_group: bool = False,
 ) -> MessageBuilder:
-    """Theme, when (in the reader's zone), where or the link, the host, and who may come."""
+    """Theme, when (in the reader's zone), where or the link, the host, and who may come.
+    `in_group`: posted in a group chat (see `place_text`)."""
     text.line(bold(meeting.theme), f" (nr {meeting.id})")
     text.line(t("When: {when}").format(when=when_span(meeting.starts_at, meeting.ends_at, zone, t)))
-    text.line(place_text(meeting, t))
+    text.line(place_text(meeting, t, in_group=in_group))
     text.line(t("Host: {org}").format(org=org.name))
     if meeting.audience is Audience.MEMBERS:
         text.line(t("For members only"))
@@ -239,6 +252,32 @@ async def reader_zone(fx: Effects, person: Person, org: Organisation) -> ZoneInf
     """The reader's time zone: their home organisation's, else the meeting's."""
     home = await fx.home_org(person)
     return (home or org).zone
+
+
+# --- Who may see a meeting ------------------------------------------------------
+
+
+async def member_orgs(fx: Effects, person: Person) -> set[int]:
+    """The organisations whose members-only meetings a person sees as a member: none for a
+    guest; for a member, the organisations they belong to and every one above."""
+    if person.status is not Status.MEMBER or person.id is None:
+        return set()
+    found: set[int] = set()
+    for affiliation in await fx.uow.people.affiliations_of(person.id):
+        found.update(o.id for o in await fx.uow.orgs.lineage(affiliation.org_id) if o.id)
+    return found
+
+
+async def may_see(fx: Effects, person: Person, meeting: Meeting) -> bool:
+    """Whether this person may know of the meeting at all (see `visible_to`)."""
+    if meeting.is_open_to_guests():
+        return True
+    if visible_to(meeting, await member_orgs(fx, person)):
+        return True
+    assert person.id is not None
+    lineage = [o.id for o in await fx.uow.orgs.lineage(meeting.org_id) if o.id is not None]
+    roles = await fx.uow.people.roles_of(person.id)
+    return Permission.MANAGE_MEETINGS in permissions_in(lineage, roles)
 
 
 async def org_of(fx: Effects, meeting: Meeting) -> Organisation:
@@ -326,13 +365,13 @@ async def announce_change(
     assert meeting.id is not None
     key = f"meeting:{meeting.id}:v{meeting.version}:changed"
 
-    def build_for(zone: ZoneInfo) -> MessageFor:
+    def build_for(zone: ZoneInfo, in_group: bool = False) -> MessageFor:
         def build(t: Translator) -> OutgoingMessage:
             what = ", ".join(t(CHANGE_WORDS.get(name, name)) for name in changed)
             text = MessageBuilder().line(
                 bold(t("Changed: {what}").format(what=what)),
             )
-            add_facts(text, meeting, org, zone, t)
+            add_facts(text, meeting, org, zone, t, in_group=in_group)
             return text.build()
 
         return build
@@ -340,7 +379,7 @@ async def announce_change(
     for person in await answered_people(fx, meeting, ANSWERED):
         zone = await reader_zone(fx, person, org)
         await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, _with_event(build_for(org.zone), meeting, org), key=key)
+    await fx.post_to_org(org, _with_event(build_for(org.zone, True), meeting, org), key=key)
 
 
 def _with_event(build: MessageFor, meeting: Meeting, org: Organisation) -> MessageFor:
@@ -374,7 +413,7 @@ async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
     org = await org_of(fx, meeting)
     key = f"meeting:{meeting.id}:cancelled"
 
-    def build_for(zone: ZoneInfo) -> MessageFor:
+    def build_for(zone: ZoneInfo, in_group: bool = False) -> MessageFor:
         def build(t: Translator) -> OutgoingMessage:
             text = MessageBuilder().line(bold(t("Cancelled")))
             text.line(bold(meeting.theme), f" (nr {meeting.id})")
@@ -383,7 +422,8 @@ async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
                     when=when_span(meeting.starts_at, meeting.ends_at, zone, t)
                 )
             )
-            text.line(place_text(meeting, t))
+            if not (in_group and meeting.link and not meeting.is_open_to_guests()):
+                text.line(place_text(meeting, t))  # no link to ask for any more
             text.line(t("Host: {org}").format(org=org.name))
             text.paragraph(t("Sorry for the trouble. See other meetings with /moten."))
             return text.build()
@@ -394,7 +434,7 @@ async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
     for person in await answered_people(fx, meeting, ANSWERED):
         zone = await reader_zone(fx, person, org)
         told += await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, _with_event(build_for(org.zone), meeting, org), key=key)
+    await fx.post_to_org(org, _with_event(build_for(org.zone, True), meeting, org), key=key)
     return told
 
 

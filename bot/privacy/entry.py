@@ -51,6 +51,7 @@ RECORD_LABELS: dict[str, str] = {
     "conversation_reports": N_("Voter conversations you reported"),
     "organisation_goals": N_("Goals you set for an organisation"),
     "announcements": N_("Announcements you wrote"),
+    "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
 }
 
 

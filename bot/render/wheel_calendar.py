@@ -135,12 +135,17 @@ def add_events(data: bytes, events: list[Event]) -> bytes:
 
 
 async def organisation_calendar(uow: UnitOfWork, org: Organisation, stamp: datetime) -> bytes:
-    """What `samtal calendar` writes: the meetings here and below, and the annual wheel."""
+    """The public feed, as `samtal calendar` writes it: the open meetings here and below, and
+    the annual wheel. Members-only meetings are for members' own feeds (bot/feeds)."""
     assert org.id is not None
     meetings: list[tuple[Meeting, Organisation]] = []
     for host in await uow.orgs.subtree(org.id):
         assert host.id is not None
-        meetings += [(meeting, host) for meeting in await uow.meetings.of_org(host.id)]
+        meetings += [
+            (meeting, host)
+            for meeting in await uow.meetings.of_org(host.id)
+            if meeting.is_open_to_guests()
+        ]
     meetings.sort(key=lambda pair: (pair[0].starts_at, pair[0].id or 0))
     wheel = await wheel_components(uow, org, stamp)
     return add_events(calendar_bytes(meetings, stamp, name=org.name), wheel)

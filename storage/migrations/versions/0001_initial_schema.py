@@ -140,6 +140,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_button_actions_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token', name=op.f('pk_button_actions'))
     )
+    op.create_table('calendar_feeds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_calendar_feeds_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_feeds')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_calendar_feeds_person_id')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_calendar_feeds_token_hash'))
+    )
     op.create_table('channels',
     sa.Column('platform', sa.String(length=16), nullable=False),
     sa.Column('chat_id', sa.String(length=64), nullable=False),
@@ -789,6 +799,7 @@ def downgrade() -> None:
 
     op.drop_table('circles')
     op.drop_table('channels')
+    op.drop_table('calendar_feeds')
     op.drop_table('button_actions')
     with op.batch_alter_table('announcements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_announcements_org_id'))
