@@ -109,8 +109,11 @@ class PeopleRepository(Protocol):
         """Returns and removes the code, so it works once."""
         ...
 
-    async def erase(self, person_id: int) -> None:
-        """Removes the person and everything that names them."""
+    async def erase(self, person_id: int, *, forget: bool = True) -> None:
+        """Removes the person and everything that names them; figures stay as they were.
+
+        `forget=False` (a merge) leaves their name and ids where other records mention them.
+        """
         ...
 
     async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:

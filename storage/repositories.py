@@ -355,10 +355,13 @@ class SqlAlchemyPeopleRepository(_Repository):
             await self.session.flush()
         return found
 
-    async def erase(self, person_id: int) -> None:
+    async def erase(self, person_id: int, *, forget: bool = True) -> None:
         await self.session.flush()
-        # Capabilities that keep anonymous records scrub what would still identify someone.
+        from storage import erasure
         from storage.mapping import CAPABILITY_STORAGE
+
+        traces = await erasure.traces_of(self.session, person_id)
+        # Capabilities that keep anonymous records scrub what would still identify someone.
 
         for module in CAPABILITY_STORAGE:
             before_erase = getattr(module, "before_erase", None)
@@ -368,6 +371,8 @@ class SqlAlchemyPeopleRepository(_Repository):
         outbox = tables.outbox.c
         await self.session.execute(sa.delete(tables.outbox).where(outbox.person_id == person_id))
         await self.session.execute(sa.delete(tables.people).where(tables.people.c.id == person_id))
+        if forget:  # a merge keeps the person under their other account: their name stays
+            await erasure.forget(self.session, traces)
         self._forget_loaded(person_id)
 
     async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
@@ -395,7 +400,7 @@ class SqlAlchemyPeopleRepository(_Repository):
         await self.session.flush()
         for table, column in tables.personal_tables():
             await self._move_rows(table, column, keep_id, drop_id)
-        await self.erase(drop_id)
+        await self.erase(drop_id, forget=False)
 
     async def _move_rows(
         self, table: sa.Table, column: sa.Column[Any], keep_id: int, drop_id: int
@@ -532,6 +537,9 @@ class SqlAlchemyOutboxRepository(_Repository):
                 sent_at=now,
                 external_id=external_id,
                 claimed_until=None,
+                # A private message to no one we know (the goodbye after an erasure): once
+                # sent, where it went is forgotten.
+                chat_id=sa.case((sa.and_(c.direct, c.person_id.is_(None)), ""), else_=c.chat_id),
             )
         )
         return _count(result) == 1
