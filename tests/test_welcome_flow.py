@@ -129,18 +129,18 @@ async def test_member_officers_take_new_members_in_turn_and_an_association_its_o
 
 
 async def test_only_members_who_said_yes_are_found_by_interest(console: Console) -> None:
-    await console.run("@bertil: /ny_medlem anna\n@bertil: /ny_medlem oliver\n@clock: +1d2h")
-    for name, consent in (("anna", "Ja, gärna"), ("oliver", "No thanks")):
-        first = "Klimat" if name == "anna" else "Climate"
-        done = "Klart" if name == "anna" else "Done"
+    for name in ("nora", "olle"):
+        await console.run(f"@{name}: /start join_sandviken\n@{name}: [Jag godkänner]")
+    await console.run("@bertil: /ny_medlem nora\n@bertil: /ny_medlem olle\n@clock: +1d2h")
+    for name, consent in (("nora", "Ja, gärna"), ("olle", "Nej tack")):
         await console.run(
-            f"@{name}: [{first}]\n@{name}: [{done}]\n@{name}: [{done}]\n@{name}: [{consent}]"
+            f"@{name}: [Klimat]\n@{name}: [Klart]\n@{name}: [Klart]\n@{name}: [{consent}]"
         )
     found = await console.said("@bertil: /intresse klimat")
-    assert "Anna (console @anna)" in found and "Oliver" not in found
-    # Anna changes her mind: she is no longer listed.
-    await console.run("@anna: /introduktion\n@anna: [Inga fler frågor om uppdrag]")
-    assert "Anna" not in (await console.said("@bertil: /intresse klimat")).split("\n", 1)[1]
+    assert "Nora (console @nora)" in found and "Olle" not in found
+    # Nora changes her mind: she is no longer listed.
+    await console.run("@nora: /introduktion\n@nora: [Inga fler frågor om uppdrag]")
+    assert "Nora" not in (await console.said("@bertil: /intresse klimat")).split("\n", 1)[1]
     # A member without the role can't look.
     refused = await console.said("@anna: /intresse klimat")
     assert "organisatörer med rätt roll" in refused and "Intresserade" not in refused

@@ -245,6 +245,13 @@ async def register_member(ctx: Context, args: str) -> None:
         )
     person = matches[0]
     assert person.id is not None
+    if person.id == ctx.person_id:
+        raise Refusal(
+            ctx.t(
+                "You can't register yourself as a new member. Write the name of the person "
+                "who has just joined, e.g. /ny_medlem nora."
+            )
+        )
     flow = await ctx.uow.welcome.of_person(person.id)
     if flow is not None and flow.status is FlowStatus.PENDING:
         await _confirm(ctx, flow, person)
@@ -256,6 +263,18 @@ async def register_member(ctx: Context, args: str) -> None:
                 ctx.t("{name} is already registered as a new member.").format(
                     name=person.display_name
                 )
+            ),
+        )
+        return
+    if person.status is Status.MEMBER:
+        # An introduction for someone who has long been a member would count them as new.
+        await _privately(
+            ctx,
+            message(
+                ctx.t(
+                    "{name} is already a member, so there is no introduction to start. "
+                    "/ny_medlem is for people who have just joined the party."
+                ).format(name=person.display_name)
             ),
         )
         return
@@ -465,8 +484,7 @@ async def _confirmable(ctx: Context, args: tuple[str, ...]) -> tuple[WelcomeFlow
             )
         )
     person = await _person(ctx, flow.person_id)
-    assert person is not None
-    if flow.status is not FlowStatus.PENDING:
+    if person is None or flow.status is not FlowStatus.PENDING:  # None: they were erased
         raise Refusal(ctx.t("That is already taken care of."))
     return flow, person
 
@@ -625,7 +643,8 @@ async def contacted(ctx: Context, args: tuple[str, ...]) -> None:
             ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
         )
     person = await _person(ctx, flow.person_id)
-    assert person is not None
+    if person is None:  # erased since: their flow is only figures now
+        raise Refusal(ctx.t("That button no longer works. Try the command again."))
     if flow.contacted_at is not None:
         await ctx.reply(
             message(
@@ -1365,7 +1384,9 @@ async def list_new_members(ctx: Context, args: str) -> None:
     text = MessageBuilder().line(bold(ctx.t("New members in {org}").format(org=org.name)))
     if not flows:
         text.line(ctx.t("No new members yet."))
-    for flow in flows[:20]:
+    # Erased members stay in the figures below, never on the list.
+    listed = [f for f in flows if f.person_id is not None]
+    for flow in listed[:20]:
         person = await _person(ctx, flow.person_id)
         officer = await _person(ctx, flow.officer_id)
         assert flow.started_at is not None and person is not None

@@ -341,8 +341,9 @@ def upgrade() -> None:
     )
     op.create_table('welcome_flows',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_created_at', storage.tables.UtcDateTime(), nullable=True),
     sa.Column('association_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.Enum('pending', 'declined', 'active', 'paused', 'stopped', 'completed', name='flowstatus', native_enum=False, length=32), nullable=False),
     sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
@@ -371,7 +372,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['contacted_by'], ['people.id'], name=op.f('fk_welcome_flows_contacted_by_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['officer_id'], ['people.id'], name=op.f('fk_welcome_flows_officer_id_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_welcome_flows_org_id_organisations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_welcome_flows_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_welcome_flows_person_id_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['registered_by'], ['people.id'], name=op.f('fk_welcome_flows_registered_by_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_welcome_flows')),
     sa.UniqueConstraint('person_id', name=op.f('uq_welcome_flows_person_id'))
