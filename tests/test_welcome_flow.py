@@ -231,3 +231,21 @@ async def test_a_guest_who_keeps_coming_is_invited_once_with_the_join_link(
     # The invitation's button starts the path to membership.
     answer = await console.run("@david: [Jag har gått med]")
     assert "-> cecilia: David (console @david)" in answer
+
+
+async def test_an_existing_member_or_the_organiser_himself_gets_no_introduction(
+    console: Console,
+) -> None:
+    # Anna has been a member since long before; nothing starts and the figures stay.
+    refused = await console.run("@bertil#allmant: /ny_medlem anna")
+    assert "-> bertil: Anna är redan medlem, så det finns ingen introduktion att starta." in refused
+    assert "-> cecilia" not in refused and "-> anna" not in refused
+    mine = await console.said("@bertil#allmant: /ny_medlem bertil")
+    assert "Du kan inte registrera dig själv som ny medlem" in mine
+    for name in ("anna", "bertil"):
+        person = await _person(console, name)
+        async with console.database.unit_of_work() as uow:
+            assert await uow.welcome.of_person(person.id or 0) is None
+    # A guest is still welcomed as before.
+    welcomed = await console.run("@bertil: /ny_medlem david")
+    assert "David är registrerad som ny medlem" in welcomed
