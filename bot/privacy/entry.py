@@ -51,6 +51,8 @@ RECORD_LABELS: dict[str, str] = {
     "conversation_reports": N_("Voter conversations you reported"),
     "organisation_goals": N_("Goals you set for an organisation"),
     "announcements": N_("Announcements you wrote"),
+    "outbox": N_("Messages I sent you in the last 30 days"),
+    "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }
 
 

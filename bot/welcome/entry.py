@@ -404,7 +404,10 @@ async def said_joined(ctx: Context, args: tuple[str, ...]) -> None:
     deciders = [officer] if officer else await holders(ctx, branch, (Role.ORGANISER, Role.ADMIN))
     for person in deciders:
         await ctx.notify(
-            person, ask, key=f"welcome:{flow.id}:confirm:{flow.created_at.isoformat()}"
+            person,
+            ask,
+            key=f"welcome:{flow.id}:confirm:{flow.created_at.isoformat()}",
+            about=ctx.person,
         )
     plan = await plan_for(ctx, branch.id)
     await ctx.schedule(
@@ -471,7 +474,10 @@ async def remind_confirmation(fx: Effects, timer: Timer) -> None:
         asked[officer.id] = officer
     for decider in asked.values():
         await fx.notify(
-            decider, ask, key=f"welcome:{flow.id}:confirm:{timer.payload['created']}:again"
+            decider,
+            ask,
+            key=f"welcome:{flow.id}:confirm:{timer.payload['created']}:again",
+            about=person,
         )
 
 
@@ -618,7 +624,7 @@ async def _tell_officer_new(
             .build()
         )
 
-    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:new")
+    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:new", about=person)
 
 
 # --- the personal contact ---------------------------------------------------------------------
@@ -686,7 +692,7 @@ async def remind_officer(fx: Effects, timer: Timer) -> None:
             buttons=[[Button(t("I have made contact"), Action("welcome.contacted", (flow_id,)))]],
         )
 
-    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:reminder")
+    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:reminder", about=person)
 
 
 async def escalate(fx: Effects, timer: Timer) -> None:
@@ -721,7 +727,7 @@ async def escalate(fx: Effects, timer: Timer) -> None:
         )
 
     for organiser in await holders(fx, branch, (Role.ORGANISER,)):
-        await fx.notify(organiser, build, key=f"welcome:{flow.id}:escalation")
+        await fx.notify(organiser, build, key=f"welcome:{flow.id}:escalation", about=person)
 
 
 def _counts(flow: WelcomeFlow) -> bool:
@@ -1093,7 +1099,7 @@ async def answer_tasks(ctx: Context, args: tuple[str, ...]) -> None:
             .build()
         )
 
-    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:interests")
+    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:interests", about=ctx.person)
 
 
 async def choose_association(ctx: Context, args: tuple[str, ...]) -> None:
@@ -1146,7 +1152,9 @@ async def want_education(ctx: Context, args: tuple[str, ...]) -> None:
     for organiser in await holders(ctx, branch, (Role.STUDY_ORGANISER,)) or [
         p for p in [await _person(ctx, flow.officer_id)] if p is not None
     ]:
-        await ctx.notify(organiser, build, key=f"welcome:{flow.id}:education_wanted")
+        await ctx.notify(
+            organiser, build, key=f"welcome:{flow.id}:education_wanted", about=ctx.person
+        )
 
 
 async def toggle_checkin(ctx: Context, args: tuple[str, ...]) -> None:
@@ -1217,7 +1225,7 @@ async def _finish_checkin(ctx: Context, flow: WelcomeFlow, wish: str | None) -> 
             .build()
         )
 
-    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:checkin")
+    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:checkin", about=ctx.person)
 
 
 # --- pause and stop ---------------------------------------------------------------------------
@@ -1348,7 +1356,7 @@ async def _stop(ctx: Context, flow: WelcomeFlow) -> None:
                 ).format(name=name)
             )
 
-        await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:stopped")
+        await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:stopped", about=ctx.person)
 
 
 # --- for organisers ---------------------------------------------------------------------------
