@@ -117,7 +117,9 @@ class PeopleRepository(Protocol):
         ...
 
     async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
-        """Every stored row that is about this person, by table: for /mina_uppgifter."""
+        """Every stored row that is this person's, by table, and the messages sent to them
+        ("outbox"); other people's records that name them only as table, id and role
+        ("named_in"): for /mina_uppgifter."""
         ...
 
     async def merge(self, keep_id: int, drop_id: int) -> None:

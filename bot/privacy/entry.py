@@ -3,7 +3,9 @@
 Export and erasure walk every table that points at a person (storage finds
 them from the schema), so a capability added later is covered without
 anyone remembering to add it here. Give a new table a readable name in
-`RECORD_LABELS`.
+`RECORD_LABELS`. An export holds the person's own rows, the messages sent to
+them, and of other people's records only which ones name them and how
+("named_in"); erasure keeps counts only.
 """
 
 from __future__ import annotations
