@@ -62,8 +62,14 @@ class Effects:
             return None
         return await self.uow.orgs.get(affiliations[0].org_id)
 
-    async def notify(self, person: Person, build: MessageFor, *, key: str) -> bool:
-        """Sends a message to a person's private chat, in their language, once per key."""
+    async def notify(
+        self, person: Person, build: MessageFor, *, key: str, about: Person | None = None
+    ) -> bool:
+        """Sends a message to a person's private chat, in their language, once per key.
+
+        `about`: the person the message is news about, when someone else (a new member, to
+        their officer): it goes when they are erased and stays out of the recipient's export.
+        """
         assert person.id is not None
         identities = await self.uow.people.identities_of(person.id)
         if not identities:
@@ -78,6 +84,7 @@ class Effects:
             message=build(await self.translator_for(person)),
             now=self.now,
             person_id=person.id,
+            about_id=about.id if about is not None and about.id != person.id else None,
         )
 
     async def post_to_org(self, org: Organisation, build: MessageFor, *, key: str) -> int:

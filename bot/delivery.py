@@ -176,6 +176,7 @@ async def enqueue(
     person_id: int | None = None,
     not_before: datetime | None = None,
     batch: str | None = None,
+    about_id: int | None = None,
 ) -> bool:
     """Puts a message in the outbox, its buttons registered server-side.
 
@@ -215,6 +216,7 @@ async def enqueue(
         not_before=not_before or now,
         person_id=person_id,
         batch=batch,
+        about_id=about_id,
     )
     if not await uow.outbox.add(entry):
         return False

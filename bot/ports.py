@@ -110,12 +110,17 @@ class PeopleRepository(Protocol):
         """Returns and removes the code, so it works once."""
         ...
 
-    async def erase(self, person_id: int) -> None:
-        """Removes the person and everything that names them."""
+    async def erase(self, person_id: int, *, forget: bool = True) -> None:
+        """Removes the person and everything that names them; figures stay as they were.
+
+        `forget=False` (a merge) leaves their name and ids where other records mention them.
+        """
         ...
 
     async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
-        """Every stored row that is about this person, by table: for /mina_uppgifter."""
+        """Every stored row that is this person's, by table, and the messages sent to them
+        ("outbox"); other people's records that name them only as table, id and role
+        ("named_in"): for /mina_uppgifter."""
         ...
 
     async def merge(self, keep_id: int, drop_id: int) -> None:

@@ -24,6 +24,12 @@ from storage.database import Database
 
 log = logging.getLogger("samtal")
 
+ERASURE_KEEPS = (
+    "What erasure keeps is counts only: figures and poll tallies stay as they were, "
+    "naming no one; every value that names the person (their name, usernames, platform "
+    "ids, their words, messages about them) is removed."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     config_help = "configuration file (default: $SAMTAL_CONFIG, then ./samtal.toml)"
@@ -70,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--person", type=int, required=True, metavar="ID")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    erase = gdpr_commands.add_parser("erase", parents=[common], help="erase a person everywhere")
+    erase = gdpr_commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a person everywhere; only counts are kept",
+        description=f"Erase a person everywhere. {ERASURE_KEEPS}",
+    )
     erase.add_argument("--person", type=int, required=True, metavar="ID")
     erase.add_argument("--yes", action="store_true", help="do it without asking")
 
@@ -353,6 +364,7 @@ async def _gdpr(config: Config, args: argparse.Namespace) -> int:
                 else:
                     print(text)
                 return 0
+            print(ERASURE_KEEPS)
             if not args.yes:
                 answer = await asyncio.to_thread(
                     input, f"Erase {person.display_name} ({person.id}) everywhere? [y/N] "

@@ -2,7 +2,8 @@
 
 People columns: participation is the person's own data (CASCADE). A ballot
 outlives the person and stays counted: a visible ballot's person becomes
-NULL; an anonymous ballot never has one. The ballots table has random ids
+NULL; an anonymous ballot never has one. Either loses its reason, the
+voter's own words (`before_erase`). The ballots table has random ids
 and, on SQLite, no rowid, so its rows are stored in id order, not in the
 order people voted.
 """
@@ -13,9 +14,10 @@ import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.people import Person, Status
-from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus
+from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
@@ -183,3 +185,27 @@ class SqlAlchemyPollRepository(_Repository):
         if members_only:
             query = query.where(p.status == Status.MEMBER)
         return (await self.session.scalars(query)).all()
+
+
+async def before_erase(session: AsyncSession, person_id: int) -> None:
+    """A ballot stays counted; the reason, in the voter's own words, goes.
+
+    An anonymous ballot in an open poll is found by its keyed hash and loses the key too,
+    so that nothing can link it to anyone any more.
+    """
+    b = poll_ballots.c
+    await session.execute(
+        sa.update(poll_ballots).where(b.person_id == person_id).values(reason=None)
+    )
+    p, s = poll_participation.c, poll_secrets.c
+    open_secret = (
+        sa.select(s.poll_id, s.secret)
+        .join(poll_participation, p.poll_id == s.poll_id)
+        .where(p.person_id == person_id)
+    )
+    for poll_id, secret in (await session.execute(open_secret)).all():
+        await session.execute(
+            sa.update(poll_ballots)
+            .where(b.poll_id == poll_id, b.voter_key == voter_key(secret, poll_id, person_id))
+            .values(reason=None, voter_key=None)
+        )

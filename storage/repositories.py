@@ -355,19 +355,25 @@ class SqlAlchemyPeopleRepository(_Repository):
             await self.session.flush()
         return found
 
-    async def erase(self, person_id: int) -> None:
+    async def erase(self, person_id: int, *, forget: bool = True) -> None:
         await self.session.flush()
-        # Capabilities that keep anonymous records scrub what would still identify someone.
+        from storage import erasure
         from storage.mapping import CAPABILITY_STORAGE
+
+        traces = await erasure.traces_of(self.session, person_id)
+        # Capabilities that keep anonymous records scrub what would still identify someone.
 
         for module in CAPABILITY_STORAGE:
             before_erase = getattr(module, "before_erase", None)
             if before_erase is not None:
                 await before_erase(self.session, person_id)
-        # Messages to or about them wait in the outbox with their chat id: drop those first.
+        # Messages to them wait in the outbox with their chat id: drop those first (messages
+        # about them to others go with them through `about_id`).
         outbox = tables.outbox.c
         await self.session.execute(sa.delete(tables.outbox).where(outbox.person_id == person_id))
         await self.session.execute(sa.delete(tables.people).where(tables.people.c.id == person_id))
+        if forget:  # a merge keeps the person under their other account: their name stays
+            await erasure.forget(self.session, traces)
         self._forget_loaded(person_id)
 
     async def personal_records(self, person_id: int) -> dict[str, list[dict[str, Any]]]:
@@ -377,14 +383,69 @@ class SqlAlchemyPeopleRepository(_Repository):
             sa.select(tables.people).where(tables.people.c.id == person_id)
         )
         records["people"] = [dict(row._mapping) for row in person]
+        # A row is theirs when its `person_id` is them (their answer, their flow) or when it
+        # has no `person_id` and they made it (a poll they created). A row that is someone
+        # else's and merely names them (Nora's introduction, where Cecilia is the contact
+        # person) shows only which record and in what role, never the other person's answers.
+        references: dict[sa.Table, list[sa.Column[Any]]] = {}
         for table, column in tables.personal_tables():
-            if table is tables.outbox:  # delivery bookkeeping, not something we keep about them
+            references.setdefault(table, []).append(column)
+        for table, columns in references.items():
+            if table is tables.outbox:
                 continue
-            rows = await self.session.execute(sa.select(table).where(column == person_id))
-            found = [dict(row._mapping) for row in rows]
-            if found:
-                records.setdefault(table.name, []).extend(found)
+            key = list(table.primary_key.columns)
+            someone_elses = "person_id" in table.c
+            own: dict[tuple[Any, ...], dict[str, Any]] = {}
+            named: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for column in columns:
+                whole = column.name == "person_id" or not someone_elses
+                shown = [*table.columns] if whole else [*key, *columns]
+                rows = await self.session.execute(sa.select(*shown).where(column == person_id))
+                for row in rows:
+                    values = dict(row._mapping)
+                    ident = tuple(values[c.name] for c in key)
+                    if whole:
+                        own[ident] = values  # once, however many columns name them
+                        continue
+                    roles = [c.name for c in columns if values[c.name] == person_id]
+                    named[ident] = {"table": table.name, **{c.name: values[c.name] for c in key}}
+                    named[ident]["as"] = roles
+            if own:
+                records[table.name] = list(own.values())
+            for ident, mention in named.items():
+                if ident not in own:
+                    records.setdefault("named_in", []).append(mention)
+        messages = await self._messages_to(person_id)
+        if messages:
+            records["outbox"] = messages
         return records
+
+    async def _messages_to(self, person_id: int) -> list[dict[str, Any]]:
+        """What the bot sent them (or is about to), while the outbox keeps it, as they read it."""
+        from bot.messages import OutgoingMessage
+
+        c = tables.outbox.c
+        query = (
+            sa.select(c.platform, c.created_at, c.sent_at, c.status, c.payload)
+            .where(c.person_id == person_id)
+            # News about someone else (a new member, to their officer) is that person's.
+            .where(sa.or_(c.about_id.is_(None), c.about_id == person_id))
+            .order_by(c.id)
+        )
+        messages = []
+        for platform, created_at, sent_at, status, payload in await self.session.execute(query):
+            message = OutgoingMessage.from_json(payload)
+            entry: dict[str, Any] = {
+                "platform": platform,
+                "created_at": created_at,
+                "sent_at": sent_at,
+                "status": status,
+                "text": message.plain_text,
+            }
+            if message.attachment is not None:
+                entry["file"] = message.attachment.filename
+            messages.append(entry)
+        return messages
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
         self._affiliations.clear()
@@ -395,7 +456,7 @@ class SqlAlchemyPeopleRepository(_Repository):
         await self.session.flush()
         for table, column in tables.personal_tables():
             await self._move_rows(table, column, keep_id, drop_id)
-        await self.erase(drop_id)
+        await self.erase(drop_id, forget=False)
 
     async def _move_rows(
         self, table: sa.Table, column: sa.Column[Any], keep_id: int, drop_id: int
@@ -532,6 +593,9 @@ class SqlAlchemyOutboxRepository(_Repository):
                 sent_at=now,
                 external_id=external_id,
                 claimed_until=None,
+                # A private message to no one we know (the goodbye after an erasure): once
+                # sent, where it went is forgotten.
+                chat_id=sa.case((sa.and_(c.direct, c.person_id.is_(None)), ""), else_=c.chat_id),
             )
         )
         return _count(result) == 1

@@ -164,6 +164,7 @@ outbox = sa.Table(
     sa.Column("chat_id", sa.String(64), nullable=False),
     sa.Column("direct", sa.Boolean, nullable=False),
     sa.Column("person_id", person_fk("SET NULL")),
+    sa.Column("about_id", person_fk(), index=True),  # see OutboxEntry.about_id
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("status", enum_column(OutboxStatus), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),

@@ -1,8 +1,10 @@
 """Tables and repository for the new-member welcome flow.
 
-A flow is the new member's own data (CASCADE with them). The member officer,
-who registered them and who confirmed the contact are kept anonymously
-(SET NULL) when those people leave, so the branch's figures survive.
+A flow is the new member's own data, but its dates are the branch's figures
+("new members this year", "personally contacted"): when the member is erased
+the flow stays as an anonymous record (`person_id` SET NULL) and `before_erase`
+removes their answers. The member officer, who registered them and who
+confirmed the contact are kept anonymously (SET NULL) in the same way.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.welcome.model import FlowStatus, GuestInvitation, WelcomeFlow, WelcomePlanText
+from storage import tables
 from storage.repositories import _count, _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
@@ -20,10 +24,13 @@ welcome_flows = sa.Table(
     "welcome_flows",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("person_id", person_fk(), nullable=False, unique=True),
+    sa.Column("person_id", person_fk("SET NULL"), unique=True),
     sa.Column(
         "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
     ),
+    # When the member's account was created, kept when they are erased: the figure
+    # "guests who became members" compares it with when they said they had joined.
+    sa.Column("person_created_at", UtcDateTime),
     sa.Column("association_id", sa.ForeignKey("organisations.id", ondelete="SET NULL")),
     sa.Column("status", enum_column(FlowStatus), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -133,3 +140,21 @@ class SqlAlchemyWelcomeRepository(_Repository):
 
     async def add_guest_invitation(self, invitation: GuestInvitation) -> None:
         await self._add(invitation)
+
+
+async def before_erase(session: AsyncSession, person_id: int) -> None:
+    """A new member's flow outlives them as dates only (the figures); their answers go."""
+    c = welcome_flows.c
+    created = sa.select(tables.people.c.created_at).where(tables.people.c.id == person_id)
+    await session.execute(
+        sa.update(welcome_flows)
+        .where(c.person_id == person_id)
+        .values(
+            person_created_at=created.scalar_subquery(),
+            interests=[],
+            ways=[],
+            tasks_consent=None,
+            checkin_done=[],
+            checkin_wish=None,
+        )
+    )

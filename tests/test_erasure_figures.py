@@ -10,10 +10,12 @@ from datetime import timedelta
 from statistics import mean
 
 from bot.context import Effects
+from bot.insights.entry import gather
 from bot.meetings.model import Answer, Attendance, Feedback
 from bot.meetings.service import MeetingDraft, answer, create_meeting
 from bot.polls.entry import _result, cast
 from bot.polls.model import Poll, PollKind
+from bot.welcome.model import Share
 from tests.conftest import START, Console
 
 VOTES = {"anna": 0, "cecilia": 1, "oliver": 1, "bertil": 0}
@@ -87,3 +89,32 @@ async def test_results_and_figures_survive_an_erasure(console: Console) -> None:
         assert all(a.person_id != anna.id for a in await uow.meetings.attendance(meeting.id))
         feedback = await uow.meetings.feedback(meeting.id)
         assert [f.comment for f in feedback if f.person_id is None] == [None]  # her words are gone
+
+
+async def _welcome_figures(console: Console) -> tuple[object, ...]:
+    async with console.database.unit_of_work() as uow:
+        org = await uow.orgs.by_slug("sandviken")
+        assert org is not None
+        figures = await gather(uow, org, console.clock.now())
+    return figures.new_members_this_year, figures.guests_joined, figures.welcome
+
+
+async def test_erasing_new_members_keeps_them_in_the_figures(console: Console) -> None:
+    # David, a guest since the demo began, and Nora, new today, join; both are contacted.
+    await console.run(
+        "@clock: +2d\n@nora: /start member_sandviken\n@nora: [Jag godkänner]\n"
+        "@nora: [Ja, jag har precis gått med]\n@cecilia: [Bekräfta medlemskapet]\n"
+        "@clock: +1d\n@cecilia: [Jag har tagit kontakt]\n"
+        "@bertil: /ny_medlem david\n@clock: +1d\n@cecilia: [Jag har tagit kontakt]"
+    )
+    before = await _welcome_figures(console)
+    new, guests, welcome = before
+    assert (new, guests) == (2, 1) and welcome.contacted == Share(2, 2)  # type: ignore[attr-defined]
+
+    await console.run("@nora: /glom_mig\n@nora: [Ja, radera allt]")
+    await console.run("@david: /glom_mig\n@david: [Ja, radera allt]")
+
+    assert await _welcome_figures(console) == before
+    listing = await console.said("@cecilia: /nya_medlemmar")
+    assert "Nora" not in listing and "David" not in listing
+    assert "Personligt kontaktade: 2/2 (100 %)" in listing

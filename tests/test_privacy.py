@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
@@ -138,3 +141,40 @@ def test_every_table_about_a_person_has_a_readable_name_in_mydata() -> None:
     start_mappers()
     tables = {table.name for table, _column in personal_tables() if table is not outbox}
     assert tables - set(RECORD_LABELS) == set(), "add a readable name in bot/privacy/entry.py"
+
+
+async def _export(console: Console, name: str) -> dict[str, Any]:
+    from bot.privacy.entry import export_person
+
+    async with console.database.unit_of_work() as uow:
+        person = await uow.people.by_identity("console", name)
+        assert person is not None and person.id is not None
+        return await export_person(uow, person.id)
+
+
+async def test_an_export_holds_the_messages_sent_and_never_another_persons_answers(
+    console: Console,
+) -> None:
+    text = (Path(__file__).parent / "transcripts/welcome_first_month.txt").read_text("utf-8")
+    await console.run("\n".join(line for line in text.splitlines() if line.startswith("@")))
+    wish = "Jag skriver gärna insändare om skolan!"
+
+    nora = await _export(console, "nora")
+    assert len(nora["welcome_flows"]) == 1 and nora["welcome_flows"][0]["checkin_wish"] == wish
+    sent = [m["text"] for m in nora["outbox"]]
+    assert any(t.startswith("Nu har du varit medlem i en månad") for t in sent)  # the check-in
+    assert all(m["status"] == "sent" and m["platform"] == "console" for m in nora["outbox"])
+
+    # Cecilia is Nora's contact person: her export says so, and holds nothing of Nora's.
+    cecilia = await _export(console, "cecilia")
+    assert "welcome_flows" not in cecilia
+    flow_id = nora["welcome_flows"][0]["id"]
+    assert cecilia["named_in"] == [
+        {"table": "welcome_flows", "id": flow_id, "as": ["officer_id", "contacted_by"]}
+    ]
+    # Not even through the messages the bot sent her about Nora: those are Nora's news.
+    everything = json.dumps(cecilia, ensure_ascii=False)
+    for nora_said in (wish, "climate", "Klimat", "checkin_wish", "Nora (console @nora)"):
+        assert nora_said not in everything
+    reply = await console.said("@cecilia: /mina_uppgifter")
+    assert "Andra personers uppgifter som nämner dig, t.ex. som kontaktperson: 1" in reply

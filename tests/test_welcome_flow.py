@@ -129,18 +129,18 @@ async def test_member_officers_take_new_members_in_turn_and_an_association_its_o
 
 
 async def test_only_members_who_said_yes_are_found_by_interest(console: Console) -> None:
-    await console.run("@bertil: /ny_medlem anna\n@bertil: /ny_medlem oliver\n@clock: +1d2h")
-    for name, consent in (("anna", "Ja, gärna"), ("oliver", "No thanks")):
-        first = "Klimat" if name == "anna" else "Climate"
-        done = "Klart" if name == "anna" else "Done"
+    for name in ("nora", "olle"):
+        await console.run(f"@{name}: /start join_sandviken\n@{name}: [Jag godkänner]")
+    await console.run("@bertil: /ny_medlem nora\n@bertil: /ny_medlem olle\n@clock: +1d2h")
+    for name, consent in (("nora", "Ja, gärna"), ("olle", "Nej tack")):
         await console.run(
-            f"@{name}: [{first}]\n@{name}: [{done}]\n@{name}: [{done}]\n@{name}: [{consent}]"
+            f"@{name}: [Klimat]\n@{name}: [Klart]\n@{name}: [Klart]\n@{name}: [{consent}]"
         )
     found = await console.said("@bertil: /intresse klimat")
-    assert "Anna (console @anna)" in found and "Oliver" not in found
-    # Anna changes her mind: she is no longer listed.
-    await console.run("@anna: /introduktion\n@anna: [Inga fler frågor om uppdrag]")
-    assert "Anna" not in (await console.said("@bertil: /intresse klimat")).split("\n", 1)[1]
+    assert "Nora (console @nora)" in found and "Olle" not in found
+    # Nora changes her mind: she is no longer listed.
+    await console.run("@nora: /introduktion\n@nora: [Inga fler frågor om uppdrag]")
+    assert "Nora" not in (await console.said("@bertil: /intresse klimat")).split("\n", 1)[1]
     # A member without the role can't look.
     refused = await console.said("@anna: /intresse klimat")
     assert "organisatörer med rätt roll" in refused and "Intresserade" not in refused
@@ -231,3 +231,21 @@ async def test_a_guest_who_keeps_coming_is_invited_once_with_the_join_link(
     # The invitation's button starts the path to membership.
     answer = await console.run("@david: [Jag har gått med]")
     assert "-> cecilia: David (console @david)" in answer
+
+
+async def test_an_existing_member_or_the_organiser_himself_gets_no_introduction(
+    console: Console,
+) -> None:
+    # Anna has been a member since long before; nothing starts and the figures stay.
+    refused = await console.run("@bertil#allmant: /ny_medlem anna")
+    assert "-> bertil: Anna är redan medlem, så det finns ingen introduktion att starta." in refused
+    assert "-> cecilia" not in refused and "-> anna" not in refused
+    mine = await console.said("@bertil#allmant: /ny_medlem bertil")
+    assert "Du kan inte registrera dig själv som ny medlem" in mine
+    for name in ("anna", "bertil"):
+        person = await _person(console, name)
+        async with console.database.unit_of_work() as uow:
+            assert await uow.welcome.of_person(person.id or 0) is None
+    # A guest is still welcomed as before.
+    welcomed = await console.run("@bertil: /ny_medlem david")
+    assert "David är registrerad som ny medlem" in welcomed

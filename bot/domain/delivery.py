@@ -32,6 +32,9 @@ class OutboxEntry:
     last_error: str | None = None
     external_id: str | None = None
     batch: str | None = None  # a group of entries counted together, e.g. "announcement:12"
+    # Whom a private message to someone else is about (a new member, to their officer): it
+    # goes when they are erased, and it is not part of the recipient's own data.
+    about_id: int | None = None
     # The process that claimed it (CLAIMED or SENDING) and until when; another process
     # takes it over only once the lease has run out (see bot/delivery.py).
     claimed_by: str | None = None

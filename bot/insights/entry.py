@@ -405,8 +405,10 @@ async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
     joined: list[tuple[datetime, datetime, datetime | None]] = []
     for flow in started:
         assert flow.started_at is not None
-        person = await uow.people.get(flow.person_id)
-        joined.append((flow.created_at, flow.started_at, person.created_at if person else None))
+        person = await uow.people.get(flow.person_id) if flow.person_id is not None else None
+        # An erased member's flow kept when their account was created: still counted.
+        account_created = person.created_at if person else flow.person_created_at
+        joined.append((flow.created_at, flow.started_at, account_created))
     ratings: list[int] = []
     for meeting in await uow.meetings.between(org_ids, this_year, now):
         if not meeting.cancelled and meeting.id is not None:

@@ -81,6 +81,7 @@ async def report(ctx: Context, args: str) -> None:
                 .build()
             ),
             key=f"report:{ctx.event_id}",
+            about=ctx.person,
         )
     await ctx.reply(
         message(

@@ -3,7 +3,9 @@
 Export and erasure walk every table that points at a person (storage finds
 them from the schema), so a capability added later is covered without
 anyone remembering to add it here. Give a new table a readable name in
-`RECORD_LABELS`.
+`RECORD_LABELS`. An export holds the person's own rows, the messages sent to
+them, and of other people's records only which ones name them and how
+("named_in"); erasure keeps counts only.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ RECORD_LABELS: dict[str, str] = {
     "organisation_goals": N_("Goals you set for an organisation"),
     "announcements": N_("Announcements you wrote"),
     "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
+    "outbox": N_("Messages I sent you in the last 30 days"),
+    "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }
 
 

@@ -245,6 +245,13 @@ async def register_member(ctx: Context, args: str) -> None:
         )
     person = matches[0]
     assert person.id is not None
+    if person.id == ctx.person_id:
+        raise Refusal(
+            ctx.t(
+                "You can't register yourself as a new member. Write the name of the person "
+                "who has just joined, e.g. /ny_medlem nora."
+            )
+        )
     flow = await ctx.uow.welcome.of_person(person.id)
     if flow is not None and flow.status is FlowStatus.PENDING:
         await _confirm(ctx, flow, person)
@@ -256,6 +263,18 @@ async def register_member(ctx: Context, args: str) -> None:
                 ctx.t("{name} is already registered as a new member.").format(
                     name=person.display_name
                 )
+            ),
+        )
+        return
+    if person.status is Status.MEMBER:
+        # An introduction for someone who has long been a member would count them as new.
+        await _privately(
+            ctx,
+            message(
+                ctx.t(
+                    "{name} is already a member, so there is no introduction to start. "
+                    "/ny_medlem is for people who have just joined the party."
+                ).format(name=person.display_name)
             ),
         )
         return
@@ -385,7 +404,10 @@ async def said_joined(ctx: Context, args: tuple[str, ...]) -> None:
     deciders = [officer] if officer else await holders(ctx, branch, (Role.ORGANISER, Role.ADMIN))
     for person in deciders:
         await ctx.notify(
-            person, ask, key=f"welcome:{flow.id}:confirm:{flow.created_at.isoformat()}"
+            person,
+            ask,
+            key=f"welcome:{flow.id}:confirm:{flow.created_at.isoformat()}",
+            about=ctx.person,
         )
     plan = await plan_for(ctx, branch.id)
     await ctx.schedule(
@@ -452,7 +474,10 @@ async def remind_confirmation(fx: Effects, timer: Timer) -> None:
         asked[officer.id] = officer
     for decider in asked.values():
         await fx.notify(
-            decider, ask, key=f"welcome:{flow.id}:confirm:{timer.payload['created']}:again"
+            decider,
+            ask,
+            key=f"welcome:{flow.id}:confirm:{timer.payload['created']}:again",
+            about=person,
         )
 
 
@@ -465,8 +490,7 @@ async def _confirmable(ctx: Context, args: tuple[str, ...]) -> tuple[WelcomeFlow
             )
         )
     person = await _person(ctx, flow.person_id)
-    assert person is not None
-    if flow.status is not FlowStatus.PENDING:
+    if person is None or flow.status is not FlowStatus.PENDING:  # None: they were erased
         raise Refusal(ctx.t("That is already taken care of."))
     return flow, person
 
@@ -602,7 +626,7 @@ async def _tell_officer_new(
             .build()
         )
 
-    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:new")
+    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:new", about=person)
 
 
 # --- the personal contact ---------------------------------------------------------------------
@@ -627,7 +651,8 @@ async def contacted(ctx: Context, args: tuple[str, ...]) -> None:
             ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
         )
     person = await _person(ctx, flow.person_id)
-    assert person is not None
+    if person is None:  # erased since: their flow is only figures now
+        raise Refusal(ctx.t("That button no longer works. Try the command again."))
     if flow.contacted_at is not None:
         await ctx.reply(
             message(
@@ -672,7 +697,7 @@ async def remind_officer(fx: Effects, timer: Timer) -> None:
             buttons=[[Button(t("I have made contact"), Action("welcome.contacted", (flow_id,)))]],
         )
 
-    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:reminder")
+    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:reminder", about=person)
 
 
 async def escalate(fx: Effects, timer: Timer) -> None:
@@ -711,7 +736,7 @@ async def escalate(fx: Effects, timer: Timer) -> None:
         )
 
     for organiser in await holders(fx, branch, (Role.ORGANISER,)):
-        await fx.notify(organiser, build, key=f"welcome:{flow.id}:escalation")
+        await fx.notify(organiser, build, key=f"welcome:{flow.id}:escalation", about=person)
 
 
 def _counts(flow: WelcomeFlow) -> bool:
@@ -1083,7 +1108,7 @@ async def answer_tasks(ctx: Context, args: tuple[str, ...]) -> None:
             .build()
         )
 
-    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:interests")
+    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:interests", about=ctx.person)
 
 
 async def choose_association(ctx: Context, args: tuple[str, ...]) -> None:
@@ -1136,7 +1161,9 @@ async def want_education(ctx: Context, args: tuple[str, ...]) -> None:
     for organiser in await holders(ctx, branch, (Role.STUDY_ORGANISER,)) or [
         p for p in [await _person(ctx, flow.officer_id)] if p is not None
     ]:
-        await ctx.notify(organiser, build, key=f"welcome:{flow.id}:education_wanted")
+        await ctx.notify(
+            organiser, build, key=f"welcome:{flow.id}:education_wanted", about=ctx.person
+        )
 
 
 async def toggle_checkin(ctx: Context, args: tuple[str, ...]) -> None:
@@ -1209,7 +1236,7 @@ async def _finish_checkin(ctx: Context, flow: WelcomeFlow, wish: str | None) -> 
             .build()
         )
 
-    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:checkin")
+    await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:checkin", about=ctx.person)
 
 
 # --- pause and stop ---------------------------------------------------------------------------
@@ -1340,7 +1367,7 @@ async def _stop(ctx: Context, flow: WelcomeFlow) -> None:
                 ).format(name=name)
             )
 
-        await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:stopped")
+        await ctx.notify(officer, build, key=f"welcome:{flow.id}:officer:stopped", about=ctx.person)
 
 
 # --- for organisers ---------------------------------------------------------------------------
@@ -1376,7 +1403,9 @@ async def list_new_members(ctx: Context, args: str) -> None:
     text = MessageBuilder().line(bold(ctx.t("New members in {org}").format(org=org.name)))
     if not flows:
         text.line(ctx.t("No new members yet."))
-    for flow in flows[:20]:
+    # Erased members stay in the figures below, never on the list.
+    listed = [f for f in flows if f.person_id is not None]
+    for flow in listed[:20]:
         person = await _person(ctx, flow.person_id)
         officer = await _person(ctx, flow.officer_id)
         assert flow.started_at is not None and person is not None

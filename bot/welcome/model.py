@@ -78,7 +78,7 @@ EDUCATION_WINDOW = timedelta(days=183)
 
 @dataclass
 class WelcomeFlow:
-    person_id: int
+    person_id: int | None  # None once the member is erased: the dates still count in the figures
     org_id: int  # the branch (arbetarekommun) that welcomes them
     status: FlowStatus
     created_at: datetime
@@ -104,6 +104,7 @@ class WelcomeFlow:
     checkin_done: list[str] = field(default_factory=list)
     checkin_wish: str | None = None
     checkin_answered_at: datetime | None = None
+    person_created_at: datetime | None = None  # kept at erasure for "guests who became members"
     id: int | None = None
 
     @property

@@ -312,6 +312,7 @@ def upgrade() -> None:
     sa.Column('chat_id', sa.String(length=64), nullable=False),
     sa.Column('direct', sa.Boolean(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('about_id', sa.Integer(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('pending', 'claimed', 'sending', 'sent', 'failed', name='outboxstatus', native_enum=False, length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -324,11 +325,13 @@ def upgrade() -> None:
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
     sa.Column('claimed_until', storage.tables.UtcDateTime(), nullable=True),
     sa.Column('started_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['about_id'], ['people.id'], name=op.f('fk_outbox_about_id_people'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_outbox_person_id_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('key', name=op.f('uq_outbox_key'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_about_id'), ['about_id'], unique=False)
         batch_op.create_index('ix_outbox_batch', ['batch', 'status'], unique=False)
         batch_op.create_index('ix_outbox_chat', ['platform', 'chat_id', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'claimed', 'sending')"), postgresql_where=sa.text("status IN ('pending', 'claimed', 'sending')"))
         batch_op.create_index('ix_outbox_due', ['status', 'not_before'], unique=False)
@@ -351,8 +354,9 @@ def upgrade() -> None:
     )
     op.create_table('welcome_flows',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_created_at', storage.tables.UtcDateTime(), nullable=True),
     sa.Column('association_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.Enum('pending', 'declined', 'active', 'paused', 'stopped', 'completed', name='flowstatus', native_enum=False, length=32), nullable=False),
     sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
@@ -381,7 +385,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['contacted_by'], ['people.id'], name=op.f('fk_welcome_flows_contacted_by_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['officer_id'], ['people.id'], name=op.f('fk_welcome_flows_officer_id_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_welcome_flows_org_id_organisations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_welcome_flows_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_welcome_flows_person_id_people'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['registered_by'], ['people.id'], name=op.f('fk_welcome_flows_registered_by_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_welcome_flows')),
     sa.UniqueConstraint('person_id', name=op.f('uq_welcome_flows_person_id'))
@@ -764,6 +768,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_due')
         batch_op.drop_index('ix_outbox_chat', sqlite_where=sa.text("status IN ('pending', 'claimed', 'sending')"), postgresql_where=sa.text("status IN ('pending', 'claimed', 'sending')"))
         batch_op.drop_index('ix_outbox_batch')
+        batch_op.drop_index(batch_op.f('ix_outbox_about_id'))
 
     op.drop_table('outbox')
     with op.batch_alter_table('organisation_goals', schema=None) as batch_op:
