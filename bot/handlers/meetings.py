@@ -6,7 +6,6 @@ The work itself (create, change, cancel, answer, timers) is in `bot.meeting_serv
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -64,6 +63,7 @@ from bot.messages import Action, Attachment, Button, MessageBuilder, bold, messa
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
+from bot.spreadsheet import SafeCsvWriter
 
 NEW = "meeting.new"
 EDIT = "meeting.edit"
@@ -1063,7 +1063,7 @@ def contributions_csv(
 ) -> bytes:
     """UTF-8 CSV with a header row; times in the organisation's zone (ISO 8601)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for written_at, author, text in rows:
         writer.writerow(
