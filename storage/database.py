@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.mapping import start_mappers
+from storage.private_files import private_dir, private_file, warn_if_open
 from storage.sqlite_inline import inline_creator
 from storage.turns import Turns
 from storage.uow import SqlAlchemyUnitOfWork
@@ -47,8 +48,11 @@ class Database:
         start_mappers()
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        if self.is_sqlite and self.url.database:
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            path = Path(self.url.database or "")
+            private_dir(path.parent)
+            private_file(path)
+            warn_if_open(path.parent, path)
         # hide_parameters: an error logs its SQL without the values (votes, names, texts).
         # A SQLite file is used from the event loop's thread (storage/sqlite_inline.py).
         inline = self.is_sqlite and self.url.database not in (None, "", ":memory:")
@@ -77,7 +81,8 @@ class Database:
 
     async def backup(self, destination: Path) -> None:
         """An online backup: the bot may keep running while it is taken."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(destination.parent)
+        private_file(destination, replacing=True)
         if self.is_sqlite:
             await asyncio.to_thread(_sqlite_backup, Path(self.url.database or ""), destination)
             return

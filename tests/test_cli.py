@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def samtal(
-    env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None
+    env: dict[str, str],
+    *args: str,
+    stdin: str | None = "",
+    cwd: Path | None = None,
+    umask: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         env=env,
         cwd=cwd or ROOT,
         timeout=60,
+        preexec_fn=None if umask is None else _umask(umask),
     )
+
+
+def _umask(mask: int) -> Callable[[], None]:
+    def set_it() -> None:
+        os.umask(mask)
+
+    return set_it
 
 
 def test_help_in_swedish_and_english_from_a_piped_transcript(env: dict[str, str]) -> None:
@@ -82,3 +98,40 @@ def test_a_config_file_readable_by_others_gets_a_warning(
     config.write_text("[bot]\n")
     config.chmod(0o644)
     assert "readable by other users" in samtal(env, "--config", str(config), "orgs").stderr
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_data_folder_database_and_backups_are_the_owners_alone(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # With the common umask 022 they used to be 0755 and 0644.
+    assert samtal(env, "demo", umask=0o022).returncode == 0
+    data = Path(env["SAMTAL_DATA_DIR"])
+    assert _mode(data) == 0o700
+    files = list(data.iterdir())
+    assert data / "samtal.db" in files
+    assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+    backup = tmp_path / "backups" / "samtal-backup.db"
+    result = samtal(env, "db", "backup", str(backup), umask=0o022)
+    assert result.returncode == 0, result.stderr
+    assert (_mode(backup.parent), _mode(backup)) == (0o700, 0o600)
+    # An old backup readable by others is replaced by a private one.
+    old = tmp_path / "old-backup.db"
+    old.write_bytes(b"")
+    old.chmod(0o644)
+    assert samtal(env, "db", "backup", str(old), umask=0o022).returncode == 0
+    assert _mode(old) == 0o600
+    assert "open to other users" not in result.stderr
+
+
+def test_a_data_folder_open_to_others_gets_a_warning(env: dict[str, str]) -> None:
+    assert samtal(env, "db", "upgrade").returncode == 0
+    data = Path(env["SAMTAL_DATA_DIR"])
+    data.chmod(0o755)
+    (data / "samtal.db").chmod(0o644)
+    stderr = samtal(env, "orgs").stderr
+    assert f"{data} is open to other users (mode 0755)" in stderr
+    assert f"{data / 'samtal.db'} is open to other users (mode 0644)" in stderr
