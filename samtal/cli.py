@@ -19,9 +19,17 @@ from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cl
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_web
-from storage.database import Database
+from storage.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("samtal")
+
+
+ERASE_DESCRIPTION = (
+    "Erase a person everywhere: their name, platform ids, answers, messages and every "
+    "text that names them are deleted or redacted. What is kept is counts only (how many "
+    "came to a meeting, voted, joined as new members or were contacted), so the "
+    "organisation's figures do not change and none of them leads back to the person."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--person", type=int, required=True, metavar="ID")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    erase = gdpr_commands.add_parser("erase", parents=[common], help="erase a person everywhere")
+    erase = gdpr_commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a person everywhere; only counts are kept",
+        description=ERASE_DESCRIPTION,
+    )
     erase.add_argument("--person", type=int, required=True, metavar="ID")
     erase.add_argument("--yes", action="store_true", help="do it without asking")
 
@@ -112,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args, config))
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnavailable as exc:
+        print(f"samtal: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -131,6 +147,14 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         case "invite":
             return await _invite(config, args.org)
         case "gdpr":
+            if args.gdpr_command == "erase" and not args.yes and not sys.stdin.isatty():
+                # No one to answer the question (a script, cron): refuse rather than guess.
+                print(
+                    "samtal: gdpr erase asks for confirmation on a terminal; "
+                    "add --yes to erase without asking",
+                    file=sys.stderr,
+                )
+                return 2
             return await _gdpr(config, args)
         case "announce":
             database = await _with_database(config)
@@ -185,6 +209,8 @@ async def _run(config: Config) -> int:
 
         try:
             return await run_platforms(config)
+        except DatabaseUnavailable:
+            raise
         except Exception as exc:  # a bad token, an unreachable API: say so, without a traceback
             from adapters.redaction import redact
 
