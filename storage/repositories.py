@@ -32,6 +32,7 @@ from bot.domain.people import (
     Status,
 )
 from storage import tables
+from storage.search_keys import fold
 
 _MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
 
@@ -216,29 +217,27 @@ class SqlAlchemyPeopleRepository(_Repository):
 
     async def find_in_orgs(self, org_ids: Sequence[int], name: str) -> Sequence[Person]:
         p, i, a = tables.people.c, tables.identities.c, tables.affiliations.c
-        wanted = name.lower()
+        wanted = fold(name)
         query = (
             sa.select(Person)
             .join(tables.affiliations, a.person_id == p.id)
             .join(tables.identities, i.person_id == p.id)
             .where(a.org_id.in_(org_ids))
-            .where(
-                sa.or_(sa.func.lower(i.username) == wanted, sa.func.lower(p.display_name) == wanted)
-            )
+            .where(sa.or_(i.username_key == wanted, p.name_key == wanted))
             .distinct()
         )
         return (await self.session.scalars(query)).all()
 
     async def search(self, text: str) -> Sequence[Person]:
         p, i = tables.people.c, tables.identities.c
-        pattern = f"%{text.lower()}%"
+        wanted = fold(text) or ""
         query = (
             sa.select(Person)
             .outerjoin(tables.identities, i.person_id == p.id)
             .where(
                 sa.or_(
-                    sa.func.lower(p.display_name).like(pattern),
-                    sa.func.lower(i.username).like(pattern),
+                    p.name_key.contains(wanted, autoescape=True),
+                    i.username_key.contains(wanted, autoescape=True),
                     i.external_id == text,
                 )
             )
