@@ -85,6 +85,11 @@ class Samtal:
             async with self.uow_factory() as uow:
                 await startup(Effects(uow, self.clock, self.settings))
                 await uow.commit()
+        async with self.uow_factory() as uow:
+            fx = Effects(uow, self.clock, self.settings)
+            for kind, daily in self.registry.dailies.items():
+                await fx.schedule_daily(daily.name, kind, daily.at)
+            await uow.commit()
         self._started_up = True
 
     async def handle(self, event: Event) -> Outcome:
@@ -178,6 +183,12 @@ class Samtal:
                     current = await uow.timers.get(timer.id)
                     if current is None:
                         continue
+                daily = self.registry.dailies.get(current.kind)
+                if daily is not None:
+                    # The next run is armed whatever this one did; if this commit fails the
+                    # run stays due and is tried again, so the chain never breaks.
+                    fx = Effects(uow, self.clock, self.settings)
+                    await fx.schedule_daily(daily.name, current.kind, daily.at)
                 current.done_at = self.clock.now()
                 await uow.commit()
         return len(due)
