@@ -152,7 +152,7 @@ class Samtal:
             if timers and self._runs_timers():
                 times.append(await uow.timers.next_due())
             if outbox:
-                times.append(await uow.outbox.next_due(self.dispatcher.platforms))
+                times.append(await uow.outbox.next_due(self.dispatcher.platforms, self.clock.now()))
         found = [t for t in times if t is not None]
         return min(found) if found else None
 
