@@ -401,6 +401,7 @@ class Samtal:
                     message=message(text(translator)),
                     now=self.clock.now(),
                     person_id=person.id if person and event.chat.is_private else None,
+                    coalesce=not event.chat.is_private,
                 )
                 await uow.commit()
         except Exception:

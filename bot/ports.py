@@ -181,6 +181,10 @@ class OutboxRepository(Protocol):
         """Removes sent and failed entries created before the instant."""
         ...
 
+    async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
+        """A group chat's answers not claimed yet (no batch), oldest first, at most 50."""
+        ...
+
     async def next_due(
         self, platforms: Sequence[str], now: datetime | None = None
     ) -> datetime | None:

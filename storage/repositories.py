@@ -597,6 +597,23 @@ class SqlAlchemyOutboxRepository(_Repository):
         query = sa.select(OutboxEntry).where(tables.outbox.c.status == OutboxStatus.SENDING)
         return (await self.session.scalars(query)).all()
 
+    async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
+        c = tables.outbox.c
+        query = (
+            sa.select(OutboxEntry)
+            .where(
+                c.platform == platform,
+                c.chat_id == chat_id,
+                c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),  # ix_outbox_chat
+                c.status == _literal(OutboxStatus.PENDING),
+                c.batch.is_(None),
+                c.direct.is_(False),
+            )
+            .order_by(c.id)
+            .limit(50)
+        )
+        return (await self.session.scalars(query)).all()
+
     async def next_due(
         self, platforms: Sequence[str], now: datetime | None = None
     ) -> datetime | None:

@@ -299,3 +299,31 @@ async def test_the_runtime_sleeps_while_a_chat_is_deferred(database: Database) -
         await wakeup.stop()
     assert gateway.sent == []
     assert len(runs) <= 5, runs  # the first wake-up and its follow-ups, then sleep
+
+
+async def test_a_flood_in_a_busy_group_does_not_hold_up_another_members_answer(
+    database: Database,
+) -> None:
+    # Anna types /moten ten times in the group while its budget is spent; Bertil's /hjalp
+    # used to wait behind all thirty of her answers (three messages each).
+    from bot.demo import seed_demo
+
+    clock = VirtualClock(START)
+    gateway = RecordingGateway([DeliveryError("group budget spent", deferred=True, retry_after=60)])
+    samtal = _core(database, gateway, clock)
+    await seed_demo(database.unit_of_work, clock)
+    group = Chat(PLATFORM, "allmant", False, title="allmant")
+    anna, bertil = Sender(PLATFORM, "anna", "Anna", "anna"), Sender(PLATFORM, "bertil", "Bertil")
+    for number in range(10):
+        await samtal.handle(TextReceived(f"a{number}", anna, group, "/moten"))
+        await samtal.run_due()
+    await samtal.handle(TextReceived("b1", bertil, group, "/hjalp"))
+    await samtal.run_due()
+    assert gateway.sent == []
+    clock.advance(timedelta(seconds=60))
+    await samtal.run_due()
+    sent = [text.split("\n")[0] for _, text in gateway.sent]
+    assert len(sent) == 4, sent  # her three messages once, then his answer
+    assert sent[0].startswith("På gång") and sent[3].startswith("Det här kan du göra")
+    async with database.unit_of_work() as uow:
+        assert await uow.outbox.pending_in_chat(PLATFORM, "allmant") == []
