@@ -9,6 +9,7 @@ including the text of an exception attached to it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,14 +18,26 @@ REDACTED = "[token redacted]"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 _original_factory: Callable[..., logging.LogRecord] | None = None
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    # Case-insensitive: python-telegram-bot capitalize()s error descriptions, which
+    # lower-cases a token echoed in them.
+    pattern = _pattern
+    if pattern is None:
+        return text
+    return pattern.sub(REDACTED, text)
+
+
+def _compile() -> None:
+    global _pattern
+    if not _secrets:
+        _pattern = None
+        return
+    longest_first = sorted(_secrets, key=len, reverse=True)
+    _pattern = re.compile("|".join(re.escape(s) for s in longest_first), re.IGNORECASE)
 
 
 def protect(secrets: Iterable[str | None]) -> None:
@@ -38,6 +51,7 @@ def protect(secrets: Iterable[str | None]) -> None:
             _, _, tail = secret.partition(":")  # Telegram: "<bot id>:<secret>"
             if len(tail) >= 16:
                 _secrets.add(tail)
+        _compile()
         if _original_factory is None and _secrets:
             _original_factory = logging.getLogRecordFactory()
             logging.setLogRecordFactory(_redacting_factory)
@@ -69,6 +83,7 @@ def forget_all() -> None:
     global _original_factory
     with _lock:
         _secrets.clear()
+        _compile()
         if _original_factory is not None:
             logging.setLogRecordFactory(_original_factory)
             _original_factory = None

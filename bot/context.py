@@ -167,6 +167,7 @@ class Context(Effects):
             message=message,
             now=self.now,
             person_id=self.person.id if self.chat.is_private and not self.erased else None,
+            coalesce=not self.chat.is_private,
         )
 
     async def erase_person(self) -> None:

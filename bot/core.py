@@ -88,6 +88,11 @@ class Samtal:
             async with self.uow_factory() as uow:
                 await startup(Effects(uow, self.clock, self.settings))
                 await uow.commit()
+        async with self.uow_factory() as uow:
+            fx = Effects(uow, self.clock, self.settings)
+            for kind, daily in self.registry.dailies.items():
+                await fx.schedule_daily(daily.name, kind, daily.at)
+            await uow.commit()
         self._started_up = True
 
     async def handle(self, event: Event) -> Outcome:
@@ -167,7 +172,7 @@ class Samtal:
             if timers and self._runs_timers():
                 times.append(await uow.timers.next_due())
             if outbox:
-                times.append(await uow.outbox.next_due(self.dispatcher.platforms))
+                times.append(await uow.outbox.next_due(self.dispatcher.platforms, self.clock.now()))
         found = [t for t in times if t is not None]
         return min(found) if found else None
 
@@ -198,6 +203,12 @@ class Samtal:
                     current = await uow.timers.get(timer.id)
                     if current is None:
                         continue
+                daily = self.registry.dailies.get(current.kind)
+                if daily is not None:
+                    # The next run is armed whatever this one did; if this commit fails the
+                    # run stays due and is tried again, so the chain never breaks.
+                    fx = Effects(uow, self.clock, self.settings)
+                    await fx.schedule_daily(daily.name, current.kind, daily.at)
                 current.done_at = self.clock.now()
                 await uow.commit()
         return len(due)
@@ -425,6 +436,7 @@ class Samtal:
                     message=message(text(translator)),
                     now=self.clock.now(),
                     person_id=person.id if person and event.chat.is_private else None,
+                    coalesce=not event.chat.is_private,
                 )
                 await uow.commit()
         except Exception:

@@ -187,7 +187,17 @@ class OutboxRepository(Protocol):
         """Removes sent and failed entries created before the instant."""
         ...
 
-    async def next_due(self, platforms: Sequence[str]) -> datetime | None: ...
+    async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
+        """A group chat's answers not claimed yet (no batch), oldest first, at most 50."""
+        ...
+
+    async def next_due(
+        self, platforms: Sequence[str], now: datetime | None = None
+    ) -> datetime | None:
+        """When a pending entry falls due next. With `now`: an instant up to `now` only if
+        an entry could be claimed now (not one queued behind a deferred or claimed entry
+        of its chat), else the first later one. Without: the earliest of all."""
+        ...
 
 
 class TimerRepository(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,12 @@ def command_key(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@dataclass(frozen=True)
+class Daily:
+    name: str  # the timers' keys are `name:YYYY-MM-DD`
+    at: time  # local (Swedish) time
+
+
 class Registry:
     def __init__(self) -> None:
         self.commands: list[CommandSpec] = []
@@ -82,6 +89,8 @@ class Registry:
         # What someone who has not consented yet sees instead of the command they tried.
         self.consent_prompt: PayloadHandler | None = None
         self.native_polls: dict[str, NativePollHandler] = {}
+        # Once-a-day timers by kind: the core arms them at start-up and after every run.
+        self.dailies: dict[str, Daily] = {}
 
     def command(self, spec: CommandSpec) -> None:
         for name in set(spec.names):
@@ -109,6 +118,16 @@ class Registry:
 
     def timer(self, kind: str, handler: TimerHandler) -> None:
         self.timers[kind] = handler
+
+    def daily(self, name: str, kind: str, at: time, handler: TimerHandler) -> None:
+        """A timer that runs once a day at local time `at` (keys `name:DATE`).
+
+        The core arms it at start-up and arms the next run after every run, in the
+        transaction that marks the run done: also after a run that failed, whose own
+        writes are rolled back. The handler does not arm it itself.
+        """
+        self.timer(kind, handler)
+        self.dailies[kind] = Daily(name, at)
 
     def startup(self, handler: Callable[[TimerContext], Awaitable[None]]) -> None:
         self.startups.append(handler)

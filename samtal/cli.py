@@ -20,7 +20,7 @@ from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_web
 from samtal.usage import exit_status, org_by_slug
-from storage.database import Database
+from storage.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("samtal")
 
@@ -29,6 +29,8 @@ ERASURE_KEEPS = (
     "naming no one; every value that names the person (their name, usernames, platform "
     "ids, their words, messages about them) is removed."
 )
+
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(exit_status(_dispatch(args, config)))
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnavailable as exc:
+        print(f"samtal: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -143,6 +148,14 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         case "invite":
             return await _invite(config, args.org)
         case "gdpr":
+            if args.gdpr_command == "erase" and not args.yes and not sys.stdin.isatty():
+                # No one to answer the question (a script, cron): refuse rather than guess.
+                print(
+                    "samtal: gdpr erase asks for confirmation on a terminal; "
+                    "add --yes to erase without asking",
+                    file=sys.stderr,
+                )
+                return 2
             return await _gdpr(config, args)
         case "announce":
             settings = core_settings(config, flood_limit=False)
@@ -194,6 +207,8 @@ async def _run(config: Config) -> int:
 
         try:
             return await run_platforms(config)
+        except DatabaseUnavailable:
+            raise
         except Exception as exc:  # a bad token, an unreachable API: say so, without a traceback
             from adapters.redaction import redact
 

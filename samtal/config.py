@@ -110,6 +110,7 @@ class Config:
         return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'samtal.db'}"
 
 
+MAX_DAYS = 36_500  # a hundred years: more is a typo, and overflows date arithmetic
 SECTIONS = ("database", "bot", "telegram", "discord", "console", "privacy", "web")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -232,13 +233,19 @@ def _check_values(config: Config, where: str) -> None:
             f"{where}: [database] url: expected 'sqlite+aiosqlite:///PATH' or "
             f"'postgresql+asyncpg://USER@HOST/DB', got {url!r}"
         )
-    for key, number in (
-        ("guest_retention_days", config.privacy.guest_retention_days),
-        ("left_retention_days", config.privacy.left_retention_days),
-        ("flood_limit_per_minute", config.privacy.flood_limit_per_minute),
+    for section, key, number, highest in (
+        ("privacy", "guest_retention_days", config.privacy.guest_retention_days, MAX_DAYS),
+        ("privacy", "left_retention_days", config.privacy.left_retention_days, MAX_DAYS),
+        ("privacy", "flood_limit_per_minute", config.privacy.flood_limit_per_minute, 10_000),
+        ("web", "port", config.web.port, 65535),
+        ("telegram", "webhook_port", config.telegram.webhook_port, 65535),
     ):
-        if number < 1:
-            raise ConfigError(f"{where}: [privacy] {key}: expected a positive number, got {number}")
+        # Checked here, not at run time: a date 10**17 days ago or port 99999 fails only later.
+        if not 1 <= number <= highest:
+            raise ConfigError(
+                f"{where}: [{section}] {key}: expected a whole number from 1 to {highest}, "
+                f"got {number}"
+            )
     for section, key, value in (
         ("bot", "join_url", config.bot.join_url),
         ("telegram", "base_url", config.telegram.base_url),
@@ -247,6 +254,12 @@ def _check_values(config: Config, where: str) -> None:
     ):
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
+    webhook = config.telegram.webhook_url
+    if webhook and not webhook.startswith("https://"):
+        # Telegram posts updates (members' messages) only to HTTPS, and so should we.
+        raise ConfigError(
+            f"{where}: [telegram] webhook_url: expected an https:// URL, got {webhook!r}"
+        )
     _check_role_map(config.discord.roles, where)
     _check_announcements(config, where)
     public = config.web.public_url

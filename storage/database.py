@@ -11,7 +11,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.mapping import start_mappers
+from storage.private_files import private_dir, private_file, warn_if_open
 from storage.sqlite_inline import inline_creator
 from storage.turns import Turns
 from storage.uow import SqlAlchemyUnitOfWork
@@ -42,13 +44,26 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class DatabaseUnavailable(Exception):
+    """The database can't be reached; the message is one line, without the password."""
+
+    def __init__(self, url: URL, error: BaseException) -> None:
+        cause = getattr(error, "orig", None) or error  # the driver's own words
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        where = url.render_as_string(hide_password=True)
+        super().__init__(f"can't open the database {where}: {reason}")
+
+
 class Database:
     def __init__(self, url: str) -> None:
         start_mappers()
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        if self.is_sqlite and self.url.database:
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            path = Path(self.url.database or "")
+            private_dir(path.parent)
+            private_file(path)
+            warn_if_open(path.parent, path)
         # hide_parameters: an error logs its SQL without the values (votes, names, texts).
         # A SQLite file is used from the event loop's thread (storage/sqlite_inline.py).
         inline = self.is_sqlite and self.url.database not in (None, "", ":memory:")
@@ -71,13 +86,25 @@ class Database:
         return SqlAlchemyUnitOfWork(self.sessions, self._turns)
 
     async def upgrade(self) -> None:
-        """Brings the schema to the newest migration (run at every start)."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade)
+        """Brings the schema to the newest migration (run at every start).
+
+        Raises `DatabaseUnavailable` when the database can't be opened at all (a
+        PostgreSQL server that is down, a database that doesn't exist, a wrong password).
+        """
+        try:
+            connection = await self.engine.connect()
+        except (OSError, TimeoutError, SQLAlchemyError) as exc:
+            raise DatabaseUnavailable(self.url, exc) from exc
+        try:
+            async with connection.begin():
+                await connection.run_sync(_upgrade)
+        finally:
+            await connection.close()
 
     async def backup(self, destination: Path) -> None:
         """An online backup: the bot may keep running while it is taken."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(destination.parent)
+        private_file(destination, replacing=True)
         if self.is_sqlite:
             await asyncio.to_thread(_sqlite_backup, Path(self.url.database or ""), destination)
             return
@@ -120,4 +147,4 @@ def _sqlite_backup(source: Path, destination: Path) -> None:
         dst.execute("PRAGMA journal_mode=DELETE")
 
 
-__all__ = ["AsyncSession", "Database", "alembic_config", "sqlite_url"]
+__all__ = ["AsyncSession", "Database", "DatabaseUnavailable", "alembic_config", "sqlite_url"]

@@ -26,6 +26,7 @@ from storage import (
     welcome,
     wheel,
 )
+from storage.search_keys import keep_search_keys
 
 mapper_registry = registry(metadata=tables.metadata)
 
@@ -66,3 +67,4 @@ def start_mappers() -> None:
     for cls, table in mappings:
         if not hasattr(cls, "__mapper__"):
             mapper_registry.map_imperatively(cls, table)
+    keep_search_keys()

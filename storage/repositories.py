@@ -32,6 +32,7 @@ from bot.domain.people import (
     Status,
 )
 from storage import tables
+from storage.search_keys import fold
 
 _MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
 
@@ -216,29 +217,27 @@ class SqlAlchemyPeopleRepository(_Repository):
 
     async def find_in_orgs(self, org_ids: Sequence[int], name: str) -> Sequence[Person]:
         p, i, a = tables.people.c, tables.identities.c, tables.affiliations.c
-        wanted = name.lower()
+        wanted = fold(name)
         query = (
             sa.select(Person)
             .join(tables.affiliations, a.person_id == p.id)
             .join(tables.identities, i.person_id == p.id)
             .where(a.org_id.in_(org_ids))
-            .where(
-                sa.or_(sa.func.lower(i.username) == wanted, sa.func.lower(p.display_name) == wanted)
-            )
+            .where(sa.or_(i.username_key == wanted, p.name_key == wanted))
             .distinct()
         )
         return (await self.session.scalars(query)).all()
 
     async def search(self, text: str) -> Sequence[Person]:
         p, i = tables.people.c, tables.identities.c
-        pattern = f"%{text.lower()}%"
+        wanted = fold(text) or ""
         query = (
             sa.select(Person)
             .outerjoin(tables.identities, i.person_id == p.id)
             .where(
                 sa.or_(
-                    sa.func.lower(p.display_name).like(pattern),
-                    sa.func.lower(i.username).like(pattern),
+                    p.name_key.contains(wanted, autoescape=True),
+                    i.username_key.contains(wanted, autoescape=True),
                     i.external_id == text,
                 )
             )
@@ -514,27 +513,7 @@ class SqlAlchemyOutboxRepository(_Repository):
         # their way (ix_outbox_chat), until it has `limit`; only entries held up behind an
         # earlier one of their chat are passed over. Statuses are literals, repeating those
         # partial indexes' WHERE terms.
-        earlier = outbox.alias("earlier")
-        waiting_behind = (
-            sa.select(earlier.c.id)
-            .where(
-                earlier.c.platform == c.platform,
-                earlier.c.chat_id == c.chat_id,
-                earlier.c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),
-                earlier.c.id < c.id,
-                # Claimed or sending, or pending and not yet due. A copy of an announcement
-                # merely waiting its turn holds nothing up: an answer to the same person
-                # goes first (they are waiting for it; the announcement has not reached them).
-                sa.or_(
-                    earlier.c.status != _literal(OutboxStatus.PENDING),
-                    earlier.c.not_before > now,
-                ),
-            )
-            # Checked for each entry as the scan meets it, never joined to the whole queue:
-            # PostgreSQL chooses that join when its statistics trail a bulk insert.
-            .offset(0)
-            .exists()
-        )
+        waiting_behind = _waiting_behind(now)
         due = c.not_before <= now
         if self.session.get_bind().dialect.name == "sqlite":
             # Most pending entries are due: told so, SQLite walks the queue's index in
@@ -682,12 +661,71 @@ class SqlAlchemyOutboxRepository(_Repository):
         query = sa.select(OutboxEntry).where(tables.outbox.c.status == OutboxStatus.SENDING)
         return (await self.session.scalars(query)).all()
 
-    async def next_due(self, platforms: Sequence[str]) -> datetime | None:
+    async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
         c = tables.outbox.c
-        query = sa.select(sa.func.min(c.not_before)).where(
-            c.status == OutboxStatus.PENDING, c.platform.in_(platforms)
+        query = (
+            sa.select(OutboxEntry)
+            .where(
+                c.platform == platform,
+                c.chat_id == chat_id,
+                c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),  # ix_outbox_chat
+                c.status == _literal(OutboxStatus.PENDING),
+                c.batch.is_(None),
+                c.direct.is_(False),
+            )
+            .order_by(c.id)
+            .limit(50)
         )
-        return await _min_instant(self.session, query)
+        return (await self.session.scalars(query)).all()
+
+    async def next_due(
+        self, platforms: Sequence[str], now: datetime | None = None
+    ) -> datetime | None:
+        c = tables.outbox.c
+        pending = (c.status == _literal(OutboxStatus.PENDING), c.platform.in_(platforms))
+        if now is None:
+            return await _min_instant(
+                self.session, sa.select(sa.func.min(c.not_before)).where(*pending)
+            )
+        # Due now only if a claim would take something: entries queued behind a deferred
+        # (or claimed) one of their chat are not, or a rate-limited chat's backlog would
+        # wake the dispatcher again and again for nothing until its deferral ends.
+        due = c.not_before <= now
+        if self.session.get_bind().dialect.name == "sqlite":
+            due = sa.func.likely(due)  # as in the claim: most pending entries are due
+        claimable = sa.select(c.not_before).where(*pending, due, ~_waiting_behind(now)).limit(1)
+        found: datetime | None = (await self.session.execute(claimable)).scalar()
+        if found is not None:
+            return found
+        # Else the first entry that falls due later (a deferral's end, a scheduled post).
+        later = sa.select(sa.func.min(c.not_before)).where(*pending, c.not_before > now)
+        return await _min_instant(self.session, later)
+
+
+def _waiting_behind(now: datetime) -> sa.Exists:
+    """Whether an outbox entry must wait for an earlier entry of its chat still on its way."""
+    c = tables.outbox.c
+    earlier = tables.outbox.alias("earlier")
+    return (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.platform == c.platform,
+            earlier.c.chat_id == c.chat_id,
+            earlier.c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),
+            earlier.c.id < c.id,
+            # Claimed or sending, or pending and not yet due. A copy of an announcement
+            # merely waiting its turn holds nothing up: an answer to the same person
+            # goes first (they are waiting for it; the announcement has not reached them).
+            sa.or_(
+                earlier.c.status != _literal(OutboxStatus.PENDING),
+                earlier.c.not_before > now,
+            ),
+        )
+        # Checked for each entry as the scan meets it, never joined to the whole queue:
+        # PostgreSQL chooses that join when its statistics trail a bulk insert.
+        .offset(0)
+        .exists()
+    )
 
 
 class SqlAlchemyTimerRepository(_Repository):

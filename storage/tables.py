@@ -12,6 +12,7 @@ from sqlalchemy.engine import Dialect
 from bot.domain.delivery import OutboxStatus
 from bot.domain.organisations import OrgKind
 from bot.domain.people import Role, Status
+from storage.search_keys import folded_copy_of
 
 metadata = sa.MetaData(
     naming_convention={
@@ -83,6 +84,8 @@ people = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("display_name", sa.String(200), nullable=False),
+    # display_name folded for searching (storage/search_keys.py)
+    sa.Column("name_key", sa.String(200), default=folded_copy_of("display_name")),
     sa.Column("status", enum_column(Status), nullable=False),
     sa.Column("language", sa.String(8)),
     sa.Column("created_at", UtcDateTime),
@@ -97,6 +100,7 @@ identities = sa.Table(
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("external_id", sa.String(64), nullable=False),
     sa.Column("username", sa.String(200)),
+    sa.Column("username_key", sa.String(200), default=folded_copy_of("username")),
     sa.Column("created_at", UtcDateTime),
     sa.Column("last_seen_at", UtcDateTime),
     sa.UniqueConstraint("platform", "external_id"),

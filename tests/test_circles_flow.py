@@ -160,6 +160,33 @@ async def test_the_list_escapes_what_people_typed(console: Console) -> None:
     assert "Folkets &lt;hus&gt;" in text and "<hus>" not in text
 
 
+async def test_the_csv_list_runs_no_formula_someone_typed(console: Console) -> None:
+    # OWASP CSV injection: a cell starting with = + - @ (or tab/CR) is shown as text.
+    await console.run(
+        """
+@erik: /ny_cirkel
+@erik: =HYPERLINK("http://evil.example","klick")
+@erik: [Annan studiecirkel]
+@erik: -
+@erik: -
+@erik: jag
+@erik: 17/3 18:00-20:15 x3
+@erik: @SUM(1+1)*cmd|' /C calc'!A0
+@erik: 2-5
+@erik: -
+@erik: [Skapa cirkeln]
+@erik: /narvarolista 2
+"""
+    )
+    [sent] = _attachments(console, "erik", ".csv")
+    assert sent.attachment is not None
+    head = dict((row[0], row[1]) for row in _sections(sent.attachment.data)[0])
+    assert head["Studiecirkel"] == '\'=HYPERLINK("http://evil.example","klick")'
+    assert head["Plats"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    cells = [cell for block in _sections(sent.attachment.data) for row in block for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
 async def test_consent_to_the_list_is_stored_with_time_and_version(console: Console) -> None:
     await console.run(_inputs("circles_signup.txt"))
     async with console.database.unit_of_work() as uow:

@@ -63,6 +63,19 @@ def test_tokens_come_only_from_the_environment(
             r"\[telegram\] base_url: expected an http\(s\) URL",
         ),
         ({"bot": "sv"}, r"\[bot\] must be a table"),
+        ({"web": {"port": 99999}}, r"\[web\] port: expected a whole number from 1 to 65535"),
+        ({"web": {"port": 0}}, r"\[web\] port: expected a whole number from 1 to 65535"),
+        ({"telegram": {"webhook_port": 70000}}, r"\[telegram\] webhook_port: expected"),
+        (
+            {"privacy": {"guest_retention_days": 99999999999999999}},
+            r"\[privacy\] guest_retention_days: expected a whole number from 1 to 36500, "
+            r"got 99999999999999999",
+        ),
+        ({"privacy": {"left_retention_days": 10**6}}, r"\[privacy\] left_retention_days"),
+        (
+            {"telegram": {"webhook_url": "http://bot.example.org/telegram"}},
+            r"\[telegram\] webhook_url: expected an https:// URL",
+        ),
     ],
 )
 def test_bad_values_are_named(raw: dict[str, object], message: str) -> None:

@@ -228,3 +228,102 @@ async def test_a_failing_handler_changes_nothing_and_says_so(database: Database)
         assert (
             await uow.people.by_identity(PLATFORM, "anna") is None
         )  # the new person was rolled back too
+
+
+async def _queue_in_group(database: Database, count: int, now: object) -> None:
+    async with database.unit_of_work() as uow:
+        for number in range(count):
+            await enqueue(
+                uow,
+                key=f"group:{number}",
+                platform=PLATFORM,
+                chat_id="allmant",
+                direct=False,
+                message=message(f"svar {number}"),
+                now=now,  # type: ignore[arg-type]
+            )
+        await uow.commit()
+
+
+async def test_a_deferred_chat_is_due_when_its_deferral_ends(database: Database) -> None:
+    # The group's budget is spent for a minute: what waits behind the deferred entry is
+    # not due before it, or the dispatcher would wake again and again for nothing.
+    clock = VirtualClock(START)
+    gateway = RecordingGateway([DeliveryError("group budget spent", deferred=True, retry_after=60)])
+    samtal = _core(database, gateway, clock)
+    await _queue_in_group(database, 30, START)
+    await samtal.run_due()
+    assert gateway.sent == []
+    assert await samtal.next_due(timers=False) == START + timedelta(seconds=60)
+    # Another chat's message is not held up, and is due at once.
+    async with database.unit_of_work() as uow:
+        await enqueue(
+            uow,
+            key="other",
+            platform=PLATFORM,
+            chat_id="anna",
+            direct=True,
+            message=message("till Anna"),
+            now=START,
+        )
+        await uow.commit()
+    assert await samtal.next_due(timers=False) == START
+    await samtal.run_due()
+    assert gateway.sent == [("anna", "till Anna")]
+    assert await samtal.next_due(timers=False) == START + timedelta(seconds=60)
+    clock.advance(timedelta(seconds=60))
+    await samtal.run_due()
+    assert gateway.sent[1:] == [("allmant", f"svar {n}") for n in range(30)]
+    assert await samtal.next_due(timers=False) is None
+
+
+async def test_the_runtime_sleeps_while_a_chat_is_deferred(database: Database) -> None:
+    # Measured in real time with the real scheduler: it used to wake about 100 times a second.
+    from apscheduler.events import EVENT_JOB_EXECUTED
+
+    from samtal.clock import SystemClock
+    from samtal.runtime import Wakeup
+
+    clock = SystemClock()
+    gateway = RecordingGateway([DeliveryError("group budget spent", deferred=True, retry_after=60)])
+    samtal = Samtal(database.unit_of_work, clock, build_registry(), {PLATFORM: gateway})
+    await samtal.start()
+    await _queue_in_group(database, 30, clock.now())
+    wakeup = Wakeup(samtal)
+    runs: list[str] = []
+    wakeup.scheduler.add_listener(lambda event: runs.append(event.job_id), EVENT_JOB_EXECUTED)
+    wakeup.start()
+    try:
+        await asyncio.sleep(2.0)
+    finally:
+        await wakeup.stop()
+    assert gateway.sent == []
+    assert len(runs) <= 5, runs  # the first wake-up and its follow-ups, then sleep
+
+
+async def test_a_flood_in_a_busy_group_does_not_hold_up_another_members_answer(
+    database: Database,
+) -> None:
+    # Anna types /moten ten times in the group while its budget is spent; Bertil's /hjalp
+    # used to wait behind all thirty of her answers (three messages each).
+    from bot.demo import seed_demo
+
+    clock = VirtualClock(START)
+    gateway = RecordingGateway([DeliveryError("group budget spent", deferred=True, retry_after=60)])
+    samtal = _core(database, gateway, clock)
+    await seed_demo(database.unit_of_work, clock)
+    group = Chat(PLATFORM, "allmant", False, title="allmant")
+    anna, bertil = Sender(PLATFORM, "anna", "Anna", "anna"), Sender(PLATFORM, "bertil", "Bertil")
+    for number in range(10):
+        await samtal.handle(TextReceived(f"a{number}", anna, group, "/moten"))
+        await samtal.run_due()
+    await samtal.handle(TextReceived("b1", bertil, group, "/hjalp"))
+    await samtal.run_due()
+    assert gateway.sent == []
+    clock.advance(timedelta(seconds=60))
+    await samtal.run_due()
+    sent = [text.split("\n")[0] for _, text in gateway.sent]
+    assert len(sent) == 4, sent  # her three messages once, then his answer
+    assert sent[0].startswith("På gång") and sent[3].startswith("Det här kan du göra")
+    async with database.unit_of_work() as uow:
+        assert await uow.outbox.pending_in_chat(PLATFORM, "allmant") == []

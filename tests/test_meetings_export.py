@@ -148,6 +148,36 @@ async def test_contributions_export_as_csv_and_markdown_through_the_chat(console
     assert "- **Anna** (2026-03-02 09:00): Fler hyresrätter, gärna små; och billiga." in text
 
 
+async def test_contributions_csv_runs_no_formula(console: Console) -> None:
+    # OWASP CSV injection: a cell starting with = + - @ (or tab/CR) is shown as text.
+    await console.run(
+        "\n".join(
+            [
+                '@anna: /bidrag 1 =HYPERLINK("http://evil.example","klick")',
+                "@oliver: /bidrag 1 +1+cmd|' /C calc'!A0",
+                "@cecilia: /bidrag 1 -2+3",
+                "@bertil: /moten 1",
+                "@bertil: [Bidrag]",
+                "@bertil: [CSV]",
+            ]
+        )
+    )
+    attachment = console.gateway.delivered[-1].message.attachment
+    assert attachment is not None and attachment.filename == "contributions-1.csv"
+    rows = list(csv.reader(io.StringIO(attachment.data.decode("utf-8"))))
+    assert [r[5] for r in rows[1:]] == [
+        '\'=HYPERLINK("http://evil.example","klick")',
+        "'+1+cmd|' /C calc'!A0",
+        "'-2+3",
+    ]
+    start = datetime(2026, 3, 12, 18, tzinfo=STOCKHOLM)
+    meeting = Meeting(1, "=Tema", start, start + timedelta(hours=2), id=7)
+    org = Organisation("s", "\t=1+1", OrgKind.BRANCH, id=1)
+    data = contributions_csv(meeting, org, [(start, "\r@Anna", "@SUM(1+1)")]).decode("utf-8")
+    (row,) = list(csv.reader(io.StringIO(data)))[1:]
+    assert row == ["7", "'=Tema", "'\t=1+1", "2026-03-12T18:00+01:00", "'\r@Anna", "'@SUM(1+1)"]
+
+
 async def test_only_organisers_of_the_meeting_can_export(console: Console) -> None:
     # Fatima organises in Gävle, not Sandviken: she sees no organiser buttons on meeting 1,
     # and a button pressed from elsewhere is refused by the action itself.

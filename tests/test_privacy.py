@@ -17,7 +17,7 @@ from bot.events import Chat, Sender, TextReceived
 from bot.messages import message
 from bot.settings import Settings
 from storage.database import Database
-from tests.conftest import START, Console
+from tests.conftest import START, STOCKHOLM, Console
 from tests.test_delivery import RecordingGateway
 
 
@@ -178,3 +178,61 @@ async def test_an_export_holds_the_messages_sent_and_never_another_persons_answe
         assert nora_said not in everything
     reply = await console.said("@cecilia: /mina_uppgifter")
     assert "Andra personers uppgifter som nämner dig, t.ex. som kontaktperson: 1" in reply
+
+
+async def _armed(database: Database, prefix: str) -> list[tuple[str, str]]:
+    """The pending timers whose key starts so: (key without its date, local due time)."""
+    import sqlalchemy as sa
+
+    from storage.tables import timers
+
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(timers.c.key, timers.c.due_at)
+            .where(timers.c.done_at.is_(None), timers.c.key.startswith(prefix))
+            .order_by(timers.c.key)
+        )
+        return [
+            (key.rsplit(":", 1)[0], due.astimezone(STOCKHOLM).isoformat(timespec="minutes"))
+            for key, due in rows
+        ]
+
+
+async def test_a_failing_night_leaves_the_other_steps_done_and_the_next_night_armed(
+    database: Database,
+) -> None:
+    # A retention of a billion days makes the erasure of people fail (the date overflows):
+    # that rolled back the whole night, and the next night, armed in the same transaction.
+    clock = VirtualClock(START)
+    gateway = RecordingGateway()
+    samtal = Samtal(
+        database.unit_of_work,
+        clock,
+        build_registry(),
+        {"console": gateway},
+        Settings(guest_retention_days=10**9),
+    )
+    await samtal.start()
+    async with database.unit_of_work() as uow:
+        await enqueue(
+            uow,
+            key="old",
+            platform="console",
+            chat_id="anna",
+            direct=True,
+            message=message("x"),
+            now=START - timedelta(days=40),
+        )
+        await uow.commit()
+    await samtal.run_due()
+    for night in (3, 4, 5):
+        armed = await _armed(database, "housekeeping:")
+        assert armed, f"nothing armed for night {night}"
+        assert {due for _, due in armed} == {f"2026-03-0{night}T03:30+01:00"}
+        clock.advance(timedelta(days=1))  # past 03:30
+        await samtal.run_due()
+        async with database.unit_of_work() as uow:
+            assert await uow.outbox.get(1) is None  # purged although the erasure failed
+    assert await _armed(database, "welcome:guests:") == [
+        ("welcome:guests", "2026-03-06T04:15+01:00")
+    ]

@@ -13,7 +13,7 @@ from bot.domain.organisations import Organisation
 from bot.domain.people import Affiliation
 from bot.meetings.model import Answer, Rsvp
 from storage.database import Database
-from tests.conftest import START
+from tests.conftest import START, Console
 
 
 async def _walk_up(database: Database, org_id: int) -> list[str]:
@@ -144,3 +144,38 @@ async def test_affiliations_read_once_still_show_every_change(database: Database
         assert len(await uow.people.affiliations_of(anna_id)) == len(before) + 1
         await uow.rollback()
         assert [a.org_id for a in await uow.people.affiliations_of(anna_id)] == before
+
+
+async def test_names_with_a_capital_a_ring_or_o_umlaut_are_found(console: Console) -> None:
+    # SQLite's lower() folds only ASCII, so "Örjan Åberg" was never found by name.
+    from adapters.console.app import PLATFORM, chat_for
+    from bot.events import ButtonPressed, Sender, TextReceived
+
+    orjan = Sender(PLATFORM, "orjan", display_name="Örjan Åberg", username=None)
+    await console.samtal.handle(
+        TextReceived("o1", orjan, chat_for("orjan", None), "/start join_sandviken")
+    )
+    await console.samtal.run_due()
+    found = console.gateway.find_button("orjan", None, "Jag godkänner")
+    assert found is not None
+    await console.samtal.handle(ButtonPressed("o2", orjan, chat_for("orjan", None), found[1]))
+    await console.samtal.run_due()
+
+    async with console.database.unit_of_work() as uow:
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert sandviken is not None and sandviken.id is not None
+        for typed in ("örjan åberg", "ÖRJAN ÅBERG", "Örjan Åberg"):
+            names = [p.display_name for p in await uow.people.find_in_orgs([sandviken.id], typed)]
+            assert names == ["Örjan Åberg"], typed
+        for typed in ("åberg", "ÅBERG", "örjan", "rjan å"):
+            assert [p.display_name for p in await uow.people.search(typed)] == ["Örjan Åberg"]
+        assert await uow.people.search("%") == []  # a LIKE wildcard is a plain character
+        # Anna is found by her username as before, whatever the case.
+        assert [p.display_name for p in await uow.people.find_in_orgs([sandviken.id], "ANNA")] == [
+            "Anna"
+        ]
+
+    said = await console.said("@cecilia#allmant: /ny_medlem örjan åberg")
+    assert "I found no one" not in said and "hittade ingen" not in said
+    said = await console.said("@bertil#allmant: /ta_bort ÖRJAN ÅBERG")
+    assert "Örjan Åberg" in said and "hittade ingen" not in said

@@ -293,6 +293,29 @@ def test_token_never_reaches_a_log(caplog: pytest.LogCaptureFixture) -> None:
         redaction.forget_all()
 
 
+def test_lower_cased_token_is_redacted_too(caplog: pytest.LogCaptureFixture) -> None:
+    # python-telegram-bot capitalize()s a "Bad Request: ..." description, lower-casing a
+    # token the description echoes.
+    from telegram.error import BadRequest
+
+    token = "987654:AAH-Secret-Part-Of-The-Token-XYZ"
+    redaction.protect([token])
+    try:
+        error = BadRequest(f"Bad Request: wrong url https://api.telegram.org/bot{token}/x")
+        assert token.lower() in str(error)
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("samtal").error("send failed: %s", error)
+            try:
+                raise error
+            except BadRequest:
+                logging.getLogger("samtal").exception("start-up failed")
+        assert "secret-part" not in caplog.text.lower()
+        assert "secret-part" not in redaction.redact(str(error)).lower()
+        assert caplog.text.count(redaction.REDACTED) >= 2
+    finally:
+        redaction.forget_all()
+
+
 async def test_attachments_go_as_photo_or_document(database: Database, clock: VirtualClock) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
     async with telegram_bot(database, clock) as tg:

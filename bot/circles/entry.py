@@ -17,7 +17,6 @@ a command, a button or a timer alike):
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections.abc import Sequence
@@ -79,6 +78,7 @@ from bot.parsing import parse_id
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
 from bot.registry import Access, CommandSpec, Registry
+from bot.spreadsheet import SafeCsvWriter
 
 REMINDER_BEFORE = timedelta(days=1)
 LOW_WARNING_BEFORE_DEADLINE = timedelta(days=3)
@@ -1115,7 +1115,7 @@ class AttendanceList:
 
     def to_csv(self, t: Translator) -> bytes:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeCsvWriter(out, lineterminator="\n")
         writer.writerow([t("Study circle"), self.title])
         writer.writerow([t("Kind"), self.kind])
         writer.writerow([t("Organisation"), self.organisation])

@@ -6,7 +6,6 @@ The work itself (create, change, cancel, answer, timers) is in `bot.meetings.ser
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -65,6 +64,7 @@ from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
 from bot.render.calendar import calendar_bytes, meeting_filename
+from bot.spreadsheet import SafeCsvWriter
 
 NEW = "meeting.new"
 EDIT = "meeting.edit"
@@ -1102,7 +1102,7 @@ def contributions_csv(
 ) -> bytes:
     """UTF-8 CSV with a header row; times in the organisation's zone (ISO 8601)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for written_at, author, text in rows:
         writer.writerow(

@@ -10,6 +10,8 @@
 - buttons stop working after 180 days, and their server-side records go;
 - the record of handled platform events is kept for a week, long enough for
   any redelivery; expired account-linking codes go at once.
+
+Each of these is a step of its own (`STEPS`), run and re-armed independently.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from bot.registry import Registry
 
 log = logging.getLogger(__name__)
 
-KIND = "housekeeping.nightly"
 RUN_AT = time(3, 30)  # local time, when hardly anyone chats
 OUTBOX_KEPT = timedelta(days=30)
 BUTTONS_KEPT = timedelta(days=180)
@@ -31,16 +32,7 @@ EVENTS_KEPT = timedelta(days=7)
 WELCOME_DETAILS_KEPT = timedelta(days=90)
 
 
-def setup(registry: Registry) -> None:
-    registry.timer(KIND, run_nightly)
-    registry.startup(arm)
-
-
-async def arm(fx: Effects) -> None:
-    await fx.schedule_daily("housekeeping", KIND, RUN_AT)
-
-
-async def run_nightly(fx: Effects, timer: Timer) -> None:
+async def erase_people(fx: Effects, timer: Timer) -> None:
     now = fx.now
     guests = await fx.uow.people.stale_guests(
         now - timedelta(days=fx.settings.guest_retention_days)
@@ -49,13 +41,47 @@ async def run_nightly(fx: Effects, timer: Timer) -> None:
     gone = sorted(set(guests) | set(left))
     for person_id in gone:
         await fx.uow.people.erase(person_id)
-    counts = {
-        "people erased": len(gone),
-        "welcome flows scrubbed": await fx.uow.welcome.scrub_finished(now - WELCOME_DETAILS_KEPT),
-        "outbox entries": await fx.uow.outbox.purge(now - OUTBOX_KEPT),
-        "buttons": await fx.uow.buttons.purge(now - BUTTONS_KEPT),
-        "event records": await fx.uow.events.purge(now - EVENTS_KEPT),
-        "link codes": await fx.uow.people.purge_link_codes(now),
-    }
-    log.info("housekeeping: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
-    await arm(fx)
+    _done("people erased", len(gone))
+
+
+async def scrub_welcome(fx: Effects, timer: Timer) -> None:
+    _done(
+        "welcome flows scrubbed", await fx.uow.welcome.scrub_finished(fx.now - WELCOME_DETAILS_KEPT)
+    )
+
+
+async def purge_outbox(fx: Effects, timer: Timer) -> None:
+    _done("outbox entries", await fx.uow.outbox.purge(fx.now - OUTBOX_KEPT))
+
+
+async def purge_buttons(fx: Effects, timer: Timer) -> None:
+    _done("buttons", await fx.uow.buttons.purge(fx.now - BUTTONS_KEPT))
+
+
+async def purge_events(fx: Effects, timer: Timer) -> None:
+    _done("event records", await fx.uow.events.purge(fx.now - EVENTS_KEPT))
+
+
+async def purge_link_codes(fx: Effects, timer: Timer) -> None:
+    _done("link codes", await fx.uow.people.purge_link_codes(fx.now))
+
+
+def _done(what: str, count: int) -> None:
+    log.info("housekeeping: %s %s", count, what)
+
+
+# Each step is a daily timer of its own, so it runs in its own transaction: one that fails
+# (and is logged) leaves the others' work done, and the core arms every step's next night.
+STEPS = (
+    ("people", erase_people),
+    ("welcome", scrub_welcome),
+    ("outbox", purge_outbox),
+    ("buttons", purge_buttons),
+    ("events", purge_events),
+    ("link_codes", purge_link_codes),
+)
+
+
+def setup(registry: Registry) -> None:
+    for step, handler in STEPS:
+        registry.daily(f"housekeeping:{step}", f"housekeeping.{step}", RUN_AT, handler)

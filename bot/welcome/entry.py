@@ -132,8 +132,7 @@ def setup(registry: Registry) -> None:
     registry.timer(REMINDER_TIMER, remind_officer)
     registry.timer(ESCALATION_TIMER, escalate)
     registry.timer(CONFIRM_REMINDER_TIMER, remind_confirmation)
-    registry.timer(GUEST_TIMER, invite_guests)
-    registry.startup(arm_guest_invitations)
+    registry.daily("welcome:guests", GUEST_TIMER, GUEST_RUN_AT, invite_guests)
 
 
 # --- plans, organisations and people --------------------------------------------------------
@@ -1535,10 +1534,6 @@ async def _list_interest(ctx: Context, org: Organisation, org_ids: list[int], ke
 # --- inviting guests who keep coming ----------------------------------------------------------
 
 
-async def arm_guest_invitations(fx: Effects) -> None:
-    await fx.schedule_daily("welcome:guests", GUEST_TIMER, GUEST_RUN_AT)
-
-
 async def invite_guests(fx: Effects, timer: Timer) -> None:
     """Once a day: a guest who has come to enough open activities is invited to join, once."""
     org_ids = [o.id for o in await fx.uow.orgs.list_all() if o.id is not None]
@@ -1571,7 +1566,6 @@ async def invite_guests(fx: Effects, timer: Timer) -> None:
             _guest_invitation(person.display_name, len(meetings), home, fx.settings.join_url),
             key=f"welcome:guest:{person_id}",
         )
-    await arm_guest_invitations(fx)
 
 
 def _guest_invitation(name: str, count: int, home: Organisation, join_url: str) -> MessageFor:
