@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -86,7 +88,39 @@ def postgres_scratch_url() -> Iterator[str | None]:
     # A scratch database: no need to wait for the disk at every commit.
     asyncio.run(run_admin(url, f'ALTER DATABASE "{name}" SET synchronous_commit TO OFF'))
     yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_in_background(url, name)
+
+
+# The server writes out every changed page before it drops a database (seconds after a run
+# that wrote for minutes); the run need not wait for that, so a process of its own does it.
+_DROP = """
+import asyncio, sys
+import asyncpg
+
+async def drop() -> None:
+    connection = await asyncpg.connect(sys.argv[1])
+    try:
+        await connection.execute(sys.argv[2])
+    finally:
+        await connection.close()
+
+asyncio.run(drop())
+"""
+_dropping: list[subprocess.Popen[bytes]] = []
+
+
+def _drop_in_background(url: str, name: str) -> None:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    _dropping.append(
+        subprocess.Popen(
+            [sys.executable, "-c", _DROP, dsn, statement],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # it outlives the test run
+        )
+    )
 
 
 async def run_admin(url: str, statement: str) -> None:
