@@ -466,6 +466,7 @@ async def test_the_enforcing_double_refuses_what_telegram_refuses() -> None:
         await double.stop()
 
 
+@pytest.mark.realtime
 async def test_an_announcement_through_the_outbox_meets_no_429(database: Database) -> None:
     """The whole path on the real clock: outbox rows, the dispatcher (sending several at
     once), our gateway, the real python-telegram-bot, the enforcing double."""
