@@ -170,7 +170,7 @@ async def test_an_unused_placeholder_is_removed(database: Database, clock: Virtu
     async with discord_bot(database, clock) as dc:
         dc.client.settle_after = 2.0
         await dc.say("nora", "/hjalp", group="allmant")  # answered: the placeholder was used
-        await asyncio.sleep(2.2)
+        await asyncio.gather(*dc.client._tasks)  # its settling is over, not just 2 s later
         assert dc.double.deleted_placeholders == []
         # A command whose answers all went elsewhere leaves its placeholder unused.
         payload = dc.double.interaction(

@@ -296,7 +296,7 @@ async def test_one_process_holds_the_scheduler_lock_and_another_takes_it_over(
                 {"key": 0x53_61_6D_74},
             )
         assert await first.refresh() is False  # it notices and stops running timers
-        for _ in range(20):  # the next retries (every few seconds in production)
+        for _ in range(100):  # the next retries (every few seconds in production)
             if await second.refresh():
                 break
             await asyncio.sleep(0.1)

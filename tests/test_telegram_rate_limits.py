@@ -323,27 +323,35 @@ async def _gateway(double: TelegramDouble, lim: RateLimiter | None = None) -> Te
 
 
 async def test_many_chats_and_one_chat_repeatedly_without_a_429() -> None:
-    double = TelegramDouble(enforce_limits=True)
-    gateway = await _gateway(double)
+    # The limiter and the double count on one fake clock that moves only when the limiter
+    # waits: the same outcome however busy the machine is (real HTTP, real library).
+    t = FakeTime()
+    double = TelegramDouble(enforce_limits=True, clock=t)
+    gateway = await _gateway(double, limiter(t))
     try:
         handed_back = 0
         for n in range(45):
             assert await gateway.send(str(1000 + n), hello(), direct=True)
             # Meanwhile one chat gets a message with every round: its budget is spent
             # after three, and the send comes straight back rather than waiting.
-            started = time.monotonic()
+            waits = len(t.slept)
             try:
                 await gateway.send("77", hello(), direct=True)
             except DeliveryError as exc:
                 assert exc.deferred and not exc.rate_limited and exc.retry_after
-                assert time.monotonic() - started < 0.1
+                assert t.slept[waits:] == []
                 handed_back += 1
         assert double.counts.refused == 0 and double.refusals == []
+        # 48 messages at 30 a second: the last ones wait for the first second's slots.
+        assert t.now == pytest.approx(1001.0)
         to_77 = len(double.sent_to(77))
-        assert 3 <= to_77 <= 4 and handed_back == 45 - to_77  # 45 ~ 1.5 s: 3, then 1/s
+        assert to_77 == 3 and handed_back == 45 - to_77  # three in any three seconds
         assert double.counts.accepted == 45 + to_77
         assert gateway.stats.sent == 45 + to_77 and gateway.stats.deferred == handed_back
         assert gateway.stats.rate_limited == 0
+        t.now += 3.0  # its budget back, chat 77's next message goes
+        assert await gateway.send("77", hello(), direct=True)
+        assert double.counts.refused == 0 and len(double.sent_to(77)) == 4
     finally:
         await gateway.bot.shutdown()
         await double.stop()
@@ -352,12 +360,13 @@ async def test_many_chats_and_one_chat_repeatedly_without_a_429() -> None:
 async def test_the_start_mark_is_written_while_the_slot_is_spent_and_the_request_after() -> None:
     from bot.delivery import ClaimLost, _Sending, _sending
 
-    double = TelegramDouble(enforce_limits=True)
-    gateway = await _gateway(double, RateLimiter(overall=(1, 1.0)))
+    t = FakeTime()  # shared by the limiter and the double (see above)
+    double = TelegramDouble(enforce_limits=True, clock=t)
+    gateway = await _gateway(double, limiter(t, overall=(1, 1.0)))
     marked: list[float] = []
 
     async def mark() -> None:
-        marked.append(time.monotonic())
+        marked.append(t())
 
     async def lost() -> None:
         raise ClaimLost("taken over")
@@ -375,8 +384,8 @@ async def test_the_start_mark_is_written_while_the_slot_is_spent_and_the_request
             await send_marked("2", lost)
         await send_marked("3", mark)
         first, second = double.accepted_at
-        assert 1.0 <= second - first < 1.5  # a second after the first's answer, no later
-        assert second - marked[0] > MARK_LEAD / 2  # marked while the slot was still spent
+        assert second - first == pytest.approx(1.0)  # a second after the first's answer
+        assert second - marked[0] == pytest.approx(MARK_LEAD)  # marked while still spent
         assert [s.chat_id for s in double.sent] == [1, 3]
     finally:
         await gateway.bot.shutdown()
@@ -398,8 +407,9 @@ async def test_paid_broadcast_goes_past_thirty_a_second() -> None:
 
 
 async def test_a_429_is_counted_and_honoured() -> None:
-    double = TelegramDouble(enforce_limits=True)
-    lim = RateLimiter(max_wait=0.0)
+    t = FakeTime()  # shared by the limiter and the double (see above)
+    double = TelegramDouble(enforce_limits=True, clock=t)
+    lim = limiter(t, max_wait=0.0)
     gateway = await _gateway(double, lim)
     try:
         double.force_429(1)
@@ -417,6 +427,7 @@ async def test_a_429_is_counted_and_honoured() -> None:
         assert len(double.calls) == calls
         lim.max_wait = 2.0  # a send allowed to wait goes out when the pause is over
         await gateway.send("2", hello(), direct=True)
+        assert t.now == pytest.approx(1001.0)  # not a moment before the retry_after
         assert double.counts.early == 0 and double.counts.refused == 1
         assert [s.chat_id for s in double.sent] == [2]
     finally:
@@ -430,7 +441,9 @@ async def test_the_enforcing_double_refuses_what_telegram_refuses() -> None:
     from telegram.error import RetryAfter
     from telegram.request import HTTPXRequest
 
-    double = TelegramDouble(enforce_limits=True)
+    # Its clock stands still: all 40 arrive within the same second, however slowly they
+    # come on a busy machine.
+    double = TelegramDouble(enforce_limits=True, clock=FakeTime())
     await double.start()
     bot = Bot(double.token, base_url=double.base_url, request=HTTPXRequest(connection_pool_size=64))
     await bot.initialize()
@@ -453,6 +466,7 @@ async def test_the_enforcing_double_refuses_what_telegram_refuses() -> None:
         await double.stop()
 
 
+@pytest.mark.realtime
 async def test_an_announcement_through_the_outbox_meets_no_429(database: Database) -> None:
     """The whole path on the real clock: outbox rows, the dispatcher (sending several at
     once), our gateway, the real python-telegram-bot, the enforcing double."""
