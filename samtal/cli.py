@@ -31,8 +31,6 @@ ERASURE_KEEPS = (
 )
 
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     config_help = "configuration file (default: $SAMTAL_CONFIG, then ./samtal.toml)"
     # --config works before or after the command; SUPPRESS keeps a subcommand from erasing it.
