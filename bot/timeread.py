@@ -10,7 +10,7 @@ What is read (Swedish and English, any case, with or without "kl", "kl.", "klock
 
 - days: "i dag"/"idag"/"today", "i morgon"/"imorgon"/"tomorrow", "i övermorgon", "i kväll"/
   "tonight", weekday names and abbreviations ("torsdag", "tors", "tor", "thu", "thursday"),
-  "nästa torsdag"/"next thursday", "17/12", "17/12 2026", "17/12/26", "17 dec", "17 december",
+  "nästa torsdag"/"next thursday"/"torsdag nästa vecka", "17/12", "17/12 2026", "17/12/26", "17 dec", "17 december",
   "den 17:e december", "december 17", "17th of December", "2026-12-17";
 - times: "18", "kl 18", "kl. 18.30", "18:30", "6 pm", "halv sju", "kvart i sju", "kvart över
   sex", "fem i halv sju", "tio över sju", "half past six", "quarter to seven";
@@ -22,8 +22,8 @@ What is read (Swedish and English, any case, with or without "kl", "kl.", "klock
 The rules, chosen to be predictable:
 
 - A weekday alone ("torsdag", "på torsdag") is its next occurrence, today included; if that
-  time today has passed, the same weekday next week. "Nästa torsdag"/"next Thursday" is the
-  Thursday of next week (weeks start on Monday, as in Sweden).
+  time today has passed, the same weekday next week. "Nästa torsdag"/"next Thursday"/"torsdag
+  nästa vecka" is the Thursday of next week (weeks start on Monday, as in Sweden).
 - A date without a year that has passed this year is next year's. A date with a year, or a
   time today, that has passed is refused (`Problem.PAST`): the reader never guesses there.
 - A weekday written with a date ("tors 17/12") must agree with it (`Problem.WRONG_WEEKDAY`).
@@ -188,7 +188,7 @@ class Problem(StrEnum):
 
 REASONS: Mapping[Problem, str] = {
     Problem.UNREADABLE: N_(
-        "I couldn't read that as a date and time. Write e.g. torsdag 17/12 18:30 or 2026-12-17 18:30."
+        "I couldn't read that as a date and time. Write e.g. Thursday 17/12 at 18:30 or 2026-12-17 18:30."
     ),
     Problem.NO_TIME: N_("Add the time too, e.g. 12/3 18:00."),
     Problem.NO_SUCH_DATE: N_("That date isn't in the calendar."),
@@ -198,7 +198,7 @@ REASONS: Mapping[Problem, str] = {
     Problem.END_BEFORE_START: N_("The end must come after the start."),
     Problem.TOO_LONG: N_("That is too long."),
 }
-UNREADABLE_DATE = N_("I couldn't read that as a date. Write e.g. 17/12, 17 december or 2026-12-17.")
+UNREADABLE_DATE = N_("I couldn't read that as a date. Write e.g. 17/12, 17 December or 2026-12-17.")
 UNREADABLE_CLOCK = N_("I couldn't read that as a time. Write e.g. 18:30.")
 UNREADABLE_DURATION = N_("I couldn't read that as a length of time. Write e.g. 2 h or 90 min.")
 PAST_DATE = N_("{date} has already passed.")
@@ -431,6 +431,9 @@ def _parts(text: str) -> _Parts:
                 raise _unreadable()
             parts.weekday = WEEKDAYS[word]
             at += 1
+        elif (word, after) in (("nästa", "vecka"), ("next", "week")) and not parts.next_week:
+            parts.next_week = True  # 'onsdag nästa vecka', 'nästa vecka onsdag'
+            at += 2
         elif match := _ISO_DATE.fullmatch(word):
             set_date(int(match[3]), int(match[2]), int(match[1]))
             parts.iso = True
@@ -466,7 +469,7 @@ def _parts(text: str) -> _Parts:
             at = clock[1]
         else:
             raise _unreadable()
-    if parts.ranged and len(parts.clocks) != 2:
+    if (parts.ranged and len(parts.clocks) != 2) or (parts.next_week and parts.weekday is None):
         raise _unreadable()
     return parts
 
