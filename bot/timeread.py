@@ -10,16 +10,18 @@ What is read (Swedish and English, any case, with or without "kl", "kl.", "klock
 
 - days: "i dag"/"idag"/"today", "i morgon"/"imorgon"/"tomorrow", "i övermorgon", "i kväll"/
   "tonight", weekday names and abbreviations ("torsdag", "tors", "tor", "thu", "thursday"),
-  "nästa torsdag"/"next thursday"/"torsdag nästa vecka", "17/12", "17/12 2026", "17/12/26", "17 dec", "17 december",
-  "den 17:e december", "december 17", "17th of December", "2026-12-17";
+  "nästa torsdag"/"next thursday"/"torsdag nästa vecka", "17/12", "17/12 2026", "17/12/26",
+  "17 dec", "17 december", "den 17:e december", "december 17", "17th of December",
+  "2026-12-17";
 - times: "18", "kl 18", "kl. 18.30", "18:30", "6 pm", "halv sju", "kvart i sju", "kvart över
   sex", "fem i halv sju", "tio över sju", "half past six", "quarter to seven";
 - ranges: "18-21", "18–21", "18:00–21:00", "18 till 21", "från 18 till 21";
-- ISO: "2026-12-17 18:30", "2026-12-17T18:30" (an offset, if given, is honoured);
+- ISO: "2026-12-17 18:30", "2026-12-17T18:30" (an offset after the "T" is honoured);
 - durations: "2 h", "2h", "90 min", "1,5 timme", "två timmar", "en halvtimme", "1h30m",
   "3 dagar", "1v", "3w", "an hour and a half".
 
-The rules, chosen to be predictable:
+The words and tables are in `bot.timewords`. python-dateutil is not needed here: its parser
+knows no Swedish, and zoneinfo does the daylight saving. The rules, chosen to be predictable:
 
 - A weekday alone ("torsdag", "på torsdag") is its next occurrence, today included; if that
   time today has passed, the same weekday next week. "Nästa torsdag"/"next Thursday"/"torsdag
@@ -35,6 +37,7 @@ The rules, chosen to be predictable:
   other one (the next sensible occurrence).
 - The end of a range may pass midnight ("22-01") when the evening lasts at most eight hours;
   "18-17" is refused as a mistake (`Problem.END_BEFORE_START`).
+- A time alone ("18:30") is today's.
 - A time that does not exist on the day (the hour skipped when summer time starts) is refused
   (`Problem.NO_SUCH_TIME`); one that happens twice (autumn) is its first occurrence.
 """
@@ -52,122 +55,52 @@ from babel.dates import format_date, get_day_names
 
 from bot.formatting import when
 from bot.i18n import N_, Translator
-
-# --- the shared tables --------------------------------------------------------------------
-
-
-def _table(rows: Sequence[tuple[int, tuple[str, ...]]]) -> dict[str, int]:
-    return {name: number for number, names in rows for name in names}
-
-
-MONTHS: dict[str, int] = _table(
-    (
-        (1, ("januari", "january", "jan")),
-        (2, ("februari", "february", "feb")),
-        (3, ("mars", "march", "mar")),
-        (4, ("april", "apr")),
-        (5, ("maj", "may")),
-        (6, ("juni", "june", "jun")),
-        (7, ("juli", "july", "jul")),
-        (8, ("augusti", "august", "aug")),
-        (9, ("september", "sept", "sep")),
-        (10, ("oktober", "october", "okt", "oct")),
-        (11, ("november", "nov")),
-        (12, ("december", "dec")),
-    )
-)
-"""Month names and abbreviations, Swedish and English, to 1..12."""
-
-WEEKDAYS: dict[str, int] = _table(
-    (
-        (0, ("måndag", "måndagen", "måndagar", "mandag", "mån", "monday", "mon")),
-        (1, ("tisdag", "tisdagen", "tisdagar", "tis", "tuesday", "tues", "tue")),
-        (2, ("onsdag", "onsdagen", "onsdagar", "ons", "wednesday", "weds", "wed")),
-        (3, ("torsdag", "torsdagen", "torsdagar", "tors", "tor", "thursday", "thurs", "thu")),
-        (4, ("fredag", "fredagen", "fredagar", "fre", "friday", "fri")),
-        (5, ("lördag", "lördagen", "lördagar", "lordag", "lör", "saturday", "sat")),
-        (6, ("söndag", "söndagen", "söndagar", "sondag", "sön", "sunday", "sun")),
-    )
-)
-"""Weekday names (also the definite and plural forms the annual wheel uses) to 0 (Monday)..6."""
-
-_RELATIVE = {
-    "idag": 0,
-    "today": 0,
-    "ikväll": 0,
-    "imorgon": 1,
-    "tomorrow": 1,
-    "iövermorgon": 2,
-    "igår": -1,
-    "yesterday": -1,
-}
-
-# Words for numbers that people use for hours, minutes and amounts.
-_NUMBER_WORDS = _table(
-    (
-        (1, ("ett", "en", "one", "a", "an")),
-        (2, ("två", "two")),
-        (3, ("tre", "three")),
-        (4, ("fyra", "four")),
-        (5, ("fem", "five")),
-        (6, ("sex", "six")),
-        (7, ("sju", "seven")),
-        (8, ("åtta", "eight")),
-        (9, ("nio", "nine")),
-        (10, ("tio", "ten")),
-        (11, ("elva", "eleven")),
-        (12, ("tolv", "twelve")),
-        (15, ("femton", "fifteen")),
-        (20, ("tjugo", "twenty")),
-        (25, ("tjugofem", "twenty-five")),
-        (30, ("trettio", "thirty")),
-        (45, ("fyrtiofem", "forty-five")),
-        (60, ("sextio", "sixty")),
-        (90, ("nittio", "ninety")),
-    )
-)
-# "a"/"an"/"en" are amounts ("en timme"), never hours ("kl en" is not a time people write).
-_HOUR_WORDS = {w: n for w, n in _NUMBER_WORDS.items() if n <= 12 and w not in ("a", "an", "en")}
-
-_AM = frozenset(("am", "fm", "förmiddag", "förmiddagen", "morgonen", "morning"))
-_PM = frozenset(("pm", "em", "eftermiddag", "eftermiddagen", "kväll", "kvällen", "evening"))
-_PM |= {"afternoon"}
-
-# Joined before splitting into words, so each becomes one word.
-_PHRASES = (
-    (r"i dag", "idag"),
-    (r"i (?:morgon|morrn|morn)|imorrn|imorn", "imorgon"),
-    (r"i övermorgon|övermorgon|(?:the )?day after tomorrow", "iövermorgon"),
-    (r"i kväll|this evening|tonight", "ikväll"),
-    (r"i går", "igår"),
-    (r"i eftermiddag|this afternoon", "idag em"),
-    (r"på (?:kvällen|eftermiddagen)|in the (?:evening|afternoon)|e\.\s?m\.?", "em"),
-    (r"på (?:morgonen|förmiddagen)|in the morning|f\.\s?m\.?", "fm"),
-    (r"a\.\s?m\.?", "am"),
-    (r"p\.\s?m\.?", "pm"),
-    (r"half past", "halfpast"),
-    (r"quarter past", "quarterpast"),
-    (r"quarter to", "quarterto"),
-    (r"o'clock|o’clock", ""),
+from bot.timewords import (
+    AM,
+    DAY_NUMBER,
+    DURATION_WORD,
+    ISO_DATE,
+    MONTHS,
+    NEXT,
+    NUMBER_WORDS,
+    PM,
+    RELATIVE,
+    SLASH_DATE,
+    THIS,
+    TO_WORDS,
+    UNITS,
+    WEEKDAYS,
+    WHOLE,
+    YEAR,
+    Clock,
+    ClockError,
+    clock_at,
+    split_words,
 )
 
-_FILLER = frozenset(("kl", "klockan", "klo", "at", "@", "den", "the", "on", "på", "of"))
-_FILLER |= {"from", "från", "mellan", "between", "vid", "around", "ca", "cirka", "omkring"}
-_TO = frozenset(("-", "till", "tills", "to", "until", "och", "and"))
-_NEXT = frozenset(("nästa", "next", "nästkommande"))
-_THIS = frozenset(("denna", "this", "kommande", "coming"))
-
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?")
-_DAY_NUMBER = re.compile(r"(\d{1,2})(?::?e|:?a|:de|st|nd|rd|th)?")
-_YEAR = re.compile(r"(?:19|20)\d\d")
-_CLOCK = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?(am|pm)?")
+__all__ = [
+    "MONTHS",
+    "OVERNIGHT",
+    "PAST_DATE",
+    "REASONS",
+    "UNREADABLE_CLOCK",
+    "UNREADABLE_DATE",
+    "UNREADABLE_DURATION",
+    "WEEKDAYS",
+    "Problem",
+    "TimeReadError",
+    "add",
+    "leading_date",
+    "read_clock",
+    "read_date",
+    "read_duration",
+    "read_end",
+    "read_moment",
+    "read_span",
+]
 
 OVERNIGHT = timedelta(hours=8)
 """The longest a range may run past midnight ("22-01")."""
-
-# The spoken-hour window: a 12-hour reading is put between 08:00 and 19:59.
-_DAY_STARTS = 8
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -241,136 +174,6 @@ def _unreadable(reason: str | None = None) -> TimeReadError:
     return TimeReadError(Problem.UNREADABLE, reason)
 
 
-# --- words --------------------------------------------------------------------------------
-
-
-def _words(text: str) -> list[str]:
-    """Lower-cased words, with phrases joined, fillers dropped and range dashes on their own."""
-    folded = " ".join(text.strip().lower().split())
-    folded = folded.replace("–", "-").replace("—", "-").replace("−", "-")
-    folded = re.sub(r"(\d{4}-\d{1,2}-\d{1,2})t(?=\d)", r"\1 ", folded)  # ISO's 'T'
-    folded = re.sub(r"(?<=\d)\s*,\s*(?=\d{1,2}/)", " ", folded)
-    folded = folded.replace(",", " ")
-    folded = re.sub(r"\b(kl|klockan)\.?(?=\d)", r"\1 ", folded)  # 'kl.18'
-    for phrase, joined in _PHRASES:
-        folded = re.sub(rf"(?<![\w.]){phrase}(?![\w])", f" {joined} ", folded)
-    words: list[str] = []
-    for raw in folded.split():
-        word = raw.rstrip(".")
-        if not word:
-            continue
-        if _ISO_DATE.fullmatch(word) or "-" not in word or word == "-":
-            words.append(word)
-            continue
-        # '18-21', '18:00-21:00', '2026-12-17-' : split the dashes off as their own words
-        iso = _ISO_DATE.match(word)
-        rest = word
-        if iso is not None:
-            words.append(iso[0])
-            rest = word[iso.end() :]
-        for piece in re.split(r"(-)", rest):
-            if piece:
-                words.append(piece)
-    return [w for w in words if w not in _FILLER]
-
-
-# --- clocks -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Clock:
-    hour: int  # 0..23, or 0..11 when `twelve`
-    minute: int
-    twelve: bool = False  # a spoken time: the 12-hour reading is still to be chosen
-    meridiem: str | None = None  # 'am' / 'pm' when written with the time
-
-    def readings(self, context: str | None) -> list[time]:
-        """The possible times of day, the preferred one first."""
-        side = self.meridiem or context
-        if not self.twelve and side is None:
-            return [time(self.hour, self.minute)]
-        if not self.twelve:  # '7 pm', 'i kväll kl 7'
-            if self.hour > 12 or self.hour == 0:
-                return [time(self.hour, self.minute)]
-            hour = self.hour % 12
-            return [time(hour + 12 if side == "pm" else hour, self.minute)]
-        hour = self.hour % 12
-        if side is not None:
-            return [time(hour + 12 if side == "pm" else hour, self.minute)]
-        am, pm = time(hour, self.minute), time(hour + 12, self.minute)
-        return [am, pm] if hour >= _DAY_STARTS else [pm, am]
-
-
-def _number(word: str) -> int | None:
-    if word.isascii() and word.isdigit() and len(word) <= 2:
-        return int(word)
-    return _NUMBER_WORDS.get(word)
-
-
-def _hour_word(word: str) -> int | None:
-    if word.isascii() and word.isdigit() and len(word) <= 2 and 1 <= int(word) <= 12:
-        return int(word)
-    return _HOUR_WORDS.get(word)
-
-
-def _read_clock(words: Sequence[str], at: int) -> tuple[_Clock, int] | None:
-    """A time of day starting at words[at], and the index after it."""
-    word = words[at]
-    after = words[at + 1] if at + 1 < len(words) else None
-    then = words[at + 2] if at + 2 < len(words) else None
-    hour: int | None
-    if match := _CLOCK.fullmatch(word):
-        clock_hour, minute = int(match[1]), int(match[2] or 0)
-        meridiem, end = match[3], at + 1
-        if meridiem is None and after in ("am", "pm"):
-            meridiem, end = after, at + 2
-        if clock_hour == 24 and minute == 0 and meridiem is None:
-            clock_hour = 0
-        if minute > 59 or clock_hour > 23 or (meridiem and not 1 <= clock_hour <= 12):
-            raise _unreadable(UNREADABLE_CLOCK)
-        if meridiem:
-            clock_hour = clock_hour % 12 + (12 if meridiem == "pm" else 0)
-        return _Clock(clock_hour, minute, meridiem=meridiem), end
-    if word in ("midnatt", "midnight"):
-        return _Clock(0, 0), at + 1
-    if word in ("noon", "midday", "mitt på dagen"):
-        return _Clock(12, 0), at + 1
-    # Swedish: 'halv sju' 6:30, 'kvart i sju' 6:45, 'kvart över sex' 6:15,
-    # 'fem i halv sju' 6:25, 'fem över halv sju' 6:35, 'tio i sju' 6:50, 'tio över sju' 7:10.
-    if word == "halv" and after is not None and (hour := _hour_word(after)) is not None:
-        return _Clock((hour - 1) % 12, 30, twelve=True), at + 2
-    minutes = 15 if word == "kvart" else _number(word)
-    if minutes is not None and after in ("i", "över") and then is not None and 0 < minutes < 30:
-        if then == "halv" and at + 3 < len(words):
-            hour = _hour_word(words[at + 3])
-            if hour is not None:
-                total = (hour - 1) * 60 + 30 + (minutes if after == "över" else -minutes)
-                return _Clock(total // 60 % 12, total % 60, twelve=True), at + 4
-        hour = _hour_word(then)
-        if hour is not None:
-            total = hour * 60 + (minutes if after == "över" else -minutes)
-            return _Clock(total // 60 % 12, total % 60, twelve=True), at + 3
-    # English: 'half past six', 'quarter past six', 'quarter to seven', 'ten past seven'.
-    if word in ("halfpast", "quarterpast", "quarterto") and after is not None:
-        hour = _hour_word(after)
-        if hour is not None:
-            offset = {"halfpast": 30, "quarterpast": 15, "quarterto": -15}[word]
-            total = hour * 60 + offset
-            return _Clock(total // 60 % 12, total % 60, twelve=True), at + 2
-    if minutes is not None and after in ("past", "to") and then is not None and minutes < 30:
-        hour = _hour_word(then)
-        if hour is not None:
-            total = hour * 60 + (minutes if after == "past" else -minutes)
-            return _Clock(total // 60 % 12, total % 60, twelve=True), at + 3
-    if word == "half" and after is not None and (hour := _hour_word(after)) is not None:
-        return _Clock(hour % 12, 30, twelve=True), at + 2  # British 'half six' is 6:30
-    if (hour := _HOUR_WORDS.get(word)) is not None:  # 'kl sju', 'seven'
-        if after in ("am", "pm"):
-            return _Clock(hour % 12 + (12 if after == "pm" else 0), 0, meridiem=after), at + 2
-        return _Clock(hour % 12, 0, twelve=True), at + 1
-    return None
-
-
 # --- the parts of a typed time ------------------------------------------------------------
 
 
@@ -381,7 +184,7 @@ class _Parts:
     relative: int | None = None
     weekday: int | None = None
     next_week: bool = False
-    clocks: list[_Clock] = field(default_factory=list)
+    clocks: list[Clock] = field(default_factory=list)
     ranged: bool = False
     side: str | None = None  # 'am' / 'pm' said somewhere in the text
 
@@ -394,8 +197,15 @@ def _year(text: str) -> int:
     return int(text) + (2000 if len(text) == 2 else 0)
 
 
+def _clock_at(words: Sequence[str], at: int) -> tuple[Clock, int] | None:
+    try:
+        return clock_at(words, at)
+    except ClockError:
+        raise _unreadable(UNREADABLE_CLOCK) from None
+
+
 def _parts(text: str) -> _Parts:
-    words = _words(text)
+    words = split_words(text)
     if not words:
         raise _unreadable()
     parts = _Parts()
@@ -406,7 +216,7 @@ def _parts(text: str) -> _Parts:
         parts.day_month = (day, month, year)
 
     def year_at(index: int) -> int | None:
-        if index < len(words) and _YEAR.fullmatch(words[index]):
+        if index < len(words) and YEAR.fullmatch(words[index]):
             return int(words[index])
         return None
 
@@ -414,17 +224,17 @@ def _parts(text: str) -> _Parts:
     while at < len(words):
         word = words[at]
         after = words[at + 1] if at + 1 < len(words) else None
-        if word in _RELATIVE:
+        if word in RELATIVE:
             if parts.relative is not None or parts.day_month is not None:
                 raise _unreadable()
-            parts.relative = _RELATIVE[word]
+            parts.relative = RELATIVE[word]
             if word == "ikväll":
                 parts.side = "pm"
             at += 1
-        elif word in (_NEXT | _THIS) and after in WEEKDAYS:
+        elif word in (NEXT | THIS) and after in WEEKDAYS:
             if parts.weekday is not None:
                 raise _unreadable()
-            parts.weekday, parts.next_week = WEEKDAYS[after], word in _NEXT
+            parts.weekday, parts.next_week = WEEKDAYS[after], word in NEXT
             at += 2
         elif word in WEEKDAYS:
             if parts.weekday is not None:
@@ -434,34 +244,34 @@ def _parts(text: str) -> _Parts:
         elif (word, after) in (("nästa", "vecka"), ("next", "week")) and not parts.next_week:
             parts.next_week = True  # 'onsdag nästa vecka', 'nästa vecka onsdag'
             at += 2
-        elif match := _ISO_DATE.fullmatch(word):
+        elif match := ISO_DATE.fullmatch(word):
             set_date(int(match[3]), int(match[2]), int(match[1]))
             parts.iso = True
             at += 1
-        elif match := _SLASH_DATE.fullmatch(word):
+        elif match := SLASH_DATE.fullmatch(word):
             year = _year(match[3]) if match[3] else year_at(at + 1)
             set_date(int(match[1]), int(match[2]), year)
             at += 2 if year is not None and not match[3] else 1
-        elif (match := _DAY_NUMBER.fullmatch(word)) and after in MONTHS:
+        elif (match := DAY_NUMBER.fullmatch(word)) and after in MONTHS:
             year = year_at(at + 2)
             set_date(int(match[1]), MONTHS[after], year)
             at += 3 if year is not None else 2
-        elif word in MONTHS and after is not None and (match := _DAY_NUMBER.fullmatch(after)):
+        elif word in MONTHS and after is not None and (match := DAY_NUMBER.fullmatch(after)):
             year = year_at(at + 2)
             set_date(int(match[1]), MONTHS[word], year)
             at += 3 if year is not None else 2
-        elif word in _TO and parts.clocks and not parts.ranged:
+        elif word in TO_WORDS and parts.clocks and not parts.ranged:
             parts.ranged = True
             at += 1
         elif word == "-" and not parts.clocks:
             at += 1  # '17/12 - 18:00'
-        elif word in _AM or word in _PM:
-            side = "am" if word in _AM else "pm"
+        elif word in AM or word in PM:
+            side = "am" if word in AM else "pm"
             if parts.side not in (None, side):
                 raise _unreadable()
             parts.side = side
             at += 1
-        elif (clock := _read_clock(words, at)) is not None:
+        elif (clock := _clock_at(words, at)) is not None:
             limit = 2 if parts.ranged else 1
             if len(parts.clocks) >= limit:
                 raise _unreadable()
@@ -547,13 +357,13 @@ def _later(a: datetime, b: datetime) -> bool:
     return a.astimezone(UTC) > b.astimezone(UTC)
 
 
-def _start(parts: _Parts, clock: _Clock, day: date, zone: ZoneInfo, now: datetime) -> datetime:
+def _start(parts: _Parts, clock: Clock, day: date, zone: ZoneInfo, now: datetime) -> datetime:
     readings = [_local(day, t, zone) for t in clock.readings(parts.side)]
     # The preferred reading, unless it has passed and the other has not.
     return next((r for r in readings if _later(r, now)), readings[0])
 
 
-def _end_after(start: datetime, clock: _Clock, side: str | None, zone: ZoneInfo) -> datetime:
+def _end_after(start: datetime, clock: Clock, side: str | None, zone: ZoneInfo) -> datetime:
     """The end: the first reading after the start, on its day or (overnight) the next."""
     day = start.astimezone(zone).date()
     # 'i kväll 7-9' ends at 21, '22-1' at one at night: every reading, the earliest after the start.
@@ -588,7 +398,7 @@ def read_span(
     if parts.clocks:
         start_clock = parts.clocks[0]
     elif default_time is not None and parts.has_day:
-        start_clock = _Clock(default_time.hour, default_time.minute)
+        start_clock = Clock(default_time.hour, default_time.minute)
     elif parts.has_day:
         raise TimeReadError(Problem.NO_TIME)
     else:
@@ -690,8 +500,8 @@ def read_end(text: str, start: datetime, zone: ZoneInfo) -> datetime:
     """The end of something that starts at `start`: a time ('21:00', 'halv tio') or a length."""
     if _looks_like_duration(text):
         return add(start, read_duration(text), zone)
-    words = _words(text)
-    if words and words[0] in _TO:
+    words = split_words(text)
+    if words and words[0] in TO_WORDS:
         text = " ".join(words[1:])
     try:
         parts = _parts(text)
@@ -709,29 +519,18 @@ def add(start: datetime, length: timedelta, zone: ZoneInfo) -> datetime:
 
 # --- durations ----------------------------------------------------------------------------
 
-_UNITS = _table(
-    (
-        (60 * 24 * 7, ("v", "w", "vk", "vecka", "veckan", "veckor", "week", "weeks", "wk")),
-        (60 * 24, ("d", "dag", "dagar", "dygn", "day", "days")),
-        (60, ("h", "t", "tim", "timme", "timmar", "timma", "hour", "hours", "hr", "hrs")),
-        (1, ("m", "min", "mins", "minut", "minuter", "minute", "minutes")),
-    )
-)
-_WHOLE = {"halvtimme": 30, "halvtimma": 30, "kvart": 15, "halftimme": 30}
-_DURATION_WORD = re.compile(r"\d+(?:[.,]\d+)?|[a-zåäö]+(?:-[a-zåäö]+)?")
-
 
 def _looks_like_duration(text: str) -> bool:
-    words = _DURATION_WORD.findall(text.lower())
-    return any(w in _UNITS or w in _WHOLE for w in words) and not any(
-        w in _RELATIVE or w in WEEKDAYS or w in MONTHS for w in words
+    words = DURATION_WORD.findall(text.lower())
+    return any(w in UNITS or w in WHOLE for w in words) and not any(
+        w in RELATIVE or w in WEEKDAYS or w in MONTHS for w in words
     )
 
 
 def read_duration(text: str) -> timedelta:
     """A length of time: '2 h', '90 min', '1,5 timme', 'två timmar', '1h30m', '3w', '1v 2d'."""
-    words = _DURATION_WORD.findall(text.lower())
-    leftover = _DURATION_WORD.sub("", text.lower())
+    words = DURATION_WORD.findall(text.lower())
+    leftover = DURATION_WORD.sub("", text.lower())
     if not words or leftover.strip(" +.,") != "":
         raise _unreadable(UNREADABLE_DURATION)
     minutes = 0.0
@@ -749,8 +548,8 @@ def read_duration(text: str) -> timedelta:
                 continue
             at += 1
             continue
-        if word in _WHOLE:  # 'halvtimme', 'en halvtimme', 'två kvart'
-            minutes += (1 if amount is None else amount) * _WHOLE[word]
+        if word in WHOLE:  # 'halvtimme', 'en halvtimme', 'två kvart'
+            minutes += (1 if amount is None else amount) * WHOLE[word]
             amount = None
             at += 1
             continue
@@ -759,8 +558,8 @@ def read_duration(text: str) -> timedelta:
                 amount = 0.5
             elif re.fullmatch(r"\d+(?:[.,]\d+)?", word):
                 amount = float(word.replace(",", "."))
-            elif word in _NUMBER_WORDS:
-                amount = float(_NUMBER_WORDS[word])
+            elif word in NUMBER_WORDS:
+                amount = float(NUMBER_WORDS[word])
             else:
                 raise _unreadable(UNREADABLE_DURATION)
             if words[at + 1 : at + 4] in (["och", "en", "halv"], ["and", "a", "half"]):
@@ -771,10 +570,10 @@ def read_duration(text: str) -> timedelta:
                 amount = 0.5 if amount == 1 else amount
             at += 1
             continue
-        if word not in _UNITS:
+        if word not in UNITS:
             raise _unreadable(UNREADABLE_DURATION)
-        minutes += amount * _UNITS[word]
-        last_unit, amount = _UNITS[word], None
+        minutes += amount * UNITS[word]
+        last_unit, amount = UNITS[word], None
         at += 1
     if amount is not None or minutes <= 0 or minutes != int(minutes):
         raise _unreadable(UNREADABLE_DURATION)
