@@ -82,6 +82,7 @@ __all__ = [
     "MONTHS",
     "OVERNIGHT",
     "PAST_DATE",
+    "PAST_TIME",
     "REASONS",
     "UNREADABLE_CLOCK",
     "UNREADABLE_DATE",
@@ -135,6 +136,12 @@ UNREADABLE_DATE = N_("I couldn't read that as a date. Write e.g. 17/12, 17 Decem
 UNREADABLE_CLOCK = N_("I couldn't read that as a time. Write e.g. 18:30.")
 UNREADABLE_DURATION = N_("I couldn't read that as a length of time. Write e.g. 2 h or 90 min.")
 PAST_DATE = N_("{date} has already passed.")
+PAST_TIME = N_("That time has already passed. Choose a time in the future.")
+_UNNAMED = {
+    Problem.PAST: PAST_TIME,
+    Problem.WRONG_WEEKDAY: N_("The weekday doesn't match the date."),
+    Problem.NO_SUCH_TIME: N_("That time doesn't exist that day: the clocks go forward."),
+}
 
 
 class TimeReadError(ValueError):
@@ -167,7 +174,10 @@ class TimeReadError(ValueError):
             values["weekday"] = format_date(self.day, "EEEE", locale=t.language)
         if self.named is not None:
             values["named"] = get_day_names("wide", locale=t.language)[self.named]
-        return t(self.reason).format(**values)
+        try:
+            return t(self.reason).format(**values)
+        except KeyError:  # raised without the date or time it is about
+            return t(_UNNAMED.get(self.problem, REASONS[Problem.UNREADABLE]))
 
 
 def _unreadable(reason: str | None = None) -> TimeReadError:

@@ -157,6 +157,12 @@ def test_reasons_are_translated_with_their_dates() -> None:
     )
 
 
+def test_every_reason_can_be_explained() -> None:
+    for problem in Problem:
+        for t in (SV, EN):
+            assert "{" not in TimeReadError(problem).explain(t)
+
+
 def test_the_autumn_hour_that_happens_twice_is_its_first() -> None:
     start, _ = read_span("2026-10-25 02:30", NOW, STOCKHOLM)
     assert start.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # still summer time
