@@ -202,7 +202,9 @@ def test_dates_in_several_forms() -> None:
     assert parse_date("10 mars", today) == date(2026, 3, 10)
     assert parse_date("1 mars", today) == date(2027, 3, 1)  # passed this year: next year
     assert parse_date("10 March 2026", today) == date(2026, 3, 10)
-    for nonsense in ("måndag", "31/2", "10 marsipan", "", "2026-13-01"):
+    assert parse_date("tors 12/3", today) == date(2026, 3, 12)
+    assert parse_date("i morgon", today) == date(2026, 3, 3)
+    for nonsense in ("måndag 12/3", "31/2", "10 marsipan", "", "2026-13-01", "10/3 18:00"):
         with pytest.raises(InputError):
             parse_date(nonsense, today)
 
@@ -226,12 +228,14 @@ def test_a_weekly_series_keeps_the_wall_clock_time_over_summer_time() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("måndag kväll", "sessions"),
+        ("måndag kväll", "span"),
+        ("idag kanske", "sessions"),
         ("10/3 20:00-18:00", "end_before_start"),
         ("10/3 18:00", "span"),
         ("10/3 18:00-20:00; 10/3 19:00-21:00", "overlap"),
         ("10/3 18:00-20:00 x31", "too_many_sessions"),
         ("10/3 25:00-26:00", "time"),
+        ("ons 10/3 18:00-20:00", "explained"),  # 10 March is a Tuesday
     ],
 )
 def test_nonsense_sessions_are_refused(text: str, code: str) -> None:

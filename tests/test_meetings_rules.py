@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 from bot.meetings.model import (
     Answer,
     Rsvp,
-    TimeError,
-    TimeProblem,
     answer_for,
     coming_count,
     parse_capacity,
@@ -27,6 +25,7 @@ from bot.meetings.model import (
     waitlist,
     waitlist_position,
 )
+from bot.timeread import Problem, TimeReadError
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)  # a Monday
@@ -123,6 +122,9 @@ def test_never_more_coming_than_places_and_no_one_waits_while_there_is_room(
         ("torsdag 18:30", (3, 5, 18, 30), None),
         ("måndag 8", (3, 9, 8, 0), None),  # today 08:00 has passed: next Monday
         ("idag 22-01", (3, 2, 22, 0), (3, 3, 1, 0)),
+        ("torsdag 17 december 18:30", (12, 17, 18, 30), None),  # issue 14: once refused
+        ("nästa torsdag kl 18", (3, 12, 18, 0), None),  # the Thursday of next week
+        ("tors 17/12 kl 18", (12, 17, 18, 0), None),
         ("1/2 18", (2, 1, 18, 0), None),  # 1 February has passed: next year
     ],
 )
@@ -138,17 +140,18 @@ def test_friendly_times_are_read_in_the_organisations_zone(
 @pytest.mark.parametrize(
     ("typed", "problem"),
     [
-        ("nästa vecka typ", TimeProblem.UNREADABLE),
-        ("2026-02-30 18:00", TimeProblem.UNREADABLE),
-        ("2026-03-12 25:00", TimeProblem.UNREADABLE),
-        ("2026-03-12", TimeProblem.NO_TIME),
-        ("2026-02-12 18:00", TimeProblem.PAST),
-        ("idag 08:00", TimeProblem.PAST),
-        ("2026-03-12 18-17", TimeProblem.END_BEFORE_START),
+        ("nästa vecka typ", Problem.UNREADABLE),
+        ("2026-02-30 18:00", Problem.NO_SUCH_DATE),
+        ("2026-03-12 25:00", Problem.UNREADABLE),
+        ("2026-03-12", Problem.NO_TIME),
+        ("2026-02-12 18:00", Problem.PAST),
+        ("idag 08:00", Problem.PAST),
+        ("2026-03-12 18-17", Problem.END_BEFORE_START),
+        ("fre 17/12 18:00", Problem.WRONG_WEEKDAY),  # 17 December 2026 is a Thursday
     ],
 )
-def test_nonsense_and_past_times_are_refused(typed: str, problem: TimeProblem) -> None:
-    with pytest.raises(TimeError) as caught:
+def test_nonsense_and_past_times_are_refused(typed: str, problem: Problem) -> None:
+    with pytest.raises(TimeReadError) as caught:
         parse_when(typed, STOCKHOLM, NOW.astimezone(UTC))
     assert caught.value.problem is problem
 
@@ -161,7 +164,7 @@ def test_the_end_as_a_time_or_a_length() -> None:
     assert parse_end("90 min", start, STOCKHOLM, now) == start + timedelta(minutes=90)
     assert parse_end("1,5 tim", start, STOCKHOLM, now) == start + timedelta(minutes=90)
     for bad in ("17:00", "30h", "sen"):
-        with pytest.raises(TimeError):
+        with pytest.raises(TimeReadError):
             parse_end(bad, start, STOCKHOLM, now)
 
 

@@ -19,12 +19,14 @@ from bot.polls.model import (
     Stance,
     instant_runoff,
     nudge_time,
-    parse_moment,
+    option_span,
     quorum_reached,
     tally,
+    time_option,
     validate_choice,
     voter_key,
 )
+from bot.timeread import Problem, TimeReadError, read_moment
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)
@@ -170,29 +172,47 @@ def test_nudge_a_day_before_or_an_hour_before_a_short_poll() -> None:
         ("måndag 08:00", datetime(2026, 3, 9, 8, 0)),  # today's 08:00 has passed: next week's
         ("1/2 10:00", datetime(2027, 2, 1, 10, 0)),  # a date without a year: the next one
         ("29/3 12:00", datetime(2026, 3, 29, 12, 0)),  # the day summer time starts
-        ("igår 18:00", datetime(2026, 3, 1, 18, 0)),  # read, then refused as past by the caller
     ],
 )
-def test_parse_moment_reads_friendly_times(text: str, expected: datetime) -> None:
-    moment = parse_moment(text, MONDAY, STOCKHOLM)
-    assert moment is not None
-    assert moment.tzinfo is not None
-    assert moment.astimezone(STOCKHOLM).replace(tzinfo=None) == expected
+def test_time_options_read_friendly_times(text: str, expected: datetime) -> None:
+    start, end = option_span(time_option(text, MONDAY, STOCKHOLM))
+    assert start.tzinfo is not None and end is None
+    assert start.astimezone(STOCKHOLM).replace(tzinfo=None) == expected
+
+
+def test_a_time_option_keeps_its_end() -> None:
+    """Issue 14: '12/1 18-21', the meeting dialog's own kind of example, was refused here."""
+    option = time_option("12/1 18-21", MONDAY, STOCKHOLM)
+    start, end = option_span(option)
+    assert start == datetime(2027, 1, 12, 18, 0, tzinfo=STOCKHOLM)
+    assert end == datetime(2027, 1, 12, 21, 0, tzinfo=STOCKHOLM)
+    poll = Poll(1, PollKind.TIME, "När?", [option], MONDAY + timedelta(days=9))
+    assert poll.times() == [start] and poll.spans() == [(start, end)]
 
 
 @pytest.mark.parametrize(
-    "text", ["", "snart", "tis 11/3 18:00", "31/2 10:00", "25:00", "fredag", "12/13 10:00"]
+    ("text", "problem"),
+    [
+        ("", Problem.UNREADABLE),
+        ("snart", Problem.UNREADABLE),
+        ("tis 11/3 18:00", Problem.WRONG_WEEKDAY),
+        ("31/2 10:00", Problem.NO_SUCH_DATE),
+        ("fredag", Problem.NO_TIME),
+        ("12/13 10:00", Problem.NO_SUCH_DATE),
+        ("igår 18:00", Problem.PAST),
+    ],
 )
-def test_parse_moment_refuses_nonsense(text: str) -> None:
-    assert parse_moment(text, MONDAY, STOCKHOLM) is None
+def test_time_options_refuse_nonsense(text: str, problem: Problem) -> None:
+    with pytest.raises(TimeReadError) as caught:
+        time_option(text, MONDAY, STOCKHOLM)
+    assert caught.value.problem is problem
 
 
-def test_parse_moment_default_time_for_deadlines() -> None:
+def test_a_deadline_without_a_time_closes_at_the_end_of_the_day() -> None:
     from datetime import time
 
-    moment = parse_moment("fredag", MONDAY, STOCKHOLM, default_time=time(23, 59))
-    assert moment is not None
-    assert moment.astimezone(STOCKHOLM).replace(tzinfo=None) == datetime(2026, 3, 6, 23, 59)
+    moment = read_moment("fredag", MONDAY, STOCKHOLM, default_time=time(23, 59))
+    assert moment.replace(tzinfo=None) == datetime(2026, 3, 6, 23, 59)
 
 
 def test_bar_chart_is_a_deterministic_png() -> None:

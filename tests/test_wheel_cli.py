@@ -61,7 +61,7 @@ async def test_a_bad_template_is_refused_naming_the_item_and_key(
     console: Console, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(LOCAL.replace("14:00", "kl två"), encoding="utf-8")
+    bad.write_text(LOCAL.replace("14:00", "efter jobbet"), encoding="utf-8")
     assert await _wheel(console, "import", str(bad), "--org", "sandviken") == 2
     assert "activity 'jarbo-fika': time: expected a time such as '18:00'" in capsys.readouterr().err
     assert await _wheel(console, "show", "--org", "sandviken", "--year", "2026") == 0

@@ -1618,6 +1618,8 @@ def _input_refusal(ctx: Context, error: InputError) -> Refusal:
         "too_many_sessions": ctx.t("That is too many sessions; at most 30."),
         "range": ctx.t("Write two numbers, the smallest first, e.g. 4-12."),
     }
+    if error.cause is not None and error.code not in texts:
+        return Refusal(error.cause.explain(ctx.t))
     return Refusal(texts.get(error.code, texts["sessions"]))
 
 

@@ -21,10 +21,12 @@ import itertools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from bot.timeread import UNREADABLE_CLOCK, Problem, TimeReadError, read_date, read_span
 
 # --- The study association's rules -------------------------------------------
 
@@ -343,106 +345,46 @@ def to_promote(enrolments: Sequence[Enrolment], max_participants: int) -> list[E
 
 
 class InputError(ValueError):
-    """Input that cannot be read; `code` says which explanation to show."""
+    """Input that cannot be read; `code` says which explanation to show.
 
-    def __init__(self, code: str) -> None:
+    `cause` is the time reader's own reason where it says more than the code
+    (a weekday that doesn't match the date, a date that isn't in the calendar).
+    """
+
+    def __init__(self, code: str, cause: TimeReadError | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.cause = cause
 
-
-MONTHS = {
-    "jan": 1,
-    "januari": 1,
-    "january": 1,
-    "feb": 2,
-    "februari": 2,
-    "february": 2,
-    "mar": 3,
-    "mars": 3,
-    "march": 3,
-    "apr": 4,
-    "april": 4,
-    "maj": 5,
-    "may": 5,
-    "jun": 6,
-    "juni": 6,
-    "june": 6,
-    "jul": 7,
-    "juli": 7,
-    "july": 7,
-    "aug": 8,
-    "augusti": 8,
-    "august": 8,
-    "sep": 9,
-    "sept": 9,
-    "september": 9,
-    "okt": 10,
-    "oct": 10,
-    "oktober": 10,
-    "october": 10,
-    "nov": 11,
-    "november": 11,
-    "dec": 12,
-    "december": 12,
-}
 
 MAX_SESSIONS = 30
 MAX_TITLE = 120
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?$")
-_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
-_SPAN = re.compile(r"^(\d{1,2}[:.]\d{2})\s*[-–]\s*(\d{1,2}[:.]\d{2})$")
 _COUNT = re.compile(r"^(?:x|×|\*)\s*(\d{1,2})$|^(\d{1,2})\s*(?:x|×|ggr|gånger|ganger|times)$")
 
 
 def parse_date(text: str, today: date) -> date:
-    """'2026-03-10', '10/3', '10/3/2026', '10 mars', '10 mars 2026'.
+    """A day as `bot.timeread` reads it: '2026-03-10', '10/3', '10 mars', 'torsdag', 'i morgon'.
 
-    Without a year: the next such date from today on.
+    Without a year: the next such date from today on. A past date is returned; the caller
+    says why it is too early.
     """
-    words = text.strip().lower().rstrip(".").split()
+    now = datetime.combine(today, time(12), UTC)
     try:
-        if len(words) == 1 and (iso := _ISO_DATE.match(words[0])):
-            return date(int(iso[1]), int(iso[2]), int(iso[3]))
-        if len(words) == 1 and (numeric := _NUMERIC_DATE.match(words[0])):
-            year = numeric[3]
-            day_month = (int(numeric[1]), int(numeric[2]))
-            if year:
-                full = int(year) + (2000 if len(year) == 2 else 0)
-                return date(full, day_month[1], day_month[0])
-            return _next(today, day_month[1], day_month[0])
-        if (
-            len(words) in (2, 3)
-            and (words[0].isascii() and words[0].isdigit())
-            and words[1].rstrip(".") in MONTHS
-        ):
-            month = MONTHS[words[1].rstrip(".")]
-            if len(words) == 3:
-                if not (words[2].isascii() and words[2].isdigit()):
-                    raise InputError("date")
-                return date(int(words[2]), month, int(words[0]))
-            return _next(today, month, int(words[0]))
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError("date") from exc
-    raise InputError("date")
+        return read_date(text, now, ZoneInfo("UTC"), allow_past=True)
+    except TimeReadError as error:
+        raise _input_error(error, "date") from error
 
 
-def _next(today: date, month: int, day: int) -> date:
-    candidate = date(today.year, month, day)
-    return candidate if candidate >= today else date(today.year + 1, month, day)
-
-
-def parse_time(text: str) -> time:
-    match = _TIME.match(text.strip())
-    if not match:
-        raise InputError("time")
-    hour, minute = int(match[1]), int(match[2])
-    if hour > 23 or minute > 59:
-        raise InputError("time")
-    return time(hour, minute)
+def _input_error(error: TimeReadError, unreadable: str) -> InputError:
+    codes = {
+        Problem.NO_TIME: "span",
+        Problem.END_BEFORE_START: "end_before_start",
+        Problem.PAST: "past",
+    }
+    if error.problem is Problem.UNREADABLE:
+        return InputError("time" if error.reason == UNREADABLE_CLOCK else unreadable)
+    return InputError(codes.get(error.problem, "explained"), error)
 
 
 @dataclass(frozen=True)
@@ -461,15 +403,15 @@ def parse_sessions(text: str, zone: ZoneInfo, now: datetime) -> list[PlannedSess
     Either a list, one session per line or separated by ';' or ',':
     '10/3 18:00-20:15; 17/3 18:00-20:15; 24/3 18:00-20:15', or a weekly
     recurrence with a count: '10/3 18:00-20:15 x4' (also '4 ggr', '4 gånger').
-    Every session must start in the future and end after it starts.
+    Each session is a day and a range as `bot.timeread` reads them ('tors 12/3
+    kl 18-20.15'). Every session must start in the future and end after it starts.
     """
-    today = now.astimezone(zone).date()
     items = [part.strip() for part in re.split(r"[;\n,]", text) if part.strip()]
     if not items:
         raise InputError("sessions")
     sessions: list[PlannedSession] = []
     for item in items:
-        sessions.extend(_parse_item(item, zone, today))
+        sessions.extend(_parse_item(item, zone, now))
     if len(sessions) > MAX_SESSIONS:
         raise InputError("too_many_sessions")
     sessions.sort(key=lambda s: s.starts_at)
@@ -481,8 +423,8 @@ def parse_sessions(text: str, zone: ZoneInfo, now: datetime) -> list[PlannedSess
     return sessions
 
 
-def _parse_item(item: str, zone: ZoneInfo, today: date) -> list[PlannedSession]:
-    words = item.replace("kl.", " ").replace("kl ", " ").split()
+def _parse_item(item: str, zone: ZoneInfo, now: datetime) -> list[PlannedSession]:
+    words = item.split()
     count = 1
     tail = " ".join(words[-2:]) if len(words) >= 2 else ""
     if words and (match := _COUNT.match(words[-1].lower())):
@@ -493,26 +435,25 @@ def _parse_item(item: str, zone: ZoneInfo, today: date) -> list[PlannedSession]:
         words = words[:-2]
     if not 1 <= count <= MAX_SESSIONS:
         raise InputError("too_many_sessions")
-    span_at = next((i for i, w in enumerate(words) if re.search(r"\d[:.]\d\d", w)), None)
-    if span_at is None or span_at == 0:
-        raise InputError("sessions")
-    span = "".join(words[span_at:])
-    span_match = _SPAN.match(span)
-    if not span_match:
+    try:
+        start, end = read_span(" ".join(words), now, zone, allow_past=True)
+    except TimeReadError as error:
+        raise _input_error(error, "sessions") from error
+    if end is None:
         raise InputError("span")
-    first_day = parse_date(" ".join(words[:span_at]), today)
-    start, end = parse_time(span_match[1]), parse_time(span_match[2])
-    if end <= start:
-        raise InputError("end_before_start")
     # A weekly series: the same weekday and wall-clock time, across daylight-saving changes.
-    days = [first_day + timedelta(weeks=week) for week in range(count)]
     return [
         PlannedSession(
-            datetime.combine(day, start, zone).astimezone(ZoneInfo("UTC")),
-            datetime.combine(day, end, zone).astimezone(ZoneInfo("UTC")),
+            _weeks_later(start, week, zone).astimezone(ZoneInfo("UTC")),
+            _weeks_later(end, week, zone).astimezone(ZoneInfo("UTC")),
         )
-        for day in days
+        for week in range(count)
     ]
+
+
+def _weeks_later(moment: datetime, weeks: int, zone: ZoneInfo) -> datetime:
+    local = moment.astimezone(zone)
+    return datetime.combine(local.date() + timedelta(weeks=weeks), local.time(), zone)
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -58,6 +58,7 @@ from bot.permissions import Permission
 from bot.ports import UnitOfWork
 from bot.registry import Access, CommandSpec, Registry
 from bot.render.charts import accumulated_chart, share_by_month_chart
+from bot.timeread import TimeReadError, read_date
 from bot.welcome.model import Share, WelcomeFigures, welcome_figures
 
 DIALOG = "insights.count"
@@ -631,9 +632,6 @@ async def stats_command(ctx: Context, args: str) -> None:
     await _privately(ctx, messages)
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 async def goals_command(ctx: Context, args: str) -> None:
     org = ctx.org
     if org is None or org.id is None:
@@ -681,10 +679,10 @@ async def _set_goal(ctx: Context, org: Organisation, args: str) -> None:
         raise Refusal(usage)
     rest = words[1:]
     deadline_day = year_end(ctx.now, org.zone).date()
-    if rest and _DATE.match(rest[-1]):
+    if len(rest) > 1 and re.search(r"[-/]", rest[-1]):  # '2026-12-31', '31/12'
         try:
-            deadline_day = date.fromisoformat(rest.pop())
-        except ValueError as error:
+            deadline_day = read_date(rest.pop(), ctx.now, org.zone, allow_past=True)
+        except TimeReadError as error:
             raise Refusal(usage) from error
     digits = "".join(rest).replace("%", "").replace(",", "").replace(".", "").replace("\u00a0", "")
     if not (digits.isascii() and digits.isdigit()):

@@ -25,8 +25,6 @@ from bot.meetings.model import (
     Feedback,
     Meeting,
     MeetingSettings,
-    TimeError,
-    TimeProblem,
     check_times,
     parse_capacity,
     parse_end,
@@ -65,6 +63,7 @@ from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
 from bot.render.calendar import calendar_bytes, meeting_filename
 from bot.spreadsheet import SafeCsvWriter
+from bot.timeread import Problem, TimeReadError
 
 NEW = "meeting.new"
 EDIT = "meeting.edit"
@@ -610,33 +609,30 @@ async def _advance(ctx: Context, state: DialogState, value: str, *, typed: bool)
     await _ask(ctx, following, data)
 
 
-def _time_refusal(ctx: Context, problem: TimeProblem) -> Refusal:
+def _time_refusal(ctx: Context, error: TimeReadError) -> Refusal:
     _ = ctx.t
-    return Refusal(
-        {
-            TimeProblem.UNREADABLE: _(
-                "I couldn't read that time. Write e.g. 2026-03-12 18:00-20:00 or 12/3 18-20."
-            ),
-            TimeProblem.NO_TIME: _("Add the time too, e.g. 12/3 18:00."),
-            TimeProblem.PAST: _("That time has already passed. Choose a time in the future."),
-            TimeProblem.END_BEFORE_START: _("The end must come after the start."),
-            TimeProblem.TOO_LONG: _("A meeting can last at most 24 hours."),
-        }[problem]
-    )
+    own = {
+        Problem.UNREADABLE: _(
+            "I couldn't read that time. Write e.g. 2026-03-12 18:00-20:00 or 12/3 18-20."
+        ),
+        Problem.NO_TIME: _("Add the time too, e.g. 12/3 18:00."),
+        Problem.PAST: _("That time has already passed. Choose a time in the future."),
+    }
+    return Refusal(own.get(error.problem) or error.explain(_))
 
 
 def _read_when(ctx: Context, value: str, org: Organisation) -> tuple[datetime, datetime | None]:
     try:
         return parse_when(value, org.zone, ctx.now)
-    except TimeError as error:
-        raise _time_refusal(ctx, error.problem) from None
+    except TimeReadError as error:
+        raise _time_refusal(ctx, error) from None
 
 
 def _read_end(ctx: Context, value: str, start: datetime, org: Organisation) -> datetime:
     try:
         return parse_end(value, start, org.zone, ctx.now)
-    except TimeError as error:
-        raise _time_refusal(ctx, error.problem) from None
+    except TimeReadError as error:
+        raise _time_refusal(ctx, error) from None
 
 
 async def save_draft(ctx: Context, args: tuple[str, ...]) -> None:
@@ -650,8 +646,8 @@ async def save_draft(ctx: Context, args: tuple[str, ...]) -> None:
     draft = _draft_from(state.data)
     try:
         check_times(draft.starts_at, draft.ends_at, ctx.now)
-    except TimeError as error:
-        raise _time_refusal(ctx, error.problem) from None
+    except TimeReadError as error:
+        raise _time_refusal(ctx, error) from None
     meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
     await ctx.end_dialog()
     channels = await ctx.uow.orgs.channels_of(meeting.org_id)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from bot.i18n import N_
+from bot.timeread import Problem, TimeReadError, read_end, read_span
 
 
 class Audience(StrEnum):
@@ -294,199 +297,36 @@ def reminder_times(starts_at: datetime, offsets: Sequence[int], now: datetime) -
 
 # --- Reading times -----------------------------------------------------------
 
-MONTHS = {
-    "jan": 1, "januari": 1, "january": 1,
-    "feb": 2, "februari": 2, "february": 2,
-    "mar": 3, "mars": 3, "march": 3,
-    "apr": 4, "april": 4,
-    "maj": 5, "may": 5,
-    "jun": 6, "juni": 6, "june": 6,
-    "jul": 7, "juli": 7, "july": 7,
-    "aug": 8, "augusti": 8, "august": 8,
-    "sep": 9, "sept": 9, "september": 9,
-    "okt": 10, "oct": 10, "oktober": 10, "october": 10,
-    "nov": 11, "november": 11,
-    "dec": 12, "december": 12,
-}  # fmt: skip
-
-WEEKDAYS = {
-    "mån": 0, "måndag": 0, "mon": 0, "monday": 0,
-    "tis": 1, "tisdag": 1, "tue": 1, "tuesday": 1,
-    "ons": 2, "onsdag": 2, "wed": 2, "wednesday": 2,
-    "tor": 3, "tors": 3, "torsdag": 3, "thu": 3, "thursday": 3,
-    "fre": 4, "fredag": 4, "fri": 4, "friday": 4,
-    "lör": 5, "lördag": 5, "sat": 5, "saturday": 5,
-    "sön": 6, "söndag": 6, "sun": 6, "sunday": 6,
-}  # fmt: skip
-
 MAX_LENGTH = timedelta(hours=24)
-
-
-class TimeProblem(StrEnum):
-    """Why a typed time was not accepted; the chat turns each into a friendly sentence."""
-
-    UNREADABLE = "unreadable"
-    NO_TIME = "no_time"
-    PAST = "past"
-    END_BEFORE_START = "end_before_start"
-    TOO_LONG = "too_long"
-
-
-class TimeError(ValueError):
-    def __init__(self, problem: TimeProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
-
-
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:[/-](\d{4}))?\b")
-_WORD_DATE = re.compile(r"^(\d{1,2})\s*(?:e\s+|:e\s+|\.\s*)?([a-zåäö]+)\.?(?:\s+(\d{4}))?\b")
-_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?"
-_RANGE = re.compile(rf"^{_CLOCK}(?:\s*(?:-|till|to|until)\s*{_CLOCK})?$")
-_FILLER = re.compile(r"\b(kl|klockan|at|from|från|den|the|on|om|på)\b\.?")
+TOO_LONG = N_("A meeting can last at most 24 hours.")
 
 
 def parse_when(text: str, zone: ZoneInfo, now: datetime) -> tuple[datetime, datetime | None]:
-    """Reads a start (and perhaps an end) typed in the organisation's time zone.
+    """A meeting's start (and perhaps its end) as typed; `bot.timeread` says what is read.
 
-    Accepts '2026-03-12 18:00', '2026-03-12 18-20', '12/3 18:00-20:30',
-    '12 mars kl 18', 'imorgon 18-20', 'torsdag 18:30' (24-hour clock). Returns aware instants; the end is
-    None when only a start was given. Raises TimeError.
+    E.g. '2026-03-12 18:00-20:00', '12/3 18-20', 'torsdag 17 december 18:30', 'nästa
+    torsdag kl 18'. The end is None when only a start was given. Raises TimeReadError.
     """
-    cleaned = _normalise(text)
-    today = now.astimezone(zone).date()
-    day, rest = _read_date(cleaned, today)
-    start_clock, end_clock = _read_clock_range(rest)
-    start = _at(day, start_clock, zone)
-    if _named_weekday(cleaned) and start <= now:
-        start = _at(day + timedelta(days=7), start_clock, zone)
-    end = None
-    if end_clock is not None:
-        end = _past_midnight(start, _at(day, end_clock, zone), day, end_clock, zone)
+    start, end = read_span(text, now, zone)
     check_times(start, end, now)
     return start, end
 
 
 def parse_end(text: str, start: datetime, zone: ZoneInfo, now: datetime) -> datetime:
-    """Reads the end: a clock time on the start's day ('20:00'), or a length ('2h', '90 min')."""
-    cleaned = _normalise(text)
-    length = re.fullmatch(
-        r"(\d+(?:[.,]\d+)?)\s*(h|t|tim|timmar|timme|hours?|min|minuter|minutes?)",
-        " ".join(text.strip().lower().split()),
-    )
-    if length:
-        amount = float(length[1].replace(",", "."))
-        minutes = amount if length[2].startswith("min") else amount * 60
-        end = start + timedelta(minutes=minutes)
-    else:
-        clock, extra = _read_clock_range(cleaned)
-        if extra is not None:
-            raise TimeError(TimeProblem.UNREADABLE)
-        day = start.astimezone(zone).date()
-        end = _past_midnight(start, _at(day, clock, zone), day, clock, zone)
+    """The end: a time after the start ('20:00', 'halv tio') or a length ('2h', '90 min')."""
+    end = read_end(text, start, zone)
     check_times(start, end, now)
     return end
 
 
-OVERNIGHT = timedelta(hours=8)
-
-
-def _past_midnight(
-    start: datetime, end: datetime, day: date, clock: time, zone: ZoneInfo
-) -> datetime:
-    """'22-01' ends the next day; '18-17' is a mistake, not a 23-hour meeting."""
-    if end > start:
-        return end
-    next_day = _at(day + timedelta(days=1), clock, zone)
-    if next_day - start <= OVERNIGHT:
-        return next_day
-    raise TimeError(TimeProblem.END_BEFORE_START)
-
-
 def check_times(start: datetime, end: datetime | None, now: datetime) -> None:
     if start <= now:
-        raise TimeError(TimeProblem.PAST)
+        raise TimeReadError(Problem.PAST)
     if end is not None:
         if end <= start:
-            raise TimeError(TimeProblem.END_BEFORE_START)
+            raise TimeReadError(Problem.END_BEFORE_START)
         if end - start > MAX_LENGTH:
-            raise TimeError(TimeProblem.TOO_LONG)
-
-
-def _normalise(text: str) -> str:
-    cleaned = text.strip().lower().replace("–", "-").replace("—", "-").replace(",", " ")
-    cleaned = _FILLER.sub(" ", cleaned)
-    cleaned = re.sub(r"\s*-\s*", "-", cleaned)
-    return re.sub(r"\s+", " ", cleaned).strip()
-
-
-def _named_weekday(cleaned: str) -> bool:
-    return cleaned.split(" ", 1)[0] in WEEKDAYS
-
-
-def _read_date(cleaned: str, today: date) -> tuple[date, str]:
-    first, _, rest = cleaned.partition(" ")
-    if first in ("idag", "today"):
-        return today, rest
-    if first in ("imorgon", "tomorrow"):
-        return today + timedelta(days=1), rest
-    if cleaned.startswith("i morgon"):
-        return today + timedelta(days=1), cleaned[len("i morgon") :].strip()
-    if first in WEEKDAYS:
-        ahead = (WEEKDAYS[first] - today.weekday()) % 7
-        return today + timedelta(days=ahead), rest
-    match = _ISO_DATE.match(cleaned)
-    if match:
-        return _date(int(match[1]), int(match[2]), int(match[3])), cleaned[match.end() :].strip()
-    match = _NUMERIC_DATE.match(cleaned)
-    if match:
-        year = int(match[3]) if match[3] else None
-        return _next_date(int(match[1]), int(match[2]), year, today), cleaned[match.end() :].strip()
-    match = _WORD_DATE.match(cleaned)
-    if match and match[2] in MONTHS:
-        year = int(match[3]) if match[3] else None
-        return _next_date(int(match[1]), MONTHS[match[2]], year, today), cleaned[
-            match.end() :
-        ].strip()
-    raise TimeError(TimeProblem.UNREADABLE)
-
-
-def _date(year: int, month: int, day: int) -> date:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise TimeError(TimeProblem.UNREADABLE) from None
-
-
-def _next_date(day: int, month: int, year: int | None, today: date) -> date:
-    if year is not None:
-        return _date(year, month, day)
-    found = _date(today.year, month, day)
-    return found if found >= today else _date(today.year + 1, month, day)
-
-
-def _read_clock_range(text: str) -> tuple[time, time | None]:
-    if not text:
-        raise TimeError(TimeProblem.NO_TIME)
-    match = _RANGE.match(text.replace(" ", ""))
-    if match is None:
-        raise TimeError(TimeProblem.UNREADABLE)
-    start = _clock(match[1], match[2])
-    end = _clock(match[3], match[4]) if match[3] else None
-    return start, end
-
-
-def _clock(hours: str, minutes: str | None) -> time:
-    h, m = int(hours), int(minutes or 0)
-    if h == 24 and m == 0:
-        h = 0
-    if not (0 <= h < 24 and 0 <= m < 60):
-        raise TimeError(TimeProblem.UNREADABLE)
-    return time(h, m)
-
-
-def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, clock, tzinfo=zone)
+            raise TimeReadError(Problem.TOO_LONG, TOO_LONG)
 
 
 # --- Places ------------------------------------------------------------------

@@ -19,7 +19,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,15 +59,17 @@ from bot.polls.model import (
     Stance,
     Tally,
     nudge_time,
-    parse_moment,
+    option_span,
     quorum_reached,
     tally,
+    time_option,
     validate_choice,
     voter_key,
 )
 from bot.polls.native import NativePollPost, may_go_native
 from bot.registry import CommandSpec, Registry
 from bot.render.charts import Series, bar_chart
+from bot.timeread import Problem, TimeReadError, read_moment
 
 NEW = "polls.new"
 RANK = "polls.rank"
@@ -354,18 +356,16 @@ async def _add_options(ctx: Context, data: dict[str, Any], org: Organisation, va
         if not part:
             continue
         if data["kind"] == PollKind.TIME:
-            moment = parse_moment(part, ctx.now, org.zone)
-            if moment is None:
+            try:
+                part = time_option(part, ctx.now, org.zone)
+            except TimeReadError as error:
                 raise Refusal(
                     _('I can\'t read "{text}" as a time. Write e.g. tis 10/3 18:00.').format(
                         text=part
                     )
-                )
-            if moment <= ctx.now:
-                raise Refusal(
-                    _("{when} has already passed.").format(when=when(moment, org.zone, _))
-                )
-            part = moment.isoformat()
+                    if error.problem is Problem.UNREADABLE
+                    else error.explain(_)
+                ) from None
         elif len(part) > MAX_OPTION_LENGTH:
             raise Refusal(
                 _.ngettext(
@@ -404,21 +404,19 @@ async def _add_options(ctx: Context, data: dict[str, Any], org: Organisation, va
 
 def _read_deadline(ctx: Context, data: dict[str, Any], org: Organisation, value: str) -> datetime:
     _ = ctx.t
-    deadline = parse_moment(value, ctx.now, org.zone, default_time=END_OF_DAY)
-    if deadline is None:
+    try:
+        deadline = read_moment(value, ctx.now, org.zone, default_time=END_OF_DAY)
+    except TimeReadError as error:
         raise Refusal(
             _("I can't read that as a time. Write e.g. fredag 18:00, 13/3 12:00 or imorgon 20:00.")
-        )
-    if deadline <= ctx.now:
-        raise Refusal(
-            _("{when} has already passed. Choose a later time.").format(
-                when=when(deadline, org.zone, _)
-            )
-        )
+            if error.problem is Problem.UNREADABLE
+            else error.explain(_)
+        ) from None
+    deadline = deadline.astimezone(UTC)
     if deadline - ctx.now > LONGEST_POLL:
         raise Refusal(_("A poll can be open for at most a year. Choose an earlier time."))
     if data["kind"] == PollKind.TIME:
-        first = min(datetime.fromisoformat(o) for o in data["options"])
+        first = min(option_span(o)[0] for o in data["options"])
         if deadline > first:
             raise Refusal(
                 _("The poll must close before the first proposed time, {when}.").format(
@@ -727,9 +725,9 @@ def _ballot_message(poll: Poll, org: Organisation, ballot: Ballot | None) -> Mes
             text.line(
                 t("Answer for each time: Yes, If need be or No. Times you leave count as No.")
             )
-            for index, moment in enumerate(poll.times(), start=1):
+            for index, (moment, until) in enumerate(poll.spans(), start=1):
                 answer = f" – {t(ANSWER_NAMES[Answer(chosen[index - 1])])}" if chosen else ""
-                text.line(f"{index}. {_short_time(t, moment, org.zone)}{answer}")
+                text.line(f"{index}. {_short_time(t, moment, org.zone, until)}{answer}")
                 text.button_row(
                     *(
                         Button(
@@ -988,8 +986,8 @@ async def answer_time(ctx: Context, args: tuple[str, ...]) -> None:
         await ctx.reply(message(_counted(ctx, poll, org)))
         return
     lines = [
-        f"{i}. {_short_time(ctx.t, moment, org.zone)} – {ctx.t(ANSWER_NAMES[Answer(a)])}"
-        for i, (moment, a) in enumerate(zip(poll.times(), answers, strict=True), start=1)
+        f"{i}. {_short_time(ctx.t, moment, org.zone, until)} – {ctx.t(ANSWER_NAMES[Answer(a)])}"
+        for i, ((moment, until), a) in enumerate(zip(poll.spans(), answers, strict=True), start=1)
     ]
     await ctx.reply(message(ctx.t("Your answers:") + "\n" + "\n".join(lines)))
 
@@ -1277,7 +1275,7 @@ def _labels(t: Translator, poll: Poll, org: Organisation) -> list[str]:
     if poll.kind is PollKind.PROPOSAL:
         return [t(STANCE_NAMES[s]) for s in Stance]
     if poll.kind is PollKind.TIME:
-        return [_short_time(t, m, org.zone) for m in poll.times()]
+        return [_short_time(t, m, org.zone, until) for m, until in poll.spans()]
     return list(poll.options)
 
 
@@ -1293,15 +1291,19 @@ def _chart(t: Translator, poll: Poll, labels: list[str], result: Tally) -> Attac
     return bar_chart(poll.question, labels, series, filename=name)
 
 
-def _short_time(t: Translator, moment: datetime, zone: ZoneInfo) -> str:
-    return t("{date} at {time}").format(
-        date=day(moment, zone, t), time=local(moment, zone).strftime("%H:%M")
-    )
+def _short_time(
+    t: Translator, moment: datetime, zone: ZoneInfo, until: datetime | None = None
+) -> str:
+    clock = local(moment, zone).strftime("%H:%M")
+    if until is not None:
+        clock += "–" + local(until, zone).strftime("%H:%M")
+    return t("{date} at {time}").format(date=day(moment, zone, t), time=clock)
 
 
 def _option_text(t: Translator, kind: str, option: str, zone: ZoneInfo) -> str:
     if kind == PollKind.TIME:
-        return _short_time(t, datetime.fromisoformat(option), zone)
+        start, until = option_span(option)
+        return _short_time(t, start, zone, until)
     return option
 
 
@@ -1428,11 +1430,11 @@ async def create_meeting_at_best_time(ctx: Context, args: tuple[str, ...]) -> No
     result = await _result(ctx, poll)
     if not result.leaders:
         raise Refusal(ctx.t("No one answered, so there is no best time."))
-    starts = poll.times()[result.leaders[0]]
+    starts, ends = poll.spans()[result.leaders[0]]
     draft = MeetingDraft(
         theme=poll.question,
         starts_at=starts,
-        ends_at=starts + MEETING_LENGTH,
+        ends_at=ends or starts + MEETING_LENGTH,
         audience=Audience.MEMBERS if poll.members_only else Audience.OPEN,
     )
     meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)

@@ -50,15 +50,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain.people import Person
+from bot.timeread import read_span
 
 MAX_OPTIONS = 10  # Discord's native polls and a phone screen both stop about here
 MAX_OPTION_LENGTH = 100  # Telegram's limit for a poll option
@@ -101,7 +101,7 @@ class Poll:
     org_id: int
     kind: PollKind
     question: str
-    options: list[str]  # time polls: ISO instants in UTC; proposals: none (the stances)
+    options: list[str]  # time polls: ISO instants in UTC, "start/end" with an end; proposals: none
     deadline: datetime
     anonymous: bool = False
     members_only: bool = True
@@ -133,7 +133,11 @@ class Poll:
         return self.live_results and not self.anonymous
 
     def times(self) -> list[datetime]:
-        return [datetime.fromisoformat(option) for option in self.options]
+        return [option_span(option)[0] for option in self.options]
+
+    def spans(self) -> list[tuple[datetime, datetime | None]]:
+        """A time poll's proposed times: start and, where given, end."""
+        return [option_span(option) for option in self.options]
 
 
 @dataclass
@@ -304,116 +308,24 @@ def nudge_time(now: datetime, deadline: datetime) -> datetime | None:
     return None
 
 
-# --- reading times people type ---------------------------------------------
-
-_MONTHS = {
-    **dict.fromkeys(("jan", "januari", "january"), 1),
-    **dict.fromkeys(("feb", "februari", "february"), 2),
-    **dict.fromkeys(("mar", "mars", "march"), 3),
-    **dict.fromkeys(("apr", "april"), 4),
-    **dict.fromkeys(("maj", "may"), 5),
-    **dict.fromkeys(("jun", "juni", "june"), 6),
-    **dict.fromkeys(("jul", "juli", "july"), 7),
-    **dict.fromkeys(("aug", "augusti", "august"), 8),
-    **dict.fromkeys(("sep", "sept", "september"), 9),
-    **dict.fromkeys(("okt", "oct", "oktober", "october"), 10),
-    **dict.fromkeys(("nov", "november"), 11),
-    **dict.fromkeys(("dec", "december"), 12),
-}
-_WEEKDAYS = {
-    **dict.fromkeys(("mån", "måndag", "mon", "monday"), 0),
-    **dict.fromkeys(("tis", "tisdag", "tue", "tuesday"), 1),
-    **dict.fromkeys(("ons", "onsdag", "wed", "wednesday"), 2),
-    **dict.fromkeys(("tor", "tors", "torsdag", "thu", "thursday"), 3),
-    **dict.fromkeys(("fre", "fredag", "fri", "friday"), 4),
-    **dict.fromkeys(("lör", "lördag", "sat", "saturday"), 5),
-    **dict.fromkeys(("sön", "söndag", "sun", "sunday"), 6),
-}
-_RELATIVE = {
-    **{"idag": 0, "today": 0, "imorgon": 1, "tomorrow": 1, "iövermorgon": 2},
-    **{"igår": -1, "yesterday": -1},
-}
-
-_TIME = re.compile(r"(?<![\d/-])(\d{1,2})[:.](\d{2})(?![\d/-])")
-_ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_SLASH = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b")
-_NAMED = re.compile(r"\b(\d{1,2})\s+([a-zåäö]+)\.?(?:\s+(\d{4}))?\b")
+# --- proposed times ----------------------------------------------------------
 
 
-def parse_moment(
-    text: str, now: datetime, zone: ZoneInfo, default_time: time | None = None
-) -> datetime | None:
-    """Reads '9/3 18:00', '9 mars 18:00', 'fredag 18.00', 'imorgon 12:00', '2026-03-09 18:00'.
+def time_option(text: str, now: datetime, zone: ZoneInfo) -> str:
+    """A time poll's proposed time as stored: the start in UTC (ISO), '/' and the end if given.
 
-    The time is in the organisation's zone and the answer in UTC. A date
-    without a year means the next such date. None when it can't be read.
+    Reads what `bot.timeread` reads: 'tis 10/3 18:00', '12/1 18-21', 'nästa torsdag kl 18'.
+    Raises TimeReadError, also for a time that has passed.
     """
-    cleaned = " " + text.lower().replace(",", " ").replace("i morgon", "imorgon") + " "
-    cleaned = re.sub(r"\b(?:kl|klockan|at)\.?\s*(\d{1,2})(?![\d:.])", r" \1:00 ", cleaned)
-    cleaned = re.sub(r"\b(kl|klockan|at)\b\.?", " ", cleaned)
-    cleaned = cleaned.replace("i övermorgon", "iövermorgon")
-    today = now.astimezone(zone).date()
-    found_time = _TIME.search(cleaned)
-    if found_time:
-        hour, minute = int(found_time[1]), int(found_time[2])
-        if hour > 23 or minute > 59:
-            return None
-        clock: time | None = time(hour, minute)
-        cleaned = cleaned[: found_time.start()] + " " + cleaned[found_time.end() :]
-    else:
-        clock = default_time
-    if clock is None:
-        return None
-    words = cleaned.split()
-    day = _date_in(cleaned, words, today)
-    if day is None:
-        if words:
-            return None  # words we did not understand
-        day = today
-    local = datetime.combine(day, clock, tzinfo=zone)
-    if len(words) == 1 and words[0] in _WEEKDAYS and local <= now:
-        local += timedelta(days=7)  # 'monday 18:00' said on a Monday evening: next week's
-    return local.astimezone(ZoneInfo("UTC"))
+    start, end = read_span(text, now, zone)
+    stored = start.astimezone(UTC).isoformat()
+    return stored if end is None else f"{stored}/{end.astimezone(UTC).isoformat()}"
 
 
-def _date_in(cleaned: str, words: list[str], today: date) -> date | None:
-    named_day = [w for w in words if w.rstrip(".") in _WEEKDAYS]
-    if named_day and len(words) > 1:
-        # 'tis 10/3': the weekday must agree with the date, and is then a check only.
-        weekday = _WEEKDAYS[named_day[0].rstrip(".")]
-        rest = " " + " ".join(w for w in words if w is not named_day[0]) + " "
-        found = _date_in(rest, rest.split(), today)
-        return found if found is not None and found.weekday() == weekday else None
-    try:
-        if match := _ISO.search(cleaned):
-            if cleaned.replace(match[0], " ").split():
-                return None
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        if match := _SLASH.search(cleaned):
-            if cleaned.replace(match[0], " ").split():
-                return None
-            return _with_year(today, int(match[2]), int(match[1]), match[3])
-        if match := _NAMED.search(cleaned):
-            month = _MONTHS.get(match[2])
-            if month is None or cleaned.replace(match[0], " ").split():
-                return None
-            return _with_year(today, month, int(match[1]), match[3])
-    except ValueError:
-        return None
-    if len(words) == 1 and words[0] in _RELATIVE:
-        return today + timedelta(days=_RELATIVE[words[0]])
-    if len(words) == 1 and words[0] in _WEEKDAYS:
-        ahead = (_WEEKDAYS[words[0]] - today.weekday()) % 7
-        return today + timedelta(days=ahead)
-    return None
-
-
-def _with_year(today: date, month: int, day_of_month: int, year: str | None) -> date:
-    if year is not None:
-        full = int(year) + (2000 if len(year) == 2 else 0)
-        return date(full, month, day_of_month)
-    candidate = date(today.year, month, day_of_month)
-    return candidate if candidate >= today else date(today.year + 1, month, day_of_month)
+def option_span(option: str) -> tuple[datetime, datetime | None]:
+    """A stored proposed time: its start, and its end when one was given."""
+    start, _, end = option.partition("/")
+    return datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None
 
 
 # --- the repository port ---------------------------------------------------

@@ -39,9 +39,9 @@ from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMes
 from bot.permissions import Permission
 from bot.ports import UnitOfWork
 from bot.registry import Access, CommandSpec, Registry
+from bot.timeread import leading_date
 from bot.wheel.model import (
     KIND_NAMES,
-    MONTHS,
     ActivityKind,
     Adjustment,
     AdjustmentKind,
@@ -711,24 +711,9 @@ async def pause_wheel(ctx: Context, args: str) -> None:
     )
 
 
-_ISO_DAY = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
-_SLASH_DAY = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})$")
-
-
-def parse_day(words: list[str], year: int) -> tuple[date, list[str]] | None:
-    """A date at the start of `words`: '2026-05-29', '29/5' or '29 maj'; and the rest."""
-    if not words:
-        return None
-    try:
-        if match := _ISO_DAY.match(words[0]):
-            return date(int(match[1]), int(match[2]), int(match[3])), words[1:]
-        if match := _SLASH_DAY.match(words[0]):
-            return date(year, int(match[2]), int(match[1])), words[1:]
-        if re.fullmatch(r"[0-9]{1,2}", words[0]) and len(words) > 1 and words[1].lower() in MONTHS:
-            return date(year, MONTHS[words[1].lower()], int(words[0])), words[2:]
-    except ValueError:
-        return None
-    return None
+def parse_day(ctx: Context, org: Organisation, words: list[str]) -> tuple[date, list[str]] | None:
+    """A date of this year's series at the start of `words` ('2026-05-29', '29/5', '29 maj')."""
+    return leading_date(words, ctx.now, org.zone, rolling=False, allow_past=True)
 
 
 async def _item(ctx: Context, org: Organisation, key: str) -> EffectiveItem:
@@ -751,7 +736,6 @@ async def skip_item(ctx: Context, args: str) -> None:
     if not words:
         raise Refusal(ctx.t("Write the activity's key, e.g. /arshjul_hoppa filmklubb 2026-05-29."))
     item = await _item(ctx, org, words[0])
-    year = ctx.now.astimezone(org.zone).year
     if len(words) == 1:
         await ctx.uow.wheel.add_adjustment(
             Adjustment(
@@ -774,7 +758,7 @@ async def skip_item(ctx: Context, args: str) -> None:
             .build()
         )
         return
-    parsed = parse_day(words[1:], year)
+    parsed = parse_day(ctx, org, words[1:])
     series = find_series_date(item, parsed[0]) if parsed else None
     if parsed is None or series is None:
         raise Refusal(
@@ -818,8 +802,7 @@ async def move_item(ctx: Context, args: str) -> None:
     if len(words) < 3:
         raise Refusal(usage)
     item = await _item(ctx, org, words[0])
-    year = ctx.now.astimezone(org.zone).year
-    first = parse_day(words[1:], year)
+    first = parse_day(ctx, org, words[1:])
     if first is None:
         raise Refusal(usage)
     series = find_series_date(item, first[0])
@@ -829,12 +812,12 @@ async def move_item(ctx: Context, args: str) -> None:
                 name=item.activity.name, date=words[1]
             )
         )
-    second = parse_day(first[1], year)
+    second = parse_day(ctx, org, first[1])
     if second is None:
         raise Refusal(usage)
     new_day, rest = second
     try:
-        at = parse_clock(rest[0]) if rest else item.activity.at
+        at = parse_clock(" ".join(rest)) if rest else item.activity.at
     except ValueError:
         raise Refusal(usage) from None
     new_start = datetime.combine(new_day, at)

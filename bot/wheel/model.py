@@ -45,6 +45,8 @@ from dateutil.rrule import (
 )
 
 from bot.i18n import N_
+from bot.timeread import MONTHS, TimeReadError, read_clock, read_duration
+from bot.timeread import WEEKDAYS as SHARED_WEEKDAYS
 
 
 class TemplateError(ValueError):
@@ -128,39 +130,10 @@ class Years:
 
 # --- "when" -----------------------------------------------------------------------------
 
-WEEKDAYS: dict[str, weekday] = {}
-for _names, _day in (
-    (("monday", "måndag", "måndagen", "måndagar"), MO),
-    (("tuesday", "tisdag", "tisdagen", "tisdagar"), TU),
-    (("wednesday", "onsdag", "onsdagen", "onsdagar"), WE),
-    (("thursday", "torsdag", "torsdagen", "torsdagar"), TH),
-    (("friday", "fredag", "fredagen", "fredagar"), FR),
-    (("saturday", "lördag", "lördagen", "lördagar"), SA),
-    (("sunday", "söndag", "söndagen", "söndagar"), SU),
-):
-    for _name in _names:
-        WEEKDAYS[_name] = _day
-
-MONTHS: dict[str, int] = {}
-for _number, _month_names in enumerate(
-    (
-        ("january", "januari", "jan"),
-        ("february", "februari", "feb"),
-        ("march", "mars", "mar"),
-        ("april", "apr"),
-        ("may", "maj"),
-        ("june", "juni", "jun"),
-        ("july", "juli", "jul"),
-        ("august", "augusti", "aug"),
-        ("september", "sep", "sept"),
-        ("october", "oktober", "okt", "oct"),
-        ("november", "nov"),
-        ("december", "dec"),
-    ),
-    start=1,
-):
-    for _name in _month_names:
-        MONTHS[_name] = _number
+# The shared tables (bot.timeread), with dateutil's weekdays for the recurrence rules.
+WEEKDAYS: dict[str, weekday] = {
+    name: (MO, TU, WE, TH, FR, SA, SU)[number] for name, number in SHARED_WEEKDAYS.items()
+}
 
 ORDINALS = {
     "first": 1,
@@ -308,22 +281,14 @@ def parse_when(text: str) -> When:
     raise ValueError(f"I can't read {raw!r}; write it like {WHEN_EXAMPLES}")
 
 
-_DURATION = re.compile(r"(\d+)\s*(w|d|h|m|min)")
-
-
 def parse_duration(text: str) -> timedelta:
-    """'3w', '2d', '1h30m', '90m' (weeks, days, hours, minutes)."""
-    folded = text.strip().lower().replace(" ", "")
-    if not folded or _DURATION.sub("", folded):
-        raise ValueError(f"expected a duration such as '2h', '90m', '1d' or '3w', got {text!r}")
-    total = timedelta()
-    for amount, unit in _DURATION.findall(folded):
-        total += {
-            "w": timedelta(weeks=int(amount)),
-            "d": timedelta(days=int(amount)),
-            "h": timedelta(hours=int(amount)),
-        }.get(unit, timedelta(minutes=int(amount)))
-    return total
+    """'3w', '2d', '1h30m', '90m' (weeks, days, hours, minutes), or as `bot.timeread` reads them."""
+    try:
+        return read_duration(text)
+    except TimeReadError:
+        raise ValueError(
+            f"expected a duration such as '2h', '90m', '1d' or '3w', got {text!r}"
+        ) from None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -337,10 +302,11 @@ def format_duration(delta: timedelta) -> str:
 
 
 def parse_clock(text: str) -> time:
-    match = re.fullmatch(r"(\d{1,2})[:.](\d{2})", text.strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"expected a time such as '18:00', got {text!r}")
-    return time(int(match[1]), int(match[2]))
+    """'18:00', '18.30', 'kl 18' (the time reader's clock)."""
+    try:
+        return read_clock(text)
+    except TimeReadError:
+        raise ValueError(f"expected a time such as '18:00', got {text!r}") from None
 
 
 # --- activities and templates -----------------------------------------------------------
