@@ -337,7 +337,7 @@ class Dialog(Generic[D]):
             return ctx.t("That button belongs to an earlier step. Answer the latest question.")
         if self.command:
             return ctx.t(
-                "That button belongs to an earlier step. Write /{command} to start again."
+                "That is over already. Write /{command} to start again."
             ).format(command=self.command)
         return ctx.t("That button no longer works. Try the command again.")
 
