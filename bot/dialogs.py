@@ -46,6 +46,8 @@ SKIP_WORDS = frozenset({"hoppa over", "skip", "-", "–", "—"})  # folded: "ho
 BACK_WORDS = frozenset({"tillbaka", "back"})
 DONE_WORDS = frozenset({"klart", "klar", "done"})
 
+SKIP_LABEL = N_("Skip")
+
 # Button values the engine keeps for itself; a choice's value never starts with ":".
 _SKIP, _DONE, _SAVE, _DISCARD = ":skip", ":done", ":save", ":discard"
 
@@ -77,7 +79,7 @@ class Skip(Generic[D]):
     `compute` gives the value from the draft instead (it may raise Refusal)."""
 
     value: Any = None
-    label: str = N_("Skip")
+    label: str = SKIP_LABEL
     compute: Callable[[Context, D], Any] | None = None
 
 
@@ -169,7 +171,7 @@ class Dialog(Generic[D]):
             return
         # Only a dialog that asks more than one question offers to go back.
         several = sum(1 for s in self.steps if s.ask_if is None or s.ask_if(draft)) > 1
-        await self._ask(ctx, first, draft, [], lead=lead, intro=several)
+        await _run(ctx, self._ask(ctx, first, draft, [], lead=lead, intro=several))
 
     # --- the engine's moves ----------------------------------------------------------
 
@@ -199,7 +201,7 @@ class Dialog(Generic[D]):
             label = t(step.skip.label)
             text.line(
                 t('(Write "skip" to skip.)')
-                if step.skip.label == Skip.label
+                if step.skip.label == SKIP_LABEL
                 else t('(Write "skip" for "{label}".)').format(label=label)
             )
         for row in await self._choices(ctx, step, draft):
@@ -336,9 +338,9 @@ class Dialog(Generic[D]):
         if ongoing:
             return ctx.t("That button belongs to an earlier step. Answer the latest question.")
         if self.command:
-            return ctx.t(
-                "That is over already. Write /{command} to start again."
-            ).format(command=self.command)
+            return ctx.t("That is over already. Write /{command} to start again.").format(
+                command=self.command
+            )
         return ctx.t("That button no longer works. Try the command again.")
 
 
@@ -352,7 +354,7 @@ async def answer_text(ctx: Context, state: DialogState, text: str) -> None:
         await _lost(ctx, state)
         return
     dialog, draft, asked = found
-    await _run(ctx, dialog, dialog._answer(ctx, state, draft, asked, text, typed=True))
+    await _run(ctx, dialog._answer(ctx, state, draft, asked, text, typed=True))
 
 
 async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
@@ -370,10 +372,11 @@ async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
     _dialog, draft, asked = found
     if state.step != args[1]:
         raise Refusal(dialog._stale_text(ctx, ongoing=True))
-    await _run(ctx, dialog, dialog._answer(ctx, state, draft, asked, args[2], typed=False))
+    await _run(ctx, dialog._answer(ctx, state, draft, asked, args[2], typed=False))
 
 
-async def _run(ctx: Context, dialog: Dialog[Any], work: Awaitable[None]) -> None:
+async def _run(ctx: Context, work: Awaitable[None]) -> None:
+    """Runs one move of a dialog; a `DialogOver` from it ends the dialog and says why."""
     try:
         await work
     except DialogOver as over:
