@@ -40,7 +40,7 @@ class Order:
     at: datetime | None = None
 
 
-FINISHED: list[Order] = []
+finished: list[Order] = []
 
 
 def _read_name(ctx: Context, value: str, draft: Order) -> str:
@@ -55,7 +55,7 @@ async def _closed(ctx: Context, draft: Order) -> None:
 
 
 async def _finish(ctx: Context, draft: Order) -> None:
-    FINISHED.append(draft)
+    finished.append(draft)
     await ctx.reply(message(f"Saved {draft.name}."))
 
 
@@ -100,7 +100,7 @@ async def shop(console: Console) -> Console:
     registry = console.samtal.registry
     registry.dialog(ORDER)
     registry.command(CommandSpec("bestall", "order", "Order", _start, Access.ANYONE))
-    FINISHED.clear()
+    finished.clear()
     return console
 
 
@@ -124,7 +124,7 @@ async def test_a_dialog_runs_to_its_end_with_a_typed_draft(shop: Console) -> Non
     # Text at the confirmation is refused with the buttons' names.
     assert "Tryck på Spara eller Avbryt ovanför." in await shop.said("@anna: ok?")
     assert await shop.said("@anna: [Spara]") == "-> anna: Saved Anna."
-    assert FINISHED == [Order("Anna", Size.LARGE, ["cheese"], "A quiet table")]
+    assert finished == [Order("Anna", Size.LARGE, ["cheese"], "A quiet table")]
     assert await _state(shop) is None
 
 
@@ -173,9 +173,9 @@ async def test_a_buttons_only_question_takes_a_label_or_its_number(shop: Console
     assert "Extras so far" in await shop.said("@anna: large")
     await shop.run("@anna: tillbaka")
     await shop.run("@anna: 1\n@anna: cheese\n@anna: done\n@anna: -")
-    assert FINISHED == []
+    assert finished == []
     await shop.run("@anna: [Spara]")
-    assert FINISHED[0].size is Size.SMALL
+    assert finished[0].size is Size.SMALL
 
 
 async def test_a_list_needs_its_least_and_ends_at_its_most(shop: Console) -> None:
@@ -208,7 +208,7 @@ async def test_buttons_of_an_earlier_step_or_an_ended_dialog(shop: Console) -> N
     assert await _state(shop) is None
     said = await shop.said("@anna: [Spara]")
     assert said == "-> anna: Det där är redan avslutat. Skriv /bestall för att börja om."
-    assert FINISHED == []
+    assert finished == []
 
 
 async def _put_state(console: Console, name: str, step: str, data: dict[str, object]) -> None:
@@ -288,7 +288,9 @@ async def test_a_meeting_comment_is_skipped_with_the_skip_word_and_nej_is_a_comm
         "@clock: 2026-03-11T20:31\n@anna: [4]\n@david: [5]"
     )
     assert await console.said("@anna: hoppa över") == "-> anna: Tack för att du kom!"
-    assert await console.said("@david: nej") == "-> david: Tack! Organisatörerna kommer att läsa det."
+    assert (
+        await console.said("@david: nej") == "-> david: Tack! Organisatörerna kommer att läsa det."
+    )
     async with console.database.unit_of_work() as uow:
         anna = await uow.people.by_identity("console", "anna")
         david = await uow.people.by_identity("console", "david")
