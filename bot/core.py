@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot import dialogs
 from bot.actions import Stale, read_args, target_org_id
 from bot.clock import Clock
 from bot.context import Context, Effects, Refusal
@@ -24,7 +25,7 @@ from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
 from bot.platform_roles import sync_roles
 from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
-from bot.registry import Access, Registry, Requirement, command_key
+from bot.registry import Access, ActionSpec, Registry, Requirement, command_key
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -324,8 +325,8 @@ class Samtal:
             await self._command(ctx, text)
             return Outcome()
         state = await ctx.dialog()
-        if state is not None and state.name in self.registry.dialogs:
-            await self.registry.dialogs[state.name](ctx, state, text)
+        if state is not None:
+            await dialogs.answer_text(ctx, state, text)
         elif ctx.chat.is_private:
             await ctx.reply(
                 message(ctx.t("I answer commands. Write /hjalp to see what you can do."))
@@ -344,7 +345,11 @@ class Samtal:
     async def _press(self, ctx: Context, token: str) -> Outcome:
         # Tokens are ours (URL-safe base64); anything else was forged and is not even looked up.
         action = await ctx.uow.buttons.get(token) if _TOKEN.fullmatch(token) else None
-        spec = self.registry.actions.get(action.name) if action is not None else None
+        spec: ActionSpec | None = None
+        if action is not None:
+            # A dialog's buttons all go to the dialog engine, which checks them itself.
+            dialog = ActionSpec(dialogs.answer_button) if action.name == dialogs.BUTTON else None
+            spec = dialog or self.registry.actions.get(action.name)
         if action is None or spec is None or action.platform != ctx.chat.platform:
             return await self._toast(ctx, ctx.t(STALE_BUTTON))
         if action.person_id is not None and action.person_id != ctx.person_id:

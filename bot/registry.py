@@ -18,7 +18,8 @@ from bot.permissions import Permission
 
 if TYPE_CHECKING:
     from bot.context import Context, TimerContext
-    from bot.domain.delivery import DialogState, Timer
+    from bot.dialogs import Dialog
+    from bot.domain.delivery import Timer
     from bot.events import PollAnswered
 
 
@@ -33,7 +34,6 @@ Requirement = Access | Permission
 CommandHandler = Callable[["Context", str], Awaitable[None]]
 # Receives the button's arguments as its action declared them (`bot.actions`).
 ActionHandler = Callable[["Context", tuple[Any, ...]], Awaitable[None]]
-DialogHandler = Callable[["Context", "DialogState", str], Awaitable[None]]
 TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
 # A join link's payload after its prefix: "/start join_sandviken" runs the "join" handler with "sandviken".
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
@@ -81,7 +81,7 @@ class Registry:
         self.commands: list[CommandSpec] = []
         self._by_name: dict[str, CommandSpec] = {}
         self.actions: dict[str, ActionSpec] = {}
-        self.dialogs: dict[str, DialogHandler] = {}
+        self.dialogs: dict[str, Dialog[Any]] = {}
         self.timers: dict[str, TimerHandler] = {}
         self.payloads: dict[str, PayloadHandler] = {}
         # Run once when the core starts, e.g. to make sure a recurring timer is armed.
@@ -113,8 +113,11 @@ class Registry:
             raise ValueError(f"button action {name!r} is registered twice")
         self.actions[name] = ActionSpec(handler, requires, args)
 
-    def dialog(self, name: str, handler: DialogHandler) -> None:
-        self.dialogs[name] = handler
+    def dialog(self, dialog: Dialog[Any]) -> None:
+        """A declared dialog (`bot.dialogs`): the core routes its lines and buttons to it."""
+        if dialog.name in self.dialogs:
+            raise ValueError(f"dialog {dialog.name!r} is registered twice")
+        self.dialogs[dialog.name] = dialog
 
     def timer(self, kind: str, handler: TimerHandler) -> None:
         self.timers[kind] = handler

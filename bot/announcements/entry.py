@@ -60,7 +60,8 @@ from bot.announcements.model import (
 )
 from bot.context import Context, Effects, MessageFor, Refusal
 from bot.delivery import enqueue
-from bot.domain.delivery import DialogState, Timer
+from bot.dialogs import Dialog, DialogOver, Step
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Channel, Organisation
 from bot.formatting import day
 from bot.i18n import N_, Translator
@@ -109,7 +110,7 @@ def setup(registry: Registry) -> None:
     ):
         # Each checks the permission in the announcement's own organisation itself.
         registry.action(name, handler, Access.CONSENTED)
-    registry.dialog(TEXT_DIALOG, write_text)
+    registry.dialog(TEXT)
     registry.timer(QUEUE_TIMER, queue_timer)
     registry.timer(CHECK_TIMER, check_timer)
     registry.timer(EXPIRE_TIMER, expire_draft)
@@ -514,20 +515,40 @@ async def _ask_text(
 ) -> None:
     if not ctx.chat.is_private:
         raise Refusal(ctx.t("Let's do it in private: write /utskick to me directly."))
-    await ctx.start_dialog(
-        TEXT_DIALOG, "text", {"org_id": org.id, "audience": audience.value, "interest": interest}
-    )
-    await ctx.reply(
-        message(
-            ctx.t.ngettext(
-                "{audience}: write the announcement in one message, as it should read (at most "
-                "{max} character). It is sent as plain text. /avbryt stops.",
-                "{audience}: write the announcement in one message, as it should read (at most "
-                "{max} characters). It is sent as plain text. /avbryt stops.",
-                MAX_TEXT,
-            ).format(audience=_audience_name(ctx.t, audience, interest, org), max=MAX_TEXT)
-        )
-    )
+    assert org.id is not None
+    await TEXT.start(ctx, AnnouncementText(org.id, audience, interest))
+
+
+@dataclass
+class AnnouncementText:
+    """/utskick's one question: the text, for the audience chosen with the buttons."""
+
+    org_id: int
+    audience: Audience
+    interest: str | None = None
+    text: str = ""
+
+
+async def _text_org(ctx: Context, draft: AnnouncementText) -> Organisation:
+    try:
+        return await _permitted_org(ctx, str(draft.org_id))
+    except Refusal as refusal:
+        raise DialogOver(refusal.text) from None
+
+
+async def _check_text(ctx: Context, draft: AnnouncementText) -> None:
+    await _text_org(ctx, draft)
+
+
+async def _text_prompt(ctx: Context, draft: AnnouncementText) -> str:
+    org = await _text_org(ctx, draft)
+    return ctx.t.ngettext(
+        "{audience}: write the announcement in one message, as it should read (at most "
+        "{max} character). It is sent as plain text. /avbryt stops.",
+        "{audience}: write the announcement in one message, as it should read (at most "
+        "{max} characters). It is sent as plain text. /avbryt stops.",
+        MAX_TEXT,
+    ).format(audience=_audience_name(ctx.t, draft.audience, draft.interest, org), max=MAX_TEXT)
 
 
 def _audience_name(
@@ -544,11 +565,7 @@ def _audience_name(
     return t("Interested in {interest} in {org}").format(interest=label, org=org.name)
 
 
-async def write_text(ctx: Context, state: DialogState, text: str) -> None:
-    data = state.data
-    org = await _permitted_org(ctx, str(data.get("org_id")))
-    audience = Audience(data["audience"])
-    interest = data.get("interest")
+def _read_text(ctx: Context, text: str, draft: AnnouncementText) -> str:
     body = clean_announcement(text)
     if not body:
         raise Refusal(ctx.t("Write the text of the announcement, or /avbryt to stop."))
@@ -562,10 +579,16 @@ async def write_text(ctx: Context, state: DialogState, text: str) -> None:
                 len(body),
             ).format(n=len(body), max=MAX_TEXT)
         )
+    return body
+
+
+async def _prepare(ctx: Context, text: AnnouncementText) -> None:
+    """Saves the announcement as a draft and shows it as it will be sent, with the count."""
+    org = await _text_org(ctx, text)
+    audience, interest, body = text.audience, text.interest, text.text
     org_id = org.id
     assert org_id is not None
     plan = await plan_audience(ctx, org, audience, interest)
-    await ctx.end_dialog()
     if not plan.reaches_anyone:
         await ctx.reply(
             message(
@@ -593,6 +616,15 @@ async def write_text(ctx: Context, state: DialogState, text: str) -> None:
     )
     await ctx.reply(framed(ctx.t, org, body))
     await ctx.reply(_preview(ctx.t, draft, org, plan))
+
+
+TEXT: Dialog[AnnouncementText] = Dialog(
+    name=TEXT_DIALOG,
+    draft=AnnouncementText,
+    check=_check_text,
+    steps=(Step("text", _text_prompt, parse=_read_text),),
+    finish=_prepare,
+)
 
 
 def _preview(t: Translator, draft: Announcement, org: Organisation, plan: Plan) -> OutgoingMessage:

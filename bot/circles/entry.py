@@ -22,7 +22,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
@@ -60,7 +59,8 @@ from bot.circles.model import (
 )
 from bot.clock import Clock
 from bot.context import Context, Effects, Refusal
-from bot.domain.delivery import DialogState, Timer
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Skip, Step
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person
 from bot.formatting import day, when, when_span
@@ -162,10 +162,7 @@ def setup(registry: Registry) -> None:
     registry.action("circle.checkin", check_in, Access.CONSENTED)
     registry.action("circle.mark", mark, Access.CONSENTED)
     registry.action("circle.list", attendance_button, Access.CONSENTED)
-    registry.action("circle.kind", kind_button, Permission.MANAGE_CIRCLES)
-    registry.action("circle.create", confirm_button, Permission.MANAGE_CIRCLES)
-    registry.action("circle.discard", discard_button, Permission.MANAGE_CIRCLES)
-    registry.dialog(DIALOG, dialog_step)
+    registry.dialog(NEW_CIRCLE)
     registry.timer("circle.reminder", reminder_due)
     registry.timer("circle.start", session_started)
     registry.timer("circle.end", session_ended)
@@ -1526,20 +1523,6 @@ def _history_status(
 
 # --- The dialog ----------------------------------------------------------------------
 
-STEPS = (
-    "title",
-    "kind",
-    "description",
-    "material",
-    "leader",
-    "sessions",
-    "place",
-    "range",
-    "deadline",
-    "confirm",
-)
-SKIP_WORDS = {"-", "nej", "no", "inget", "ingen", "none", "skip", "hoppa över"}
-
 
 async def _host_org(ctx: Context) -> Organisation:
     """Where a new circle belongs: the group's organisation, or in private the organisation
@@ -1559,49 +1542,109 @@ async def _host_org(ctx: Context) -> Organisation:
 
 async def new_circle(ctx: Context, args: str) -> None:
     org = await _host_org(ctx)
-    data: dict[str, Any] = {"org": org.id}
-    await ctx.start_dialog(DIALOG, "title", data)
-    await ctx.reply(
-        message(
-            ctx.t("A new study circle in {org}. You can stop any time with /avbryt.").format(
-                org=org.name
-            )
-            + "\n"
-            + ctx.t("What is its title? For example: Medlemsutbildning steg 1")
-        )
+    assert org.id is not None
+    await NEW_CIRCLE.start(ctx, NewCircle(org.id))
+
+
+@dataclass
+class NewCircle:
+    """What the organiser has answered so far in /ny_cirkel."""
+
+    org: int
+    title: str = ""
+    kind: EducationKind = EducationKind.MEMBER_EDUCATION_1
+    description: str = ""
+    material: str = ""
+    leader: int | None = None
+    sessions: list[tuple[datetime, datetime]] = field(default_factory=list)
+    place: str | None = None
+    link: str | None = None
+    range: tuple[int, int] = (0, 0)
+    deadline: datetime | None = None
+
+
+async def _circle_org(ctx: Context, draft: NewCircle) -> Organisation:
+    org = await ctx.uow.orgs.get(draft.org)
+    if org is None:
+        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
+    return org
+
+
+async def _title_prompt(ctx: Context, draft: NewCircle) -> str:
+    org = await _circle_org(ctx, draft)
+    return (
+        ctx.t("A new study circle in {org}.").format(org=org.name)
+        + "\n"
+        + ctx.t("What is its title? For example: Medlemsutbildning steg 1")
     )
 
 
-async def _ask(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    await ctx.start_dialog(DIALOG, step, data)
-    t = ctx.t
-    if step == "kind":
-        rows = [
-            [Button(kind_name(t, kind), Action("circle.kind", (kind.value,)))]
-            for kind in EducationKind
-        ]
-        await ctx.reply(message(t("What kind of education is it?"), buttons=rows))
-        return
-    if step == "confirm":
-        await _summary(ctx, data)
-        return
-    prompts = {
-        "description": t("Describe the circle in a sentence or two (or write - to skip)."),
-        "material": t("Which study material do you use? (or write - to skip)"),
-        "leader": t("Who leads it? Write their name, or 'jag' if it is you."),
-        "sessions": t(
-            "When does it meet? One session per line, e.g. '10/3 18:00-20:15', or a weekly "
-            "series: '10/3 18:00-20:15 x4'."
-        ),
-        "place": t("Where? An address, or a link for a digital circle."),
-        "range": t(
-            "How many participants, at least and at most, not counting the leader? E.g. 4-12"
-        ),
-        "deadline": t(
-            "Last day to sign up? E.g. 3/3. Write - for a week before the first session."
-        ),
-    }
-    await ctx.reply(message(prompts[step]))
+def _read_title(ctx: Context, value: str, draft: NewCircle) -> str:
+    if len(value) > 120:
+        raise Refusal(ctx.t("Keep the title under 120 characters."))
+    return value
+
+
+def _read_about(ctx: Context, value: str, draft: NewCircle) -> str:
+    if len(value) > 2000:
+        raise Refusal(ctx.t("That is too long; keep it under 2000 characters."))
+    return value
+
+
+async def _read_leader(ctx: Context, value: str, draft: NewCircle) -> int:
+    return await _find_leader(ctx, await _circle_org(ctx, draft), value)
+
+
+async def _read_sessions(
+    ctx: Context, value: str, draft: NewCircle
+) -> list[tuple[datetime, datetime]]:
+    org = await _circle_org(ctx, draft)
+    try:
+        sessions = parse_sessions(value, org.zone, ctx.now)
+    except InputError as error:
+        raise _input_refusal(ctx, error) from error
+    return [(s.starts_at, s.ends_at) for s in sessions]
+
+
+def _read_place(ctx: Context, value: str, draft: NewCircle) -> str:
+    if len(value) > 300:
+        raise Refusal(ctx.t("Keep the place under 300 characters."))
+    return value
+
+
+def _store_place(draft: NewCircle, value: str) -> None:
+    is_link = value.lower().startswith(("http://", "https://"))
+    draft.place, draft.link = (None, value) if is_link else (value, None)
+
+
+def _read_range(ctx: Context, value: str, draft: NewCircle) -> tuple[int, int]:
+    try:
+        return parse_range(value)
+    except InputError as error:
+        raise _input_refusal(ctx, error) from error
+
+
+async def _read_last_day(ctx: Context, value: str, draft: NewCircle) -> datetime:
+    org = await _circle_org(ctx, draft)
+    first = draft.sessions[0][0]
+    try:
+        last_day = parse_date(value, ctx.now.astimezone(org.zone).date())
+    except InputError as error:
+        raise _input_refusal(ctx, error) from error
+    deadline = datetime.combine(last_day, time(23, 59), org.zone).astimezone(ZoneInfo("UTC"))
+    if deadline > first:
+        raise Refusal(ctx.t("The last day to sign up must be before the first session."))
+    return _future_deadline(ctx, deadline)
+
+
+def _week_before(ctx: Context, draft: NewCircle) -> datetime:
+    return _future_deadline(ctx, default_deadline(draft.sessions[0][0]))
+
+
+def _future_deadline(ctx: Context, deadline: datetime) -> datetime:
+    if deadline <= ctx.now:
+        raise Refusal(ctx.t("The last day to sign up must be in the future."))
+    return deadline
 
 
 def _input_refusal(ctx: Context, error: InputError) -> Refusal:
@@ -1623,70 +1666,6 @@ def _input_refusal(ctx: Context, error: InputError) -> Refusal:
     return Refusal(texts.get(error.code, texts["sessions"]))
 
 
-async def dialog_step(ctx: Context, state: DialogState, text: str) -> None:
-    data = dict(state.data)
-    value = text.strip()
-    org = await ctx.uow.orgs.get(int(data["org"]))
-    if org is None:
-        await ctx.end_dialog()
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    step = state.step
-    if not value:
-        raise Refusal(ctx.t("Please write something, or /avbryt to stop."))
-    if step == "title":
-        if len(value) > 120:
-            raise Refusal(ctx.t("Keep the title under 120 characters."))
-        data["title"] = value
-    elif step == "kind":
-        kinds = list(EducationKind)
-        if (value.isascii() and value.isdigit()) and 1 <= int(value) <= len(kinds):
-            data["kind"] = kinds[int(value) - 1].value
-        else:
-            raise Refusal(ctx.t("Choose one of the buttons above."))
-    elif step in ("description", "material"):
-        if len(value) > 2000:
-            raise Refusal(ctx.t("That is too long; keep it under 2000 characters."))
-        data[step] = "" if value.lower() in SKIP_WORDS else value
-    elif step == "leader":
-        data["leader"] = await _find_leader(ctx, org, value)
-    elif step == "sessions":
-        try:
-            sessions = parse_sessions(value, org.zone, ctx.now)
-        except InputError as error:
-            raise _input_refusal(ctx, error) from error
-        data["sessions"] = [[s.starts_at.isoformat(), s.ends_at.isoformat()] for s in sessions]
-    elif step == "place":
-        if len(value) > 300:
-            raise Refusal(ctx.t("Keep the place under 300 characters."))
-        is_link = value.lower().startswith(("http://", "https://"))
-        data["place"], data["link"] = (None, value) if is_link else (value, None)
-    elif step == "range":
-        try:
-            data["min"], data["max"] = parse_range(value)
-        except InputError as error:
-            raise _input_refusal(ctx, error) from error
-    elif step == "deadline":
-        first = datetime.fromisoformat(data["sessions"][0][0])
-        if value.lower() in SKIP_WORDS:
-            deadline = default_deadline(first)
-        else:
-            try:
-                last_day = parse_date(value, ctx.now.astimezone(org.zone).date())
-            except InputError as error:
-                raise _input_refusal(ctx, error) from error
-            deadline = datetime.combine(last_day, time(23, 59), org.zone).astimezone(
-                ZoneInfo("UTC")
-            )
-            if deadline > first:
-                raise Refusal(ctx.t("The last day to sign up must be before the first session."))
-        if deadline <= ctx.now:
-            raise Refusal(ctx.t("The last day to sign up must be in the future."))
-        data["deadline"] = deadline.isoformat()
-    else:
-        raise Refusal(ctx.t("Choose one of the buttons above."))
-    await _ask(ctx, STEPS[STEPS.index(step) + 1], data)
-
-
 async def _find_leader(ctx: Context, org: Organisation, value: str) -> int:
     if value.lower() in ("jag", "me", "mig", "i"):
         return ctx.person_id
@@ -1702,37 +1681,21 @@ async def _find_leader(ctx: Context, org: Organisation, value: str) -> int:
     return matches[0].id
 
 
-async def kind_button(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is None or state.name != DIALOG or state.step != "kind" or not args:
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    try:
-        kind = EducationKind(args[0])
-    except ValueError as error:
-        raise Refusal(ctx.t("That button no longer works. Try the command again.")) from error
-    data = dict(state.data)
-    data["kind"] = kind.value
-    await ctx.reply(message(kind_name(ctx.t, kind)))
-    await _ask(ctx, "description", data)
-
-
-def _draft(data: dict[str, Any], created_by: int) -> CircleDraft:
+def _draft(form: NewCircle, created_by: int) -> CircleDraft:
+    assert form.leader is not None
     return CircleDraft(
-        org_id=int(data["org"]),
-        title=data["title"],
-        kind=EducationKind(data["kind"]),
-        sessions=[
-            PlannedSession(datetime.fromisoformat(a), datetime.fromisoformat(b))
-            for a, b in data["sessions"]
-        ],
-        min_participants=int(data["min"]),
-        max_participants=int(data["max"]),
-        signup_deadline=datetime.fromisoformat(data["deadline"]),
-        description=data.get("description", ""),
-        material=data.get("material", ""),
-        place=data.get("place"),
-        link=data.get("link"),
-        leader_id=int(data["leader"]),
+        org_id=form.org,
+        title=form.title,
+        kind=form.kind,
+        sessions=[PlannedSession(start, end) for start, end in form.sessions],
+        min_participants=form.range[0],
+        max_participants=form.range[1],
+        signup_deadline=form.deadline,
+        description=form.description,
+        material=form.material,
+        place=form.place,
+        link=form.link,
+        leader_id=form.leader,
         created_by=created_by,
     )
 
@@ -1769,11 +1732,10 @@ def rule_text(t: Translator, warning: RuleWarning) -> str:
     return texts[warning.rule].format(value=value, session=warning.session)
 
 
-async def _summary(ctx: Context, data: dict[str, Any]) -> None:
+async def _summary(ctx: Context, form: NewCircle) -> MessageBuilder:
     t = ctx.t
-    org = await ctx.uow.orgs.get(int(data["org"]))
-    assert org is not None
-    draft = _draft(data, ctx.person_id)
+    org = await _circle_org(ctx, form)
+    draft = _draft(form, ctx.person_id)
     leader = await ctx.uow.people.get(draft.leader_id) if draft.leader_id else None
     text = MessageBuilder().line(bold(t("Check the circle before I create it:")))
     text.line(bold(draft.title))
@@ -1805,29 +1767,19 @@ async def _summary(ctx: Context, data: dict[str, Any]) -> None:
         )
         for warning in warnings:
             text.line(f"• {rule_text(t, warning)}")
-    text.button_row(
-        Button(t("Create the circle"), Action("circle.create")),
-        Button(t("Discard"), Action("circle.discard")),
-    )
-    await ctx.reply(text.build())
+    return text
 
 
-async def confirm_button(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is None or state.name != DIALOG or state.step != "confirm":
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    org = await ctx.uow.orgs.get(int(state.data["org"]))
-    if org is None or Permission.MANAGE_CIRCLES not in await ctx.permissions(org):
+async def _create(ctx: Context, form: NewCircle) -> None:
+    org = await _circle_org(ctx, form)
+    if Permission.MANAGE_CIRCLES not in await ctx.permissions(org):
         raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(
-                org=org.name if org else ""
-            )
+            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
         )
-    draft = _draft(state.data, ctx.person_id)
+    draft = _draft(form, ctx.person_id)
     if draft.signup_deadline is not None and draft.signup_deadline <= ctx.now:
         raise Refusal(ctx.t("The last day to sign up must be in the future."))
     circle = await create_circle(ctx, draft)
-    await ctx.end_dialog()
     await ctx.reply(
         message(
             ctx.t(
@@ -1838,11 +1790,67 @@ async def confirm_button(ctx: Context, args: tuple[str, ...]) -> None:
     )
 
 
-async def discard_button(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is not None and state.name == DIALOG:
-        await ctx.end_dialog()
-    await ctx.reply(message(ctx.t("Cancelled. Nothing was saved.")))
+NEW_CIRCLE: Dialog[NewCircle] = Dialog(
+    name=DIALOG,
+    draft=NewCircle,
+    command="ny_cirkel",
+    steps=(
+        Step("title", _title_prompt, parse=_read_title),
+        Step(
+            "kind",
+            lambda ctx, d: ctx.t("What kind of education is it?"),
+            parse=lambda ctx, value, d: EducationKind(value),
+            choices=lambda ctx, d: [[Choice(kind_name(ctx.t, k), k.value)] for k in EducationKind],
+            typed=False,
+        ),
+        Step(
+            "description",
+            lambda ctx, d: ctx.t("Describe the circle in a sentence or two."),
+            parse=_read_about,
+            skip=Skip(""),
+        ),
+        Step(
+            "material",
+            lambda ctx, d: ctx.t("Which study material do you use?"),
+            parse=_read_about,
+            skip=Skip(""),
+        ),
+        Step(
+            "leader",
+            lambda ctx, d: ctx.t("Who leads it? Write their name, or 'jag' if it is you."),
+            parse=_read_leader,
+        ),
+        Step(
+            "sessions",
+            lambda ctx, d: ctx.t(
+                "When does it meet? One session per line, e.g. '10/3 18:00-20:15', or a weekly "
+                "series: '10/3 18:00-20:15 x4'."
+            ),
+            parse=_read_sessions,
+        ),
+        Step(
+            "place",
+            lambda ctx, d: ctx.t("Where? An address, or a link for a digital circle."),
+            parse=_read_place,
+            store=_store_place,
+        ),
+        Step(
+            "range",
+            lambda ctx, d: ctx.t(
+                "How many participants, at least and at most, not counting the leader? E.g. 4-12"
+            ),
+            parse=_read_range,
+        ),
+        Step(
+            "deadline",
+            lambda ctx, d: ctx.t("Last day to sign up? E.g. 3/3."),
+            parse=_read_last_day,
+            skip=Skip(compute=_week_before, label=N_("A week before the first session")),
+        ),
+    ),
+    confirm=Confirm(_summary, save=N_("Create the circle"), discard=N_("Discard")),
+    finish=_create,
+)
 
 
 # --- Demo ----------------------------------------------------------------------------

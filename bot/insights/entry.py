@@ -25,7 +25,7 @@ from babel.numbers import format_decimal
 
 from bot.circles.entry import hours_text
 from bot.context import Context, MessageFor, Refusal
-from bot.domain.delivery import DialogState
+from bot.dialogs import Choice, Dialog, Step
 from bot.domain.organisations import Organisation
 from bot.i18n import N_, Translator, plural_form
 from bot.insights.model import (
@@ -124,11 +124,10 @@ def setup(registry: Registry) -> None:
             usage=N_("[organisation]"),
         )
     )
-    registry.action("insights.count", count_button, Access.MEMBER)
     registry.action("insights.place", place_button, Access.MEMBER)
     registry.action("insights.topic", topic_button, Access.MEMBER)
     registry.action("insights.done", done_button, Access.MEMBER)
-    registry.dialog(DIALOG, count_dialog)
+    registry.dialog(COUNT)
 
 
 # --- /samtal ------------------------------------------------------------------------------------
@@ -163,43 +162,43 @@ async def report_command(ctx: Context, args: str) -> None:
     if args.strip():
         await _record(ctx, org, _parse_count(ctx, args))
         return
-    await ctx.start_dialog(DIALOG, "count", {"org": org.id})
-    buttons = [
-        Button(str(n), Action("insights.count", (str(org.id), str(n)))) for n in COUNT_BUTTONS
-    ]
-    await ctx.reply(
-        message(
-            ctx.t("How many voters did you talk with? Tap a number or write it."),
-            buttons=[buttons],
-        )
-    )
+    await COUNT.start(ctx, Count(org.id))
 
 
-async def count_dialog(ctx: Context, state: DialogState, text: str) -> None:
-    count = _parse_count(ctx, text)
-    org = await ctx.uow.orgs.get(int(state.data["org"]))
-    await ctx.end_dialog()
+@dataclass
+class Count:
+    """/samtal without a number: how many conversations, tapped or written."""
+
+    org: int
+    count: int = 0
+
+
+def _count_choices(ctx: Context, draft: Count) -> list[list[Choice]]:
+    return [[Choice(str(n), str(n)) for n in COUNT_BUTTONS]]
+
+
+async def _record_count(ctx: Context, draft: Count) -> None:
+    org = await ctx.uow.orgs.get(draft.org)
     if org is None:
         raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    await _record(ctx, org, count)
+    await _record(ctx, org, min(draft.count, MAX_REPORTED))
 
 
-async def count_button(ctx: Context, args: tuple[str, ...]) -> None:
-    org_id, count = parse_id(args[0]), parse_id(args[1])
-    state = await ctx.dialog()
-    if (
-        org_id is None
-        or count is None
-        or state is None
-        or state.name != DIALOG
-        or state.data.get("org") != org_id
-    ):
-        raise Refusal(ctx.t("That is already noted. Write /samtal to report more."))
-    org = await ctx.uow.orgs.get(org_id)
-    if org is None:
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    await ctx.end_dialog()
-    await _record(ctx, org, min(count, MAX_REPORTED))
+COUNT: Dialog[Count] = Dialog(
+    name=DIALOG,
+    draft=Count,
+    command="samtal",
+    stale=N_("That is already noted. Write /samtal to report more."),
+    steps=(
+        Step(
+            "count",
+            lambda ctx, d: ctx.t("How many voters did you talk with? Tap a number or write it."),
+            parse=lambda ctx, value, d: _parse_count(ctx, value),
+            choices=_count_choices,
+        ),
+    ),
+    finish=_record_count,
+)
 
 
 async def _year_total(uow: UnitOfWork, org: Organisation, now: datetime) -> int:

@@ -7,13 +7,15 @@ The work itself (create, change, cancel, answer, timers) is in `bot.meetings.ser
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.context import Context, Refusal, TimerContext
-from bot.domain.delivery import DialogState, Timer
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
 from bot.domain.people import Status
 from bot.formatting import when_span
@@ -115,9 +117,7 @@ def setup(registry: Registry) -> None:
     )
     registry.action("meeting.rsvp", rsvp)
     registry.action("meeting.ics", send_ics)
-    registry.action("meeting.draft", draft_button)
-    registry.action("meeting.save", save_draft)
-    registry.action("meeting.discard", discard_draft)
+    registry.action("meeting.discard", keep_meeting)
     registry.action("meeting.edit", edit_menu)
     registry.action("meeting.edit_field", edit_field)
     registry.action("meeting.audience", toggle_audience)
@@ -127,12 +127,11 @@ def setup(registry: Registry) -> None:
     registry.action("meeting.attendance", attendance_list)
     registry.action("meeting.attend", toggle_attendance)
     registry.action("meeting.rate", rate)
-    registry.action("meeting.skip_comment", skip_comment)
     registry.action("meeting.export", export_menu)
     registry.action("meeting.export_as", export_contributions)
-    registry.dialog(NEW, new_meeting_step)
-    registry.dialog(EDIT, edit_step)
-    registry.dialog(COMMENT, comment_step)
+    registry.dialog(NEW_MEETING)
+    registry.dialog(EDIT_MEETING)
+    registry.dialog(COMMENT_DIALOG)
     registry.timer(REMINDER, reminder_due)
     registry.timer(CHECK_IN, check_in_due)
     registry.timer(FOLLOW_UP, follow_up_due)
@@ -378,110 +377,129 @@ async def new_meeting(ctx: Context, args: str) -> None:
             )
     if not hosts:
         raise Refusal(_("Only organisers can plan meetings."))
-    if len(hosts) == 1:
-        assert hosts[0].id is not None
-        await ctx.start_dialog(NEW, "theme", {"org_id": hosts[0].id, "questions": []})
-        await _ask(ctx, "theme", {"org_id": hosts[0].id})
-        return
-    await ctx.start_dialog(NEW, "org", {"questions": []})
-    text = (
+    await NEW_MEETING.start(ctx, NewMeeting(org_id=hosts[0].id if len(hosts) == 1 else None))
+
+
+@dataclass
+class NewMeeting:
+    """What the organiser has answered so far in /nytt_mote."""
+
+    org_id: int | None = None
+    theme: str = ""
+    description: str = ""
+    questions: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    place: str = ""
+    audience: Audience = Audience.OPEN
+    capacity: int | None = None
+
+
+async def _draft_org(ctx: Context, draft: NewMeeting) -> Organisation:
+    org = await ctx.uow.orgs.get(draft.org_id) if draft.org_id else None
+    if org is None:
+        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
+    return org
+
+
+async def _host_choices(ctx: Context, draft: NewMeeting) -> list[list[Choice]]:
+    return [[Choice(org.name, str(org.id))] for org in (await _hosting_orgs(ctx))[:MAX_HOSTS]]
+
+
+async def _read_host(ctx: Context, value: str, draft: NewMeeting) -> int:
+    chosen_id = parse_id(value)
+    chosen = await ctx.uow.orgs.get(chosen_id) if chosen_id else None
+    if (
+        chosen is None
+        or chosen.id is None
+        or not await ctx.meets(Permission.MANAGE_MEETINGS, chosen)
+    ):
+        raise Refusal(ctx.t("You can't plan meetings there."))
+    return chosen.id
+
+
+async def _theme_prompt(ctx: Context, draft: NewMeeting) -> MessageBuilder:
+    org = await _draft_org(ctx, draft)
+    return (
         MessageBuilder()
-        .line(bold(_("New themed meeting")))
-        .line(_("Which organisation is hosting it?"))
+        .line(bold(ctx.t("New themed meeting in {org}").format(org=org.name)))
+        .line(ctx.t("What is the theme? E.g. Safety in our town."))
     )
-    for org in hosts[:MAX_HOSTS]:
-        text.button_row(Button(org.name, Action("meeting.draft", ("org", str(org.id)))))
-    await ctx.reply(text.build())
 
 
-async def _ask(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    """Asks the question of one step of the new-meeting dialog."""
-    _ = ctx.t
-    skip = Button(_("Skip"), Action("meeting.draft", (step, "-")))
-    org = await ctx.uow.orgs.get(int(data["org_id"]))
-    assert org is not None
-    match step:
-        case "theme":
-            await ctx.reply(
-                MessageBuilder()
-                .line(bold(_("New themed meeting in {org}").format(org=org.name)))
-                .line(_("What is the theme? E.g. Safety in our town. (/avbryt stops.)"))
-                .build()
-            )
-        case "description":
-            await ctx.reply(
-                message(_("A few words about the evening, for the invitation?"), buttons=[[skip]])
-            )
-        case "questions":
-            done = Button(_("Done"), Action("meeting.draft", ("questions", "-")))
-            if data.get("questions"):
-                text = _("Next question, or Done.")
-            else:
-                text = _("Discussion questions: write them one message at a time, then press Done.")
-            await ctx.reply(message(text, buttons=[[done]]))
-        case "when":
-            await ctx.reply(
-                message(
-                    _(
-                        "When? Write the date and time, e.g. 2026-03-12 18:00-20:00, "
-                        "12/3 18-20 or 12 mars 18:00."
-                    )
-                )
-            )
-        case "end":
-            await ctx.reply(message(_("When does it end? E.g. 20:00, or 2h.")))
-        case "place":
-            await ctx.reply(
-                message(_("Where? Write an address, or paste the link for a digital meeting."))
-            )
-        case "audience":
-            await ctx.reply(
-                message(
-                    _("Who may come?"),
-                    buttons=[
-                        [
-                            Button(
-                                _("Everyone, guests too"),
-                                Action("meeting.draft", ("audience", Audience.OPEN.value)),
-                            )
-                        ],
-                        [
-                            Button(
-                                _("Members only"),
-                                Action("meeting.draft", ("audience", Audience.MEMBERS.value)),
-                            )
-                        ],
-                    ],
-                )
-            )
-        case "capacity":
-            await ctx.reply(
-                message(
-                    _("How many places? Write a number, or press No limit."),
-                    buttons=[[Button(_("No limit"), Action("meeting.draft", ("capacity", "-")))]],
-                )
-            )
-        case "confirm":
-            await _summary(ctx, data, org)
+def _read_theme(ctx: Context, value: str, draft: object) -> str:
+    if len(value) > MAX_THEME:
+        raise Refusal(ctx.t("Write the theme in a few words (at most 200 characters)."))
+    return value
 
 
-def _draft_from(data: dict[str, Any]) -> MeetingDraft:
+def _read_text(ctx: Context, value: str, draft: object) -> str:
+    if len(value) > MAX_TEXT:
+        raise Refusal(ctx.t("That is a bit long: at most 2000 characters, please."))
+    return value
+
+
+def _read_place(ctx: Context, value: str, draft: object) -> str:
+    if len(value) > 300:
+        raise Refusal(ctx.t("Write an address, or paste a link that starts with https://."))
+    return value
+
+
+def _read_places(ctx: Context, value: str, draft: object) -> int | None:
+    try:
+        return parse_capacity(value)
+    except ValueError:
+        raise Refusal(ctx.t("Write the number of places, e.g. 20, or press No limit.")) from None
+
+
+async def _read_start(
+    ctx: Context, value: str, draft: NewMeeting
+) -> tuple[datetime, datetime | None]:
+    return _read_when(ctx, value, await _draft_org(ctx, draft))
+
+
+def _store_when(draft: NewMeeting, value: tuple[datetime, datetime | None]) -> None:
+    draft.start, draft.end = value  # no end given: the next step asks for it
+
+
+async def _read_finish(ctx: Context, value: str, draft: NewMeeting) -> datetime:
+    assert draft.start is not None
+    return _read_end(ctx, value, draft.start, await _draft_org(ctx, draft))
+
+
+def _questions_prompt(ctx: Context, draft: NewMeeting) -> str:
+    if draft.questions:
+        return ctx.t("Next question, or Done.")
+    return ctx.t("Discussion questions: write them one message at a time, then press Done.")
+
+
+def _audience_choices(ctx: Context, draft: NewMeeting) -> list[list[Choice]]:
+    return [
+        [Choice(ctx.t("Everyone, guests too"), Audience.OPEN.value)],
+        [Choice(ctx.t("Members only"), Audience.MEMBERS.value)],
+    ]
+
+
+def _meeting_draft(draft: NewMeeting) -> MeetingDraft:
+    assert draft.start is not None and draft.end is not None
+    place, link = split_place(draft.place)
     return MeetingDraft(
-        theme=data["theme"],
-        starts_at=datetime.fromisoformat(data["start"]),
-        ends_at=datetime.fromisoformat(data["end"]),
-        description=data.get("description", ""),
-        questions=list(data.get("questions", [])),
-        place=data.get("place"),
-        link=data.get("link"),
-        audience=Audience(data.get("audience", Audience.OPEN.value)),
-        capacity=data.get("capacity"),
+        theme=draft.theme,
+        starts_at=draft.start,
+        ends_at=draft.end,
+        description=draft.description,
+        questions=list(draft.questions),
+        place=place,
+        link=link,
+        audience=draft.audience,
+        capacity=draft.capacity,
     )
 
 
-async def _summary(ctx: Context, data: dict[str, Any], org: Organisation) -> None:
+async def _summary(ctx: Context, form: NewMeeting) -> MessageBuilder:
     _ = ctx.t
-    draft = _draft_from(data)
+    org = await _draft_org(ctx, form)
+    draft = _meeting_draft(form)
     zone = await _zone(ctx, org)
     text = MessageBuilder().line(bold(_("Does this look right?")))
     text.line(bold(draft.theme))
@@ -506,107 +524,102 @@ async def _summary(ctx: Context, data: dict[str, Any], org: Organisation) -> Non
         for number, question in enumerate(draft.questions, start=1):
             text.line(f"{number}. {question}")
     text.paragraph(_("Saving posts the invitation in the organisation's group chats."))
-    text.button_row(
-        Button(_("Save"), Action("meeting.save")),
-        Button(_("Cancel"), Action("meeting.discard")),
-    )
-    await ctx.reply(text.build())
+    return text
 
 
-NEXT_STEP = {
-    "org": "theme",
-    "theme": "description",
-    "description": "questions",
-    "questions": "when",
-    "when": "place",
-    "end": "place",
-    "place": "audience",
-    "audience": "capacity",
-    "capacity": "confirm",
-}
-
-
-async def new_meeting_step(ctx: Context, state: DialogState, text: str) -> None:
-    await _advance(ctx, state, text.strip(), typed=True)
-
-
-async def draft_button(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is None or state.name != NEW or len(args) != 2 or state.step != args[0]:
-        raise Refusal(
-            ctx.t("That button belongs to an earlier step. Write /nytt_mote to start again.")
-        )
-    await _advance(ctx, state, args[1], typed=False)
-
-
-async def _advance(ctx: Context, state: DialogState, value: str, *, typed: bool) -> None:
-    """Takes the answer to the current step, then asks the next question (or the same again)."""
+async def _save_meeting(ctx: Context, form: NewMeeting) -> None:
     _ = ctx.t
-    data = dict(state.data)
-    step = state.step
-    org = await ctx.uow.orgs.get(int(data["org_id"])) if "org_id" in data else None
-    match step:
-        case "org":
-            if typed:
-                raise Refusal(_("Choose the organisation with the buttons above."))
-            chosen_id = parse_id(value)
-            chosen = await ctx.uow.orgs.get(chosen_id) if chosen_id else None
-            if chosen is None or not await ctx.meets(Permission.MANAGE_MEETINGS, chosen):
-                raise Refusal(_("You can't plan meetings there."))
-            data["org_id"] = chosen.id
-        case "theme":
-            if not value or len(value) > MAX_THEME or value == "-":
-                raise Refusal(_("Write the theme in a few words (at most 200 characters)."))
-            data["theme"] = value
-        case "description":
-            if len(value) > MAX_TEXT:
-                raise Refusal(_("That is a bit long: at most 2000 characters, please."))
-            data["description"] = "" if value == "-" else value
-        case "questions":
-            if value != "-":
-                if len(value) > MAX_TEXT:
-                    raise Refusal(_("That is a bit long: at most 2000 characters, please."))
-                questions = list(data.get("questions", []))
-                questions.append(value)
-                data["questions"] = questions
-                if len(questions) < MAX_QUESTIONS:
-                    await ctx.start_dialog(NEW, step, data)
-                    await _ask(ctx, step, data)
-                    return
-        case "when":
-            assert org is not None
-            start, end = _read_when(ctx, value, org)
-            data["start"] = start.isoformat()
-            if end is None:
-                await ctx.start_dialog(NEW, "end", data)
-                await _ask(ctx, "end", data)
-                return
-            data["end"] = end.isoformat()
-        case "end":
-            assert org is not None
-            data["end"] = _read_end(
-                ctx, value, datetime.fromisoformat(data["start"]), org
-            ).isoformat()
-        case "place":
-            if not value or value == "-" or len(value) > 300:
-                raise Refusal(_("Write an address, or paste a link that starts with https://."))
-            data["place"], data["link"] = split_place(value)
-        case "audience":
-            if typed or value not in {a.value for a in Audience}:
-                raise Refusal(_("Choose with the buttons above."))
-            data["audience"] = value
-        case "capacity":
-            try:
-                data["capacity"] = parse_capacity(value)
-            except ValueError:
-                raise Refusal(
-                    _("Write the number of places, e.g. 20, or press No limit.")
-                ) from None
-        case "confirm":
-            raise Refusal(_("Press Save or Cancel above."))
-    following = NEXT_STEP[step]
-    await ctx.start_dialog(NEW, following, data)
-    await _ask(ctx, following, data)
+    org = await _draft_org(ctx, form)
+    if not await ctx.meets(Permission.MANAGE_MEETINGS, org):
+        raise Refusal(_("You can't plan meetings there."))
+    draft = _meeting_draft(form)
+    try:
+        check_times(draft.starts_at, draft.ends_at, ctx.now)
+    except TimeReadError as error:
+        raise _time_refusal(ctx, error) from None
+    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
+    channels = await ctx.uow.orgs.channels_of(meeting.org_id)
+    saved = _("Saved! {theme} has number {n}.").format(theme=meeting.theme, n=meeting.id)
+    posted = (
+        _("The invitation is posted in the group chat.")
+        if channels
+        else _("{org} has no group chat connected, so no invitation was posted.").format(
+            org=org.name
+        )
+    )
+    follow = _("Write /moten to see it, change it or cancel it.")
+    await ctx.reply(message(f"{saved} {posted} {follow}"))
+
+
+NEW_MEETING: Dialog[NewMeeting] = Dialog(
+    name=NEW,
+    draft=NewMeeting,
+    command="nytt_mote",
+    steps=(
+        Step(
+            "org_id",
+            lambda ctx, d: (
+                MessageBuilder()
+                .line(bold(ctx.t("New themed meeting")))
+                .line(ctx.t("Which organisation is hosting it?"))
+            ),
+            parse=_read_host,
+            choices=_host_choices,
+            typed=False,
+            ask_if=lambda d: d.org_id is None,
+        ),
+        Step("theme", _theme_prompt, parse=_read_theme),
+        Step(
+            "description",
+            lambda ctx, d: ctx.t("A few words about the evening, for the invitation?"),
+            parse=_read_text,
+            skip=Skip(""),
+        ),
+        Step(
+            "questions",
+            _questions_prompt,
+            parse=lambda ctx, value, d: [_read_text(ctx, value, d)],
+            repeat=Repeat(at_most=MAX_QUESTIONS),
+        ),
+        Step(
+            "when",
+            lambda ctx, d: ctx.t(
+                "When? Write the date and time, e.g. 2026-03-12 18:00-20:00, "
+                "12/3 18-20 or 12 mars 18:00."
+            ),
+            parse=_read_start,
+            store=_store_when,
+        ),
+        Step(
+            "end",
+            lambda ctx, d: ctx.t("When does it end? E.g. 20:00, or 2h."),
+            parse=_read_finish,
+            ask_if=lambda d: d.end is None,
+        ),
+        Step(
+            "place",
+            lambda ctx, d: ctx.t(
+                "Where? Write an address, or paste the link for a digital meeting."
+            ),
+            parse=_read_place,
+        ),
+        Step(
+            "audience",
+            lambda ctx, d: ctx.t("Who may come?"),
+            parse=lambda ctx, value, d: Audience(value),
+            choices=_audience_choices,
+            typed=False,
+        ),
+        Step(
+            "capacity",
+            lambda ctx, d: ctx.t("How many places? Write a number, or press No limit."),
+            parse=_read_places,
+            skip=Skip(None, label=N_("No limit")),
+        ),
+    ),
+    confirm=Confirm(_summary, save=N_("Save"), discard=N_("Cancel")),
+    finish=_save_meeting,
+)
 
 
 def _time_refusal(ctx: Context, error: TimeReadError) -> Refusal:
@@ -633,41 +646,6 @@ def _read_end(ctx: Context, value: str, start: datetime, org: Organisation) -> d
         return parse_end(value, start, org.zone, ctx.now)
     except TimeReadError as error:
         raise _time_refusal(ctx, error) from None
-
-
-async def save_draft(ctx: Context, args: tuple[str, ...]) -> None:
-    _ = ctx.t
-    state = await ctx.dialog()
-    if state is None or state.name != NEW or state.step != "confirm":
-        raise Refusal(_("There is nothing to save. Write /nytt_mote to plan a meeting."))
-    org = await ctx.uow.orgs.get(int(state.data["org_id"]))
-    if org is None or not await ctx.meets(Permission.MANAGE_MEETINGS, org):
-        raise Refusal(_("You can't plan meetings there."))
-    draft = _draft_from(state.data)
-    try:
-        check_times(draft.starts_at, draft.ends_at, ctx.now)
-    except TimeReadError as error:
-        raise _time_refusal(ctx, error) from None
-    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
-    await ctx.end_dialog()
-    channels = await ctx.uow.orgs.channels_of(meeting.org_id)
-    saved = _("Saved! {theme} has number {n}.").format(theme=meeting.theme, n=meeting.id)
-    posted = (
-        _("The invitation is posted in the group chat.")
-        if channels
-        else _("{org} has no group chat connected, so no invitation was posted.").format(
-            org=org.name
-        )
-    )
-    follow = _("Write /moten to see it, change it or cancel it.")
-    await ctx.reply(message(f"{saved} {posted} {follow}"))
-
-
-async def discard_draft(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is not None and state.name == NEW:
-        await ctx.end_dialog()
-    await ctx.reply(message(ctx.t("Okay, nothing was saved.")))
 
 
 # --- Changing and cancelling -----------------------------------------------------------------
@@ -703,65 +681,131 @@ async def edit_menu(ctx: Context, args: tuple[str, ...]) -> None:
 async def edit_field(ctx: Context, args: tuple[str, ...]) -> None:
     if len(args) != 2 or args[1] not in dict(EDIT_FIELDS):
         raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    meeting, org = await _organiser_meeting(ctx, args[0])
+    meeting, _org = await _organiser_meeting(ctx, args[0])
     _ = ctx.t
     if meeting.cancelled or meeting.ends_at <= ctx.now:
         raise Refusal(_("That meeting can no longer be changed."))
     if not ctx.chat.is_private:
         raise Refusal(_("Let's do this in private: open /moten in your chat with me."))
-    await ctx.start_dialog(EDIT, args[1], {"meeting_id": meeting.id})
-    zone = await _zone(ctx, org)
-    prompt = {
-        "time": _("New time? Now: {now}. Write e.g. 2026-03-12 18:00-20:00.").format(
-            now=when_span(meeting.starts_at, meeting.ends_at, zone, _)
-        ),
-        "place": _("New place or link? Now: {now}").format(
-            now=meeting.link or meeting.place or "-"
-        ),
-        "theme": _("New theme? Now: {now}").format(now=meeting.theme),
-        "description": _("New description? Write - to remove it."),
-        "capacity": _("How many places now? Write a number, or - for no limit."),
-    }[args[1]]
-    await ctx.reply(message(prompt + " " + _("(/avbryt stops.)")))
+    assert meeting.id is not None
+    await EDIT_MEETING.start(ctx, MeetingEdit(meeting.id, args[1]))
 
 
-async def edit_step(ctx: Context, state: DialogState, text: str) -> None:
-    _ = ctx.t
-    meeting, org = await _organiser_meeting(ctx, str(state.data.get("meeting_id", "")))
+@dataclass
+class MeetingEdit:
+    """One field of a meeting being changed: `field` says which step is asked."""
+
+    meeting_id: int
+    field: str
+    start: datetime | None = None
+    end: datetime | None = None
+    place: str = ""
+    theme: str = ""
+    description: str = ""
+    capacity: int | None = None
+
+
+async def _editable(ctx: Context, edit: MeetingEdit) -> tuple[Meeting, Organisation]:
+    try:
+        meeting, org = await _organiser_meeting(ctx, str(edit.meeting_id))
+    except Refusal as refusal:
+        raise DialogOver(refusal.text) from None
     if meeting.cancelled or meeting.ends_at <= ctx.now:
-        await ctx.end_dialog()
-        raise Refusal(_("That meeting can no longer be changed."))
-    value = text.strip()
-    field = state.step
-    changed = field
-    match field:
+        raise DialogOver(ctx.t("That meeting can no longer be changed."))
+    return meeting, org
+
+
+async def _check_editable(ctx: Context, edit: MeetingEdit) -> None:
+    await _editable(ctx, edit)
+
+
+async def _edit_prompt(ctx: Context, edit: MeetingEdit) -> str:
+    _ = ctx.t
+    meeting, org = await _editable(ctx, edit)
+    match edit.field:
         case "time":
-            start, end = _read_when(ctx, value, org)
-            if end is None:
-                end = start + (meeting.ends_at - meeting.starts_at)
-            meeting.starts_at, meeting.ends_at = start, end
+            zone = await _zone(ctx, org)
+            prompt = _("New time? Now: {now}. Write e.g. 2026-03-12 18:00-20:00.").format(
+                now=when_span(meeting.starts_at, meeting.ends_at, zone, _)
+            )
         case "place":
-            if not value or value == "-" or len(value) > 300:
-                raise Refusal(_("Write an address, or paste a link that starts with https://."))
-            meeting.place, meeting.link = split_place(value)
+            prompt = _("New place or link? Now: {now}").format(
+                now=meeting.link or meeting.place or "-"
+            )
         case "theme":
-            if not value or len(value) > MAX_THEME or value == "-":
-                raise Refusal(_("Write the theme in a few words (at most 200 characters)."))
-            meeting.theme = value
+            prompt = _("New theme? Now: {now}").format(now=meeting.theme)
         case "description":
-            if len(value) > MAX_TEXT:
-                raise Refusal(_("That is a bit long: at most 2000 characters, please."))
-            meeting.description = "" if value == "-" else value
+            prompt = _("New description? Write it, or press Remove.")
+        case _:
+            prompt = _("How many places now? Write a number, or press No limit.")
+    return prompt + " " + _("(/avbryt stops.)")
+
+
+async def _read_new_time(
+    ctx: Context, value: str, edit: MeetingEdit
+) -> tuple[datetime, datetime | None]:
+    _meeting, org = await _editable(ctx, edit)
+    return _read_when(ctx, value, org)
+
+
+def _store_new_time(edit: MeetingEdit, value: tuple[datetime, datetime | None]) -> None:
+    edit.start, edit.end = value
+
+
+async def _apply_edit(ctx: Context, edit: MeetingEdit) -> None:
+    meeting, _org = await _editable(ctx, edit)
+    match edit.field:
+        case "time":
+            assert edit.start is not None
+            end = edit.end or edit.start + (meeting.ends_at - meeting.starts_at)
+            meeting.starts_at, meeting.ends_at = edit.start, end
+        case "place":
+            meeting.place, meeting.link = split_place(edit.place)
+        case "theme":
+            meeting.theme = edit.theme
+        case "description":
+            meeting.description = edit.description
         case "capacity":
-            try:
-                meeting.capacity = parse_capacity(value)
-            except ValueError:
-                raise Refusal(
-                    _("Write the number of places, e.g. 20, or - for no limit.")
-                ) from None
-    await update_meeting(ctx, meeting, [changed])
-    await ctx.end_dialog()
+            meeting.capacity = edit.capacity
+    await update_meeting(ctx, meeting, [edit.field])
     await _changed_reply(ctx, meeting)
+
+
+def _asked_for(name: str) -> Callable[[MeetingEdit], bool]:
+    return lambda edit: edit.field == name
+
+
+EDIT_MEETING: Dialog[MeetingEdit] = Dialog(
+    name=EDIT,
+    draft=MeetingEdit,
+    check=_check_editable,
+    steps=(
+        Step(
+            "time",
+            _edit_prompt,
+            parse=_read_new_time,
+            store=_store_new_time,
+            ask_if=_asked_for("time"),
+        ),
+        Step("place", _edit_prompt, parse=_read_place, ask_if=_asked_for("place")),
+        Step("theme", _edit_prompt, parse=_read_theme, ask_if=_asked_for("theme")),
+        Step(
+            "description",
+            _edit_prompt,
+            parse=_read_text,
+            skip=Skip("", label=N_("Remove")),
+            ask_if=_asked_for("description"),
+        ),
+        Step(
+            "capacity",
+            _edit_prompt,
+            parse=_read_places,
+            skip=Skip(None, label=N_("No limit")),
+            ask_if=_asked_for("capacity"),
+        ),
+    ),
+    finish=_apply_edit,
+)
 
 
 async def _changed_reply(ctx: Context, meeting: Meeting) -> None:
@@ -787,6 +831,11 @@ async def toggle_audience(ctx: Context, args: tuple[str, ...]) -> None:
     meeting.audience = Audience.OPEN if meeting.audience is Audience.MEMBERS else Audience.MEMBERS
     await update_meeting(ctx, meeting, ["audience"])
     await _changed_reply(ctx, meeting)
+
+
+async def keep_meeting(ctx: Context, args: tuple[str, ...]) -> None:
+    """ "No, keep it" to cancelling a meeting."""
+    await ctx.reply(message(ctx.t("Okay, nothing was saved.")))
 
 
 async def ask_cancel(ctx: Context, args: tuple[str, ...]) -> None:
@@ -970,33 +1019,51 @@ async def rate(ctx: Context, args: tuple[str, ...]) -> None:
         )
     else:
         existing.rating, existing.given_at = int(args[1]), ctx.now
-    await ctx.start_dialog(COMMENT, "comment", {"meeting_id": meeting.id})
-    await ctx.reply(
-        message(
-            ctx.t("Thanks! Anything you want to add? Write a short comment, or press No thanks."),
-            buttons=[[Button(ctx.t("No thanks"), Action("meeting.skip_comment"))]],
-        )
-    )
+    await COMMENT_DIALOG.start(ctx, MeetingComment(meeting.id))
 
 
-async def comment_step(ctx: Context, state: DialogState, text: str) -> None:
-    meeting_id = int(state.data.get("meeting_id", 0))
-    feedback = await ctx.uow.meetings.feedback_of(meeting_id, ctx.person_id)
-    if feedback is None:
-        await ctx.end_dialog()
-        return
-    if len(text) > 1000:
+@dataclass
+class MeetingComment:
+    meeting_id: int
+    comment: str | None = None
+
+
+async def _check_feedback(ctx: Context, draft: MeetingComment) -> None:
+    if await ctx.uow.meetings.feedback_of(draft.meeting_id, ctx.person_id) is None:
+        raise DialogOver()
+
+
+def _read_comment(ctx: Context, value: str, draft: MeetingComment) -> str:
+    if len(value) > 1000:
         raise Refusal(ctx.t("That is a bit long: at most 1000 characters, please."))
-    feedback.comment = text.strip()
-    await ctx.end_dialog()
+    return value
+
+
+async def _save_comment(ctx: Context, draft: MeetingComment) -> None:
+    feedback = await ctx.uow.meetings.feedback_of(draft.meeting_id, ctx.person_id)
+    if draft.comment is None or feedback is None:
+        await ctx.reply(message(ctx.t("Thank you for coming!")))
+        return
+    feedback.comment = draft.comment
     await ctx.reply(message(ctx.t("Thank you! The organisers will read it.")))
 
 
-async def skip_comment(ctx: Context, args: tuple[str, ...]) -> None:
-    state = await ctx.dialog()
-    if state is not None and state.name == COMMENT:
-        await ctx.end_dialog()
-    await ctx.reply(message(ctx.t("Thank you for coming!")))
+COMMENT_DIALOG: Dialog[MeetingComment] = Dialog(
+    name=COMMENT,
+    draft=MeetingComment,
+    check=_check_feedback,
+    steps=(
+        Step(
+            "comment",
+            lambda ctx, d: ctx.t(
+                "Thanks! Anything you want to add? Write a short comment, or press No thanks."
+            ),
+            parse=_read_comment,
+            skip=Skip(None, label=N_("No thanks")),
+        ),
+    ),
+    finish=_save_comment,
+)
 
 
 # --- Contributions ------------------------------------------------------------------------------

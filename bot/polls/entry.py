@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.context import Context, Effects, MessageFor, Refusal
 from bot.delivery import enqueue
-from bot.domain.delivery import DialogState, Timer
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person, Status
 from bot.events import PollAnswered
@@ -110,10 +110,9 @@ def setup(registry: Registry) -> None:
             "ny_omrostning", "newpoll", N_("Create a poll"), new_poll, Permission.MANAGE_POLLS
         )
     )
-    registry.dialog(NEW, creation_step)
-    registry.dialog(RANK, typed_ranking)
-    registry.dialog(REASON, block_reason)
-    registry.action("poll.new", creation_button, Permission.MANAGE_POLLS)
+    registry.dialog(NEW_POLL)
+    registry.dialog(RANK_DIALOG)
+    registry.dialog(REASON_DIALOG)
     registry.action("poll.open", open_ballot)
     registry.action("poll.vote", vote)
     registry.action("poll.toggle", toggle)
@@ -256,106 +255,91 @@ async def new_poll(ctx: Context, args: str) -> None:
         raise Refusal(
             ctx.t("I don't know which organisation you mean. Write this in its group chat.")
         )
-    await ctx.start_dialog(NEW, "kind", {"org_id": org.id})
+    await NEW_POLL.start(ctx, NewPoll(org.id))
+
+
+@dataclass
+class NewPoll:
+    """What the organiser has answered so far in /ny_omrostning."""
+
+    org_id: int
+    kind: PollKind = PollKind.SINGLE
+    question: str = ""
+    options: list[str] = field(default_factory=list)  # time polls: ISO times, sorted
+    max_choices: int | None = None
+    deadline: datetime | None = None
+    anonymous: bool = False
+    members_only: bool = False
+    live_results: bool = False
+    quorum_percent: int | None = None
+
+
+async def _poll_org(ctx: Context, draft: NewPoll) -> Organisation:
+    org = await ctx.uow.orgs.get(draft.org_id)
+    if org is None:
+        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
+    return org
+
+
+async def _kind_prompt(ctx: Context, draft: NewPoll) -> MessageBuilder:
+    org = await _poll_org(ctx, draft)
     text = MessageBuilder().line(bold(ctx.t("New poll in {org}").format(org=org.name)))
-    text.line(ctx.t("What kind of poll? (Write /avbryt to stop.)"))
-    for kind in PollKind:
-        text.button_row(Button(ctx.t(KIND_NAMES[kind]), Action("poll.new", ("kind", kind.value))))
-    await ctx.reply(text.build())
+    return text.line(ctx.t("What kind of poll?"))
 
 
-async def _creation_state(ctx: Context, step: str) -> DialogState:
-    state = await ctx.dialog()
-    if state is None or state.name != NEW or state.step != step:
-        raise Refusal(ctx.t("That choice is no longer open. Start again with /ny_omrostning."))
-    return state
+def _store_kind(draft: NewPoll, kind: PollKind) -> None:
+    if kind is not draft.kind:  # chosen again after going back: the old options don't fit
+        draft.options, draft.max_choices = [], None
+    draft.kind = kind
 
 
-async def creation_button(ctx: Context, args: tuple[str, ...]) -> None:
-    if len(args) != 2:
-        raise Refusal(ctx.t("That choice is no longer open. Start again with /ny_omrostning."))
-    step, value = args
-    state = await _creation_state(ctx, step)
-    await _advance(ctx, state, value)
+def _question_prompt(ctx: Context, draft: NewPoll) -> str:
+    if draft.kind is PollKind.PROPOSAL:
+        return ctx.t("Write the proposal, as it would be decided.")
+    return ctx.t("Write the question.")
 
 
-async def creation_step(ctx: Context, state: DialogState, text: str) -> None:
-    await _advance(ctx, state, text.strip())
+def _read_question(ctx: Context, value: str, draft: NewPoll) -> str:
+    if len(value) > MAX_QUESTION_LENGTH:
+        raise Refusal(
+            ctx.t.ngettext(
+                "Write the question in at most {n} character.",
+                "Write the question in at most {n} characters.",
+                MAX_QUESTION_LENGTH,
+            ).format(n=MAX_QUESTION_LENGTH)
+        )
+    return value
 
 
-async def _advance(ctx: Context, state: DialogState, value: str) -> None:
+async def _options_prompt(ctx: Context, draft: NewPoll) -> MessageBuilder:
     _ = ctx.t
-    data = dict(state.data)
-    org = await ctx.uow.orgs.get(int(data["org_id"]))
-    assert org is not None
-    step = state.step
-    if step == "kind":
-        if value not in set(PollKind):
-            raise Refusal(_("Press one of the buttons to choose the kind of poll."))
-        data["kind"] = value
-        data["options"] = []
-        await _ask(ctx, "question", data, org)
-    elif step == "question":
-        if not value or len(value) > MAX_QUESTION_LENGTH:
-            raise Refusal(
-                _.ngettext(
-                    "Write the question in at most {n} character.",
-                    "Write the question in at most {n} characters.",
-                    MAX_QUESTION_LENGTH,
-                ).format(n=MAX_QUESTION_LENGTH)
-            )
-        data["question"] = value
-        next_step = "deadline" if data["kind"] == PollKind.PROPOSAL else "options"
-        await _ask(ctx, next_step, data, org)
-    elif step == "options":
-        await _add_options(ctx, data, org, value)
-    elif step == "max":
-        count = len(data["options"])
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= count:
-            raise Refusal(_("Write a number from 1 to {n}.").format(n=count))
-        data["max_choices"] = int(value)
-        await _ask(ctx, "deadline", data, org)
-    elif step == "deadline":
-        data["deadline"] = _read_deadline(ctx, data, org, value).isoformat()
-        await _ask(ctx, "anonymous", data, org)
-    elif step in ("anonymous", "members_only", "live_results"):
-        if value not in ("yes", "no"):
-            raise Refusal(_("Press one of the buttons."))
-        data[step] = value == "yes"
-        if step == "anonymous":
-            await _ask(ctx, "members_only", data, org)
-        elif step == "members_only" and not data["anonymous"]:
-            await _ask(ctx, "live_results", data, org)
+    text = MessageBuilder()
+    if not draft.options:
+        if draft.kind is PollKind.TIME:
+            text.line(_("Propose the times, one per message or several separated by ;"))
+            text.line(_("For example: tis 10/3 18:00; ons 11/3 18:30"))
         else:
-            data.setdefault("live_results", False)
-            await _ask(ctx, "quorum", data, org)
-    elif step == "quorum":
-        data["quorum_percent"] = None if value == "none" else _read_percent(ctx, value)
-        await _ask(ctx, "confirm", data, org)
-    elif step == "confirm":
-        if value == "publish":
-            await _publish(ctx, data, org)
-        elif value == "discard":
-            await ctx.end_dialog()
-            await ctx.reply(message(_("Cancelled. Nothing was saved.")))
-        else:
-            raise Refusal(_("Press Publish, or Cancel."))
+            text.line(_("Write the options, one per message or several separated by ;"))
+        return text
+    org = await _poll_org(ctx, draft)
+    text.line(_("The options so far:"))
+    for number, option in enumerate(draft.options, start=1):
+        text.line(f"{number}. {_option_text(_, draft.kind, option, org.zone)}")
+    if len(draft.options) < MAX_OPTIONS:
+        text.line(_("Write another one, or press Done."))
+    return text
 
 
-async def _add_options(ctx: Context, data: dict[str, Any], org: Organisation, value: str) -> None:
+async def _read_options(ctx: Context, value: str, draft: NewPoll) -> list[str]:
+    """The options one message adds (several separated by ;)."""
     _ = ctx.t
-    options: list[str] = list(data["options"])
-    if value == "done":
-        if len(options) < 2:
-            raise Refusal(_("A poll needs at least two options."))
-        next_step = "max" if data["kind"] == PollKind.MULTIPLE else "deadline"
-        await _ask(ctx, next_step, data, org)
-        return
+    org = await _poll_org(ctx, draft)
+    options = draft.options
     added: list[str] = []
     for part in (p.strip() for p in re.split(r"[;\n]", value)):
         if not part:
             continue
-        if data["kind"] == PollKind.TIME:
+        if draft.kind == PollKind.TIME:
             try:
                 part = time_option(part, ctx.now, org.zone)
             except TimeReadError as error:
@@ -387,22 +371,36 @@ async def _add_options(ctx: Context, data: dict[str, Any], org: Organisation, va
                 MAX_OPTIONS,
             ).format(n=MAX_OPTIONS)
         )
-    options += added
-    if data["kind"] == PollKind.TIME:
-        options.sort()
-    data["options"] = options
-    await ctx.start_dialog(NEW, "options", data)
-    text = MessageBuilder().line(_("The options so far:"))
-    for number, option in enumerate(options, start=1):
-        text.line(f"{number}. {_option_text(_, data['kind'], option, org.zone)}")
-    if len(options) < MAX_OPTIONS:
-        text.line(_("Write another one, or press Done."))
-    if len(options) >= 2:
-        text.button_row(Button(_("Done"), Action("poll.new", ("options", "done"))))
-    await ctx.reply(text.build())
+    return added
 
 
-def _read_deadline(ctx: Context, data: dict[str, Any], org: Organisation, value: str) -> datetime:
+def _store_options(draft: NewPoll, options: list[str]) -> None:
+    draft.options = sorted(options) if draft.kind == PollKind.TIME else options
+
+
+def _max_choices(ctx: Context, draft: NewPoll) -> list[list[Choice]]:
+    return [[Choice(str(n), str(n)) for n in range(1, len(draft.options) + 1)]]
+
+
+def _read_max(ctx: Context, value: str, draft: NewPoll) -> int:
+    count = len(draft.options)
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= count:
+        raise Refusal(ctx.t("Write a number from 1 to {n}.").format(n=count))
+    return int(value)
+
+
+async def _deadline_prompt(ctx: Context, draft: NewPoll) -> MessageBuilder:
+    org = await _poll_org(ctx, draft)
+    text = MessageBuilder()
+    text.line(ctx.t("When does the poll close? For example: fredag 18:00, 13/3 12:00."))
+    return text.line(ctx.t("Times are in {zone}.").format(zone=org.timezone))
+
+
+async def _read_closing(ctx: Context, value: str, draft: NewPoll) -> datetime:
+    return _read_deadline(ctx, draft, await _poll_org(ctx, draft), value)
+
+
+def _read_deadline(ctx: Context, draft: NewPoll, org: Organisation, value: str) -> datetime:
     _ = ctx.t
     try:
         deadline = read_moment(value, ctx.now, org.zone, default_time=END_OF_DAY)
@@ -415,8 +413,8 @@ def _read_deadline(ctx: Context, data: dict[str, Any], org: Organisation, value:
     deadline = deadline.astimezone(UTC)
     if deadline - ctx.now > LONGEST_POLL:
         raise Refusal(_("A poll can be open for at most a year. Choose an earlier time."))
-    if data["kind"] == PollKind.TIME:
-        first = min(option_span(o)[0] for o in data["options"])
+    if draft.kind == PollKind.TIME:
+        first = min(option_span(o)[0] for o in draft.options)
         if deadline > first:
             raise Refusal(
                 _("The poll must close before the first proposed time, {when}.").format(
@@ -426,7 +424,7 @@ def _read_deadline(ctx: Context, data: dict[str, Any], org: Organisation, value:
     return deadline
 
 
-def _read_percent(ctx: Context, value: str) -> int:
+def _read_percent(ctx: Context, value: str, draft: object = None) -> int:
     digits = value.replace("%", "").strip()
     if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= 100:
         raise Refusal(
@@ -435,116 +433,166 @@ def _read_percent(ctx: Context, value: str) -> int:
     return int(digits)
 
 
-async def _ask(ctx: Context, step: str, data: dict[str, Any], org: Organisation) -> None:
-    _ = ctx.t
-    await ctx.start_dialog(NEW, step, data)
-
-    def choice(label: str, value: str) -> Button:
-        return Button(label, Action("poll.new", (step, value)))
-
-    text = MessageBuilder()
-    if step == "question":
-        if data["kind"] == PollKind.PROPOSAL:
-            text.line(_("Write the proposal, as it would be decided."))
-        else:
-            text.line(_("Write the question."))
-    elif step == "options":
-        if data["kind"] == PollKind.TIME:
-            text.line(_("Propose the times, one per message or several separated by ;"))
-            text.line(_("For example: tis 10/3 18:00; ons 11/3 18:30"))
-        else:
-            text.line(_("Write the options, one per message or several separated by ;"))
-    elif step == "max":
-        text.line(_("How many options may each person choose at most?"))
-        text.button_row(*(choice(str(n), str(n)) for n in range(1, len(data["options"]) + 1)))
-    elif step == "deadline":
-        text.line(_("When does the poll close? For example: fredag 18:00, 13/3 12:00."))
-        text.line(_("Times are in {zone}.").format(zone=org.timezone))
-    elif step == "anonymous":
-        text.line(_("Anonymous or visible votes?"))
-        text.line(
-            _(
-                "Anonymous: no one, organisers included, can see who chose what. Visible: organisers see names."
-            )
-        )
-        text.button_row(choice(_("Anonymous"), "yes"), choice(_("Visible"), "no"))
-    elif step == "members_only":
-        text.line(_("Who may vote?"))
-        text.button_row(choice(_("Members only"), "yes"), choice(_("Guests too"), "no"))
-    elif step == "live_results":
-        text.line(_("Show the results while the poll is open, or only when it closes?"))
-        text.button_row(choice(_("While open"), "yes"), choice(_("When it closes"), "no"))
-    elif step == "quorum":
-        text.line(_("Quorum: how large a share of those who may vote must vote? Write e.g. 50."))
-        text.button_row(choice(_("No quorum"), "none"))
-    elif step == "confirm":
-        text.line(bold(_("Check the poll")))
-        text.line(_summary(_, data, org))
-        text.button_row(choice(_("Publish"), "publish"), choice(_("Cancel"), "discard"))
-    await ctx.reply(text.build())
+def _yes_no(yes: str, no: str) -> Callable[[Context, NewPoll], list[list[Choice]]]:
+    """Two choices in a row, read as True and False."""
+    return lambda ctx, draft: [[Choice(ctx.t(yes), "yes"), Choice(ctx.t(no), "no")]]
 
 
-def _summary(_: Translator, data: dict[str, Any], org: Organisation) -> str:
-    kind = PollKind(data["kind"])
+def _read_yes(ctx: Context, value: str, draft: NewPoll) -> bool:
+    return value == "yes"
+
+
+def _store_anonymous(draft: NewPoll, anonymous: bool) -> None:
+    draft.anonymous = anonymous
+    if anonymous:
+        draft.live_results = False  # not asked for anonymous polls
+
+
+async def _check_poll(ctx: Context, draft: NewPoll) -> MessageBuilder:
+    org = await _poll_org(ctx, draft)
+    text = MessageBuilder().line(bold(ctx.t("Check the poll")))
+    return text.line(_summary(ctx.t, draft, org))
+
+
+def _summary(_: Translator, draft: NewPoll, org: Organisation) -> str:
+    kind = draft.kind
     lines = [
         _(KIND_NAMES[kind])
         + (
-            f" {_('(at most {n})').format(n=data['max_choices'])}"
-            if data.get("max_choices")
+            f" {_('(at most {n})').format(n=draft.max_choices)}"
+            if draft.max_choices and kind is PollKind.MULTIPLE
             else ""
         ),
-        data["question"],
+        draft.question,
     ]
-    for number, option in enumerate(data["options"], start=1):
+    for number, option in enumerate(draft.options, start=1):
         lines.append(f"{number}. {_option_text(_, kind, option, org.zone)}")
-    deadline = datetime.fromisoformat(data["deadline"])
-    lines.append(_("Closes {when}.").format(when=when(deadline, org.zone, _)))
-    lines.append(_("Anonymous votes.") if data["anonymous"] else _("Visible votes."))
-    lines.append(_("Members only.") if data["members_only"] else _("Guests may vote too."))
+    assert draft.deadline is not None
+    lines.append(_("Closes {when}.").format(when=when(draft.deadline, org.zone, _)))
+    lines.append(_("Anonymous votes.") if draft.anonymous else _("Visible votes."))
+    lines.append(_("Members only.") if draft.members_only else _("Guests may vote too."))
     lines.append(
-        _("Results shown while open.")
-        if data["live_results"]
-        else _("Results shown when it closes.")
+        _("Results shown while open.") if draft.live_results else _("Results shown when it closes.")
     )
-    quorum = data.get("quorum_percent")
+    quorum = draft.quorum_percent
     lines.append(_("Quorum: {percent} %.").format(percent=quorum) if quorum else _("No quorum."))
     return "\n".join(lines)
 
 
-async def _publish(ctx: Context, data: dict[str, Any], org: Organisation) -> None:
+async def _publish(ctx: Context, draft: NewPoll) -> None:
+    org = await _poll_org(ctx, draft)
     if Permission.MANAGE_POLLS not in await ctx.permissions(org):
         raise Refusal(
             ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
         )
-    assert org.id is not None
-    deadline = datetime.fromisoformat(data["deadline"])
-    if deadline <= ctx.now:
+    assert org.id is not None and draft.deadline is not None
+    if draft.deadline <= ctx.now:
         raise Refusal(
             ctx.t(
                 "The closing time has passed while you were writing. Start again with /ny_omrostning."
             )
         )
+    multiple = draft.kind is PollKind.MULTIPLE
     poll = Poll(
         org_id=org.id,
-        kind=PollKind(data["kind"]),
-        question=data["question"],
-        options=list(data["options"]),
-        deadline=deadline,
-        anonymous=bool(data["anonymous"]),
-        members_only=bool(data["members_only"]),
-        live_results=bool(data["live_results"]),
-        max_choices=data.get("max_choices"),
-        quorum_percent=data.get("quorum_percent"),
+        kind=draft.kind,
+        question=draft.question,
+        options=list(draft.options) if draft.kind is not PollKind.PROPOSAL else [],
+        deadline=draft.deadline,
+        anonymous=draft.anonymous,
+        members_only=draft.members_only,
+        live_results=draft.live_results and not draft.anonymous,
+        max_choices=draft.max_choices if multiple else None,
+        quorum_percent=draft.quorum_percent,
         created_by=ctx.person_id,
         created_at=ctx.now,
     )
-    await ctx.end_dialog()
     await ctx.reply(
         message(
             ctx.t("Published! I have posted the poll in {org}'s group chats.").format(org=org.name)
         )
     )
     await open_poll(ctx, poll, org)
+
+
+NEW_POLL: Dialog[NewPoll] = Dialog(
+    name=NEW,
+    draft=NewPoll,
+    command="ny_omrostning",
+    steps=(
+        Step(
+            "kind",
+            _kind_prompt,
+            parse=lambda ctx, value, d: PollKind(value),
+            choices=lambda ctx, d: [[Choice(ctx.t(KIND_NAMES[k]), k.value)] for k in PollKind],
+            typed=False,
+            store=_store_kind,
+        ),
+        Step("question", _question_prompt, parse=_read_question),
+        Step(
+            "options",
+            _options_prompt,
+            parse=_read_options,
+            repeat=Repeat(
+                at_least=2,
+                at_most=MAX_OPTIONS,
+                too_few=N_("A poll needs at least two options."),
+                done_button_from=2,
+            ),
+            store=_store_options,
+            ask_if=lambda d: d.kind is not PollKind.PROPOSAL,
+        ),
+        Step(
+            "max_choices",
+            lambda ctx, d: ctx.t("How many options may each person choose at most?"),
+            parse=_read_max,
+            choices=_max_choices,
+            ask_if=lambda d: d.kind is PollKind.MULTIPLE,
+        ),
+        Step("deadline", _deadline_prompt, parse=_read_closing),
+        Step(
+            "anonymous",
+            lambda ctx, d: (
+                ctx.t("Anonymous or visible votes?")
+                + "\n"
+                + ctx.t(
+                    "Anonymous: no one, organisers included, can see who chose what. Visible: organisers see names."
+                )
+            ),
+            parse=_read_yes,
+            choices=_yes_no(N_("Anonymous"), N_("Visible")),
+            typed=False,
+            store=_store_anonymous,
+        ),
+        Step(
+            "members_only",
+            lambda ctx, d: ctx.t("Who may vote?"),
+            parse=_read_yes,
+            choices=_yes_no(N_("Members only"), N_("Guests too")),
+            typed=False,
+        ),
+        Step(
+            "live_results",
+            lambda ctx, d: ctx.t(
+                "Show the results while the poll is open, or only when it closes?"
+            ),
+            parse=_read_yes,
+            choices=_yes_no(N_("While open"), N_("When it closes")),
+            typed=False,
+            ask_if=lambda d: not d.anonymous,
+        ),
+        Step(
+            "quorum_percent",
+            lambda ctx, d: ctx.t(
+                "Quorum: how large a share of those who may vote must vote? Write e.g. 50."
+            ),
+            parse=_read_percent,
+            skip=Skip(None, label=N_("No quorum")),
+        ),
+    ),
+    confirm=Confirm(_check_poll, save=N_("Publish"), discard=N_("Cancel")),
+    finish=_publish,
+)
 
 
 async def open_poll(effects: Effects, poll: Poll, org: Organisation) -> Poll:
@@ -696,7 +744,7 @@ async def open_ballot(ctx: Context, args: tuple[str, ...]) -> None:
     else:
         await ctx.notify(ctx.person, build, key=f"poll:{poll.id}:ballot:{ctx.event_id}")
     if poll.kind is PollKind.RANKED:
-        await _private_dialog(ctx, RANK, {"poll_id": poll.id})
+        await _private_dialog(ctx, poll)
 
 
 def _ballot_message(poll: Poll, org: Organisation, ballot: Ballot | None) -> MessageFor:
@@ -923,28 +971,51 @@ async def vote(ctx: Context, args: tuple[str, ...]) -> None:
         choice=chosen, when=when(poll.deadline, org.zone, ctx.t)
     )
     if poll.kind is PollKind.PROPOSAL and option == Stance.BLOCK:
-        await ctx.start_dialog(REASON, "reason", {"poll_id": poll.id})
-        text += "\n" + ctx.t(
-            "Please write why you block, in one message. The organiser sees it with your name."
-        )
-    elif (state := await ctx.dialog()) is not None and state.name == REASON:
+        assert poll.id is not None
+        await REASON_DIALOG.start(ctx, BlockReason(poll.id), lead=text)
+        return
+    if (state := await ctx.dialog()) is not None and state.name == REASON:
         await ctx.end_dialog()
     await ctx.reply(message(text))
 
 
-async def block_reason(ctx: Context, state: DialogState, text: str) -> None:
-    poll = await ctx.uow.polls.get(int(state.data["poll_id"]))
-    await ctx.end_dialog()
+@dataclass
+class BlockReason:
+    poll_id: int
+    reason: str = ""
+
+
+async def _check_blocking(ctx: Context, draft: BlockReason) -> None:
+    poll = await ctx.uow.polls.get(draft.poll_id)
     if poll is None or not poll.accepts_votes(ctx.now) or poll.anonymous:
-        raise Refusal(ctx.t("The poll has closed, so I did not save the reason."))
-    ballot = await ctx.uow.polls.ballot_of(poll.id or 0, ctx.person_id)
+        raise DialogOver(ctx.t("The poll has closed, so I did not save the reason."))
+
+
+async def _save_reason(ctx: Context, draft: BlockReason) -> None:
+    ballot = await ctx.uow.polls.ballot_of(draft.poll_id, ctx.person_id)
     if ballot is None or ballot.choice != [Stance.BLOCK]:
         await ctx.reply(
             message(ctx.t("You don't block this proposal any more, so I did not save a reason."))
         )
         return
-    ballot.reason = text.strip()[:MAX_REASON_LENGTH]
+    ballot.reason = draft.reason[:MAX_REASON_LENGTH]
     await ctx.reply(message(ctx.t("Thank you. Your reason is saved and shown to the organiser.")))
+
+
+REASON_DIALOG: Dialog[BlockReason] = Dialog(
+    name=REASON,
+    draft=BlockReason,
+    check=_check_blocking,
+    steps=(
+        Step(
+            "reason",
+            lambda ctx, d: ctx.t(
+                "Please write why you block, in one message. The organiser sees it with your name."
+            ),
+        ),
+    ),
+    finish=_save_reason,
+)
 
 
 async def toggle(ctx: Context, args: tuple[str, ...]) -> None:
@@ -1029,11 +1100,27 @@ async def reset(ctx: Context, args: tuple[str, ...]) -> None:
     )
 
 
-async def typed_ranking(ctx: Context, state: DialogState, text: str) -> None:
-    poll = await ctx.uow.polls.get(int(state.data["poll_id"]))
+@dataclass
+class TypedRanking:
+    """A ranking written as numbers in the private chat, beside the ranking buttons."""
+
+    poll_id: int
+    ranking: list[int] = field(default_factory=list)
+
+
+async def _open_poll(ctx: Context, draft: TypedRanking) -> Poll:
+    poll = await ctx.uow.polls.get(draft.poll_id)
     if poll is None or not poll.accepts_votes(ctx.now):
-        await ctx.end_dialog()
-        raise Refusal(ctx.t("The poll has closed, so your ranking was not counted."))
+        raise DialogOver(ctx.t("The poll has closed, so your ranking was not counted."))
+    return poll
+
+
+async def _check_ranking(ctx: Context, draft: TypedRanking) -> None:
+    await _open_poll(ctx, draft)
+
+
+async def _read_ranking(ctx: Context, text: str, draft: TypedRanking) -> list[int]:
+    poll = await _open_poll(ctx, draft)
     await _check_can_vote(ctx, poll)
     numbers = re.findall(r"\d+", text)
     if not numbers or re.sub(r"[\d\s,.>-]", "", text):
@@ -1047,25 +1134,43 @@ async def typed_ranking(ctx: Context, state: DialogState, text: str) -> None:
                 n=len(poll.options)
             )
         )
-    await _store(ctx, poll, ranking)
-    await ctx.end_dialog()
-    await _ranked_reply(ctx, poll, ranking)
+    return ranking
 
 
-async def _private_dialog(ctx: Context, name: str, data: dict[str, Any]) -> None:
-    """Opens a dialog in the person's private chat (where the ballot went), unless one is going."""
+async def _save_ranking(ctx: Context, draft: TypedRanking) -> None:
+    poll = await _open_poll(ctx, draft)
+    await _store(ctx, poll, draft.ranking)
+    await _ranked_reply(ctx, poll, draft.ranking)
+
+
+RANK_DIALOG: Dialog[TypedRanking] = Dialog(
+    name=RANK,
+    draft=TypedRanking,
+    check=_check_ranking,
+    steps=(
+        Step(
+            "ranking",
+            lambda ctx, d: ctx.t("Write the numbers of the options in your order, e.g. 2 1 3."),
+            parse=_read_ranking,
+        ),
+    ),
+    finish=_save_ranking,
+)
+
+
+async def _private_dialog(ctx: Context, poll: Poll) -> None:
+    """Opens the typed ranking in the person's private chat (where the ballot went), unless
+    another dialog is going there."""
     identities = await ctx.uow.people.identities_of(ctx.person_id)
     if not identities:
         return
     identity = identities[0]
     current = await ctx.uow.dialogs.get(ctx.person_id, identity.platform, identity.external_id)
-    if current is not None and current.name != name:
+    if current is not None and current.name != RANK:
         return
-    await ctx.uow.dialogs.save(
-        DialogState(
-            ctx.person_id, identity.platform, identity.external_id, name, "typed", data, ctx.now
-        )
-    )
+    assert poll.id is not None
+    chat = (identity.platform, identity.external_id)
+    await RANK_DIALOG.start(ctx, TypedRanking(poll.id), ask=False, chat=chat)
 
 
 async def merge_votes(effects: Effects, keep_id: int, drop_id: int) -> None:

@@ -11,6 +11,7 @@ reminded, then the branch's organisers are told, when it has not happened.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import time, timedelta
 
 from babel.numbers import format_decimal
@@ -18,7 +19,8 @@ from babel.numbers import format_decimal
 from bot.circles.entry import offer_circles, open_circles
 from bot.circles.model import EducationKind
 from bot.context import Context, Effects, MessageFor, Refusal
-from bot.domain.delivery import DialogState, Timer
+from bot.dialogs import Dialog, DialogOver, Skip, Step
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation, OrgKind
 from bot.domain.people import Affiliation, Person, Role, Status
 from bot.formatting import day
@@ -120,14 +122,13 @@ def setup(registry: Registry) -> None:
         ("welcome.education", want_education),
         ("welcome.checkin", toggle_checkin),
         ("welcome.checkin_done", checkin_done),
-        ("welcome.wish_skip", skip_wish),
         ("welcome.pause", pause),
         ("welcome.resume", resume),
         ("welcome.stop", stop),
         ("welcome.find", find_button),
     ):
         registry.action(name, handler, Access.CONSENTED)
-    registry.dialog(WISH_DIALOG, wish_answer)
+    registry.dialog(WISH)
     registry.timer(STEP_TIMER, run_step)
     registry.timer(REMINDER_TIMER, remind_officer)
     registry.timer(ESCALATION_TIMER, escalate)
@@ -1175,24 +1176,31 @@ async def toggle_checkin(ctx: Context, args: tuple[str, ...]) -> None:
 
 async def checkin_done(ctx: Context, args: tuple[str, ...]) -> None:
     flow = await _own_flow(ctx, args)
-    await ctx.start_dialog(WISH_DIALOG, "wish", {"flow": flow.id})
-    await ctx.reply(
-        message(
-            ctx.t(
-                "And what would you like to do from now on? Write it in your own words, or press Skip."
-            ),
-            buttons=[[Button(ctx.t("Skip"), Action("welcome.wish_skip", (str(flow.id),)))]],
-        )
-    )
+    assert flow.id is not None
+    await WISH.start(ctx, Wish(flow.id))
 
 
-async def wish_answer(ctx: Context, state: DialogState, text: str) -> None:
-    flow = await ctx.uow.welcome.get(int(state.data.get("flow", 0)))
+@dataclass
+class Wish:
+    """What a new member would like to do from now on, asked at the month's check-in."""
+
+    flow: int
+    wish: str | None = None
+
+
+async def _wish_flow(ctx: Context, draft: Wish) -> WelcomeFlow:
+    flow = await ctx.uow.welcome.get(draft.flow)
     if flow is None or flow.person_id != ctx.person_id:
-        await ctx.end_dialog()
-        return
-    wish = text.strip()
-    if len(wish) > MAX_WISH:
+        raise DialogOver()
+    return flow
+
+
+async def _check_wish(ctx: Context, draft: Wish) -> None:
+    await _wish_flow(ctx, draft)
+
+
+def _read_wish(ctx: Context, value: str, draft: Wish) -> str:
+    if len(value) > MAX_WISH:
         raise Refusal(
             ctx.t.ngettext(
                 "That is a bit long: please keep it under {limit} character.",
@@ -1200,14 +1208,29 @@ async def wish_answer(ctx: Context, state: DialogState, text: str) -> None:
                 MAX_WISH,
             ).format(limit=MAX_WISH)
         )
-    await ctx.end_dialog()
-    await _finish_checkin(ctx, flow, wish or None)
+    return value
 
 
-async def skip_wish(ctx: Context, args: tuple[str, ...]) -> None:
-    flow = await _own_flow(ctx, args)
-    await ctx.end_dialog()
-    await _finish_checkin(ctx, flow, None)
+async def _save_wish(ctx: Context, draft: Wish) -> None:
+    await _finish_checkin(ctx, await _wish_flow(ctx, draft), draft.wish)
+
+
+WISH: Dialog[Wish] = Dialog(
+    name=WISH_DIALOG,
+    draft=Wish,
+    check=_check_wish,
+    steps=(
+        Step(
+            "wish",
+            lambda ctx, d: ctx.t(
+                "And what would you like to do from now on? Write it in your own words, or press Skip."
+            ),
+            parse=_read_wish,
+            skip=Skip(None),
+        ),
+    ),
+    finish=_save_wish,
+)
 
 
 async def _finish_checkin(ctx: Context, flow: WelcomeFlow, wish: str | None) -> None:

@@ -1,0 +1,572 @@
+"""The dialog engine: multi-step input declared once, run the same way everywhere.
+
+A capability declares a `Dialog`: its steps in order, each with a prompt, a
+parser, optional buttons, whether it may be skipped and when it is asked at
+all; an optional confirmation; and what happens at the end. The draft is a
+dataclass of the capability's, stored as JSON in the dialog state, so a
+dialog survives a restart.
+
+The engine, not the capabilities, reads the words that mean the same in
+every dialog, in Swedish and English:
+
+- skip: "hoppa över", "skip" or "-" (never "nej": that is an answer);
+- back: "tillbaka" or "back" re-asks the previous question;
+- done: in a step that collects a list, "klart"/"done" or a skip word ends it;
+- cancel: /avbryt or /cancel (a command, `bot.help`).
+
+A state the engine can no longer read (a dialog or step that was renamed or
+removed by an upgrade) is answered once, kindly, and ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import types
+import typing
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar, Union
+
+from bot.context import Context, Refusal
+from bot.domain.delivery import DialogState
+from bot.i18n import N_
+from bot.messages import Action, Button, MessageBuilder, Span
+
+log = logging.getLogger(__name__)
+
+BUTTON = "dialog"  # the one button action of every dialog: (dialog, step, value)
+CONFIRM = "confirm"  # the step name of a dialog's confirmation; no declared step may use it
+
+SKIP_WORDS = frozenset({"hoppa over", "skip", "-", "–", "—"})  # folded: "hoppa över" too
+BACK_WORDS = frozenset({"tillbaka", "back"})
+DONE_WORDS = frozenset({"klart", "klar", "done"})
+
+SKIP_LABEL = N_("Skip")
+
+# Button values the engine keeps for itself; a choice's value never starts with ":".
+_SKIP, _DONE, _SAVE, _DISCARD = ":skip", ":done", ":save", ":discard"
+
+D = TypeVar("D")
+
+Text = str | MessageBuilder
+Prompt = Callable[[Context, D], Text | Awaitable[Text]]
+# Reads an answer (typed, or a pressed choice's value) into a value, or raises Refusal.
+Parser = Callable[[Context, str, D], Any]
+Check = Callable[[Context, D], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button that answers a step: its label (already translated) and the value parsed."""
+
+    label: str
+    value: str
+
+
+ChoiceRows = Sequence[Sequence[Choice]]
+Choices = Callable[[Context, D], ChoiceRows | Awaitable[ChoiceRows]]
+
+
+@dataclass(frozen=True)
+class Skip(Generic[D]):
+    """A step that may be left out: the value it then gets, and its button's label.
+
+    `compute` gives the value from the draft instead (it may raise Refusal)."""
+
+    value: Any = None
+    label: str = SKIP_LABEL
+    compute: Callable[[Context, D], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A step that collects a list: each answer adds to it until Done (or `at_most` items).
+
+    Its parser returns the items one answer adds."""
+
+    at_least: int = 0
+    at_most: int = 100
+    too_few: str = N_("Add at least one first.")
+    done: str = N_("Done")
+    done_button_from: int = 0  # show the Done button once the list has this many items
+
+
+@dataclass(frozen=True)
+class Step(Generic[D]):
+    """One question. Its answer goes to the draft's field of the same name, unless `store`."""
+
+    name: str
+    prompt: Prompt[D]
+    parse: Parser[D] | None = None  # None: the value as typed or pressed
+    choices: Choices[D] | None = None
+    typed: bool = True  # False: only the buttons answer (or typing a label, or its number)
+    skip: Skip[D] | None = None
+    ask_if: Callable[[D], bool] | None = None  # asked only when this holds for the draft
+    repeat: Repeat | None = None
+    store: Callable[[D, Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class Confirm(Generic[D]):
+    """A summary to check before the end, with a button to finish and one to throw it away."""
+
+    summary: Prompt[D]
+    save: str = N_("Save")
+    discard: str = N_("Cancel")
+
+
+class DialogOver(Exception):
+    """Raised by a dialog's check or end when the dialog can't go on (what it is about is
+    gone or closed): the engine ends the dialog and says `text`, if any. Raise it before
+    changing anything."""
+
+    def __init__(self, text: str | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Dialog(Generic[D]):
+    name: str
+    draft: type[D]
+    steps: tuple[Step[D], ...]
+    finish: Callable[[Context, D], Awaitable[None]]  # runs after the dialog has ended
+    confirm: Confirm[D] | None = None
+    check: Check[D] | None = None  # before every answer, e.g. that its meeting still exists
+    command: str | None = None  # how to start it again, named when a button is stale
+    stale: str | None = None  # what a stale button says instead of the usual
+
+    def __post_init__(self) -> None:
+        names = [step.name for step in self.steps]
+        if len(set(names)) != len(names) or CONFIRM in names:
+            raise ValueError(f"dialog {self.name!r}: repeated or reserved step names")
+        if not dataclasses.is_dataclass(self.draft):
+            raise TypeError(f"dialog {self.name!r}: the draft must be a dataclass")
+
+    def step(self, name: str) -> Step[D] | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    async def start(
+        self,
+        ctx: Context,
+        draft: D,
+        *,
+        lead: Text | None = None,
+        ask: bool = True,
+        chat: tuple[str, str] | None = None,
+    ) -> None:
+        """Starts the dialog in this chat (or `chat`, a (platform, chat id)), replacing any
+        other, and asks the first question, after `lead` if given. `ask=False` only opens
+        it: the caller has said what to write."""
+        first = self._next(draft, -1)
+        if first is None:
+            raise ValueError(f"dialog {self.name!r} has no question for this draft")
+        if not ask:
+            await _save(ctx, self, first.name, draft, [], chat)
+            return
+        # Only a dialog that asks more than one question offers to go back.
+        several = sum(1 for s in self.steps if s.ask_if is None or s.ask_if(draft)) > 1
+        await _run(ctx, self._ask(ctx, first, draft, [], lead=lead, intro=several))
+
+    # --- the engine's moves ----------------------------------------------------------
+
+    def _next(self, draft: D, after: int) -> Step[D] | None:
+        for step in self.steps[after + 1 :]:
+            if step.ask_if is None or step.ask_if(draft):
+                return step
+        return None
+
+    async def _ask(
+        self,
+        ctx: Context,
+        step: Step[D],
+        draft: D,
+        asked: list[str],
+        *,
+        lead: Text | None = None,
+        intro: bool = False,
+    ) -> None:
+        await _save(ctx, self, step.name, draft, asked)
+        t = ctx.t
+        text = _builder(lead)
+        _append(text, await _call(step.prompt, ctx, draft))
+        if intro:
+            text.line(t('(You can write "back" to go back a step, and /cancel to stop.)'))
+        if step.skip is not None and step.repeat is None:
+            label = t(step.skip.label)
+            text.line(
+                t('(Write "skip" to skip.)')
+                if step.skip.label == SKIP_LABEL
+                else t('(Write "skip" for "{label}".)').format(label=label)
+            )
+        for row in await self._choices(ctx, step, draft):
+            text.button_row(*(self._button(c.label, step, c.value) for c in row))
+        if step.skip is not None and step.repeat is None:
+            text.button_row(self._button(t(step.skip.label), step, _SKIP))
+        if step.repeat is not None and len(_items(draft, step)) >= step.repeat.done_button_from:
+            text.button_row(self._button(t(step.repeat.done), step, _DONE))
+        await ctx.reply(text.build())
+
+    async def _ask_confirm(self, ctx: Context, draft: D, asked: list[str]) -> None:
+        assert self.confirm is not None
+        await _save(ctx, self, CONFIRM, draft, asked)
+        text = _builder(await _call(self.confirm.summary, ctx, draft))
+        text.button_row(
+            self._button(ctx.t(self.confirm.save), None, _SAVE),
+            self._button(ctx.t(self.confirm.discard), None, _DISCARD),
+        )
+        await ctx.reply(text.build())
+
+    def _button(self, label: str, step: Step[D] | None, value: str) -> Button:
+        return Button(label, Action(BUTTON, (self.name, step.name if step else CONFIRM, value)))
+
+    async def _choices(self, ctx: Context, step: Step[D], draft: D) -> ChoiceRows:
+        return await _call(step.choices, ctx, draft) if step.choices else ()
+
+    async def _answer(
+        self,
+        ctx: Context,
+        state: DialogState,
+        draft: D,
+        asked: list[str],
+        value: str,
+        *,
+        typed: bool,
+    ) -> None:
+        """One answer to the current question: a typed line, or a pressed button's value."""
+        t = ctx.t
+        if self.check is not None:
+            await self.check(ctx, draft)
+        word = _fold(value) if typed else None
+        if word in BACK_WORDS:
+            await self._back(ctx, state, draft, asked)
+            return
+        if state.step == CONFIRM:
+            await self._at_confirm(ctx, draft, value, typed=typed)
+            return
+        step = self.step(state.step)
+        assert step is not None
+        if typed and not value:
+            raise Refusal(t("Write your answer, or /cancel to stop."))
+        if step.repeat is not None and (value == _DONE or word in SKIP_WORDS or word in DONE_WORDS):
+            if len(_items(draft, step)) < step.repeat.at_least:
+                raise Refusal(t(step.repeat.too_few))
+            await self._forward(ctx, step, draft, asked)
+            return
+        if value == _SKIP or word in SKIP_WORDS:
+            if step.skip is None:
+                raise Refusal(
+                    t("This question can't be skipped. Answer it, or write /cancel to stop.")
+                )
+            skip = step.skip
+            answer = skip.value if skip.compute is None else await _call(skip.compute, ctx, draft)
+            self._store(step, draft, answer)
+            await self._forward(ctx, step, draft, asked)
+            return
+        if typed and not step.typed:
+            value = await self._typed_choice(ctx, step, draft, value)
+        elif not typed and value not in _values(await self._choices(ctx, step, draft)):
+            raise Refusal(self._stale_text(ctx, ongoing=True))
+        answer = value if step.parse is None else await _call(step.parse, ctx, value, draft)
+        if step.repeat is not None:
+            items = [*_items(draft, step), *answer]
+            self._store(step, draft, items)
+            if len(items) < step.repeat.at_most:
+                await self._ask(ctx, step, draft, asked)
+                return
+        else:
+            self._store(step, draft, answer)
+        await self._forward(ctx, step, draft, asked)
+
+    async def _typed_choice(self, ctx: Context, step: Step[D], draft: D, text: str) -> str:
+        """A typed answer to a buttons-only step: a button's label, or its number."""
+        flat = [c for row in await self._choices(ctx, step, draft) for c in row]
+        folded = _fold(text)
+        for number, choice in enumerate(flat, start=1):
+            if folded in (_fold(choice.label), str(number)):
+                return choice.value
+        raise Refusal(ctx.t("Choose with the buttons above."))
+
+    def _store(self, step: Step[D], draft: D, value: Any) -> None:
+        if step.store is not None:
+            step.store(draft, value)
+        else:
+            setattr(draft, step.name, value)
+
+    async def _forward(self, ctx: Context, step: Step[D], draft: D, asked: list[str]) -> None:
+        asked = [*asked, step.name]
+        following = self._next(draft, self.steps.index(step))
+        if following is not None:
+            await self._ask(ctx, following, draft, asked)
+        elif self.confirm is not None:
+            await self._ask_confirm(ctx, draft, asked)
+        else:
+            await self._end(ctx, draft)
+
+    async def _back(self, ctx: Context, state: DialogState, draft: D, asked: list[str]) -> None:
+        previous = self.step(asked[-1]) if asked else None
+        if previous is None:
+            raise Refusal(ctx.t("This is the first question, there is nothing before it."))
+        await self._ask(ctx, previous, draft, asked[:-1])
+
+    async def _at_confirm(self, ctx: Context, draft: D, value: str, *, typed: bool) -> None:
+        assert self.confirm is not None
+        if typed or value not in (_SAVE, _DISCARD):
+            raise Refusal(
+                ctx.t("Press {save} or {discard} above.").format(
+                    save=ctx.t(self.confirm.save), discard=ctx.t(self.confirm.discard)
+                )
+            )
+        if value == _DISCARD:
+            await ctx.end_dialog()
+            await ctx.reply(_builder(ctx.t("Cancelled. Nothing was saved.")).build())
+            return
+        await self._end(ctx, draft)
+
+    async def _end(self, ctx: Context, draft: D) -> None:
+        await ctx.end_dialog()
+        await self.finish(ctx, draft)
+
+    def _stale_text(self, ctx: Context, *, ongoing: bool) -> str:
+        if self.stale is not None:
+            return ctx.t(self.stale)
+        if ongoing:
+            return ctx.t("That button belongs to an earlier step. Answer the latest question.")
+        if self.command:
+            return ctx.t("That is over already. Write /{command} to start again.").format(
+                command=self.command
+            )
+        return ctx.t("That button no longer works. Try the command again.")
+
+
+# --- routing (the core calls these) ----------------------------------------------------------
+
+
+async def answer_text(ctx: Context, state: DialogState, text: str) -> None:
+    """A line typed while a dialog is going on in this chat."""
+    found = _load(ctx, state)
+    if found is None:
+        await _lost(ctx, state)
+        return
+    dialog, draft, asked = found
+    await _run(ctx, dialog._answer(ctx, state, draft, asked, text, typed=True))
+
+
+async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
+    """A dialog's button: (dialog, step, value), good only while that step is being asked."""
+    dialog = ctx.registry.dialogs.get(args[0]) if len(args) == 3 else None
+    if dialog is None:
+        raise Refusal(ctx.t("That button no longer works. Try the command again."))
+    state = await ctx.dialog()
+    if state is None or state.name != dialog.name:
+        raise Refusal(dialog._stale_text(ctx, ongoing=False))
+    found = _load(ctx, state)
+    if found is None:
+        await _lost(ctx, state)
+        return
+    _dialog, draft, asked = found
+    if state.step != args[1]:
+        raise Refusal(dialog._stale_text(ctx, ongoing=True))
+    await _run(ctx, dialog._answer(ctx, state, draft, asked, args[2], typed=False))
+
+
+async def _run(ctx: Context, work: Awaitable[None]) -> None:
+    """Runs one move of a dialog; a `DialogOver` from it ends the dialog and says why."""
+    try:
+        await work
+    except DialogOver as over:
+        await ctx.end_dialog()
+        if over.text:
+            await ctx.reply(_builder(over.text).build())
+
+
+def _load(ctx: Context, state: DialogState) -> tuple[Dialog[Any], Any, list[str]] | None:
+    dialog = ctx.registry.dialogs.get(state.name)
+    if dialog is None:
+        return None
+    if state.step != CONFIRM and dialog.step(state.step) is None:
+        return None
+    if state.step == CONFIRM and dialog.confirm is None:
+        return None
+    try:
+        draft = decode(dialog.draft, state.data["draft"])
+        asked = [str(name) for name in state.data.get("asked", [])]
+    except (KeyError, TypeError, ValueError):
+        log.info("dialog %s: a draft from an older version, ended", state.name)
+        return None
+    if any(dialog.step(name) is None for name in asked):
+        return None
+    return dialog, draft, asked
+
+
+async def _lost(ctx: Context, state: DialogState) -> None:
+    """A dialog from before an upgrade that this version can't continue: said once, ended."""
+    await ctx.end_dialog()
+    dialog = ctx.registry.dialogs.get(state.name)
+    text = (
+        ctx.t(
+            "Sorry, I have been updated and lost track of what we were filling in. "
+            "Nothing was saved; please start again with /{command}."
+        ).format(command=dialog.command)
+        if dialog is not None and dialog.command
+        else ctx.t(
+            "Sorry, I have been updated and lost track of what we were filling in. "
+            "Nothing was saved; please start again."
+        )
+    )
+    await ctx.reply(_builder(text).build())
+
+
+async def _save(
+    ctx: Context,
+    dialog: Dialog[Any],
+    step: str,
+    draft: Any,
+    asked: list[str],
+    chat: tuple[str, str] | None = None,
+) -> None:
+    platform, chat_id = chat or (ctx.chat.platform, ctx.chat.chat_id)
+    await ctx.uow.dialogs.save(
+        DialogState(
+            person_id=ctx.person_id,
+            platform=platform,
+            chat_id=chat_id,
+            name=dialog.name,
+            step=step,
+            data={"draft": encode(draft), "asked": asked},
+            updated_at=ctx.now,
+        )
+    )
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    """How the engine compares words: case, accents, spaces and end punctuation don't count."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.split()).rstrip(".!")
+
+
+def _builder(text: Text | None) -> MessageBuilder:
+    builder = MessageBuilder()
+    _append(builder, text)
+    return builder
+
+
+def _append(builder: MessageBuilder, text: Text | None) -> None:
+    if isinstance(text, MessageBuilder):
+        if builder.spans and text.spans:
+            builder.spans.append(Span("\n"))
+        builder.spans.extend(text.spans)
+        builder.rows.extend(text.rows)
+    elif text:
+        builder.line(text)
+
+
+def _items(draft: Any, step: Step[Any]) -> list[Any]:
+    return list(getattr(draft, step.name) or [])
+
+
+def _values(rows: ChoiceRows) -> set[str]:
+    return {choice.value for row in rows for choice in row}
+
+
+async def _call(function: Callable[..., Any], *args: Any) -> Any:
+    result = function(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
+# --- the draft as JSON -----------------------------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """A draft (or any value in one) as JSON-ready data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [encode(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"a draft can't hold {type(value).__name__}")
+
+
+def decode(kind: Any, data: Any) -> Any:
+    """Reads `encode`'s output back as `kind`; ValueError or TypeError if it does not fit."""
+    origin = typing.get_origin(kind)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(kind)
+        if data is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return decode(option, data)
+            except (TypeError, ValueError, KeyError):
+                continue
+        raise ValueError(f"{data!r} is none of {kind}")
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        return [decode(item, v) for v in _sequence(data)]
+    if origin is tuple:
+        items = typing.get_args(kind)
+        values = _sequence(data)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return tuple(decode(items[0], v) for v in values)
+        if len(items) != len(values):
+            raise ValueError(f"{data!r} does not fit {kind}")
+        return tuple(decode(i, v) for i, v in zip(items, values, strict=True))
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(data, dict):
+            raise TypeError(f"{data!r} is not a {kind.__name__}")
+        hints = typing.get_type_hints(kind)
+        known = {f.name for f in dataclasses.fields(kind) if f.init}
+        if set(data) - known:
+            raise ValueError(f"unknown fields for {kind.__name__}: {set(data) - known}")
+        return kind(**{name: decode(hints[name], value) for name, value in data.items()})
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(data)
+    if kind is datetime:
+        return datetime.fromisoformat(_str(data))
+    if kind is date:
+        return date.fromisoformat(_str(data))
+    if kind is bool:
+        if not isinstance(data, bool):
+            raise TypeError(f"{data!r} is not a bool")
+        return data
+    if kind is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise TypeError(f"{data!r} is not an int")
+        return data
+    if kind is float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise TypeError(f"{data!r} is not a number")
+        return float(data)
+    if kind is str:
+        return _str(data)
+    if kind is Any:
+        return data
+    raise TypeError(f"a draft can't hold {kind}")
+
+
+def _sequence(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise TypeError(f"{data!r} is not a list")
+    return data
+
+
+def _str(data: Any) -> str:
+    if not isinstance(data, str):
+        raise TypeError(f"{data!r} is not text")
+    return data
