@@ -166,11 +166,25 @@ class Samtal:
                 current = await uow.timers.get(timer.id)
                 if current is None or current.done_at is not None:
                     continue
-                handler = self.registry.timers.get(current.kind)
+                spec = self.registry.timers.get(current.kind)
                 try:
-                    if handler is None:
+                    if spec is None:
                         raise LookupError(f"no handler for timer kind {current.kind!r}")
-                    await handler(Effects(uow, self.clock, self.settings), current)
+                    fx = Effects(uow, self.clock, self.settings)
+                    # The one place late timers are judged (after downtime, a busy process):
+                    # past its declared usefulness a timer is dropped, never sent stale.
+                    until = await spec.useful_until(fx, current)
+                    if until is not None and fx.now >= until:
+                        log.info(
+                            "timer %s (%s) dropped: due %s, useful until %s, now %s",
+                            current.key,
+                            current.kind,
+                            current.due_at.isoformat(),
+                            until.isoformat(),
+                            fx.now.isoformat(),
+                        )
+                    else:
+                        await spec.handler(fx, current)
                 except Exception:
                     # Dropped rather than retried forever; what it wrote is rolled back.
                     log.exception("timer %s failed and is dropped", current.key)

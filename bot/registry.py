@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,9 @@ CommandHandler = Callable[["Context", str], Awaitable[None]]
 ActionHandler = Callable[["Context", tuple[str, ...]], Awaitable[None]]
 DialogHandler = Callable[["Context", "DialogState", str], Awaitable[None]]
 TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
+# Until when a timer's work is still worth doing: after downtime the core runs a late timer
+# only before that instant, and drops it (logged) after. None: whenever it runs.
+UsefulUntil = Callable[["TimerContext", "Timer"], Awaitable[datetime | None]]
 # A join link's payload after its prefix: "/start join_sandviken" runs the "join" handler with "sandviken".
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
 # An answer in a platform's own poll whose ref is "prefix:arg": runs the prefix's handler with arg.
@@ -58,6 +62,27 @@ class ActionSpec:
     requires: Requirement = Access.CONSENTED
 
 
+@dataclass(frozen=True)
+class TimerSpec:
+    handler: TimerHandler
+    useful_until: UsefulUntil
+
+
+async def always(fx: TimerContext, timer: Timer) -> datetime | None:
+    """For work that must be done however late (closing a poll, a state change, housekeeping),
+    and for messages whose words are computed when they are sent."""
+    return None
+
+
+def within(window: timedelta) -> UsefulUntil:
+    """Useful until `window` after the timer was due (e.g. "how was it?" after a meeting)."""
+
+    async def until(fx: TimerContext, timer: Timer) -> datetime | None:
+        return timer.due_at + window
+
+    return until
+
+
 def command_key(name: str) -> str:
     """Folds a typed name: '/Hjälp@SamtalBot' and 'hjalp' are the same command."""
     name = name.lstrip("/").split("@", 1)[0].lower()
@@ -71,7 +96,7 @@ class Registry:
         self._by_name: dict[str, CommandSpec] = {}
         self.actions: dict[str, ActionSpec] = {}
         self.dialogs: dict[str, DialogHandler] = {}
-        self.timers: dict[str, TimerHandler] = {}
+        self.timers: dict[str, TimerSpec] = {}
         self.payloads: dict[str, PayloadHandler] = {}
         # Run once when the core starts, e.g. to make sure a recurring timer is armed.
         self.startups: list[Callable[[TimerContext], Awaitable[None]]] = []
@@ -96,8 +121,13 @@ class Registry:
     def dialog(self, name: str, handler: DialogHandler) -> None:
         self.dialogs[name] = handler
 
-    def timer(self, kind: str, handler: TimerHandler) -> None:
-        self.timers[kind] = handler
+    def timer(self, kind: str, handler: TimerHandler, *, useful_until: UsefulUntil) -> None:
+        """Registers a timer kind with until when its work is useful (`always`, `within(...)`,
+        or a function of the timer, e.g. a meeting reminder's meeting start). The core
+        drops a timer that runs past it (after downtime) instead of sending stale words."""
+        if kind in self.timers:
+            raise ValueError(f"timer kind {kind!r} is registered twice")
+        self.timers[kind] = TimerSpec(handler, useful_until)
 
     def startup(self, handler: Callable[[TimerContext], Awaitable[None]]) -> None:
         self.startups.append(handler)

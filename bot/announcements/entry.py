@@ -67,7 +67,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, message
 from bot.parsing import clean_text, parse_id
 from bot.permissions import Permission
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, always
 from bot.welcome.model import INTERESTS
 
 QUEUE_TIMER = "announcement.queue"
@@ -110,9 +110,10 @@ def setup(registry: Registry) -> None:
         # Each checks the permission in the announcement's own organisation itself.
         registry.action(name, handler, Access.CONSENTED)
     registry.dialog(TEXT_DIALOG, write_text)
-    registry.timer(QUEUE_TIMER, queue_timer)
-    registry.timer(CHECK_TIMER, check_timer)
-    registry.timer(EXPIRE_TIMER, expire_draft)
+    # The organiser's own sending and its report: done however late (the words say when).
+    registry.timer(QUEUE_TIMER, queue_timer, useful_until=always)
+    registry.timer(CHECK_TIMER, check_timer, useful_until=always)
+    registry.timer(EXPIRE_TIMER, expire_draft, useful_until=always)
 
 
 # --- rules shared with `samtal announce` -------------------------------------------------------

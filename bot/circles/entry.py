@@ -78,9 +78,11 @@ from bot.messages import (
 from bot.parsing import parse_id
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, within
 
 REMINDER_BEFORE = timedelta(days=1)
+# How long after a session "too few were marked present" still helps (names can be added).
+FEW_PRESENT_USEFUL = timedelta(days=3)
 LOW_WARNING_BEFORE_DEADLINE = timedelta(days=3)
 CHECKIN_OPENS_BEFORE = timedelta(minutes=15)
 CHECKIN_CLOSES_AFTER = timedelta(minutes=30)
@@ -166,10 +168,10 @@ def setup(registry: Registry) -> None:
     registry.action("circle.create", confirm_button, Permission.MANAGE_CIRCLES)
     registry.action("circle.discard", discard_button, Permission.MANAGE_CIRCLES)
     registry.dialog(DIALOG, dialog_step)
-    registry.timer("circle.reminder", reminder_due)
-    registry.timer("circle.start", session_started)
-    registry.timer("circle.end", session_ended)
-    registry.timer("circle.lowcheck", low_check)
+    registry.timer("circle.reminder", reminder_due, useful_until=until_session_starts)
+    registry.timer("circle.start", session_started, useful_until=until_session_ends)
+    registry.timer("circle.end", session_ended, useful_until=within(FEW_PRESENT_USEFUL))
+    registry.timer("circle.lowcheck", low_check, useful_until=until_signup_closes)
 
 
 # --- Creating a circle without a dialog -----------------------------------------------
@@ -706,6 +708,22 @@ async def _timer_circle(
         return None
     org = await effects.uow.orgs.get(circle.org_id)
     return (circle, session, org) if org else None
+
+
+async def until_session_starts(effects: Effects, timer: Timer) -> datetime | None:
+    session = await effects.uow.circles.get_session(int(timer.payload["session"]))
+    return session.starts_at if session is not None else None
+
+
+async def until_session_ends(effects: Effects, timer: Timer) -> datetime | None:
+    """'Are you there?' is worth asking while the session lasts."""
+    session = await effects.uow.circles.get_session(int(timer.payload["session"]))
+    return session.ends_at if session is not None else None
+
+
+async def until_signup_closes(effects: Effects, timer: Timer) -> datetime | None:
+    circle = await effects.uow.circles.get(int(timer.payload["circle"]))
+    return circle.signup_deadline if circle is not None else None
 
 
 async def _numbered(effects: Effects, circle: Circle, session: CircleSession) -> tuple[int, int]:

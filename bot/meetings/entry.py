@@ -20,6 +20,7 @@ from bot.domain.people import Status
 from bot.formatting import when_span
 from bot.i18n import N_, Translator
 from bot.meetings.model import (
+    FOLLOW_UP_USEFUL,
     Answer,
     Audience,
     Contribution,
@@ -52,6 +53,7 @@ from bot.meetings.service import (
     org_of,
     record_attendance,
     reminder_minutes,
+    reminder_until,
     reschedule_reminders,
     rsvp_buttons,
     send_check_in,
@@ -62,7 +64,7 @@ from bot.meetings.service import (
 from bot.messages import Action, Attachment, Button, MessageBuilder, bold, message
 from bot.parsing import parse_id
 from bot.permissions import Permission
-from bot.registry import CommandSpec, Registry
+from bot.registry import CommandSpec, Registry, within
 from bot.render.calendar import calendar_bytes, meeting_filename
 
 NEW = "meeting.new"
@@ -133,9 +135,9 @@ def setup(registry: Registry) -> None:
     registry.dialog(NEW, new_meeting_step)
     registry.dialog(EDIT, edit_step)
     registry.dialog(COMMENT, comment_step)
-    registry.timer(REMINDER, reminder_due)
-    registry.timer(CHECK_IN, check_in_due)
-    registry.timer(FOLLOW_UP, follow_up_due)
+    registry.timer(REMINDER, reminder_due, useful_until=reminder_useful_until)
+    registry.timer(CHECK_IN, check_in_due, useful_until=check_in_useful_until)
+    registry.timer(FOLLOW_UP, follow_up_due, useful_until=within(FOLLOW_UP_USEFUL))
     registry.payload("meeting", show_meeting_payload)
 
 
@@ -1111,6 +1113,20 @@ def _md(text: str) -> str:
 
 
 # --- Timers ---------------------------------------------------------------------------------------
+
+
+async def reminder_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    meeting = await current(fx, timer.payload)
+    minutes = timer.payload.get("minutes")
+    if meeting is None or not isinstance(minutes, int):
+        return None  # nothing to send anyway
+    return await reminder_until(fx, meeting, minutes)
+
+
+async def check_in_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    """Checking in is worth asking for while the meeting lasts."""
+    meeting = await current(fx, timer.payload)
+    return meeting.ends_at if meeting is not None else None
 
 
 async def reminder_due(fx: TimerContext, timer: Timer) -> None:

@@ -19,7 +19,7 @@ from datetime import time, timedelta
 
 from bot.context import Effects
 from bot.domain.delivery import Timer
-from bot.registry import Registry
+from bot.registry import Registry, always
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ WELCOME_DETAILS_KEPT = timedelta(days=90)
 
 
 def setup(registry: Registry) -> None:
-    registry.timer(KIND, run_nightly)
+    registry.timer(KIND, run_nightly, useful_until=always)
     registry.startup(arm)
 
 

@@ -11,7 +11,7 @@ reminded, then the branch's organisers are told, when it has not happened.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from babel.numbers import format_decimal
 
@@ -26,7 +26,7 @@ from bot.i18n import N_, Translator
 from bot.meetings.service import add_facts, rsvp_buttons
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, link, message
 from bot.permissions import Permission
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, always
 from bot.welcome.model import (
     CHECKIN_DONE,
     INTERESTS,
@@ -128,11 +128,14 @@ def setup(registry: Registry) -> None:
     ):
         registry.action(name, handler, Access.CONSENTED)
     registry.dialog(WISH_DIALOG, wish_answer)
-    registry.timer(STEP_TIMER, run_step)
-    registry.timer(REMINDER_TIMER, remind_officer)
-    registry.timer(ESCALATION_TIMER, escalate)
-    registry.timer(CONFIRM_REMINDER_TIMER, remind_confirmation)
-    registry.timer(GUEST_TIMER, invite_guests)
+    # The month's steps and the officers' reminders stay useful however late: each is
+    # built when sent (the next meeting then, "N days ago" counted from now). The officer's
+    # own reminder makes way for the escalation once that falls due.
+    registry.timer(STEP_TIMER, run_step, useful_until=always)
+    registry.timer(REMINDER_TIMER, remind_officer, useful_until=until_escalation)
+    registry.timer(ESCALATION_TIMER, escalate, useful_until=always)
+    registry.timer(CONFIRM_REMINDER_TIMER, remind_confirmation, useful_until=always)
+    registry.timer(GUEST_TIMER, invite_guests, useful_until=always)
     registry.startup(arm_guest_invitations)
 
 
@@ -643,6 +646,14 @@ async def contacted(ctx: Context, args: tuple[str, ...]) -> None:
             )
         )
     )
+
+
+async def until_escalation(fx: Effects, timer: Timer) -> datetime | None:
+    flow = await fx.uow.welcome.get(int(timer.payload["flow"]))
+    if flow is None or flow.started_at is None:
+        return None
+    plan = await plan_for(fx, flow.org_id)
+    return flow.started_at + timedelta(days=plan.escalate_after_days)
 
 
 async def remind_officer(fx: Effects, timer: Timer) -> None:
