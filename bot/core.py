@@ -7,10 +7,11 @@ import difflib
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.context import Context, Effects, Refusal
+from bot.context import Context, Effects, Refusal, personal_chat, pointer_to
 from bot.delivery import DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
@@ -216,7 +217,14 @@ class Samtal:
             consented=consented,
             registry=self.registry,
             settings=self.settings,
+            sender=event.sender,
+            answers_in_place=self._answers_in_place(event.chat.platform),
         )
+
+    def _answers_in_place(self, platform: str) -> bool:
+        """Whether the platform shows a personal answer in a group to that person alone."""
+        gateway = next((g for g in self.dispatcher.gateways if g.platform == platform), None)
+        return bool(getattr(gateway, "personal_in_place", False))
 
     async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, bool]:
         """The sender's person (created at first contact) and whether they have consented."""
@@ -306,7 +314,8 @@ class Samtal:
         if text.startswith("/") and len(text) > 1:
             await self._command(ctx, text)
             return Outcome()
-        state = await ctx.dialog()
+        # Text typed in a group never answers a dialog that went on in the private chat.
+        state = None if ctx.answered_elsewhere else await ctx.dialog()
         if state is not None and state.name in self.registry.dialogs:
             await self.registry.dialogs[state.name](ctx, state, text)
         elif ctx.chat.is_private:
@@ -395,15 +404,24 @@ class Samtal:
                     if person
                     else Translator(sender.language or "sv")
                 )
+                # Personal, as every refusal and error: privately when typed in a group.
+                chat = event.chat
+                to = personal_chat(chat, sender, in_place=self._answers_in_place(chat.platform))
+                name = person.display_name if person else sender.display_name
+                answer = replace(
+                    message(text(translator)),
+                    personal=True,
+                    pointer=pointer_to(chat, name, translator) if to is not chat else None,
+                )
                 await enqueue(
                     uow,
-                    key=f"reply:{event.chat.platform}:{event.event_id}:alone",
-                    platform=event.chat.platform,
-                    chat_id=event.chat.chat_id,
-                    direct=event.chat.is_private,
-                    message=message(text(translator)),
+                    key=f"reply:{chat.platform}:{event.event_id}:alone",
+                    platform=to.platform,
+                    chat_id=to.chat_id,
+                    direct=to.is_private,
+                    message=answer,
                     now=self.clock.now(),
-                    person_id=person.id if person and event.chat.is_private else None,
+                    person_id=person.id if person and to.is_private else None,
                 )
                 await uow.commit()
         except Exception:

@@ -402,6 +402,9 @@ async def announce(ctx: Context, args: str) -> None:
         options = await _announcing_orgs(ctx)
     if not options:
         raise Refusal(ctx.t("Only organisers can send announcements."))
+    if ctx.answered_elsewhere:  # asked in a group: the rest happens in private (the reply's way)
+        await ctx.reply(_audience_question(ctx.t, options[0]))
+        return
     if not ctx.chat.is_private:
         # The group's organisation; the rest happens in private, out of the group's sight.
         chosen = options[0]

@@ -543,9 +543,9 @@ async def join(ctx: Context, args: tuple[str, ...]) -> None:
             .build()
         )
 
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal: privately, never in the group
         await ctx.reply(build(ctx.t))
-    else:
+    else:  # a platform that answers in place: the question goes to the private chat
         await ctx.notify(ctx.person, build, key=f"circle:{circle.id}:ask:{ctx.event_id}")
         t = Translator(ctx.org.language) if ctx.org else ctx.t  # the group's language
         await ctx.reply(
@@ -1412,7 +1412,7 @@ async def _send_list(ctx: Context, circle: Circle) -> None:
             ctx.t("Only the circle's leader or an organiser can get its attendance list.")
         )
     await send_attendance_list(ctx, circle, ctx.person, f"circle:{circle.id}:list:{ctx.event_id}")
-    if not ctx.chat.is_private:
+    if not ctx.chat.is_private and not ctx.answered_elsewhere:  # else it is there already
         await ctx.reply(message(ctx.t("I've sent you the list privately: it has names in it.")))
 
 

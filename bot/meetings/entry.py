@@ -314,7 +314,7 @@ async def rsvp(ctx: Context, args: tuple[str, ...]) -> None:
             text.button_row(Button(t("Add to calendar"), Action("meeting.ics", (meeting_id,))))
         return text.build()
 
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal: privately, never in the group
         await ctx.reply(build(ctx.t))
     else:  # answered under a group post: confirm privately, not in front of everyone
         await ctx.notify(ctx.person, build, key=f"meeting:{meeting.id}:rsvp:{ctx.event_id}")

@@ -1357,7 +1357,7 @@ async def _scope(ctx: Context) -> tuple[Organisation, list[int]]:
 
 async def _privately(ctx: Context, text: OutgoingMessage) -> None:
     """Lists of members are sensitive: they go to the organiser's private chat, never a group."""
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal answers go there anyway
         await ctx.reply(text)
         return
     await ctx.notify(
