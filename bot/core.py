@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.actions import Stale, read_args, target_org_id
 from bot.clock import Clock
 from bot.context import Context, Effects, Refusal, personal_chat, pointer_to
 from bot.delivery import DeliveryOptions, Dispatcher, enqueue
@@ -18,7 +19,7 @@ from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
 from bot.events import ButtonPressed, Chat, Event, Outcome, PollAnswered, Sender, TextReceived
 from bot.flood import FloodGuard, Verdict
-from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
+from bot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalise_language
 from bot.messages import message
 from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
@@ -28,6 +29,8 @@ from bot.registry import Access, Registry, Requirement, command_key
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+STALE_BUTTON = N_("That button no longer works. Try the command again.")
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the outbox's button tokens
 
@@ -336,19 +339,29 @@ class Samtal:
     async def _press(self, ctx: Context, token: str) -> Outcome:
         # Tokens are ours (URL-safe base64); anything else was forged and is not even looked up.
         action = await ctx.uow.buttons.get(token) if _TOKEN.fullmatch(token) else None
-        if action is None or action.platform != ctx.chat.platform:
-            return await self._toast(
-                ctx, ctx.t("That button no longer works. Try the command again.")
-            )
+        spec = self.registry.actions.get(action.name) if action is not None else None
+        if action is None or spec is None or action.platform != ctx.chat.platform:
+            return await self._toast(ctx, ctx.t(STALE_BUTTON))
         if action.person_id is not None and action.person_id != ctx.person_id:
             return await self._toast(ctx, ctx.t("That button belongs to someone else."))
-        spec = self.registry.actions.get(action.name)
-        if spec is None:
-            return await self._toast(
-                ctx, ctx.t("That button no longer works. Try the command again.")
-            )
-        if await self._allowed(ctx, spec.requires):
-            await spec.handler(ctx, tuple(action.args))
+        if spec.args is None:
+            if await self._allowed(ctx, spec.requires):
+                await spec.handler(ctx, tuple(action.args))
+            return Outcome()
+        # Consent before anything is loaded; a permission where the object belongs.
+        permission = spec.requires if isinstance(spec.requires, Permission) else None
+        if not await self._allowed(ctx, Access.CONSENTED if permission else spec.requires):
+            return Outcome()
+        try:
+            values = await read_args(ctx, spec.args, tuple(action.args))
+        except Stale:
+            return await self._toast(ctx, ctx.t(STALE_BUTTON))
+        if permission is not None:
+            org_id = target_org_id(spec.args, values)
+            org = await ctx.uow.orgs.get(org_id) if org_id is not None else ctx.org
+            if not await self._allowed(ctx, permission, org):
+                return Outcome()
+        await spec.handler(ctx, values)
         return Outcome()
 
     async def _toast(self, ctx: Context, text: str) -> Outcome:
@@ -356,8 +369,13 @@ class Samtal:
         await ctx.reply(message(text))
         return Outcome(toast=text)
 
-    async def _allowed(self, ctx: Context, requirement: Requirement) -> bool:
-        if await ctx.meets(requirement):
+    async def _allowed(
+        self, ctx: Context, requirement: Requirement, org: Organisation | None = None
+    ) -> bool:
+        """Whether the person may; if not, tells them why once (`org`: where it is checked,
+        else the chat's organisation)."""
+        org = org or ctx.org
+        if await ctx.meets(requirement, org):
             return True
         if not ctx.consented:
             if self.registry.consent_prompt is not None:
@@ -372,7 +390,7 @@ class Samtal:
                 )
             )
         elif isinstance(requirement, Permission):
-            where = ctx.org.name if ctx.org else ctx.t("any organisation")
+            where = org.name if org else ctx.t("any organisation")
             await ctx.reply(
                 message(
                     ctx.t("Only organisers with the right role in {org} can do that.").format(

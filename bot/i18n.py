@@ -26,6 +26,12 @@ def N_(message: str) -> str:
     return message
 
 
+def plural_form(value: float) -> int:
+    """The count that picks the plural form for a figure that may have decimals:
+    only exactly one is singular ("1 dag", "1,5 dagar")."""
+    return 1 if value == 1 else 2
+
+
 def normalise_language(code: str | None) -> str | None:
     """Maps a platform's language code ('en-GB', 'sv_SE') onto a supported language."""
     if not code:

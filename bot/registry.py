@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot.actions import ArgType
 from bot.permissions import Permission
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ class Access(Enum):
 Requirement = Access | Permission
 
 CommandHandler = Callable[["Context", str], Awaitable[None]]
-ActionHandler = Callable[["Context", tuple[str, ...]], Awaitable[None]]
+# Receives the button's arguments as its action declared them (`bot.actions`).
+ActionHandler = Callable[["Context", tuple[Any, ...]], Awaitable[None]]
 DialogHandler = Callable[["Context", "DialogState", str], Awaitable[None]]
 TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
 # Until when a timer's work is still worth doing: after downtime the core runs a late timer
@@ -60,6 +62,8 @@ class CommandSpec:
 class ActionSpec:
     handler: ActionHandler
     requires: Requirement = Access.CONSENTED
+    # The arguments' types (`bot.actions`); None: the handler reads the raw strings itself.
+    args: tuple[ArgType, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,18 @@ class Registry:
         self.commands.append(spec)
 
     def action(
-        self, name: str, handler: ActionHandler, requires: Requirement = Access.CONSENTED
+        self,
+        name: str,
+        handler: ActionHandler,
+        requires: Requirement = Access.CONSENTED,
+        *,
+        args: tuple[ArgType, ...] | None = None,
     ) -> None:
+        """A button action. With `args` declared, the core reads the arguments, loads the
+        object the action acts on and checks `requires` in its organisation (`bot.actions`)."""
         if name in self.actions:
             raise ValueError(f"button action {name!r} is registered twice")
-        self.actions[name] = ActionSpec(handler, requires)
+        self.actions[name] = ActionSpec(handler, requires, args)
 
     def dialog(self, name: str, handler: DialogHandler) -> None:
         self.dialogs[name] = handler

@@ -47,6 +47,7 @@ from bot.domain.organisations import Organisation
 from bot.i18n import Translator
 from bot.settings import Settings
 from bot.welcome.model import INTERESTS
+from samtal.usage import org_by_slug
 from storage.database import Database
 
 POLL_SECONDS = 2.0  # how often the outbox is counted
@@ -134,10 +135,7 @@ async def run(
         _error(f"the text has {len(text)} characters; an announcement can have at most {MAX_TEXT}")
         return 2
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(args.org)
-        if org is None or org.id is None:
-            _error(f"no organisation with the slug {args.org!r}; see `samtal orgs`")
-            return 2
+        org, org_id = await org_by_slug(uow, args.org)
         plan = await plan_audience(Effects(uow, clock, settings), org, audience, interest)
     for line in _summary(org, audience, interest, plan):
         write(line)
@@ -151,7 +149,7 @@ async def run(
         fx = Effects(uow, clock, settings)
         announcement = await uow.announcements.add(
             Announcement(
-                org_id=org.id,
+                org_id=org_id,
                 text=text,
                 audience=audience,
                 created_at=fx.now,

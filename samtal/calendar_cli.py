@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 from bot.clock import Clock
@@ -16,6 +15,7 @@ from bot.domain.organisations import Organisation
 from bot.meetings.model import Meeting
 from bot.render.calendar import calendar_bytes
 from bot.render.wheel_calendar import add_events, wheel_components
+from samtal.usage import org_by_slug
 from storage.database import Database
 
 
@@ -30,15 +30,9 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
 async def export_calendar(database: Database, clock: Clock, slug: str, out: Path) -> int:
     """Writes the file; returns the exit status (2 for an unknown organisation)."""
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(slug)
-        if org is None or org.id is None:
-            print(
-                f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`",
-                file=sys.stderr,
-            )
-            return 2
+        org, org_id = await org_by_slug(uow, slug)
         items: list[tuple[Meeting, Organisation]] = []
-        for host in await uow.orgs.subtree(org.id):
+        for host in await uow.orgs.subtree(org_id):
             assert host.id is not None
             items += [(meeting, host) for meeting in await uow.meetings.of_org(host.id)]
         stamp = clock.now()

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cl
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_web
+from samtal.usage import exit_status, org_by_slug
 from storage.database import Database
 
 log = logging.getLogger("samtal")
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.source is not None and readable_by_others(config.source):
         log.warning("%s is readable by other users; consider chmod 600", config.source)
     try:
-        return asyncio.run(_dispatch(args, config))
+        return asyncio.run(exit_status(_dispatch(args, config)))
     except KeyboardInterrupt:
         return 130
 
@@ -133,45 +134,38 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         case "gdpr":
             return await _gdpr(config, args)
         case "announce":
-            database = await _with_database(config)
-            try:
-                settings = core_settings(config, flood_limit=False)
-                return await announce_cli.run(database, SystemClock(), settings, args)
-            finally:
-                await database.dispose()
+            settings = core_settings(config, flood_limit=False)
+            return await _on_database(
+                config, lambda db: announce_cli.run(db, SystemClock(), settings, args)
+            )
         case "calendar":
-            database = await _with_database(config)
-            try:
-                return await calendar_cli.export_calendar(
-                    database, SystemClock(), args.org, Path(args.out)
-                )
-            finally:
-                await database.dispose()
-        case "wheel":
-            database = await _with_database(config)
-            try:
-                return await wheel_cli.run(database, SystemClock(), args)
-            finally:
-                await database.dispose()
-        case "circle":
-            database = await _with_database(config)
-            try:
-                return await circle_cli.run(database, SystemClock(), args)
-            finally:
-                await database.dispose()
-        case "welcome":
-            database = await _with_database(config)
-            try:
-                return await welcome_cli.run(database, SystemClock(), args)
-            finally:
-                await database.dispose()
-        case "stats":
-            database = await _with_database(config)
-            try:
-                return await stats_cli.run(database, SystemClock(), args)
-            finally:
-                await database.dispose()
+            return await _on_database(
+                config,
+                lambda db: calendar_cli.export_calendar(
+                    db, SystemClock(), args.org, Path(args.out)
+                ),
+            )
+        case "wheel" | "circle" | "welcome" | "stats":
+            command = DATABASE_COMMANDS[args.command]
+            return await _on_database(config, lambda db: command(db, SystemClock(), args))
     raise AssertionError(args.command)
+
+
+DATABASE_COMMANDS = {
+    "wheel": wheel_cli.run,
+    "circle": circle_cli.run,
+    "welcome": welcome_cli.run,
+    "stats": stats_cli.run,
+}
+
+
+async def _on_database(config: Config, work: Callable[[Database], Awaitable[int]]) -> int:
+    """Runs a command's work on the configured database, closed again whatever happens."""
+    database = await _with_database(config)
+    try:
+        return await work(database)
+    finally:
+        await database.dispose()
 
 
 async def _run(config: Config) -> int:
@@ -313,12 +307,9 @@ async def _invite(config: Config, slug: str) -> int:
     database = await _with_database(config)
     try:
         async with database.unit_of_work() as uow:
-            org = await uow.orgs.by_slug(slug)
+            org, _ = await org_by_slug(uow, slug)
     finally:
         await database.dispose()
-    if org is None:
-        print(f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`", file=sys.stderr)
-        return 2
     print(f"Join links for {org.name}:")
     if config.telegram.bot_username:
         print(f"  Telegram: https://t.me/{config.telegram.bot_username}?start=join_{org.slug}")

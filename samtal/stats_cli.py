@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 from bot.clock import Clock
 from bot.i18n import Translator
 from bot.insights.entry import charts, figures_text, gather
 from bot.messages import Attachment
+from samtal.usage import org_by_slug
 from storage.database import Database
 
 
@@ -35,13 +35,7 @@ async def print_stats(
     database: Database, clock: Clock, slug: str, out: str | None, language: str = "en"
 ) -> int:
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(slug)
-        if org is None or org.id is None:
-            print(
-                f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`",
-                file=sys.stderr,
-            )
-            return 2
+        org, _ = await org_by_slug(uow, slug)
         figures = await gather(uow, org, clock.now())
     t = Translator(language)
     print(figures_text(t, figures).plain_text)

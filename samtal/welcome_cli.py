@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.welcome.model import WelcomePlanError, WelcomePlanText, default_plan_text, parse_plan
+from samtal.usage import org_by_slug
 from storage.database import Database
 
 
@@ -51,14 +52,8 @@ async def import_plan(database: Database, clock: Clock, path: Path, slug: str) -
         print(f"samtal: {exc}", file=sys.stderr)
         return 2
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(slug)
-        if org is None or org.id is None:
-            print(
-                f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`",
-                file=sys.stderr,
-            )
-            return 2
-        await uow.welcome.save_plan_text(WelcomePlanText(org.id, text, clock.now()))
+        org, org_id = await org_by_slug(uow, slug)
+        await uow.welcome.save_plan_text(WelcomePlanText(org_id, text, clock.now()))
         await uow.commit()
     steps = ", ".join(f"{s.kind.value} (day {s.day})" for s in plan.steps)
     print(f"The welcome plan of {org.name} is now {path}: {steps}.")
@@ -70,14 +65,8 @@ async def show_plan(database: Database, slug: str | None) -> int:
         print(default_plan_text(), end="")
         return 0
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(slug)
-        if org is None or org.id is None:
-            print(
-                f"samtal: no organisation with the slug {slug!r}; see `samtal orgs`",
-                file=sys.stderr,
-            )
-            return 2
-        for level in await uow.orgs.lineage(org.id):
+        _, org_id = await org_by_slug(uow, slug)
+        for level in await uow.orgs.lineage(org_id):
             assert level.id is not None
             stored = await uow.welcome.plan_text(level.id)
             if stored is not None:

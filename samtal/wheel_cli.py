@@ -25,6 +25,7 @@ from bot.wheel.entry import (
     replan_below,
 )
 from bot.wheel.model import TemplateError, expand, format_duration, year_bounds
+from samtal.usage import org_by_slug
 from storage.database import Database
 
 SHOWN = 8  # dates per activity in `show`; a weekly one ends with its last date
@@ -53,13 +54,7 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int:
     async with database.unit_of_work() as uow:
-        org = await uow.orgs.by_slug(args.org)
-        if org is None or org.id is None:
-            print(
-                f"samtal: no organisation with the slug {args.org!r}; see `samtal orgs`",
-                file=sys.stderr,
-            )
-            return 2
+        org, org_id = await org_by_slug(uow, args.org)
         year = getattr(args, "year", None) or clock.now().astimezone(org.zone).year
         if args.wheel_command == "import":
             if args.default == bool(args.file):
@@ -88,7 +83,7 @@ async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int
             )
             return 0
         items = await effective_items(uow, org)
-        settings = await uow.wheel.settings_of(org.id)
+        settings = await uow.wheel.settings_of(org_id)
     start, end = year_bounds(year, org.zone)
     occurrences = expand(items, start, end, org.zone)
     if args.wheel_command == "show":

@@ -18,6 +18,7 @@ from bot.demo.seed import seed_demo
 from bot.domain.people import Affiliation, Consent, Identity, Person, Status
 from bot.settings import Settings
 from samtal import announce_cli
+from samtal.usage import exit_status
 from storage.database import Database
 from tests.conftest import START
 from tests.test_cli import samtal
@@ -178,8 +179,8 @@ async def test_bad_input_is_refused_before_anything_is_stored(
     ):
         lines: list[str] = []
         assert (
-            await announce_cli.run(
-                database, clock, Settings(), _args(**changes), write=lines.append
+            await exit_status(
+                announce_cli.run(database, clock, Settings(), _args(**changes), write=lines.append)
             )
             == 2
         )

@@ -45,12 +45,57 @@ def test_translations_keep_their_placeholders() -> None:
     for entry in swedish_catalog():
         if not entry.id or not entry.string:
             continue
-        ids = [entry.id] if isinstance(entry.id, str) else list(entry.id)
-        strings = [entry.string] if isinstance(entry.string, str) else list(entry.string)
-        for string in strings:
-            if set(PLACEHOLDER.findall(string)) != set(PLACEHOLDER.findall(ids[0])):
-                wrong.append(f"{ids[0]!r} -> {string!r}")
+        if isinstance(entry.id, str):
+            if set(PLACEHOLDER.findall(entry.string)) != set(PLACEHOLDER.findall(entry.id)):
+                wrong.append(f"{entry.id!r} -> {entry.string!r}")
+            continue
+        # Plural forms: the singular may say "one" instead of the count ("den som svarat"),
+        # but no form may bring a placeholder of its own, and the last has them all.
+        known = set(PLACEHOLDER.findall(entry.id[0])) | set(PLACEHOLDER.findall(entry.id[1]))
+        forms = list(entry.string)
+        for string in forms:
+            if not set(PLACEHOLDER.findall(string)) <= known:
+                wrong.append(f"{entry.id[0]!r} -> {string!r}")
+        if set(PLACEHOLDER.findall(forms[-1])) != set(PLACEHOLDER.findall(entry.id[1])):
+            wrong.append(f"{entry.id[1]!r} -> {forms[-1]!r}")
     assert wrong == []
+
+
+# A count placeholder right before what it counts: "{n} days", "the {n} who answered",
+# "{count} of {total} sessions". Such text needs ngettext, or it reads "1 dagar".
+COUNTED = re.compile(r"(?:\b[Tt]he |\bOnly )?\{(?P<name>\w+)\}(?: of \{\w+\})? (?P<word>[a-z]+)")
+NOT_COUNTS = {"theme", "name", "org", "title", "audience", "word", "head", "reach", "when"}
+NOT_NOUNS = {"is", "was", "has", "does", "its", "this", "as", "plus", "less", "across"}
+COUNT_WORDS = {"people", "who", "were", "signed"}
+
+
+def counted_nouns(msgid: str) -> list[str]:
+    found = []
+    for match in COUNTED.finditer(msgid):
+        word = match["word"]
+        plural_noun = word.endswith("s") and len(word) > 3 and word not in NOT_NOUNS
+        if match["name"] not in NOT_COUNTS and (plural_noun or word in COUNT_WORDS):
+            found.append(match.group(0))
+    return found
+
+
+def test_the_count_detector_finds_what_reads_wrong_with_one() -> None:
+    assert counted_nouns(", median {days} days") == ["{days} days"]
+    assert counted_nouns("Cancel? The {n} who answered") == ["The {n} who"]
+    assert counted_nouns("you took part in {count} of {total} sessions") != []
+    assert counted_nouns("{theme} starts in {time}") == []
+    assert counted_nouns("Members: {count}") == []
+
+
+def test_every_count_before_a_noun_has_plural_forms() -> None:
+    singular_only = []
+    for directory in ("bot", "adapters"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / directory, keywords=KEYWORDS, comment_tags=()
+        ):
+            if isinstance(message, str) and counted_nouns(message):
+                singular_only.append(f"{_file}:{_line}: {message}")
+    assert singular_only == [], "use ngettext for:\n" + "\n".join(singular_only)
 
 
 def test_the_catalog_has_no_leftovers_from_removed_text() -> None:
@@ -65,3 +110,21 @@ def test_swedish_is_the_default_and_english_is_the_message_id() -> None:
     assert Translator("fi")("I agree") == "Jag godkänner"
     assert normalise_language("en-GB") == "en" and normalise_language("sv_SE") == "sv"
     assert normalise_language("de") is None and normalise_language(None) is None
+
+
+def test_one_reads_as_one_in_swedish() -> None:
+    t = Translator("sv")
+    assert t.ngettext(", median {days} day", ", median {days} days", 1).format(days="1") == (
+        ", median 1 dag"
+    )
+    cancel = t.ngettext(
+        "Cancel {theme}? The one who answered and the group chats will be told.",
+        "Cancel {theme}? The {n} who answered and the group chats will be told.",
+        1,
+    )
+    assert cancel.format(theme="X", n=1).startswith("Ställa in X? Den som har svarat")
+    assert "De 2 som har svarat" in t.ngettext(
+        "Cancel {theme}? The one who answered and the group chats will be told.",
+        "Cancel {theme}? The {n} who answered and the group chats will be told.",
+        2,
+    ).format(theme="X", n=2)

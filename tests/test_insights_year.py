@@ -219,7 +219,7 @@ async def test_a_year_of_activity_gives_the_hand_computed_figures_and_arrows(
     said = await console.said("@bertil: /statistik")
     assert "Medlemmar: 7" in said
     assert "Deltog i en aktivitet de senaste 30 dagarna: 4/7 (57 %)" in said
-    assert "Nya medlemmar i år: 2, varav 1 var gäster här först" in said
+    assert "Nya medlemmar i år: 2, varav 1 var gäst här först" in said
     assert "Väljarsamtal i år: 80 (mål 500)" in said
     assert "Snittbetyg på träffar: 4,0 av 5 (3 betyg)" in said
     assert "→ Väljarsamtal: 80 av 500 till 31 dec. 2026, risk att missa målet" in said

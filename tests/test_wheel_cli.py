@@ -8,6 +8,7 @@ import pytest
 
 from samtal import wheel_cli
 from samtal.cli import build_parser
+from samtal.usage import exit_status
 from tests.conftest import Console
 
 LOCAL = """
@@ -30,7 +31,7 @@ time = "14:00"
 
 async def _wheel(console: Console, *argv: str) -> int:
     args = build_parser().parse_args(["wheel", *argv])
-    return await wheel_cli.run(console.database, console.clock, args)
+    return await exit_status(wheel_cli.run(console.database, console.clock, args))
 
 
 async def test_import_show_and_where_each_item_comes_from(

@@ -523,9 +523,12 @@ async def _ask_text(
     )
     await ctx.reply(
         message(
-            ctx.t(
+            ctx.t.ngettext(
                 "{audience}: write the announcement in one message, as it should read (at most "
-                "{max} characters). It is sent as plain text. /avbryt stops."
+                "{max} character). It is sent as plain text. /avbryt stops.",
+                "{audience}: write the announcement in one message, as it should read (at most "
+                "{max} characters). It is sent as plain text. /avbryt stops.",
+                MAX_TEXT,
             ).format(audience=_audience_name(ctx.t, audience, interest, org), max=MAX_TEXT)
         )
     )
@@ -555,9 +558,12 @@ async def write_text(ctx: Context, state: DialogState, text: str) -> None:
         raise Refusal(ctx.t("Write the text of the announcement, or /avbryt to stop."))
     if len(body) > MAX_TEXT:
         raise Refusal(
-            ctx.t(
+            ctx.t.ngettext(
+                "That is {n} character; an announcement can have at most {max}. Shorten it "
+                "and send it again.",
                 "That is {n} characters; an announcement can have at most {max}. Shorten it "
-                "and send it again."
+                "and send it again.",
+                len(body),
             ).format(n=len(body), max=MAX_TEXT)
         )
     org_id = org.id

@@ -65,7 +65,7 @@ from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person
 from bot.formatting import day, when, when_span
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, plural_form
 from bot.messages import (
     Action,
     Attachment,
@@ -376,7 +376,11 @@ async def offer_circles(
             zone = org.zone if org else ZoneInfo("Europe/Stockholm")
             first = sessions[0] if sessions else None
             text.line(
-                t("{title}: {count} sessions from {start}").format(
+                t.ngettext(
+                    "{title}: {count} session from {start}",
+                    "{title}: {count} sessions from {start}",
+                    len(sessions),
+                ).format(
                     title=circle.title,
                     count=len(sessions),
                     start=when(first.starts_at, zone, t) if first else "",
@@ -419,9 +423,11 @@ def _describe(
         text.line(t("Material: {material}").format(material=circle.material))
     minutes = sum(s.minutes for s in sessions)
     text.line(
-        t("{count} sessions, {hours} study hours:").format(
-            count=len(sessions), hours=hours_text(t, study_hours(minutes))
-        )
+        t.ngettext(
+            "{count} session, {hours} study hours:",
+            "{count} sessions, {hours} study hours:",
+            len(sessions),
+        ).format(count=len(sessions), hours=hours_text(t, study_hours(minutes)))
     )
     for session in sessions[:6]:
         text.line(f"• {_session_line(t, session, zone)}")
@@ -832,10 +838,14 @@ async def session_ended(effects: Effects, timer: Timer) -> None:
 
         def build(t: Translator) -> OutgoingMessage:
             return message(
-                t(
+                t.ngettext(
+                    "Only {present} was marked present at session {number} of {title}, the "
+                    "leader counted. The study association needs at least 3 at every session. "
+                    "If more were there, press their names in my message from the start of the session.",
                     "Only {present} were marked present at session {number} of {title}, the "
                     "leader counted. The study association needs at least 3 at every session. "
-                    "If more were there, press their names in my message from the start of the session."
+                    "If more were there, press their names in my message from the start of the session.",
+                    int(warning.value),
                 ).format(present=int(warning.value), number=number, title=circle.title)
             )
 
@@ -867,8 +877,10 @@ async def low_check(effects: Effects, timer: Timer) -> None:
     for person in await _organisers(effects, circle):
 
         def build(t: Translator) -> OutgoingMessage:
-            text = t(
-                "{title} has {count} signed up but needs at least {min}. Sign-up closes {deadline}."
+            text = t.ngettext(
+                "{title} has {count} signed up but needs at least {min}. Sign-up closes {deadline}.",
+                "{title} has {count} signed up but needs at least {min}. Sign-up closes {deadline}.",
+                count,
             ).format(
                 title=circle.title,
                 count=count,
@@ -1168,9 +1180,12 @@ class AttendanceList:
         notes = list(self.warnings)
         if self.anonymous:
             notes.append(
-                t(
+                t.ngettext(
+                    "{count} participant did not agree to be named on this list and is shown "
+                    "without their name.",
                     "{count} participants did not agree to be named on this list and are shown "
-                    "without their names."
+                    "without their names.",
+                    self.anonymous,
                 ).format(count=self.anonymous)
             )
         return notes
@@ -1385,8 +1400,10 @@ async def send_attendance_list(effects: Effects, circle: Circle, person: Person,
         text = MessageBuilder().line(bold(t("Attendance list: {title}").format(title=circle.title)))
         counted = sum(1 for r in sheet.rows if r.counts == t("yes"))
         text.line(
-            t(
-                "{people} participants, {counted} of them count for the study association so far."
+            t.ngettext(
+                "{people} participant, {counted} of them count for the study association so far.",
+                "{people} participants, {counted} of them count for the study association so far.",
+                len(sheet.rows) - (1 if sheet.leader else 0),
             ).format(people=len(sheet.rows) - (1 if sheet.leader else 0), counted=counted)
         )
         for note in sheet.notes(t):
@@ -1508,17 +1525,21 @@ def _history_status(
     if sessions[-1].ends_at <= ctx.now:
         if counts_as_participant(sessions, mine):
             return ctx.t("done")
-        return ctx.t("ended, you took part in {count} of {total} sessions").format(
-            count=len(mine), total=len(sessions)
-        )
+        return ctx.t.ngettext(
+            "ended, you took part in {count} of {total} session",
+            "ended, you took part in {count} of {total} sessions",
+            len(sessions),
+        ).format(count=len(mine), total=len(sessions))
     if sessions[0].starts_at > ctx.now:
         return ctx.t("booked, starts {date}").format(
             date=day(sessions[0].starts_at, org.zone, ctx.t)
         )
     held = sum(1 for s in sessions if s.starts_at <= ctx.now)
-    return ctx.t("under way, you have been at {count} of {held} sessions so far").format(
-        count=len(mine), held=held
-    )
+    return ctx.t.ngettext(
+        "under way, you have been at {count} of {held} session so far",
+        "under way, you have been at {count} of {held} sessions so far",
+        held,
+    ).format(count=len(mine), held=held)
 
 
 # --- The dialog ----------------------------------------------------------------------
@@ -1741,12 +1762,20 @@ def rule_text(t: Translator, warning: RuleWarning) -> str:
         Rule.GROUP_TOO_LARGE: t(
             "The maximum makes a group of {value} with the leader; the study association allows at most 20."
         ),
-        Rule.TOO_FEW_MEETINGS: t("{value} sessions; the study association needs at least 3."),
-        Rule.TOO_FEW_HOURS: t(
-            "{value} study hours in all (45 minutes each); the study association needs at least 9."
+        Rule.TOO_FEW_MEETINGS: t.ngettext(
+            "{value} session; the study association needs at least 3.",
+            "{value} sessions; the study association needs at least 3.",
+            plural_form(warning.value),
         ),
-        Rule.MEETING_TOO_LONG: t(
-            "Session {session} is {value} study hours; at most 4 count in one session."
+        Rule.TOO_FEW_HOURS: t.ngettext(
+            "{value} study hour in all (45 minutes each); the study association needs at least 9.",
+            "{value} study hours in all (45 minutes each); the study association needs at least 9.",
+            plural_form(warning.value),
+        ),
+        Rule.MEETING_TOO_LONG: t.ngettext(
+            "Session {session} is {value} study hour; at most 4 count in one session.",
+            "Session {session} is {value} study hours; at most 4 count in one session.",
+            plural_form(warning.value),
         ),
         Rule.TOO_FEW_PRESENT: t("Session {session}: only {value} present; at least 3 are needed."),
         Rule.TOO_FEW_SIGNED_UP: t(
@@ -1779,7 +1808,11 @@ async def _summary(ctx: Context, data: dict[str, Any]) -> None:
     sessions = [CircleSession(0, s.starts_at, s.ends_at) for s in draft.sessions]
     _describe(text, t, preview, org, sessions, leader, [])
     text.line(
-        t("At least {min} participants for the circle to start.").format(min=draft.min_participants)
+        t.ngettext(
+            "At least {min} participant for the circle to start.",
+            "At least {min} participants for the circle to start.",
+            draft.min_participants,
+        ).format(min=draft.min_participants)
     )
     warnings = draft.rule_warnings()
     if warnings:

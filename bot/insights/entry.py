@@ -27,7 +27,7 @@ from bot.circles.entry import hours_text
 from bot.context import Context, MessageFor, Refusal
 from bot.domain.delivery import DialogState
 from bot.domain.organisations import Organisation
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, plural_form
 from bot.insights.model import (
     ARROW_SYMBOLS,
     MAX_REPORTED,
@@ -477,15 +477,17 @@ def figures_text(t: Translator, figures: Figures) -> OutgoingMessage:
         )
     )
     text.line(
-        t("New members this year: {count}, of whom {guests} were guests here first").format(
-            count=_number(t, figures.new_members_this_year), guests=figures.guests_joined
-        )
+        t.ngettext(
+            "New members this year: {count}, of whom {guests} was a guest here first",
+            "New members this year: {count}, of whom {guests} were guests here first",
+            figures.guests_joined,
+        ).format(count=_number(t, figures.new_members_this_year), guests=figures.guests_joined)
     )
     median = w.median_days_to_contact
     text.line(
         t("Personally contacted: {share}").format(share=_share(w.contacted))
         + (
-            t(", median {days} days").format(
+            t.ngettext(", median {days} day", ", median {days} days", plural_form(median)).format(
                 days=format_decimal(median, format="0.#", locale=t.language)
             )
             if median is not None
@@ -516,7 +518,11 @@ def figures_text(t: Translator, figures: Figures) -> OutgoingMessage:
         text.line(t("Average meeting rating: no ratings yet this year"))
     else:
         text.line(
-            t("Average meeting rating: {rating} of 5 ({count} ratings)").format(
+            t.ngettext(
+                "Average meeting rating: {rating} of 5 ({count} rating)",
+                "Average meeting rating: {rating} of 5 ({count} ratings)",
+                figures.ratings,
+            ).format(
                 rating=format_decimal(round(figures.rating, 1), format="0.0", locale=t.language),
                 count=figures.ratings,
             )
@@ -688,9 +694,11 @@ async def _set_goal(ctx: Context, org: Organisation, args: str) -> None:
     today = ctx.now.astimezone(org.zone).date()
     if not today < deadline_day <= today.replace(year=today.year + MAX_GOAL_YEARS):
         raise Refusal(
-            ctx.t("The date must be after today and within {years} years.").format(
-                years=MAX_GOAL_YEARS
-            )
+            ctx.t.ngettext(
+                "The date must be after today and within {years} year.",
+                "The date must be after today and within {years} years.",
+                MAX_GOAL_YEARS,
+            ).format(years=MAX_GOAL_YEARS)
         )
     starts_at, deadline = goal_period(ctx.now, deadline_day, org.zone)
     baseline = await current_value(ctx.uow, org, kind, starts_at, ctx.now)

@@ -748,9 +748,11 @@ async def _changed_reply(ctx: Context, meeting: Meeting) -> None:
     rsvps = await ctx.uow.meetings.rsvps(meeting.id)
     await ctx.reply(
         message(
-            ctx.t("Changed. I've told the {n} who answered and the group chats.").format(
-                n=len(rsvps)
-            )
+            ctx.t.ngettext(
+                "Changed. I've told the one who answered and the group chats.",
+                "Changed. I've told the {n} who answered and the group chats.",
+                len(rsvps),
+            ).format(n=len(rsvps))
             if rsvps
             else ctx.t("Changed. I've told the group chats.")
         )
@@ -775,9 +777,11 @@ async def ask_cancel(ctx: Context, args: tuple[str, ...]) -> None:
     answered = len(await ctx.uow.meetings.rsvps(meeting.id))
     await ctx.reply(
         message(
-            _("Cancel {theme}? The {n} who answered and the group chats will be told.").format(
-                theme=meeting.theme, n=answered
-            ),
+            _.ngettext(
+                "Cancel {theme}? The one who answered and the group chats will be told.",
+                "Cancel {theme}? The {n} who answered and the group chats will be told.",
+                answered,
+            ).format(theme=meeting.theme, n=answered),
             buttons=[
                 [
                     Button(
@@ -800,9 +804,11 @@ async def confirm_cancel(ctx: Context, args: tuple[str, ...]) -> None:
     told = await cancel_meeting(ctx, meeting)
     await ctx.reply(
         message(
-            ctx.t("{theme} is cancelled. I've told {n} people and the group chats.").format(
-                theme=meeting.theme, n=told
-            )
+            ctx.t.ngettext(
+                "{theme} is cancelled. I've told {n} person and the group chats.",
+                "{theme} is cancelled. I've told {n} people and the group chats.",
+                told,
+            ).format(theme=meeting.theme, n=told)
         )
     )
 
@@ -1023,7 +1029,11 @@ async def export_menu(ctx: Context, args: tuple[str, ...]) -> None:
     meeting_id = str(meeting.id)
     await ctx.reply(
         message(
-            ctx.t("{n} contributions to {theme}. Export as:").format(n=count, theme=meeting.theme),
+            ctx.t.ngettext(
+                "{n} contribution to {theme}. Export as:",
+                "{n} contributions to {theme}. Export as:",
+                count,
+            ).format(n=count, theme=meeting.theme),
             buttons=[
                 [
                     Button("Markdown", Action("meeting.export_as", (meeting_id, "md"))),
@@ -1051,7 +1061,11 @@ async def export_contributions(ctx: Context, args: tuple[str, ...]) -> None:
         attachment = Attachment(f"contributions-{meeting.id}.md", "text/markdown", data)
     await ctx.reply(
         MessageBuilder()
-        .line(ctx.t("{n} contributions to {theme}.").format(n=len(rows), theme=meeting.theme))
+        .line(
+            ctx.t.ngettext(
+                "{n} contribution to {theme}.", "{n} contributions to {theme}.", len(rows)
+            ).format(n=len(rows), theme=meeting.theme)
+        )
         .attach(attachment)
         .build()
     )

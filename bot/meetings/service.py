@@ -215,7 +215,11 @@ def add_facts(
         summary = t("{coming} coming, {maybe} maybe").format(coming=coming, maybe=maybe)
         if left is not None:
             summary += " · " + (
-                t("{left} of {capacity} places left").format(left=left, capacity=meeting.capacity)
+                t.ngettext(
+                    "{left} of {capacity} place left",
+                    "{left} of {capacity} places left",
+                    meeting.capacity or 0,
+                ).format(left=left, capacity=meeting.capacity)
                 if left
                 else t("Full: new answers go on the waitlist")
             )

@@ -297,7 +297,11 @@ async def _advance(ctx: Context, state: DialogState, value: str) -> None:
     elif step == "question":
         if not value or len(value) > MAX_QUESTION_LENGTH:
             raise Refusal(
-                _("Write the question in at most {n} characters.").format(n=MAX_QUESTION_LENGTH)
+                _.ngettext(
+                    "Write the question in at most {n} character.",
+                    "Write the question in at most {n} characters.",
+                    MAX_QUESTION_LENGTH,
+                ).format(n=MAX_QUESTION_LENGTH)
             )
         data["question"] = value
         next_step = "deadline" if data["kind"] == PollKind.PROPOSAL else "options"
@@ -364,14 +368,26 @@ async def _add_options(ctx: Context, data: dict[str, Any], org: Organisation, va
                 )
             part = moment.isoformat()
         elif len(part) > MAX_OPTION_LENGTH:
-            raise Refusal(_("An option can be at most {n} characters.").format(n=MAX_OPTION_LENGTH))
+            raise Refusal(
+                _.ngettext(
+                    "An option can be at most {n} character.",
+                    "An option can be at most {n} characters.",
+                    MAX_OPTION_LENGTH,
+                ).format(n=MAX_OPTION_LENGTH)
+            )
         if part.casefold() in (o.casefold() for o in options + added):
             raise Refusal(_("That option is there already."))
         added.append(part)
     if not added:
         raise Refusal(_("Write an option, or press Done."))
     if len(options) + len(added) > MAX_OPTIONS:
-        raise Refusal(_("A poll can have at most {n} options.").format(n=MAX_OPTIONS))
+        raise Refusal(
+            _.ngettext(
+                "A poll can have at most {n} option.",
+                "A poll can have at most {n} options.",
+                MAX_OPTIONS,
+            ).format(n=MAX_OPTIONS)
+        )
     options += added
     if data["kind"] == PollKind.TIME:
         options.sort()
@@ -1230,7 +1246,11 @@ def _result_message(
     if reached is not None:
         word = t("reached") if reached else t("not reached")
         text.line(
-            t("Quorum {percent} %: {word} ({voters} of {eligible} who could vote).").format(
+            t.ngettext(
+                "Quorum {percent} %: {word} ({voters} of the {eligible} who could vote).",
+                "Quorum {percent} %: {word} ({voters} of {eligible} who could vote).",
+                eligible or 0,
+            ).format(
                 percent=poll.quorum_percent, word=word, voters=result.voters, eligible=eligible
             )
         )

@@ -22,7 +22,7 @@ from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import Organisation, OrgKind
 from bot.domain.people import Affiliation, Person, Role, Status
 from bot.formatting import day
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, plural_form
 from bot.meetings.service import add_facts, rsvp_buttons
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, link, message
 from bot.permissions import Permission
@@ -594,8 +594,10 @@ async def _tell_officer_new(
             .line(bold(t("New member in {org}: {name}").format(org=branch.name, name=name)))
             .line(t("Reach them: {reach}").format(reach=contact))
             .line(
-                t(
-                    "You are their contact person. Please call or write to them personally within {days} days, and press the button when you have."
+                t.ngettext(
+                    "You are their contact person. Please call or write to them personally within {days} day, and press the button when you have.",
+                    "You are their contact person. Please call or write to them personally within {days} days, and press the button when you have.",
+                    plan.reminder_after_days,
                 ).format(days=plan.reminder_after_days)
             )
             .line(t("I will tell you their interests when they have answered."))
@@ -671,9 +673,12 @@ async def remind_officer(fx: Effects, timer: Timer) -> None:
 
     def build(t: Translator) -> OutgoingMessage:
         return message(
-            t(
+            t.ngettext(
+                "A reminder: {name} became a member {days} day ago and has not had a "
+                "personal contact yet. Reach them: {reach}",
                 "A reminder: {name} became a member {days} days ago and has not had a "
-                "personal contact yet. Reach them: {reach}"
+                "personal contact yet. Reach them: {reach}",
+                days,
             ).format(name=name, days=days, reach=contact),
             buttons=[[Button(t("I have made contact"), Action("welcome.contacted", (flow_id,)))]],
         )
@@ -698,10 +703,14 @@ async def escalate(fx: Effects, timer: Timer) -> None:
 
     def build(t: Translator) -> OutgoingMessage:
         return message(
-            t(
+            t.ngettext(
+                "{name} became a member of {org} {days} day ago and has still not been "
+                "contacted personally. Member officer: {officer}. Can you make sure someone "
+                "gets in touch? Reach them: {reach}",
                 "{name} became a member of {org} {days} days ago and has still not been "
                 "contacted personally. Member officer: {officer}. Can you make sure someone "
-                "gets in touch? Reach them: {reach}"
+                "gets in touch? Reach them: {reach}",
+                days,
             ).format(
                 name=name,
                 org=branch.name,
@@ -1170,9 +1179,11 @@ async def wish_answer(ctx: Context, state: DialogState, text: str) -> None:
     wish = text.strip()
     if len(wish) > MAX_WISH:
         raise Refusal(
-            ctx.t("That is a bit long: please keep it under {limit} characters.").format(
-                limit=MAX_WISH
-            )
+            ctx.t.ngettext(
+                "That is a bit long: please keep it under {limit} character.",
+                "That is a bit long: please keep it under {limit} characters.",
+                MAX_WISH,
+            ).format(limit=MAX_WISH)
         )
     await ctx.end_dialog()
     await _finish_checkin(ctx, flow, wish or None)
@@ -1401,9 +1412,9 @@ async def list_new_members(ctx: Context, args: str) -> None:
             share=_percent(figures.contacted.count, figures.contacted.of)
         )
         + (
-            ctx.t(", median {days} days").format(
-                days=format_decimal(median, format="0.#", locale=ctx.t.language)
-            )
+            ctx.t.ngettext(
+                ", median {days} day", ", median {days} days", plural_form(median)
+            ).format(days=format_decimal(median, format="0.#", locale=ctx.t.language))
             if median is not None
             else ""
         )

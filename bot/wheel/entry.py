@@ -690,7 +690,11 @@ async def start_wheel(ctx: Context, args: str) -> None:
             ).format(org=org.name)
         )
         .line(
-            ctx.t("{count} announcements are planned for the next two weeks.").format(count=armed)
+            ctx.t.ngettext(
+                "{count} announcement is planned for the next two weeks.",
+                "{count} announcements are planned for the next two weeks.",
+                armed,
+            ).format(count=armed)
             if armed
             else ctx.t("Nothing is due for announcement in the next two weeks.")
         )
