@@ -2,12 +2,22 @@
 
 Handlers never send anything themselves: `reply`, `notify` and
 `post_to_org` put messages into the outbox inside the handler's transaction.
+
+Who sees a reply: an answer is personal (to the person alone: help, their own
+data, reports, refusals, confirmations, errors) unless the handler says it is
+for the group (`reply(..., for_group=True)`). A personal answer to something
+typed in a group goes to the person's private chat on that platform, and so do
+the dialogs it starts; where the platform answers in place for one person's
+eyes (Discord's ephemeral answers, `Gateway.personal_in_place`) it stays there,
+marked `personal`. If the private chat can't be reached, the group gets a short
+neutral pointer (`messages.Pointer`), never the content.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,15 +27,31 @@ from bot.delivery import enqueue
 from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
 from bot.domain.people import Person, Status
-from bot.events import Chat
+from bot.events import Chat, Sender
 from bot.i18n import Translator
-from bot.messages import OutgoingMessage
+from bot.messages import OutgoingMessage, Pointer, Span
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
 from bot.registry import Access, Registry, Requirement
 from bot.settings import Settings
 
 MessageFor = Callable[[Translator], OutgoingMessage]
+
+
+def personal_chat(chat: Chat, sender: Sender | None, *, in_place: bool) -> Chat:
+    """Where a person's personal answers to something typed in `chat` go (the module's note)."""
+    if chat.is_private or in_place or sender is None:
+        return chat
+    return Chat(chat.platform, sender.external_id, is_private=True)
+
+
+def pointer_to(chat: Chat, name: str, t: Translator) -> Pointer:
+    """The group's neutral note when someone's private chat can't be reached."""
+    text = t(
+        "{name}, I can't write to you privately yet. Start a private chat with me "
+        "(/start), then try again."
+    ).format(name=name)
+    return Pointer(chat.chat_id, (Span(text),))
 
 
 class Refusal(Exception):
@@ -139,10 +165,14 @@ class Context(Effects):
         consented: bool,
         registry: Registry,
         settings: Settings | None = None,
+        sender: Sender | None = None,
+        answers_in_place: bool = False,
     ) -> None:
         super().__init__(uow, clock, settings)
         self.person = person
         self.chat = chat
+        # Where personal answers and dialogs go: the chat itself, or the person's private chat.
+        self.private_chat = personal_chat(chat, sender, in_place=answers_in_place)
         self.org = org
         self.event_id = event_id
         self.t = translator
@@ -156,18 +186,28 @@ class Context(Effects):
         assert self.person.id is not None
         return self.person.id
 
-    async def reply(self, message: OutgoingMessage) -> None:
-        """Answers in the chat the event came from."""
+    @property
+    def answered_elsewhere(self) -> bool:
+        """Whether personal answers go to the private chat rather than where this was typed."""
+        return self.private_chat is not self.chat
+
+    async def reply(self, message: OutgoingMessage, *, for_group: bool = False) -> None:
+        """Answers the person: personal unless `for_group` (see the module's note on who
+        sees a reply). Only what is meant for everyone in a group chat is posted there."""
+        to = self.chat if for_group else self.private_chat
+        pointer = None
+        if to is not self.chat:
+            pointer = pointer_to(self.chat, self.person.display_name, self.t)
         await enqueue(
             self.uow,
             key=f"reply:{self.chat.platform}:{self.event_id}:{next(self._replies)}",
-            platform=self.chat.platform,
-            chat_id=self.chat.chat_id,
-            direct=self.chat.is_private,
-            message=message,
+            platform=to.platform,
+            chat_id=to.chat_id,
+            direct=to.is_private,
+            message=replace(message, personal=not for_group, pointer=pointer),
             now=self.now,
-            person_id=self.person.id if self.chat.is_private and not self.erased else None,
-            coalesce=not self.chat.is_private,
+            person_id=self.person.id if to.is_private and not self.erased else None,
+            coalesce=not to.is_private,
         )
 
     async def erase_person(self) -> None:
@@ -193,15 +233,18 @@ class Context(Effects):
         assert isinstance(requirement, Permission)
         return requirement in await self.permissions(org)
 
+    # A dialog's prompts are personal answers, so it lives where they go: a dialog started in
+    # a group continues in the person's private chat.
     async def dialog(self) -> DialogState | None:
-        return await self.uow.dialogs.get(self.person_id, self.chat.platform, self.chat.chat_id)
+        chat = self.private_chat
+        return await self.uow.dialogs.get(self.person_id, chat.platform, chat.chat_id)
 
     async def start_dialog(self, name: str, step: str, data: dict[str, Any] | None = None) -> None:
         await self.uow.dialogs.save(
             DialogState(
                 person_id=self.person_id,
-                platform=self.chat.platform,
-                chat_id=self.chat.chat_id,
+                platform=self.private_chat.platform,
+                chat_id=self.private_chat.chat_id,
                 name=name,
                 step=step,
                 data=data or {},
@@ -210,7 +253,8 @@ class Context(Effects):
         )
 
     async def end_dialog(self) -> None:
-        await self.uow.dialogs.clear(self.person_id, self.chat.platform, self.chat.chat_id)
+        chat = self.private_chat
+        await self.uow.dialogs.clear(self.person_id, chat.platform, chat.chat_id)
 
 
 TimerContext = Effects  # timers run without a person or chat

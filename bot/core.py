@@ -7,12 +7,13 @@ import difflib
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import dialogs
 from bot.actions import Stale, read_args, target_org_id
 from bot.clock import Clock
-from bot.context import Context, Effects, Refusal
+from bot.context import Context, Effects, Refusal, personal_chat, pointer_to
 from bot.delivery import DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
@@ -192,11 +193,25 @@ class Samtal:
                 current = await uow.timers.get(timer.id)
                 if current is None or current.done_at is not None:
                     continue
-                handler = self.registry.timers.get(current.kind)
+                spec = self.registry.timers.get(current.kind)
                 try:
-                    if handler is None:
+                    if spec is None:
                         raise LookupError(f"no handler for timer kind {current.kind!r}")
-                    await handler(Effects(uow, self.clock, self.settings), current)
+                    fx = Effects(uow, self.clock, self.settings)
+                    # The one place late timers are judged (after downtime, a busy process):
+                    # past its declared usefulness a timer is dropped, never sent stale.
+                    until = await spec.useful_until(fx, current)
+                    if until is not None and fx.now >= until:
+                        log.info(
+                            "timer %s (%s) dropped: due %s, useful until %s, now %s",
+                            current.key,
+                            current.kind,
+                            current.due_at.isoformat(),
+                            until.isoformat(),
+                            fx.now.isoformat(),
+                        )
+                    else:
+                        await spec.handler(fx, current)
                 except Exception:
                     # Dropped rather than retried forever; what it wrote is rolled back.
                     log.exception("timer %s failed and is dropped", current.key)
@@ -234,7 +249,14 @@ class Samtal:
             consented=consented,
             registry=self.registry,
             settings=self.settings,
+            sender=event.sender,
+            answers_in_place=self._answers_in_place(event.chat.platform),
         )
+
+    def _answers_in_place(self, platform: str) -> bool:
+        """Whether the platform shows a personal answer in a group to that person alone."""
+        gateway = next((g for g in self.dispatcher.gateways if g.platform == platform), None)
+        return bool(getattr(gateway, "personal_in_place", False))
 
     async def _person_for(self, uow: UnitOfWork, sender: Sender) -> tuple[Person, bool]:
         """The sender's person (created at first contact) and whether they have consented."""
@@ -324,7 +346,8 @@ class Samtal:
         if _is_command(text):
             await self._command(ctx, text)
             return Outcome()
-        state = await ctx.dialog()
+        # Text typed in a group never answers a dialog that went on in the private chat.
+        state = None if ctx.answered_elsewhere else await ctx.dialog()
         if state is not None:
             await dialogs.answer_text(ctx, state, text)
         elif ctx.chat.is_private:
@@ -432,16 +455,25 @@ class Samtal:
                     if person
                     else Translator(sender.language or "sv")
                 )
+                # Personal, as every refusal and error: privately when typed in a group.
+                chat = event.chat
+                to = personal_chat(chat, sender, in_place=self._answers_in_place(chat.platform))
+                name = person.display_name if person else sender.display_name
+                answer = replace(
+                    message(text(translator)),
+                    personal=True,
+                    pointer=pointer_to(chat, name, translator) if to is not chat else None,
+                )
                 await enqueue(
                     uow,
-                    key=f"reply:{event.chat.platform}:{event.event_id}:alone",
-                    platform=event.chat.platform,
-                    chat_id=event.chat.chat_id,
-                    direct=event.chat.is_private,
-                    message=message(text(translator)),
+                    key=f"reply:{chat.platform}:{event.event_id}:alone",
+                    platform=to.platform,
+                    chat_id=to.chat_id,
+                    direct=to.is_private,
+                    message=answer,
                     now=self.clock.now(),
-                    person_id=person.id if person and event.chat.is_private else None,
-                    coalesce=not event.chat.is_private,
+                    person_id=person.id if person and to.is_private else None,
+                    coalesce=not to.is_private,
                 )
                 await uow.commit()
         except Exception:

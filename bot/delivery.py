@@ -24,7 +24,9 @@ on one PostgreSQL:
 3. **Call, then record**: `sent`, with the platform's message id; or, on a
    `DeliveryError`, pending again (`deferred`: after `retry_after`, never
    sooner, and not counted as an attempt; otherwise counted, with back-off,
-   up to `MAX_ATTEMPTS`) or `failed` for good.
+   up to `MAX_ATTEMPTS`) or `failed` for good. A personal answer that fails for
+   good and carries a `Pointer` (it was asked in a group) queues that pointer
+   for the group in the same transaction.
 
 A process that stops (crash, kill -9, lost host) leaves its claims behind.
 Every process checks every few seconds (and at start) for claims whose lease
@@ -576,6 +578,19 @@ class Dispatcher:
                 not_before=now + timedelta(seconds=max(wait, 0.0)),
                 error=error.reason,
             )
+            pointer = message.pointer
+            if settled and status is OutboxStatus.FAILED and pointer is not None:
+                # A personal answer that can't reach the private chat: the group where it
+                # was asked gets the neutral pointer instead, never the content.
+                await enqueue(
+                    uow,
+                    key=f"{entry.key}:pointer",
+                    platform=entry.platform,
+                    chat_id=pointer.chat_id,
+                    direct=False,
+                    message=OutgoingMessage(pointer.spans),
+                    now=now,
+                )
             await uow.commit()
         if not settled:
             self.stats.lost_claims += 1

@@ -221,6 +221,16 @@ def _spans_from_json(data: Sequence[dict[str, Any]]) -> tuple[Span, ...]:
 
 
 @dataclass(frozen=True)
+class Pointer:
+    """What a group is told instead when a personal answer to something typed there can't
+    reach the person's private chat (Telegram: they never started the bot, or blocked it):
+    short and neutral, never the answer's content. The dispatcher posts it to `chat_id`."""
+
+    chat_id: str
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     spans: tuple[Span, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -245,6 +255,9 @@ class OutgoingMessage:
     native_poll: NativePoll | None = None
     # End the native poll of the post `reference` names (then send the text, if any).
     stop_native_poll: bool = False
+    personal: bool = False  # for one person only (Discord: ephemeral when answering in a server)
+    # Where a personal answer that could not be delivered privately is pointed at instead.
+    pointer: Pointer | None = None
 
     @property
     def plain_text(self) -> str:
@@ -299,6 +312,13 @@ class OutgoingMessage:
             data["native_poll"] = self.native_poll.to_json()
         if self.stop_native_poll:
             data["stop_native_poll"] = True
+        if self.personal:
+            data["personal"] = True
+        if self.pointer:
+            data["pointer"] = {
+                "chat_id": self.pointer.chat_id,
+                "spans": _spans_json(self.pointer.spans),
+            }
         return data
 
     @classmethod
@@ -327,6 +347,10 @@ class OutgoingMessage:
             if data.get("native_poll")
             else None,
             stop_native_poll=bool(data.get("stop_native_poll", False)),
+            personal=bool(data.get("personal", False)),
+            pointer=Pointer(data["pointer"]["chat_id"], _spans_from_json(data["pointer"]["spans"]))
+            if data.get("pointer")
+            else None,
         )
 
 

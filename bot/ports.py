@@ -317,6 +317,11 @@ class Gateway(Protocol):
     `reports_call_start = True` and await `bot.delivery.platform_call_starting()`
     right before each request instead: the dispatcher's start mark is then written
     at the end of the wait, which keeps the uncertain window small (see bot/delivery.py).
+
+    A gateway whose platform can show an answer in a group to one person alone
+    (Discord's ephemeral answers) sets `personal_in_place = True`: personal answers
+    to something typed in a group then stay there, marked `personal`, instead of
+    going to the person's private chat (bot/context.py).
     """
 
     platform: str

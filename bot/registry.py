@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,9 @@ CommandHandler = Callable[["Context", str], Awaitable[None]]
 # Receives the button's arguments as its action declared them (`bot.actions`).
 ActionHandler = Callable[["Context", tuple[Any, ...]], Awaitable[None]]
 TimerHandler = Callable[["TimerContext", "Timer"], Awaitable[None]]
+# Until when a timer's work is still worth doing: after downtime the core runs a late timer
+# only before that instant, and drops it (logged) after. None: whenever it runs.
+UsefulUntil = Callable[["TimerContext", "Timer"], Awaitable[datetime | None]]
 # A join link's payload after its prefix: "/start join_sandviken" runs the "join" handler with "sandviken".
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
 # An answer in a platform's own poll whose ref is "prefix:arg": runs the prefix's handler with arg.
@@ -63,6 +66,27 @@ class ActionSpec:
     args: tuple[ArgType, ...] | None = None
 
 
+@dataclass(frozen=True)
+class TimerSpec:
+    handler: TimerHandler
+    useful_until: UsefulUntil
+
+
+async def always(fx: TimerContext, timer: Timer) -> datetime | None:
+    """For work that must be done however late (closing a poll, a state change, housekeeping),
+    and for messages whose words are computed when they are sent."""
+    return None
+
+
+def within(window: timedelta) -> UsefulUntil:
+    """Useful until `window` after the timer was due (e.g. "how was it?" after a meeting)."""
+
+    async def until(fx: TimerContext, timer: Timer) -> datetime | None:
+        return timer.due_at + window
+
+    return until
+
+
 def command_key(name: str) -> str:
     """Folds a typed name: '/Hjälp@SamtalBot' and 'hjalp' are the same command."""
     name = name.lstrip("/").split("@", 1)[0].lower()
@@ -82,7 +106,7 @@ class Registry:
         self._by_name: dict[str, CommandSpec] = {}
         self.actions: dict[str, ActionSpec] = {}
         self.dialogs: dict[str, Dialog[Any]] = {}
-        self.timers: dict[str, TimerHandler] = {}
+        self.timers: dict[str, TimerSpec] = {}
         self.payloads: dict[str, PayloadHandler] = {}
         # Run once when the core starts, e.g. to make sure a recurring timer is armed.
         self.startups: list[Callable[[TimerContext], Awaitable[None]]] = []
@@ -119,8 +143,13 @@ class Registry:
             raise ValueError(f"dialog {dialog.name!r} is registered twice")
         self.dialogs[dialog.name] = dialog
 
-    def timer(self, kind: str, handler: TimerHandler) -> None:
-        self.timers[kind] = handler
+    def timer(self, kind: str, handler: TimerHandler, *, useful_until: UsefulUntil) -> None:
+        """Registers a timer kind with until when its work is useful (`always`, `within(...)`,
+        or a function of the timer, e.g. a meeting reminder's meeting start). The core
+        drops a timer that runs past it (after downtime) instead of sending stale words."""
+        if kind in self.timers:
+            raise ValueError(f"timer kind {kind!r} is registered twice")
+        self.timers[kind] = TimerSpec(handler, useful_until)
 
     def daily(self, name: str, kind: str, at: time, handler: TimerHandler) -> None:
         """A timer that runs once a day at local time `at` (keys `name:DATE`).
@@ -129,7 +158,7 @@ class Registry:
         transaction that marks the run done: also after a run that failed, whose own
         writes are rolled back. The handler does not arm it itself.
         """
-        self.timer(kind, handler)
+        self.timer(kind, handler, useful_until=always)
         self.dailies[kind] = Daily(name, at)
 
     def startup(self, handler: Callable[[TimerContext], Awaitable[None]]) -> None:

@@ -14,11 +14,13 @@ from bot.meetings.model import (
     Rsvp,
     answer_for,
     coming_count,
+    minutes_left,
     parse_capacity,
     parse_end,
     parse_reminder_offsets,
     parse_when,
     reminder_times,
+    reminder_useful_until,
     split_place,
     spots_left,
     to_promote,
@@ -204,3 +206,20 @@ def test_places_links_and_capacity() -> None:
     for bad in ("tjugo", "-3", "1.5"):
         with pytest.raises(ValueError):
             parse_capacity(bad)
+
+
+def test_a_late_reminder_says_the_time_really_left_and_gives_way_to_a_closer_one() -> None:
+    starts = datetime(2026, 3, 11, 18, 0, tzinfo=STOCKHOLM)
+    offsets = [7 * 24 * 60, 24 * 60, 120]
+    # On time (or a few minutes late): the words it was armed with.
+    assert minutes_left(starts, starts - timedelta(days=7), 7 * 24 * 60) == 7 * 24 * 60
+    assert minutes_left(starts, starts - timedelta(minutes=118), 120) == 120
+    # Late: counted from now, in the unit people say.
+    assert minutes_left(starts, starts - timedelta(hours=30), 7 * 24 * 60) == 30 * 60
+    assert minutes_left(starts, starts - timedelta(days=3, hours=2), 7 * 24 * 60) == 3 * 24 * 60
+    assert minutes_left(starts, starts - timedelta(minutes=40), 120) == 40
+    assert minutes_left(starts, starts - timedelta(seconds=20), 120) == 1
+    # The week's reminder is useful until the day's falls due; the last one until the start.
+    assert reminder_useful_until(starts, 7 * 24 * 60, offsets) == starts - timedelta(days=1)
+    assert reminder_useful_until(starts, 24 * 60, offsets) == starts - timedelta(hours=2)
+    assert reminder_useful_until(starts, 120, offsets) == starts

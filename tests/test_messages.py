@@ -12,6 +12,7 @@ from bot.messages import (
     Button,
     MessageBuilder,
     OutgoingMessage,
+    Pointer,
     Span,
     Style,
     bold,
@@ -36,6 +37,13 @@ def test_a_message_survives_the_outbox() -> None:
         original.spans, ((Button("Jag kommer", token="abc"),),), original.attachment
     )
     assert OutgoingMessage.from_json(original.to_json()) == original
+
+
+def test_a_personal_answer_keeps_its_tag_and_pointer_in_the_outbox() -> None:
+    pointer = Pointer("-1001", (Span("Anna, starta en privat chatt med mig (/start)."),))
+    original = OutgoingMessage((Span("Din anmälan har skickats."),), personal=True, pointer=pointer)
+    assert OutgoingMessage.from_json(original.to_json()) == original
+    assert OutgoingMessage.from_json(OutgoingMessage((Span("x"),)).to_json()).personal is False
 
 
 def test_splitting_prefers_paragraphs_then_lines_then_words() -> None:

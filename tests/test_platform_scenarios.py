@@ -99,14 +99,20 @@ async def test_help_before_and_after_consent(bot: Driver) -> None:
 
 
 async def test_in_a_group_personal_flows_go_to_the_private_chat(bot: Driver) -> None:
+    # Personal answers go to her private chat; Discord answers in place, for her eyes only.
+    to = "#allmant" if bot.platform == "discord" else "nora"
     said = await bot.say("nora", "/start", group="allmant")
-    assert [s.to for s in said] == ["#allmant"]
-    assert said[0].text == sv(
-        "Hello {name}! Write /start to me in a private chat first, "
-        "so I can tell you what I store and ask for your consent."
-    ).format(name="Nora")
+    assert [s.to for s in said] == [to]
+    if bot.platform == "discord":
+        assert said[0].text == sv(
+            "Hello {name}! Write /start to me in a private chat first, "
+            "so I can tell you what I store and ask for your consent."
+        ).format(name="Nora")
+    else:  # the consent question itself, in her private chat
+        assert said[0].text.startswith(sv("Welcome to Samtal, {name}!").format(name="Nora"))
+        assert said[0].buttons == (sv("I agree"), sv("No thanks"))
     said = await bot.say("nora", "/hjalp", group="allmant")
-    assert [s.to for s in said] == ["#allmant"]
+    assert [s.to for s in said] == [to]
     assert said[0].text.startswith(sv("What you can do here"))
 
 

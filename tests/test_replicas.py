@@ -17,7 +17,7 @@ from bot.delivery import LEASE, DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import OutboxEntry, OutboxStatus, Timer
 from bot.messages import OutgoingMessage, message
 from bot.ports import DeliveryError
-from bot.registry import Registry
+from bot.registry import Registry, always
 from storage import tables
 from storage.coordination import ReplicaRegistry, SchedulerLock
 from storage.database import Database
@@ -244,7 +244,7 @@ async def test_only_the_process_that_runs_timers_runs_them_and_the_start_up_work
         ran.append(timer.key)
 
     registry.startup(arm)
-    registry.timer("tick", tick)
+    registry.timer("tick", tick, useful_until=always)
     holder = {"lock": False}
     samtal = Samtal(
         database.unit_of_work,

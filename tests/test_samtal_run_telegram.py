@@ -89,14 +89,11 @@ async def test_samtal_run_answers_on_telegram(tmp_path: Path, repo_root: Path) -
         assert private[0].visible.startswith(sv("Welcome to Samtal, {name}!").format(name="Nora"))
         assert [b["text"] for b in private[0].buttons()] == [sv("I agree"), sv("No thanks")]
         assert private[1].visible.startswith(sv("What you can do here"))
-        in_group = double.sent_to(group)
-        assert in_group[0].visible == sv(
-            "Hello {name}! Write /start to me in a private chat first, "
-            "so I can tell you what I store and ask for your consent."
-        ).format(name="Nora")
-        # The group reply carries a button that opens the private chat with the bot.
-        assert any(b.get("url") == "https://t.me/SamtalTestBot" for b in in_group[0].buttons())
-        assert in_group[1].visible.startswith(sv("What you can do here"))
+        # Answers to what she typed in the group are personal: they come privately too, and
+        # the group sees nothing.
+        assert private[2].visible.startswith(sv("Welcome to Samtal, {name}!").format(name="Nora"))
+        assert private[3].visible.startswith(sv("What you can do here"))
+        assert double.sent_to(group) == []
         for sent in double.sent:  # valid HTML (the double parsed it) and within the limit
             assert sent.method == "sendMessage"
             assert len(sent.visible) <= 4096

@@ -140,11 +140,50 @@ async def test_english_speaker_gets_english(database: Database, clock: VirtualCl
 
 async def test_group_reply_offers_the_private_chat(database: Database, clock: VirtualClock) -> None:
     async with telegram_bot(database, clock) as tg:
+        # Someone who never started the bot writes /start in a group: the answer can't reach
+        # her privately, so the group's pointer offers the private chat.
+        tg.double.strangers.add(int(str(tg.user("nora")["id"])))
         await tg.say("nora", "/start", group="allmant")
         (sent,) = tg.double.sent_to(tg.group_id("allmant"))
         assert sent.buttons() == [
             {"text": "→ t.me/SamtalTestBot", "url": "https://t.me/SamtalTestBot"}
         ]
+
+
+async def test_a_personal_answer_to_something_typed_in_a_group_goes_to_the_private_chat(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with telegram_bot(database, clock) as tg:
+        said = await tg.say("nora", "/hjalp", group="allmant")
+        assert [s.to for s in said] == ["nora"]
+        assert said[0].text.startswith(sv("What you can do here"))
+        assert tg.double.sent_to(tg.group_id("allmant")) == []
+
+
+async def test_a_group_gets_only_a_neutral_pointer_when_the_private_chat_is_out_of_reach(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with telegram_bot(database, clock) as tg:
+        nora = tg.user("nora")
+        tg.double.strangers.add(int(str(nora["id"])))  # she never started the bot
+        said = await tg.say("nora", "/hjalp", group="allmant")
+        assert [r[1:] for r in tg.double.refusals] == [
+            (403, "Forbidden: bot can't initiate conversation with a user")
+        ]
+        (pointer,) = said
+        assert pointer.to == "#allmant"
+        assert pointer.text == sv(
+            "{name}, I can't write to you privately yet. Start a private chat with me "
+            "(/start), then try again."
+        ).format(name="Nora")
+        assert "/moten" not in pointer.text  # never the answer's content
+        (sent,) = tg.double.sent_to(tg.group_id("allmant"))
+        assert sent.buttons() == [
+            {"text": "→ t.me/SamtalTestBot", "url": "https://t.me/SamtalTestBot"}
+        ]
+        clock.advance(timedelta(hours=1))
+        await tg.samtal.run_due()
+        assert len(tg.double.sent_to(tg.group_id("allmant"))) == 1  # once, never retried
 
 
 async def test_forged_button_gets_a_clear_answer_and_toast(

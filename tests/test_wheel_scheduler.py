@@ -132,18 +132,19 @@ async def test_what_fell_due_while_down_is_sent_late_only_while_useful(
     down_until = at("2026-04-21T12:00")
     again = Console(database, VirtualClock(down_until))
     await again.samtal.start()
-    with caplog.at_level(logging.INFO, logger="bot.wheel.entry"):
+    with caplog.at_level(logging.INFO, logger="bot.core"):
         await again.samtal.run_due()
     late = [d.message.plain_text for d in again.gateway.delivered]
     assert before > 0
     # The film club on 24 April was to be announced on 10 April: still useful, sent late.
     assert any(text.startswith("Filmklubben") and "24 april" in text for text in late)
     # The reminders for argumentation (7 April) and the campaign week (20 April) came after
-    # their start: skipped and logged, never sent.
+    # their start: dropped by the core's timer policy and logged once each, never sent.
     assert not any("Argumentationsträning" in text for text in late)
     assert not any(text.startswith("Påminnelse") and "20 april" in text for text in late)
-    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert any("came after the start" in message for message in skipped)
+    dropped = [r for r in caplog.records if "dropped: due" in r.getMessage()]
+    assert dropped and all(r.levelno == logging.INFO for r in dropped)
+    assert any(":remind:" in r.getMessage() for r in dropped)
 
 
 async def test_a_paused_wheel_announces_nothing_new_until_started_again(

@@ -115,10 +115,10 @@ class ConsoleSession:
                     chat_for(user, None) if delivered.direct else chat_for(user, delivered.chat_id)
                 )
                 await self.samtal.handle(ButtonPressed(self._event_id(), sender(user), chat, token))
-            case SetClock(instant):
-                await self.move_clock_to(instant)
-            case AdvanceClock(delta):
-                await self.move_clock_to(self._virtual_clock().now() + delta)
+            case SetClock(instant, down):
+                await self.move_clock_to(instant, down=down)
+            case AdvanceClock(delta, down):
+                await self.move_clock_to(self._virtual_clock().now() + delta, down=down)
         await self.samtal.run_due()
 
     def _virtual_clock(self) -> VirtualClock:
@@ -127,12 +127,13 @@ class ConsoleSession:
             raise TranscriptError("@clock works only in transcript mode, with the virtual clock")
         return clock
 
-    async def move_clock_to(self, target: datetime) -> None:
-        """Walks the clock through each due instant on the way, so work runs at its own time."""
+    async def move_clock_to(self, target: datetime, *, down: bool = False) -> None:
+        """Walks the clock through each due instant on the way, so work runs at its own time;
+        `down`: jumps straight there, as after downtime (what fell due runs late, then)."""
         clock = self._virtual_clock()
         if target < clock.now():
             raise TranscriptError("the clock can't go back")
-        while True:
+        while not down:
             due = await self.samtal.next_due()
             if due is None or due > target:
                 break

@@ -5,13 +5,14 @@
 @anna: [Jag kommer]        anna presses the newest button with that label she can see
 @clock: 2026-03-02T18:00   set the virtual clock (ISO, organisation's zone)
 @clock: +1d                advance it (s, m, h, d, w); due work runs
+@clock: down +2d           the bot is down meanwhile: what fell due runs late, at the end
 # comment
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,11 +38,13 @@ class Press:
 @dataclass(frozen=True)
 class SetClock:
     instant: datetime
+    down: bool = False  # nothing runs on the way (the bot was down): due work runs late
 
 
 @dataclass(frozen=True)
 class AdvanceClock:
     delta: timedelta
+    down: bool = False
 
 
 Step = Say | Press | SetClock | AdvanceClock | None  # None: a comment or a blank line
@@ -69,6 +72,10 @@ def parse_line(line: str, zone: ZoneInfo) -> Step:
 
 
 def _clock(text: str, zone: ZoneInfo) -> SetClock | AdvanceClock:
+    head, _, rest = text.partition(" ")
+    if head == "down" and rest.strip():
+        step = _clock(rest.strip(), zone)
+        return replace(step, down=True)
     if text.startswith("+"):
         parts = _DELTA_PART.findall(text[1:])
         if not parts or "".join(n + u for n, u in parts) != text[1:]:

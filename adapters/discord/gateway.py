@@ -142,6 +142,9 @@ class _Pending:
 
 class DiscordGateway:
     platform = PLATFORM
+    # A personal answer to an interaction in a server stays there, for the person's eyes
+    # only (ephemeral), instead of going to their DMs (bot/context.py).
+    personal_in_place = True
 
     def __init__(self, client: discord.Client, budget: RestBudget | None = None) -> None:
         self.client = client

@@ -68,7 +68,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, message
 from bot.parsing import clean_text, parse_id
 from bot.permissions import Permission
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, always
 from bot.welcome.model import INTERESTS
 
 QUEUE_TIMER = "announcement.queue"
@@ -111,9 +111,10 @@ def setup(registry: Registry) -> None:
         # Each checks the permission in the announcement's own organisation itself.
         registry.action(name, handler, Access.CONSENTED)
     registry.dialog(TEXT)
-    registry.timer(QUEUE_TIMER, queue_timer)
-    registry.timer(CHECK_TIMER, check_timer)
-    registry.timer(EXPIRE_TIMER, expire_draft)
+    # The organiser's own sending and its report: done however late (the words say when).
+    registry.timer(QUEUE_TIMER, queue_timer, useful_until=always)
+    registry.timer(CHECK_TIMER, check_timer, useful_until=always)
+    registry.timer(EXPIRE_TIMER, expire_draft, useful_until=always)
 
 
 # --- rules shared with `samtal announce` -------------------------------------------------------
@@ -402,6 +403,9 @@ async def announce(ctx: Context, args: str) -> None:
         options = await _announcing_orgs(ctx)
     if not options:
         raise Refusal(ctx.t("Only organisers can send announcements."))
+    if ctx.answered_elsewhere:  # asked in a group: the rest happens in private (the reply's way)
+        await ctx.reply(_audience_question(ctx.t, options[0]))
+        return
     if not ctx.chat.is_private:
         # The group's organisation; the rest happens in private, out of the group's sight.
         chosen = options[0]

@@ -77,10 +77,12 @@ from bot.messages import (
 from bot.parsing import parse_id
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, within
 from bot.spreadsheet import SafeCsvWriter
 
 REMINDER_BEFORE = timedelta(days=1)
+# How long after a session "too few were marked present" still helps (names can be added).
+FEW_PRESENT_USEFUL = timedelta(days=3)
 LOW_WARNING_BEFORE_DEADLINE = timedelta(days=3)
 CHECKIN_OPENS_BEFORE = timedelta(minutes=15)
 CHECKIN_CLOSES_AFTER = timedelta(minutes=30)
@@ -163,10 +165,10 @@ def setup(registry: Registry) -> None:
     registry.action("circle.mark", mark, Access.CONSENTED)
     registry.action("circle.list", attendance_button, Access.CONSENTED)
     registry.dialog(NEW_CIRCLE)
-    registry.timer("circle.reminder", reminder_due)
-    registry.timer("circle.start", session_started)
-    registry.timer("circle.end", session_ended)
-    registry.timer("circle.lowcheck", low_check)
+    registry.timer("circle.reminder", reminder_due, useful_until=until_session_starts)
+    registry.timer("circle.start", session_started, useful_until=until_session_ends)
+    registry.timer("circle.end", session_ended, useful_until=within(FEW_PRESENT_USEFUL))
+    registry.timer("circle.lowcheck", low_check, useful_until=until_signup_closes)
 
 
 # --- Creating a circle without a dialog -----------------------------------------------
@@ -544,9 +546,9 @@ async def join(ctx: Context, args: tuple[str, ...]) -> None:
             .build()
         )
 
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal: privately, never in the group
         await ctx.reply(build(ctx.t))
-    else:
+    else:  # a platform that answers in place: the question goes to the private chat
         await ctx.notify(ctx.person, build, key=f"circle:{circle.id}:ask:{ctx.event_id}")
         t = Translator(ctx.org.language) if ctx.org else ctx.t  # the group's language
         await ctx.reply(
@@ -709,6 +711,22 @@ async def _timer_circle(
         return None
     org = await effects.uow.orgs.get(circle.org_id)
     return (circle, session, org) if org else None
+
+
+async def until_session_starts(effects: Effects, timer: Timer) -> datetime | None:
+    session = await effects.uow.circles.get_session(int(timer.payload["session"]))
+    return session.starts_at if session is not None else None
+
+
+async def until_session_ends(effects: Effects, timer: Timer) -> datetime | None:
+    """'Are you there?' is worth asking while the session lasts."""
+    session = await effects.uow.circles.get_session(int(timer.payload["session"]))
+    return session.ends_at if session is not None else None
+
+
+async def until_signup_closes(effects: Effects, timer: Timer) -> datetime | None:
+    circle = await effects.uow.circles.get(int(timer.payload["circle"]))
+    return circle.signup_deadline if circle is not None else None
 
 
 async def _numbered(effects: Effects, circle: Circle, session: CircleSession) -> tuple[int, int]:
@@ -1408,7 +1426,7 @@ async def _send_list(ctx: Context, circle: Circle) -> None:
             ctx.t("Only the circle's leader or an organiser can get its attendance list.")
         )
     await send_attendance_list(ctx, circle, ctx.person, f"circle:{circle.id}:list:{ctx.event_id}")
-    if not ctx.chat.is_private:
+    if not ctx.chat.is_private and not ctx.answered_elsewhere:  # else it is there already
         await ctx.reply(message(ctx.t("I've sent you the list privately: it has names in it.")))
 
 

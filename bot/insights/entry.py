@@ -587,7 +587,7 @@ def charts(t: Translator, figures: Figures) -> list[Attachment]:
 
 async def _privately(ctx: Context, messages: list[OutgoingMessage]) -> None:
     """Figures go to the organiser's private chat, never a group."""
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal answers go there anyway
         for one in messages:
             await ctx.reply(one)
         return

@@ -21,6 +21,7 @@ from bot.domain.people import Status
 from bot.formatting import when_span
 from bot.i18n import N_, Translator
 from bot.meetings.model import (
+    FOLLOW_UP_USEFUL,
     Answer,
     Audience,
     Contribution,
@@ -52,6 +53,7 @@ from bot.meetings.service import (
     org_of,
     record_attendance,
     reminder_minutes,
+    reminder_until,
     reschedule_reminders,
     rsvp_buttons,
     send_check_in,
@@ -62,7 +64,7 @@ from bot.meetings.service import (
 from bot.messages import Action, Attachment, Button, MessageBuilder, bold, message
 from bot.parsing import parse_id
 from bot.permissions import Permission
-from bot.registry import CommandSpec, Registry
+from bot.registry import CommandSpec, Registry, within
 from bot.render.calendar import calendar_bytes, meeting_filename
 from bot.spreadsheet import SafeCsvWriter
 from bot.timeread import Problem, TimeReadError
@@ -132,9 +134,9 @@ def setup(registry: Registry) -> None:
     registry.dialog(NEW_MEETING)
     registry.dialog(EDIT_MEETING)
     registry.dialog(COMMENT_DIALOG)
-    registry.timer(REMINDER, reminder_due)
-    registry.timer(CHECK_IN, check_in_due)
-    registry.timer(FOLLOW_UP, follow_up_due)
+    registry.timer(REMINDER, reminder_due, useful_until=reminder_useful_until)
+    registry.timer(CHECK_IN, check_in_due, useful_until=check_in_useful_until)
+    registry.timer(FOLLOW_UP, follow_up_due, useful_until=within(FOLLOW_UP_USEFUL))
     registry.payload("meeting", show_meeting_payload)
 
 
@@ -337,7 +339,7 @@ async def rsvp(ctx: Context, args: tuple[str, ...]) -> None:
             text.button_row(Button(t("Add to calendar"), Action("meeting.ics", (meeting_id,))))
         return text.build()
 
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal: privately, never in the group
         await ctx.reply(build(ctx.t))
     else:  # answered under a group post: confirm privately, not in front of everyone
         await ctx.notify(ctx.person, build, key=f"meeting:{meeting.id}:rsvp:{ctx.event_id}")
@@ -1213,6 +1215,20 @@ def _md(text: str) -> str:
 
 
 # --- Timers ---------------------------------------------------------------------------------------
+
+
+async def reminder_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    meeting = await current(fx, timer.payload)
+    minutes = timer.payload.get("minutes")
+    if meeting is None or not isinstance(minutes, int):
+        return None  # nothing to send anyway
+    return await reminder_until(fx, meeting, minutes)
+
+
+async def check_in_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    """Checking in is worth asking for while the meeting lasts."""
+    meeting = await current(fx, timer.payload)
+    return meeting.ends_at if meeting is not None else None
 
 
 async def reminder_due(fx: TimerContext, timer: Timer) -> None:

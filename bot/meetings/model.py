@@ -261,6 +261,7 @@ DEFAULT_REMINDER_MINUTES = (7 * 24 * 60, 24 * 60, 2 * 60)
 MAX_REMINDERS = 5
 CHECK_IN_EARLY = timedelta(minutes=30)  # check-in opens a little before the start
 FOLLOW_UP_AFTER = timedelta(minutes=30)
+FOLLOW_UP_USEFUL = timedelta(days=3)  # "how was it?" asked later than this is dropped
 
 _OFFSET = re.compile(r"(\d+)\s*(v|w|d|h|t|m)\w*")
 _OFFSET_UNITS = {"v": 7 * 24 * 60, "w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "t": 60, "m": 1}
@@ -293,6 +294,31 @@ def parse_reminder_offsets(text: str) -> list[int]:
 def reminder_times(starts_at: datetime, offsets: Sequence[int], now: datetime) -> list[datetime]:
     """When each reminder falls due; those already past are left out."""
     return [t for t in (starts_at - timedelta(minutes=m) for m in offsets) if t > now]
+
+
+# A timer this late still says what it was armed to say; later, its words are computed anew.
+LATE_TOLERANCE = timedelta(minutes=5)
+
+
+def reminder_useful_until(starts_at: datetime, minutes: int, offsets: Sequence[int]) -> datetime:
+    """A reminder is worth sending until the meeting starts, or until a closer one falls due
+    (after downtime, "starts in 1 week" and "in 1 day" make way for the closest)."""
+    closer = [m for m in offsets if m < minutes]
+    return starts_at - timedelta(minutes=max(closer)) if closer else starts_at
+
+
+def minutes_left(starts_at: datetime, now: datetime, armed: int) -> int:
+    """What a reminder says is left: its own offset when on time, else the time really left,
+    rounded the way people say it (days, then hours, then minutes)."""
+    left = starts_at - now
+    if abs(left - timedelta(minutes=armed)) <= LATE_TOLERANCE:
+        return armed
+    minutes = max(int(left.total_seconds() // 60), 1)
+    if minutes >= 2 * 24 * 60:
+        return round(minutes / (24 * 60)) * 24 * 60
+    if minutes >= 2 * 60:
+        return round(minutes / 60) * 60
+    return minutes
 
 
 # --- Reading times -----------------------------------------------------------

@@ -29,6 +29,7 @@ from bot.meetings.model import (
     CHECK_IN_EARLY,
     DEFAULT_REMINDER_MINUTES,
     FOLLOW_UP_AFTER,
+    LATE_TOLERANCE,
     REMINDED,
     Answer,
     Attendance,
@@ -39,7 +40,9 @@ from bot.meetings.model import (
     Rsvp,
     answer_for,
     coming_count,
+    minutes_left,
     reminder_times,
+    reminder_useful_until,
     spots_left,
     to_promote,
     visible_to,
@@ -539,10 +542,17 @@ def duration(minutes: int, t: Translator) -> str:
     return t.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
+async def reminder_until(fx: Effects, meeting: Meeting, minutes: int) -> datetime:
+    """Until when the reminder armed `minutes` before the start is worth sending."""
+    offsets = await reminder_minutes(fx, meeting.org_id)
+    return reminder_useful_until(meeting.starts_at, minutes, offsets)
+
+
 async def send_reminders(fx: Effects, meeting: Meeting, minutes: int) -> int:
     assert meeting.id is not None
     org = await org_of(fx, meeting)
     sent = 0
+    left = minutes_left(meeting.starts_at, fx.now, minutes)  # late after downtime: from now
     for person in await answered_people(fx, meeting, REMINDED):
         zone = await reader_zone(fx, person, org)
 
@@ -550,7 +560,7 @@ async def send_reminders(fx: Effects, meeting: Meeting, minutes: int) -> int:
             text = MessageBuilder().line(
                 bold(
                     t("Reminder: {theme} starts in {time}").format(
-                        theme=meeting.theme, time=duration(minutes, t)
+                        theme=meeting.theme, time=duration(left, t)
                     )
                 )
             )
@@ -571,13 +581,17 @@ async def send_check_in(fx: Effects, meeting: Meeting) -> int:
     assert meeting.id is not None
     org = await org_of(fx, meeting)
     sent = 0
+    late = fx.now > meeting.starts_at + LATE_TOLERANCE  # after downtime: it began a while ago
     for person in await answered_people(fx, meeting, REMINDED):
         zone = await reader_zone(fx, person, org)
 
         def build(t: Translator, zone: ZoneInfo = zone) -> OutgoingMessage:
-            text = MessageBuilder().line(
-                bold(t("{theme} starts now. Are you there? Check in:").format(theme=meeting.theme))
+            heading = (
+                t("{theme} has started. Are you there? Check in:")
+                if late
+                else t("{theme} starts now. Are you there? Check in:")
             )
+            text = MessageBuilder().line(bold(heading.format(theme=meeting.theme)))
             add_facts(text, meeting, org, zone, t)
             text.button_row(Button(t("I'm here"), Action("meeting.checkin", (str(meeting.id),))))
             return text.build()

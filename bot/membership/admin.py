@@ -70,7 +70,10 @@ async def bind_channel(ctx: Context, args: str) -> None:
     await ctx.uow.orgs.bind_channel(
         Channel(ctx.chat.platform, ctx.chat.chat_id, org.id, clean_name(ctx.chat.title))
     )
-    await ctx.reply(message(ctx.t("This chat now belongs to {org}.").format(org=org.name)))
+    # Meant for the group: everyone here learns whose chat this is (what the bot posts here).
+    await ctx.reply(
+        message(ctx.t("This chat now belongs to {org}.").format(org=org.name)), for_group=True
+    )
 
 
 async def assign_role(ctx: Context, args: str) -> None:

@@ -39,7 +39,7 @@ async def start(ctx: Context, args: str) -> None:
 
 async def ask_for_consent(ctx: Context, payload: str = "") -> None:
     _ = ctx.t
-    if not ctx.chat.is_private:
+    if not ctx.chat.is_private and not ctx.answered_elsewhere:  # else it goes privately anyway
         await ctx.reply(
             message(
                 _(

@@ -50,6 +50,7 @@ from bot.polls.model import (
     MAX_OPTIONS,
     MAX_QUESTION_LENGTH,
     MAX_REASON_LENGTH,
+    NUDGE_USEFUL_BEFORE,
     Answer,
     Ballot,
     InvalidChoice,
@@ -67,7 +68,7 @@ from bot.polls.model import (
     voter_key,
 )
 from bot.polls.native import NativePollPost, may_go_native
-from bot.registry import CommandSpec, Registry
+from bot.registry import CommandSpec, Registry, always
 from bot.render.charts import Series, bar_chart
 from bot.timeread import Problem, TimeReadError, read_moment
 
@@ -123,8 +124,8 @@ def setup(registry: Registry) -> None:
     registry.action("poll.close", close_now)
     registry.action("poll.anonymity", switch_anonymity)
     registry.action("poll.meeting", create_meeting_at_best_time, Permission.MANAGE_MEETINGS)
-    registry.timer(CLOSE_TIMER, close_on_time)
-    registry.timer(NUDGE_TIMER, nudge)
+    registry.timer(CLOSE_TIMER, close_on_time, useful_until=always)
+    registry.timer(NUDGE_TIMER, nudge, useful_until=nudge_useful_until)
     registry.native_poll("poll", native_answer)
 
 
@@ -1487,6 +1488,12 @@ async def _blocks(effects: Effects, poll: Poll) -> list[tuple[str, str | None]]:
             person = await effects.uow.people.get(ballot.person_id) if ballot.person_id else None
             found.append((person.display_name if person else "", ballot.reason))
     return sorted(found, key=lambda b: b[0])
+
+
+async def nudge_useful_until(effects: Effects, timer: Timer) -> datetime | None:
+    """'You have not voted yet' is worth sending only while there is time left to vote."""
+    poll = await effects.uow.polls.get(int(timer.payload["poll_id"]))
+    return poll.deadline - NUDGE_USEFUL_BEFORE if poll is not None else None
 
 
 async def nudge(effects: Effects, timer: Timer) -> None:

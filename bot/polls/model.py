@@ -300,10 +300,14 @@ def quorum_reached(poll: Poll, voters: int, eligible: int) -> bool | None:
     return eligible > 0 and voters * 100 >= poll.quorum_percent * eligible
 
 
+# A nudge with less time left than this to vote would arrive together with the result.
+NUDGE_USEFUL_BEFORE = timedelta(minutes=30)
+
+
 def nudge_time(now: datetime, deadline: datetime) -> datetime | None:
     """When to remind those who have not voted: a day before, or an hour before a short poll."""
     for before in (timedelta(days=1), timedelta(hours=1)):
-        if deadline - before > now + timedelta(minutes=30):
+        if deadline - before > now + NUDGE_USEFUL_BEFORE:
             return deadline - before
     return None
 

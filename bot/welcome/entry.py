@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from babel.numbers import format_decimal
 
@@ -28,7 +28,7 @@ from bot.i18n import N_, Translator, plural_form
 from bot.meetings.service import add_facts, rsvp_buttons
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, link, message
 from bot.permissions import Permission
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, always
 from bot.welcome.model import (
     CHECKIN_DONE,
     INTERESTS,
@@ -129,10 +129,13 @@ def setup(registry: Registry) -> None:
     ):
         registry.action(name, handler, Access.CONSENTED)
     registry.dialog(WISH)
-    registry.timer(STEP_TIMER, run_step)
-    registry.timer(REMINDER_TIMER, remind_officer)
-    registry.timer(ESCALATION_TIMER, escalate)
-    registry.timer(CONFIRM_REMINDER_TIMER, remind_confirmation)
+    # The month's steps and the officers' reminders stay useful however late: each is
+    # built when sent (the next meeting then, "N days ago" counted from now). The officer's
+    # own reminder makes way for the escalation once that falls due.
+    registry.timer(STEP_TIMER, run_step, useful_until=always)
+    registry.timer(REMINDER_TIMER, remind_officer, useful_until=until_escalation)
+    registry.timer(ESCALATION_TIMER, escalate, useful_until=always)
+    registry.timer(CONFIRM_REMINDER_TIMER, remind_confirmation, useful_until=always)
     registry.daily("welcome:guests", GUEST_TIMER, GUEST_RUN_AT, invite_guests)
 
 
@@ -670,6 +673,14 @@ async def contacted(ctx: Context, args: tuple[str, ...]) -> None:
             )
         )
     )
+
+
+async def until_escalation(fx: Effects, timer: Timer) -> datetime | None:
+    flow = await fx.uow.welcome.get(int(timer.payload["flow"]))
+    if flow is None or flow.started_at is None:
+        return None
+    plan = await plan_for(fx, flow.org_id)
+    return flow.started_at + timedelta(days=plan.escalate_after_days)
 
 
 async def remind_officer(fx: Effects, timer: Timer) -> None:
@@ -1406,7 +1417,7 @@ async def _scope(ctx: Context) -> tuple[Organisation, list[int]]:
 
 async def _privately(ctx: Context, text: OutgoingMessage) -> None:
     """Lists of members are sensitive: they go to the organiser's private chat, never a group."""
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal answers go there anyway
         await ctx.reply(text)
         return
     await ctx.notify(

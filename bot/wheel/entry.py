@@ -38,7 +38,7 @@ from bot.meetings.service import MeetingDraft, cancel_meeting, create_meeting, u
 from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold, italic
 from bot.permissions import Permission
 from bot.ports import UnitOfWork
-from bot.registry import Access, CommandSpec, Registry
+from bot.registry import Access, CommandSpec, Registry, always
 from bot.timeread import leading_date
 from bot.wheel.model import (
     KIND_NAMES,
@@ -136,9 +136,9 @@ def setup(registry: Registry) -> None:
         )
     )
     registry.action(RSVP, answer_rsvp, Access.CONSENTED)
-    registry.timer(SWEEP, sweep)
-    registry.timer(ANNOUNCE, announce)
-    registry.timer(REMIND, remind)
+    registry.timer(SWEEP, sweep, useful_until=always)
+    registry.timer(ANNOUNCE, announce, useful_until=announce_useful_until)
+    registry.timer(REMIND, remind, useful_until=remind_useful_until)
 
 
 # --- reading the wheel ------------------------------------------------------------------
@@ -277,6 +277,22 @@ async def sweep(fx: TimerContext, timer: Timer) -> None:
         await plan(fx, org)
 
 
+async def _announced_occurrence(fx: TimerContext, timer: Timer) -> Occurrence | None:
+    org = await fx.uow.orgs.get(int(timer.payload["org"]))
+    if org is None:
+        return None
+    key = str(timer.payload["item"])
+    series = date.fromisoformat(str(timer.payload["series"]))
+    item = next((i for i in await effective_items(fx.uow, org) if i.activity.key == key), None)
+    return occurrence_of(item, series, org) if item else None
+
+
+async def announce_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    """An activity is announced only before it starts."""
+    occurrence = await _announced_occurrence(fx, timer)
+    return occurrence.start if occurrence is not None else None
+
+
 async def announce(fx: TimerContext, timer: Timer) -> None:
     org = await _running_org(fx, timer)
     if org is None:
@@ -284,21 +300,12 @@ async def announce(fx: TimerContext, timer: Timer) -> None:
     assert org.id is not None
     key = str(timer.payload["item"])
     series = date.fromisoformat(str(timer.payload["series"]))
-    item = next((i for i in await effective_items(fx.uow, org) if i.activity.key == key), None)
-    occurrence = occurrence_of(item, series, org) if item else None
+    occurrence = await _announced_occurrence(fx, timer)
     if occurrence is None:
         log.info("wheel %s: %s %s is no longer in the wheel; not announced", org.slug, key, series)
         return
     if await fx.uow.wheel.event_for(org.id, key, series) is not None:
         return  # announced already: never twice
-    if fx.now >= occurrence.start:
-        log.warning(
-            "wheel %s: %s on %s started before it could be announced; skipped",
-            org.slug,
-            key,
-            series,
-        )
-        return
     activity = occurrence.item.activity
     event = await fx.uow.wheel.add_event(
         WheelEvent(
@@ -430,19 +437,24 @@ async def arm_reminders(
         )
 
 
+async def remind_useful_until(fx: TimerContext, timer: Timer) -> datetime | None:
+    """A reminder is useful until the activity starts, or a closer reminder falls due."""
+    event = await fx.uow.wheel.event(int(timer.payload["event"]))
+    org = await fx.uow.orgs.get(event.org_id) if event is not None else None
+    if event is None or org is None:
+        return None
+    closer = [m for m in timer.payload.get("all", []) if m < timer.payload["minutes"]]
+    if closer:
+        return local_before(event.start_at, timedelta(minutes=max(closer)), org.zone)
+    return event.start_at
+
+
 async def remind(fx: TimerContext, timer: Timer) -> None:
     event = await fx.uow.wheel.event(int(timer.payload["event"]))
     if event is None or event.cancelled or event.start_at.isoformat() != timer.payload["start"]:
         return  # cancelled, or moved: the reminders for the new time were armed then
     org = await fx.uow.orgs.get(event.org_id)
     if org is None:
-        return
-    if fx.now >= event.start_at:
-        log.warning("wheel %s: reminder for %s came after the start; skipped", org.slug, timer.key)
-        return
-    closer = [m for m in timer.payload.get("all", []) if m < timer.payload["minutes"]]
-    if any(local_before(event.start_at, timedelta(minutes=m), org.zone) <= fx.now for m in closer):
-        log.warning("wheel %s: reminder %s overtaken by a closer one; skipped", org.slug, timer.key)
         return
     answers = await fx.uow.wheel.answers(event.id or 0)
     coming = sum(1 for a in answers if a.answer is Answer.YES)

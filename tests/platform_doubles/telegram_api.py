@@ -3,8 +3,9 @@
 It hands out injected updates through getUpdates (long polling), records what
 the bot sends, and refuses what Telegram refuses: text over 4096 characters,
 malformed HTML in HTML parse mode, callback data over 64 bytes, sends to a
-chat that blocked the bot (403), and sends over the rate limits (429 with
-retry_after).
+chat that blocked the bot (403), private messages to someone who never started
+the bot (`strangers`, 403: a bot can't write first), and sends over the rate
+limits (429 with retry_after).
 
 With `enforce_limits=True` it keeps Telegram's limits as the platform does
 (`LIMITS`), counting each request on arrival in sliding windows:
@@ -196,6 +197,7 @@ class TelegramDouble:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     refusals: list[tuple[str, int, str]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
+    strangers: set[int] = field(default_factory=set)  # users who never started the bot
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # (messages, seconds): Telegram's published limits; private chats have none by default.
     overall_limit: tuple[int, float] = (30, 1.0)
@@ -436,6 +438,8 @@ class TelegramDouble:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked:
             raise Refused(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.strangers:
+            raise Refused(403, "Forbidden: bot can't initiate conversation with a user")
         if self.enforce_limits:
             paid = str(params.get("allow_paid_broadcast", "")).lower() == "true"
             self._enforce(chat_id, paid)
