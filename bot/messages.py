@@ -245,6 +245,7 @@ class OutgoingMessage:
     native_poll: NativePoll | None = None
     # End the native poll of the post `reference` names (then send the text, if any).
     stop_native_poll: bool = False
+    personal: bool = False  # for one person only (Discord: ephemeral when answering in a server)
 
     @property
     def plain_text(self) -> str:
@@ -299,6 +300,8 @@ class OutgoingMessage:
             data["native_poll"] = self.native_poll.to_json()
         if self.stop_native_poll:
             data["stop_native_poll"] = True
+        if self.personal:
+            data["personal"] = True
         return data
 
     @classmethod
@@ -327,6 +330,7 @@ class OutgoingMessage:
             if data.get("native_poll")
             else None,
             stop_native_poll=bool(data.get("stop_native_poll", False)),
+            personal=bool(data.get("personal", False)),
         )
 
 

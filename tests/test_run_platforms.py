@@ -55,8 +55,8 @@ async def test_both_platforms_run_in_one_loop(
         await eventually(lambda: bool(telegram.sent_to(5001)), "the Telegram answer", 30)
         await eventually(lambda: bool(discord_api.posted), "the Discord answer", 30)
         assert telegram.sent_to(5001)[0].visible.startswith(sv("What you can do here"))
-        assert discord_api.callbacks[0]["type"] == 5
-        assert discord_api.posted[0].via == "followup"
+        assert discord_api.callbacks[0]["type"] == 4  # answered in the response itself
+        assert discord_api.posted[0].via == "response"
         assert discord_api.posted[0].text.startswith(sv("What you can do here"))
     finally:
         stop.set()

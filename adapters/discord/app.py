@@ -15,7 +15,7 @@ from typing import Any
 import discord
 
 from adapters import redaction
-from adapters.discord.gateway import DiscordGateway, TokenButton
+from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
 from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
 from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
 from bot.core import Samtal
@@ -44,6 +44,7 @@ class SamtalClient(discord.Client):
         self.handled = 0  # interactions handed to the core so far (tests wait on it)
         self._register = register_commands
         self.settle_after = 30.0  # seconds before an unused "thinking" placeholder is removed
+        self.answer_within = ANSWER_WITHIN  # seconds before a command shows "thinking…"
         self._tasks: set[asyncio.Task[None]] = set()
         self._votes = asyncio.Lock()  # native poll votes, handled one at a time
 
@@ -91,11 +92,12 @@ class SamtalClient(discord.Client):
             await self.on_command(interaction)
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
-        # Discord wants an answer within three seconds; the outbox sends the real one.
-        await interaction.response.defer(thinking=True)
+        # Discord wants an answer within three seconds. The core's answer comes through the
+        # outbox, nearly always well within that, and then is the response itself (ephemeral
+        # where it is personal); if it is late, the gateway shows "thinking…" meanwhile.
         chat = chat_of(interaction)
         self._remember(interaction)
-        self.gateway.expect_reply(interaction, direct=chat.is_private, chat_id=chat.chat_id)
+        self.gateway.expect_reply(interaction, direct=chat.is_private)
         data: dict[str, Any] = dict(interaction.data or {})
         event = TextReceived(
             f"i{interaction.id}",
@@ -107,13 +109,10 @@ class SamtalClient(discord.Client):
             await self.samtal.handle(event)
         finally:
             self.handled += 1
-        # The answer normally replaces the placeholder within a second; if it went to the
-        # person's DMs instead, the placeholder is removed rather than left "thinking".
-        task = asyncio.create_task(
-            self.gateway.settle(
-                interaction, direct=chat.is_private, chat_id=chat.chat_id, after=self.settle_after
-            )
-        )
+        await self.gateway.acknowledge(interaction, within=self.answer_within)
+        # If every answer went elsewhere (the person's DMs), the placeholder is removed
+        # rather than left "thinking".
+        task = asyncio.create_task(self.gateway.settle(interaction, after=self.settle_after))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -121,6 +120,8 @@ class SamtalClient(discord.Client):
         await interaction.response.defer()  # acknowledged; what the press causes comes as messages
         chat = chat_of(interaction)
         self._remember(interaction)
+        if not chat.is_private:  # personal answers to a press in a server go through it
+            self.gateway.expect_reply(interaction, direct=False)
         event = ButtonPressed(
             f"i{interaction.id}", sender_of(interaction.user, interaction.locale), chat, token
         )
