@@ -67,6 +67,9 @@ class TelegramConfig:
 @dataclass(frozen=True)
 class DiscordConfig:
     invite_url: str = ""  # printed by `samtal invite`
+    # Discord's REST API and gateway; change them for a proxy or a test double.
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
     # Discord role id -> "ORG-SLUG:ROLE": server members with the role get the organisation role.
     roles: dict[str, str] = field(default_factory=dict)
     # ORG-SLUG -> Discord role id: the opt-in role mentioned in the organisation's announcements.
@@ -241,9 +244,15 @@ def _check_values(config: Config, where: str) -> None:
         ("telegram", "base_url", config.telegram.base_url),
         ("telegram", "webhook_url", config.telegram.webhook_url),
         ("discord", "invite_url", config.discord.invite_url),
+        ("discord", "api_base", config.discord.api_base),
     ):
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
+    if not config.discord.gateway_url.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            f"{where}: [discord] gateway_url: expected a ws(s) URL, "
+            f"got {config.discord.gateway_url!r}"
+        )
     _check_role_map(config.discord.roles, where)
     _check_announcements(config, where)
 

@@ -79,7 +79,11 @@ async def run_platforms(
             )
             samtal.dispatcher.add_gateway(telegram.gateway)
         if config.discord_token:
-            discord_client = SamtalClient(samtal)
+            discord_client = SamtalClient(
+                samtal,
+                api_base=config.discord.api_base,
+                gateway_url=config.discord.gateway_url,
+            )
             samtal.dispatcher.add_gateway(discord_client.gateway)
         await samtal.start()
         await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending

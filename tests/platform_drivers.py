@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import discord
-
 from adapters import redaction
 from adapters.console.app import Delivered, chat_for, sender
 from adapters.console.render import render_text
@@ -427,14 +425,11 @@ async def discord_bot(
     await double.start()
     samtal = Samtal(database.unit_of_work, clock, build_registry(), settings=settings)
     await samtal.start()
-    client = SamtalClient(samtal)
+    client = SamtalClient(samtal, api_base=double.base, gateway_url=double.gateway_url)
     samtal.dispatcher.add_gateway(client.gateway)
-    base = discord.http.Route.BASE
-    discord.http.Route.BASE = double.base
     try:
         await client.login(double.token)
         yield DiscordDriver(double, client)
     finally:
         await client.close()
-        discord.http.Route.BASE = base
         await double.stop()

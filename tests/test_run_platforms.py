@@ -9,11 +9,10 @@ from pathlib import Path
 
 import discord
 import pytest
-import yarl
 
 from adapters import redaction
 from bot.i18n import Translator
-from samtal.config import Config, DatabaseConfig, TelegramConfig
+from samtal.config import Config, DatabaseConfig, DiscordConfig, TelegramConfig
 from samtal.platforms import run_platforms
 from storage.database import sqlite_url
 from tests.platform_doubles.discord_api import DiscordDouble, user_payload
@@ -29,13 +28,11 @@ async def test_both_platforms_run_in_one_loop(
     telegram, discord_api = TelegramDouble(), DiscordDouble()
     await telegram.start()
     await discord_api.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", discord_api.base)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(discord_api.gateway_url)
-    )
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     config = Config(
         database=DatabaseConfig(url=sqlite_url(tmp_path / "run.db")),
         telegram=TelegramConfig(base_url=telegram.base_url),
+        discord=DiscordConfig(api_base=discord_api.base, gateway_url=discord_api.gateway_url),
         telegram_token=telegram.token,
         discord_token=discord_api.token,
     )
@@ -65,5 +62,10 @@ async def test_both_platforms_run_in_one_loop(
         await discord_api.stop()
         redaction.forget_all()
     assert status == 0
+    # The configured endpoints were the client's while it ran, and are put back after.
+    assert (base, gateway) == (
+        discord.http.Route.BASE,
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
     for token in (telegram.token.partition(":")[2], discord_api.token):
         assert token not in caplog.text

@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
 
 from adapters import redaction
 from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
@@ -24,8 +26,38 @@ from bot.events import ButtonPressed, Chat, PollAnswered, Sender, TextReceived
 log = logging.getLogger(__name__)
 
 
+class Endpoints:
+    """Where discord.py talks to: its REST base and gateway are process-wide class
+    attributes, so they are set when the client logs in and put back when it closes."""
+
+    def __init__(self, api_base: str | None, gateway_url: str | None) -> None:
+        self.api_base = api_base
+        self.gateway_url = yarl.URL(gateway_url) if gateway_url else None
+        self._saved: tuple[str, yarl.URL] | None = None
+
+    def apply(self) -> None:
+        if self._saved is None:
+            self._saved = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        if self.api_base:
+            discord.http.Route.BASE = self.api_base.rstrip("/")
+        if self.gateway_url is not None:
+            DiscordWebSocket.DEFAULT_GATEWAY = self.gateway_url
+
+    def restore(self) -> None:
+        if self._saved is not None:
+            discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+            self._saved = None
+
+
 class SamtalClient(discord.Client):
-    def __init__(self, samtal: Samtal, *, register_commands: bool = True) -> None:
+    def __init__(
+        self,
+        samtal: Samtal,
+        *,
+        register_commands: bool = True,
+        api_base: str | None = None,
+        gateway_url: str | None = None,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.dm_messages = True  # free text in DMs (dialog answers); content comes in DMs
@@ -47,6 +79,7 @@ class SamtalClient(discord.Client):
         self.answer_within = ANSWER_WITHIN  # seconds before a command shows "thinking…"
         self._tasks: set[asyncio.Task[None]] = set()
         self._votes = asyncio.Lock()  # native poll votes, handled one at a time
+        self.endpoints = Endpoints(api_base, gateway_url)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(TokenButton)
@@ -59,10 +92,17 @@ class SamtalClient(discord.Client):
             self.application_id, command_payloads(self.samtal.registry)
         )
 
+    async def login(self, token: str) -> None:
+        self.endpoints.apply()
+        await super().login(token)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await super().close()
+        try:
+            await super().close()
+        finally:
+            self.endpoints.restore()
 
     async def run_with(self, token: str) -> None:
         redaction.protect([token])
