@@ -205,6 +205,9 @@ class TelegramDouble:
     # Telegram's limits as the platform keeps them (see the module's note) instead of the
     # fixed ones above; off by default.
     enforce_limits: bool = False
+    # getMe requests still to leave unanswered for a second (the client times out first),
+    # as when Telegram cannot be reached at start.
+    stalled_get_me: int = 0
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -354,6 +357,9 @@ class TelegramDouble:
         return web.json_response(body, status=refused.code)
 
     async def _api_getMe(self, params: dict[str, Any]) -> Any:
+        if self.stalled_get_me > 0:
+            self.stalled_get_me -= 1
+            await asyncio.sleep(1.0)
         return BOT_USER
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
