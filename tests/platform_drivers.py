@@ -244,6 +244,7 @@ class DiscordDriver:
         self.groups: dict[str, int] = {}
         self.locales: dict[str, str] = {}
         self.roles: dict[str, list[int]] = {}  # each user's role ids in the server
+        self.permissions: dict[str, int] = {}  # each user's permissions in the server
 
     def user(self, name: str, locale: str = "sv-SE") -> dict[str, object]:
         if name not in self.users:
@@ -298,6 +299,7 @@ class DiscordDriver:
                 channel_id=self.group_id(group) if group else None,
                 locale=self.locales[user],
                 roles=self.roles.get(user),
+                permissions=self.permissions.get(user, 0),
             )
             return await self._after(
                 lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
@@ -368,6 +370,7 @@ class DiscordDriver:
             locale=self.locales[user],
             message=posted.message,
             roles=self.roles.get(user),
+            permissions=self.permissions.get(user, 0),
         )
         return await self._after(
             lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import logging
 import uuid
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -24,6 +25,21 @@ from bot.core import Samtal
 from bot.events import ButtonPressed, Chat, PollAnswered, Sender, TextReceived
 
 log = logging.getLogger(__name__)
+
+LOGIN_TIMEOUT = 30.0  # seconds for a log-in (discord.py's own requests wait far longer)
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """Why Discord cannot start, or None when trying again may help (samtal/startup.py)."""
+    if isinstance(exc, discord.LoginFailure):
+        return "the token was refused (401 Unauthorized); check SAMTAL_DISCORD_TOKEN"
+    if isinstance(exc, discord.HTTPException):
+        if exc.status >= 500 or exc.status == 429:
+            return None
+        return f"Discord refused a request ({exc.status}): {exc.text}"
+    if isinstance(exc, aiohttp.ClientError | discord.GatewayNotFound | OSError | TimeoutError):
+        return None
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Endpoints:
@@ -80,6 +96,7 @@ class SamtalClient(discord.Client):
         self._tasks: set[asyncio.Task[None]] = set()
         self._votes = asyncio.Lock()  # native poll votes, handled one at a time
         self.endpoints = Endpoints(api_base, gateway_url)
+        self.login_timeout = LOGIN_TIMEOUT
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(TokenButton)
@@ -107,6 +124,18 @@ class SamtalClient(discord.Client):
     async def run_with(self, token: str) -> None:
         redaction.protect([token])
         await self.start(token)
+
+    async def login_once(self, token: str) -> None:
+        """One attempt to log in (samtal/startup.py tries again after a network error);
+        `connect` then runs the gateway, which reconnects by itself."""
+        redaction.protect([token])
+        try:
+            await asyncio.wait_for(self.login(token), self.login_timeout)
+        except BaseException:
+            # discord.py opens a new HTTP session at each log-in: close the failed one.
+            await self.http.close()
+            self.http.connector = discord.utils.MISSING
+            raise
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s", self.user)
@@ -141,7 +170,7 @@ class SamtalClient(discord.Client):
         data: dict[str, Any] = dict(interaction.data or {})
         event = TextReceived(
             f"i{interaction.id}",
-            sender_of(interaction.user, interaction.locale),
+            sender_of(interaction.user, interaction.locale, interaction),
             chat,
             command_text(data, self.samtal.registry),
         )
@@ -163,7 +192,10 @@ class SamtalClient(discord.Client):
         if not chat.is_private:  # personal answers to a press in a server go through it
             self.gateway.expect_reply(interaction, direct=False)
         event = ButtonPressed(
-            f"i{interaction.id}", sender_of(interaction.user, interaction.locale), chat, token
+            f"i{interaction.id}",
+            sender_of(interaction.user, interaction.locale, interaction),
+            chat,
+            token,
         )
         try:
             await self.samtal.handle(event)

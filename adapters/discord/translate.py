@@ -93,26 +93,46 @@ def label(text: str) -> str:
     return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
 
 
-def sender_of(user: discord.abc.User, locale: discord.Locale | None) -> Sender:
+def sender_of(
+    user: discord.abc.User,
+    locale: discord.Locale | None,
+    interaction: discord.Interaction[Any] | None = None,
+) -> Sender:
     return Sender(
         PLATFORM,
         str(user.id),
         display_name=user.display_name,
         username=user.name,
         language=str(locale.value) if locale is not None else None,
-        roles=roles_of(user),
+        roles=roles_of(user, interaction),
     )
 
 
-def roles_of(user: discord.abc.User) -> frozenset[str] | None:
+def server_admin_role(guild_id: int | str) -> str:
+    """The platform role a server's admins (Manage Server) hold in the role mappings, for
+    servers bound to an organisation in the configuration (`[discord] servers`)."""
+    return f"manage_server:{guild_id}"
+
+
+def roles_of(
+    user: discord.abc.User, interaction: discord.Interaction[Any] | None = None
+) -> frozenset[str] | None:
     """A server member's role ids (from the interaction itself); None outside a server.
 
     Read from the member's role ids rather than `Member.roles`, which drops ids of
-    roles not in the guild cache.
+    roles not in the guild cache. Someone with Manage Server there (as the interaction
+    says) also holds `server_admin_role`.
     """
     if not isinstance(user, discord.Member):
         return None
-    return frozenset(str(role_id) for role_id in user._roles)
+    roles = {str(role_id) for role_id in user._roles}
+    if (
+        interaction is not None
+        and interaction.guild_id is not None
+        and interaction.permissions.manage_guild
+    ):
+        roles.add(server_admin_role(interaction.guild_id))
+    return frozenset(roles)
 
 
 def chat_of(interaction: discord.Interaction[Any]) -> Chat:

@@ -11,6 +11,7 @@ are closed: 403 code 50007), and works out who a message would ping.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -201,6 +202,8 @@ class DiscordDouble:
     # 429s to answer to the next messages posted, in order: (retry_after, global), as
     # Discord answers them (JSON body, Retry-After and X-RateLimit-* headers, Via).
     too_many: list[tuple[float, bool]] = field(default_factory=list)
+    # Log-ins (GET /users/@me) still to leave unanswered for a second: Discord unreachable.
+    stalled_logins: int = 0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(950_000_000_000_000_000)
@@ -298,6 +301,9 @@ class DiscordDouble:
         return dict(json.loads(text)) if text else {}
 
     async def _me(self, request: web.Request) -> web.Response:
+        if self.stalled_logins > 0:
+            self.stalled_logins -= 1
+            await asyncio.sleep(1.0)
         if not self._authorised(request):
             return self._refuse(request, Refused(401, "401: Unauthorized"))
         return self._json(BOT_USER)
@@ -702,10 +708,12 @@ class DiscordDouble:
         locale: str = "sv-SE",
         message: dict[str, Any] | None = None,
         roles: list[int] | None = None,
+        permissions: int = 0,
     ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload: in a server channel, or in the user's DM (channel_id None).
 
-        In a server channel the member carries their role ids, as Discord sends them.
+        In a server channel the member carries their role ids and their permissions there
+        (e.g. 32: Manage Server), as Discord sends them.
         """
         interaction_id = self.next_id()
         payload: dict[str, Any] = {
@@ -758,7 +766,7 @@ class DiscordDouble:
                     "deaf": False,
                     "mute": False,
                     "flags": 0,
-                    "permissions": "0",
+                    "permissions": str(permissions),
                 },
                 "context": 0,
             }
