@@ -4,6 +4,9 @@ pings from user text, closed DMs, splitting at 2000, and buttons that survive a 
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import discord
 import pytest
 import sqlalchemy as sa
@@ -32,9 +35,12 @@ async def test_slash_commands_are_registered_in_swedish_and_english(
 ) -> None:
     async with discord_bot(database, clock) as dc:
         commands = {c["name"]: c for c in dc.double.commands}
-        assert len(commands) == len(build_registry().commands)
+        # /sprak also as /language (see test_every_client_is_offered_the_command_its_help_names)
+        assert len(commands) == len(build_registry().commands) + 1
         help_command = commands["hjalp"]
-        assert help_command["name_localizations"] == {"en-US": "help", "en-GB": "help"}
+        assert help_command["name_localizations"]["en-US"] == "help"
+        assert help_command["name_localizations"]["de"] == "help"
+        assert "sv-SE" not in help_command["name_localizations"]
         assert help_command["description"] == sv("What you can do here")
         assert help_command["description_localizations"]["en-US"] == "What you can do here"
         assert dc.double.refusals == []
@@ -264,3 +270,26 @@ async def test_a_new_message_reusing_a_deleted_rows_id_is_still_posted(
             async with database.engine.begin() as connection:
                 await connection.execute(sa.delete(tables.outbox))
         assert [p.content for p in dc.double.posted] == ["Första", "Andra"]
+
+
+def offered(commands: list[dict[str, Any]], locale: str) -> set[str]:
+    """The command names a Discord client with this locale sees in its command picker."""
+    return {c.get("name_localizations", {}).get(locale, c["name"]) for c in commands}
+
+
+@pytest.mark.parametrize(
+    ("locale", "reads"),
+    [("sv-SE", "sv"), ("en-GB", "en"), ("de", "en"), ("fr", "en"), ("fi", "sv"), ("da", "sv")],
+)
+async def test_every_client_is_offered_the_command_its_help_names(
+    database: Database, clock: VirtualClock, locale: str, reads: str
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.user("kai", locale=locale)
+        (said,) = await dc.say("kai", "/hjalp")
+        assert said.text.startswith(Translator(reads)("What you can do here"))
+        named = set(re.findall(r"/([a-z_]+)", said.text))
+        picker = offered(dc.double.commands, locale)
+        assert named - {"start"} <= picker | {"start"}, named - picker
+        hint = "language" if reads == "sv" else "sprak"  # the other language's command
+        assert hint in named and hint in picker

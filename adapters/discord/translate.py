@@ -26,8 +26,18 @@ ROWS_PER_MESSAGE = 5
 BUTTONS_PER_ROW = 5
 LABEL_LIMIT = 80
 CUSTOM_ID_PREFIX = "samtal:"
-# Discord's locales for the two languages; Swedish is the default, so it is the command's name.
-LOCALES = {"sv": "sv-SE", "en": ("en-US", "en-GB")}
+# Discord clients in Swedish, or in a language whose readers most likely read Swedish too
+# (the Nordic neighbours, Sweden Finns), read the bot in Swedish and see the commands' Swedish
+# names (the default); every other client reads English and sees the English names, so the
+# names in the help are the ones its command picker offers.
+READS_SWEDISH = frozenset({"sv-SE", "da", "no", "fi"})
+ENGLISH_LOCALES = tuple(
+    locale.value for locale in discord.Locale if locale.value not in READS_SWEDISH
+)
+LOCALES = {"sv": "sv-SE", "en": ENGLISH_LOCALES}
+# The help's hint names /language to Swedish readers and /sprak to English ones, for someone
+# who can't read the other language: these commands are offered under both names to everyone.
+BOTH_NAMES = ("sprak",)
 
 OPTION_HINT = N_("Anything to add after the command (optional)")
 
@@ -103,9 +113,16 @@ def sender_of(
         str(user.id),
         display_name=user.display_name,
         username=user.name,
-        language=str(locale.value) if locale is not None else None,
+        language=reading_language(locale),
         roles=roles_of(user, interaction),
     )
+
+
+def reading_language(locale: discord.Locale | None) -> str | None:
+    """The language a Discord client reads the bot in (see READS_SWEDISH)."""
+    if locale is None:
+        return None
+    return "sv" if locale.value in READS_SWEDISH else "en"
 
 
 def server_admin_role(guild_id: int | str) -> str:
@@ -158,27 +175,29 @@ def command_payloads(registry: Registry) -> list[dict[str, Any]]:
     english_locales = LOCALES["en"]
     payloads: list[dict[str, Any]] = []
     for spec in registry.commands:
-        payload: dict[str, Any] = {
-            "name": spec.swedish,
+        usage = spec.usage or OPTION_HINT
+        base: dict[str, Any] = {
             "type": 1,
             "description": sv(spec.summary)[:100],
-            "name_localizations": {locale: spec.english for locale in english_locales},
             "description_localizations": {
                 locale: en(spec.summary)[:100] for locale in english_locales
             },
             "contexts": [0, 1],  # in servers and in DMs with the bot
+            "options": [
+                {
+                    "type": 3,
+                    "name": "text",
+                    "description": sv(usage)[:100],
+                    "description_localizations": {
+                        locale: en(usage)[:100] for locale in english_locales
+                    },
+                    "required": False,
+                }
+            ],
         }
-        usage = spec.usage or OPTION_HINT
-        payload["options"] = [
-            {
-                "type": 3,
-                "name": "text",
-                "description": sv(usage)[:100],
-                "description_localizations": {
-                    locale: en(usage)[:100] for locale in english_locales
-                },
-                "required": False,
-            }
-        ]
-        payloads.append(payload)
+        if spec.swedish in BOTH_NAMES:
+            payloads += [{"name": spec.swedish, **base}, {"name": spec.english, **base}]
+        else:
+            english = {locale: spec.english for locale in english_locales}
+            payloads.append({"name": spec.swedish, "name_localizations": english, **base})
     return payloads
