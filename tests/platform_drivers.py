@@ -291,7 +291,7 @@ class DiscordDriver:
                 "type": 1,
             }
             if args.strip():
-                data["options"] = [{"name": "text", "type": 3, "value": args.strip()}]
+                data["options"] = self._options(str(data["name"]), args.strip())
             interaction = self.double.interaction(
                 2,
                 payload,
@@ -324,6 +324,20 @@ class DiscordDriver:
             "flags": 0,
         }
         return await self._after(lambda: self.client._connection.parse_message_create(message))  # type: ignore[arg-type]
+
+    def _options(self, command: str, args: str) -> list[dict[str, object]]:
+        """What a Discord client sends for the typed arguments: the registered command's
+        options filled in order, the last one taking the rest; numbers as numbers."""
+        registered = next((c for c in self.double.commands if c["name"] == command), None)
+        declared = (registered or {}).get("options") or [{"name": "text", "type": 3}]
+        words = args.split(" ", len(declared) - 1)
+        filled: list[dict[str, object]] = []
+        for option, word in zip(declared, words, strict=False):
+            value: object = word
+            if option["type"] == 4 and word.isascii() and word.isdigit():
+                value = int(word)
+            filled.append({"name": option["name"], "type": option["type"], "value": value})
+        return filled
 
     async def press(self, user: str, label: str, group: str | None = None) -> list[Said]:
         channel_id = self.group_id(group) if group else self.dm_channel(user)

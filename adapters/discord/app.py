@@ -18,6 +18,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from adapters import redaction
+from adapters.discord import autocomplete
 from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
 from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
 from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
@@ -159,6 +160,19 @@ class SamtalClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.application_command:
             await self.on_command(interaction)
+        elif interaction.type is discord.InteractionType.autocomplete:
+            await self.on_autocomplete(interaction)
+
+    async def on_autocomplete(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            found = await autocomplete.choices(self.samtal, interaction)
+        except Exception:  # a suggestion list is never worth an error
+            log.exception("Discord: autocomplete failed")
+            found = []
+        try:
+            await interaction.response.autocomplete(found)
+        finally:
+            self.handled += 1
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
         # Discord wants an answer within three seconds. The core's answer comes through the

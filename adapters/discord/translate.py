@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 
+from adapters.discord.commands import ADMINISTRATION, MANAGE_SERVER, OPTIONS, option_payloads
 from bot.events import Chat, Sender
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutgoingMessage, Span, Style, split_spans
@@ -165,12 +166,17 @@ def command_text(data: dict[str, Any], registry: Registry) -> str:
     name = data.get("name", "")
     spec = registry.find_command(name)
     typed = spec.swedish if spec else name
-    args = " ".join(str(option.get("value", "")) for option in data.get("options", []) or [])
+    given = {str(o.get("name")): str(o.get("value", "")) for o in data.get("options", []) or []}
+    # In the order the command declares its options (the client sends them as filled in).
+    order = [option.swedish for option in OPTIONS.get(typed, ())]
+    names = [n for n in order if n in given] + [n for n in given if n not in order]
+    args = " ".join(given[n] for n in names)
     return f"/{typed} {args}".strip()
 
 
 def command_payloads(registry: Registry) -> list[dict[str, Any]]:
-    """The slash commands, named in Swedish and localised to English, with one optional text argument."""
+    """The slash commands, named in Swedish and localised to English, with their options
+    (adapters/discord/commands.py)."""
     sv, en = Translator("sv"), Translator("en")
     english_locales = LOCALES["en"]
     payloads: list[dict[str, Any]] = []
@@ -183,18 +189,10 @@ def command_payloads(registry: Registry) -> list[dict[str, Any]]:
                 locale: en(spec.summary)[:100] for locale in english_locales
             },
             "contexts": [0, 1],  # in servers and in DMs with the bot
-            "options": [
-                {
-                    "type": 3,
-                    "name": "text",
-                    "description": sv(usage)[:100],
-                    "description_localizations": {
-                        locale: en(usage)[:100] for locale in english_locales
-                    },
-                    "required": False,
-                }
-            ],
+            "options": option_payloads(spec.swedish, usage, english_locales),
         }
+        if spec.swedish in ADMINISTRATION:
+            base["default_member_permissions"] = str(MANAGE_SERVER)
         if spec.swedish in BOTH_NAMES:
             payloads += [{"name": spec.swedish, **base}, {"name": spec.english, **base}]
         else:
