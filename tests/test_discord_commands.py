@@ -10,7 +10,7 @@ from adapters.discord.commands import ADMINISTRATION
 from adapters.discord.translate import command_text
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from storage.database import Database
 from tests.platform_drivers import DiscordDriver, discord_bot, eventually
 from tests.test_discord_meetings import THEME, connected, plan_meeting

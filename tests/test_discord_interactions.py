@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.clock import VirtualClock
 from bot.delivery import enqueue
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from bot.i18n import Translator
 from bot.messages import OutgoingMessage, message
 from storage import tables

@@ -12,7 +12,7 @@ import pytest
 from adapters import redaction
 from adapters.discord.invite import PERMISSIONS, authorize_url, permissions
 from bot.clock import VirtualClock
-from bot.demo import seed_demo
+from bot.demo.seed import seed_demo
 from samtal.cli import _invite
 from samtal.config import Config, DatabaseConfig, DiscordConfig, TelegramConfig
 from storage.database import Database, sqlite_url

@@ -15,7 +15,7 @@ import discord
 from adapters.discord.commands import autocomplete_kind
 from adapters.discord.translate import PLATFORM
 from bot.core import Samtal
-from bot.domain.meetings import Audience
+from bot.meetings.model import Audience
 from bot.ports import UnitOfWork
 
 MAX_CHOICES = 25  # Discord's limit
