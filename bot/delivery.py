@@ -136,6 +136,7 @@ class _Sending:
     # Unique to the entry: not the row id alone, since SQLite reuses deleted rows' ids.
     delivery_id: str
     mark: Callable[[], Awaitable[None]]  # writes the start mark, once
+    key: str = ""  # the entry's idempotency key (names the event a reply answers)
 
 
 _sending: ContextVar[_Sending | None] = ContextVar("samtal_sending", default=None)
@@ -151,6 +152,13 @@ def current_delivery_id() -> str | None:
     """
     sending = _sending.get()
     return sending.delivery_id if sending else None
+
+
+def current_delivery_key() -> str | None:
+    """The key of the outbox entry being sent, e.g. `reply:discord:i123:1`: a gateway that
+    answers an interaction in place (Discord) finds the event a reply answers in it."""
+    sending = _sending.get()
+    return sending.key if sending else None
 
 
 async def platform_call_starting() -> None:
@@ -508,7 +516,7 @@ class Dispatcher:
         external_id: str | None = None
         error: DeliveryError | None = None
         delivery_id = f"{entry.id}:{entry.key}:{entry.created_at.isoformat()}"
-        token = _sending.set(_Sending(delivery_id, mark))
+        token = _sending.set(_Sending(delivery_id, mark, entry.key))
         try:
             if not getattr(gateway, "reports_call_start", False):
                 await mark()

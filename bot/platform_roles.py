@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.people import Role, RoleAssignment
+from bot.domain.people import Affiliation, Role, RoleAssignment
 from bot.events import Sender
 from bot.ports import UnitOfWork
 
@@ -74,3 +74,9 @@ async def sync_roles(
             await uow.people.grant(
                 RoleAssignment(person_id, org_id, role, granted_at=now, source=source)
             )
+    # A role in an organisation makes it theirs: it is then their scope in private chats
+    # too (a Discord-only organiser needs no join link to plan a meeting in DMs).
+    belongs = {a.org_id for a in await uow.people.affiliations_of(person_id)}
+    for org_id in dict.fromkeys(org_id for org_id, _ in wanted):
+        if org_id not in belongs:
+            await uow.people.affiliate(Affiliation(person_id, org_id, since=now))

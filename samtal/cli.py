@@ -114,10 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # The database drivers' DEBUG lines carry SQL parameters: personal data and votes.
-    for driver in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
-        logging.getLogger(driver).setLevel(logging.WARNING)
+    quiet_libraries(configured)
     if config.source is not None and readable_by_others(config.source):
         log.warning("%s is readable by other users; consider chmod 600", config.source)
     try:
@@ -194,6 +191,18 @@ async def _on_database(config: Config, work: Callable[[Database], Awaitable[int]
         await database.dispose()
 
 
+def quiet_libraries(level: int) -> None:
+    """Libraries' chatter out of the operators' log: what happened, not every tick."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The database drivers' DEBUG lines carry SQL parameters: personal data and votes.
+    for driver in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(driver).setLevel(logging.WARNING)
+    # APScheduler logs each job run (a sweep every few seconds) at INFO: shown only at DEBUG.
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )
+
+
 async def _run(config: Config) -> int:
     enabled = [
         name
@@ -202,11 +211,15 @@ async def _run(config: Config) -> int:
     ]
     if enabled:
         from samtal.platforms import run_platforms  # the platform libraries load only when used
+        from samtal.startup import PlatformStartError
 
         try:
             return await run_platforms(config)
         except DatabaseUnavailable:
             raise
+        except PlatformStartError as exc:  # e.g. a refused token: trying again will not help
+            print(f"samtal: could not start {exc.platform}: {exc.reason}", file=sys.stderr)
+            return 1
         except Exception as exc:  # a bad token, an unreachable API: say so, without a traceback
             from adapters.redaction import redact
 
@@ -339,18 +352,57 @@ async def _invite(config: Config, slug: str) -> int:
     finally:
         await database.dispose()
     print(f"Join links for {org.name}:")
-    if config.telegram.bot_username:
-        print(f"  Telegram: https://t.me/{config.telegram.bot_username}?start=join_{org.slug}")
+    username = await _telegram_username(config)
+    if username:
+        print(f"  Telegram: https://t.me/{username}?start=join_{org.slug}")
         print(
             f"  Telegram, for new members (starts the welcome): "
-            f"https://t.me/{config.telegram.bot_username}?start=member_{org.slug}"
+            f"https://t.me/{username}?start=member_{org.slug}"
         )
     else:
-        print("  Telegram: set [telegram] bot_username in the configuration to get a link")
-    print(
-        f"  Discord: {config.discord.invite_url or 'set [discord] invite_url in the configuration'}"
-    )
+        print("  Telegram: set SAMTAL_TELEGRAM_TOKEN (or [telegram] bot_username) to get a link")
+    if config.discord.invite_url:
+        print(f"  Discord server: {config.discord.invite_url}")
+    application = await _discord_application(config)
+    if application:
+        from adapters.discord.invite import authorize_url
+
+        print(f"  Discord, to add the bot to a server (its admins): {authorize_url(application)}")
+        print(
+            f"    then, in a channel there, someone with Manage Server or an organiser role: "
+            f"/kanal {org.slug}"
+        )
+    elif not config.discord.invite_url:
+        print("  Discord: set SAMTAL_DISCORD_TOKEN (or [discord] invite_url) to get a link")
     return 0
+
+
+async def _telegram_username(config: Config) -> str:
+    """The bot's username from Telegram itself when the token is set, else the config's."""
+    if config.telegram_token:
+        from adapters.redaction import protect, redact
+        from adapters.telegram.app import fetch_username
+
+        protect([config.telegram_token])
+        try:
+            return await fetch_username(config.telegram_token, config.telegram.base_url)
+        except Exception as exc:
+            log.warning("could not ask Telegram for the bot's username: %s", redact(str(exc)))
+    return config.telegram.bot_username
+
+
+async def _discord_application(config: Config) -> str:
+    if not config.discord_token:
+        return ""
+    from adapters.discord.invite import application_id
+    from adapters.redaction import protect, redact
+
+    protect([config.discord_token])
+    try:
+        return await application_id(config.discord_token, config.discord.api_base)
+    except Exception as exc:
+        log.warning("could not ask Discord for the bot's application id: %s", redact(str(exc)))
+        return ""
 
 
 async def _gdpr(config: Config, args: argparse.Namespace) -> int:

@@ -53,7 +53,9 @@ class PrivacyConfig:
 @dataclass(frozen=True)
 class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
-    bot_username: str = ""  # for join links: https://t.me/<bot_username>?start=...
+    # For join links (https://t.me/<bot_username>?start=...) when the token is not set;
+    # with the token, `samtal invite` asks Telegram.
+    bot_username: str = ""
     # Empty: long polling. Else Telegram posts updates to this public HTTPS URL, which a
     # reverse proxy forwards to webhook_listen:webhook_port (path /telegram).
     webhook_url: str = ""
@@ -67,8 +69,14 @@ class TelegramConfig:
 @dataclass(frozen=True)
 class DiscordConfig:
     invite_url: str = ""  # printed by `samtal invite`
+    # Discord's REST API and gateway; change them for a proxy or a test double.
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
     # Discord role id -> "ORG-SLUG:ROLE": server members with the role get the organisation role.
     roles: dict[str, str] = field(default_factory=dict)
+    # Discord server id -> ORG-SLUG: the server belongs to the organisation, and its admins
+    # (Manage Server) are organisers there (they may /kanal its channels, plan meetings...).
+    servers: dict[str, str] = field(default_factory=dict)
     # ORG-SLUG -> Discord role id: the opt-in role mentioned in the organisation's announcements.
     announcement_roles: dict[str, str] = field(default_factory=dict)
 
@@ -251,6 +259,7 @@ def _check_values(config: Config, where: str) -> None:
         ("telegram", "base_url", config.telegram.base_url),
         ("telegram", "webhook_url", config.telegram.webhook_url),
         ("discord", "invite_url", config.discord.invite_url),
+        ("discord", "api_base", config.discord.api_base),
     ):
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: [{section}] {key}: expected an http(s) URL, got {value!r}")
@@ -260,7 +269,13 @@ def _check_values(config: Config, where: str) -> None:
         raise ConfigError(
             f"{where}: [telegram] webhook_url: expected an https:// URL, got {webhook!r}"
         )
+    if not config.discord.gateway_url.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            f"{where}: [discord] gateway_url: expected a ws(s) URL, "
+            f"got {config.discord.gateway_url!r}"
+        )
     _check_role_map(config.discord.roles, where)
+    _check_servers(config.discord.servers, where)
     _check_announcements(config, where)
     public = config.web.public_url
     if public and not public.startswith(("https://", "http://127.0.0.1", "http://localhost")):
@@ -289,6 +304,20 @@ def _check_role_map(roles: dict[str, str], where: str) -> None:
 
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def _check_servers(servers: dict[str, str], where: str) -> None:
+    for server_id, slug in servers.items():
+        if not DISCORD_ID.match(server_id):
+            raise ConfigError(
+                f"{where}: [discord] servers.{server_id!r}: expected a Discord server id "
+                f"(digits, as in Server Settings > Widget > Server ID), got {server_id!r}"
+            )
+        if not isinstance(slug, str) or not SLUG.match(slug):
+            raise ConfigError(
+                f"{where}: [discord] servers.{server_id}: expected an organisation slug (see "
+                f"`samtal orgs`), got {slug!r}"
+            )
 
 
 def _check_announcements(config: Config, where: str) -> None:
@@ -323,4 +352,7 @@ def role_mappings(config: Config) -> tuple[RoleMapping, ...]:
     for role_id, target in config.discord.roles.items():
         slug, _, role = target.partition(":")
         mappings.append(RoleMapping("discord", role_id, slug, Role(role)))
+    for server_id, slug in config.discord.servers.items():
+        # The adapter gives a server's admins this platform role (adapters/discord/translate.py).
+        mappings.append(RoleMapping("discord", f"manage_server:{server_id}", slug, Role.ORGANISER))
     return tuple(mappings)

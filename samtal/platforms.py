@@ -16,11 +16,14 @@ import signal
 
 from adapters import redaction
 from adapters.discord.app import SamtalClient
+from adapters.discord.app import start_failure as discord_failure
 from adapters.telegram.app import TelegramAdapter, Webhook
+from adapters.telegram.app import start_failure as telegram_failure
 from samtal.clock import SystemClock
 from samtal.config import Config
 from samtal.replication import ReplicaTimings
 from samtal.runtime import Wakeup, build_replica, start_web
+from samtal.startup import DEFAULT_BACKOFF, Backoff, PlatformStartError, start_until_up
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +44,19 @@ def enabled_platforms(config: Config) -> list[str]:
 
 
 async def run_platforms(
-    config: Config, stop: asyncio.Event | None = None, *, timings: ReplicaTimings | None = None
+    config: Config,
+    stop: asyncio.Event | None = None,
+    *,
+    timings: ReplicaTimings | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    request_timeout: float | None = None,
 ) -> int:
     """Runs until SIGINT/SIGTERM (or `stop` is set); returns the exit status.
 
+    The scheduler and the outbox run from the start; each platform starts in a task of
+    its own, tried again with `backoff` while it cannot be reached (samtal/startup.py).
+    A platform that can never start (a refused token) raises `PlatformStartError`.
+    `request_timeout` shortens the platforms' start-up requests (tests).
     Several of these may run on one PostgreSQL (see samtal/replication.py).
     """
     redaction.protect([config.telegram_token, config.discord_token])
@@ -60,10 +72,25 @@ async def run_platforms(
     database, samtal = replica.database, replica.samtal
     telegram: TelegramAdapter | None = None
     discord_client: SamtalClient | None = None
-    discord_task: asyncio.Task[None] | None = None
+    tasks: dict[str, asyncio.Task[None]] = {}
     wakeup = Wakeup(samtal, replica.replication)
     web = None
     status = 0
+    failure: PlatformStartError | None = None
+
+    def ended(name: str, task: asyncio.Task[None]) -> None:
+        nonlocal failure, status
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, PlatformStartError):
+            failure = failure or error
+        elif error is not None:
+            log.error("%s stopped: %s", name, redaction.redact(str(error)))
+            status = 1
+        if error is not None or name == "Discord":  # Discord's task runs as long as it does
+            stop.set()
+
     try:
         if config.telegram_token:
             webhook = None
@@ -75,29 +102,44 @@ async def run_platforms(
                     port=config.telegram.webhook_port,
                 )
             telegram = TelegramAdapter(
-                samtal, config.telegram_token, base_url=config.telegram.base_url, webhook=webhook
+                samtal,
+                config.telegram_token,
+                base_url=config.telegram.base_url,
+                webhook=webhook,
+                timeout=request_timeout,
             )
             samtal.dispatcher.add_gateway(telegram.gateway)
         if config.discord_token:
-            discord_client = SamtalClient(samtal)
+            discord_client = SamtalClient(
+                samtal,
+                api_base=config.discord.api_base,
+                gateway_url=config.discord.gateway_url,
+            )
+            if request_timeout is not None:
+                discord_client.login_timeout = request_timeout
             samtal.dispatcher.add_gateway(discord_client.gateway)
         await samtal.start()
         await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending
-        if telegram is not None:
-            await telegram.start()
-        if discord_client is not None:
-            discord_task = asyncio.create_task(discord_client.run_with(config.discord_token or ""))
-            discord_task.add_done_callback(lambda _: stop.set())
         wakeup.start()
         web = await start_web(config, samtal)
-        log.info("samtal: running %s", " and ".join(enabled_platforms(config)))
+        if telegram is not None:
+            tasks["Telegram"] = asyncio.create_task(
+                _start_telegram(telegram, stop, backoff), name="telegram start"
+            )
+        if discord_client is not None:
+            tasks["Discord"] = asyncio.create_task(
+                _run_discord(discord_client, config.discord_token or "", stop, backoff),
+                name="discord",
+            )
+        for name, task in tasks.items():
+            task.add_done_callback(lambda done, name=name: ended(name, done))  # type: ignore[misc]
+        log.info("samtal: starting %s", " and ".join(enabled_platforms(config)))
         await stop.wait()
-        if discord_task is not None and discord_task.done() and not discord_task.cancelled():
-            error = discord_task.exception()
-            if error is not None:
-                log.error("Discord stopped: %s", redaction.redact(str(error)))
-                status = 1
     finally:
+        for task in tasks.values():
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
         if web is not None:
             await web.stop()
         await wakeup.stop()
@@ -107,9 +149,24 @@ async def run_platforms(
         if discord_client is not None:
             with contextlib.suppress(Exception):
                 await discord_client.close()
-        if discord_task is not None and not discord_task.done():
-            discord_task.cancel()
         await database.dispose()
         for sig in handled:
             loop.remove_signal_handler(sig)
+    if failure is not None:
+        raise failure
     return status
+
+
+async def _start_telegram(telegram: TelegramAdapter, stop: asyncio.Event, backoff: Backoff) -> None:
+    if await start_until_up("Telegram", telegram.start, telegram_failure, stop, backoff):
+        log.info("Telegram: running as @%s", telegram.username)
+
+
+async def _run_discord(
+    client: SamtalClient, token: str, stop: asyncio.Event, backoff: Backoff
+) -> None:
+    """Logs in (again after network errors), then runs the gateway until the client closes."""
+    if await start_until_up(
+        "Discord", lambda: client.login_once(token), discord_failure, stop, backoff
+    ):
+        await client.connect()

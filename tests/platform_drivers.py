@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import discord
-
 from adapters import redaction
 from adapters.console.app import Delivered, chat_for, sender
 from adapters.console.render import render_text
@@ -246,6 +244,7 @@ class DiscordDriver:
         self.groups: dict[str, int] = {}
         self.locales: dict[str, str] = {}
         self.roles: dict[str, list[int]] = {}  # each user's role ids in the server
+        self.permissions: dict[str, int] = {}  # each user's permissions in the server
 
     def user(self, name: str, locale: str = "sv-SE") -> dict[str, object]:
         if name not in self.users:
@@ -292,7 +291,7 @@ class DiscordDriver:
                 "type": 1,
             }
             if args.strip():
-                data["options"] = [{"name": "text", "type": 3, "value": args.strip()}]
+                data["options"] = self._options(str(data["name"]), args.strip())
             interaction = self.double.interaction(
                 2,
                 payload,
@@ -300,6 +299,7 @@ class DiscordDriver:
                 channel_id=self.group_id(group) if group else None,
                 locale=self.locales[user],
                 roles=self.roles.get(user),
+                permissions=self.permissions.get(user, 0),
             )
             return await self._after(
                 lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
@@ -324,6 +324,20 @@ class DiscordDriver:
             "flags": 0,
         }
         return await self._after(lambda: self.client._connection.parse_message_create(message))  # type: ignore[arg-type]
+
+    def _options(self, command: str, args: str) -> list[dict[str, object]]:
+        """What a Discord client sends for the typed arguments: the registered command's
+        options filled in order, the last one taking the rest; numbers as numbers."""
+        registered = next((c for c in self.double.commands if c["name"] == command), None)
+        declared = (registered or {}).get("options") or [{"name": "text", "type": 3}]
+        words = args.split(" ", len(declared) - 1)
+        filled: list[dict[str, object]] = []
+        for option, word in zip(declared, words, strict=False):
+            value: object = word
+            if option["type"] == 4 and word.isascii() and word.isdigit():
+                value = int(word)
+            filled.append({"name": option["name"], "type": option["type"], "value": value})
+        return filled
 
     async def press(self, user: str, label: str, group: str | None = None) -> list[Said]:
         channel_id = self.group_id(group) if group else self.dm_channel(user)
@@ -370,6 +384,7 @@ class DiscordDriver:
             locale=self.locales[user],
             message=posted.message,
             roles=self.roles.get(user),
+            permissions=self.permissions.get(user, 0),
         )
         return await self._after(
             lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
@@ -427,14 +442,11 @@ async def discord_bot(
     await double.start()
     samtal = Samtal(database.unit_of_work, clock, build_registry(), settings=settings)
     await samtal.start()
-    client = SamtalClient(samtal)
+    client = SamtalClient(samtal, api_base=double.base, gateway_url=double.gateway_url)
     samtal.dispatcher.add_gateway(client.gateway)
-    base = discord.http.Route.BASE
-    discord.http.Route.BASE = double.base
     try:
         await client.login(double.token)
         yield DiscordDriver(double, client)
     finally:
         await client.close()
-        discord.http.Route.BASE = base
         await double.stop()

@@ -62,6 +62,14 @@ def test_tokens_come_only_from_the_environment(
             {"telegram": {"base_url": "ftp://x"}},
             r"\[telegram\] base_url: expected an http\(s\) URL",
         ),
+        (
+            {"discord": {"api_base": "discord.com/api"}},
+            r"\[discord\] api_base: expected an http\(s\) URL",
+        ),
+        (
+            {"discord": {"gateway_url": "https://gateway.discord.gg"}},
+            r"\[discord\] gateway_url: expected a ws\(s\) URL",
+        ),
         ({"bot": "sv"}, r"\[bot\] must be a table"),
         ({"web": {"port": 99999}}, r"\[web\] port: expected a whole number from 1 to 65535"),
         ({"web": {"port": 0}}, r"\[web\] port: expected a whole number from 1 to 65535"),

@@ -4,7 +4,8 @@ pings from user text, closed DMs, splitting at 2000, and buttons that survive a 
 
 from __future__ import annotations
 
-import asyncio
+import re
+from typing import Any
 
 import discord
 import pytest
@@ -23,7 +24,7 @@ from bot.ports import DeliveryError
 from storage import tables
 from storage.database import Database
 from tests.platform_doubles.discord_api import DiscordDouble, user_payload, visible
-from tests.platform_drivers import DiscordDriver, discord_bot
+from tests.platform_drivers import DiscordDriver, discord_bot, eventually
 from tests.test_telegram_adapter import outbox
 
 sv = Translator("sv")
@@ -34,23 +35,39 @@ async def test_slash_commands_are_registered_in_swedish_and_english(
 ) -> None:
     async with discord_bot(database, clock) as dc:
         commands = {c["name"]: c for c in dc.double.commands}
-        assert len(commands) == len(build_registry().commands)
+        # /sprak also as /language (see test_every_client_is_offered_the_command_its_help_names)
+        assert len(commands) == len(build_registry().commands) + 1
         help_command = commands["hjalp"]
-        assert help_command["name_localizations"] == {"en-US": "help", "en-GB": "help"}
+        assert help_command["name_localizations"]["en-US"] == "help"
+        assert help_command["name_localizations"]["de"] == "help"
+        assert "sv-SE" not in help_command["name_localizations"]
         assert help_command["description"] == sv("What you can do here")
         assert help_command["description_localizations"]["en-US"] == "What you can do here"
         assert dc.double.refusals == []
 
 
-async def test_command_is_acknowledged_then_answered_by_follow_up(
+async def test_command_is_answered_by_its_response_or_after_thinking(
     database: Database, clock: VirtualClock
 ) -> None:
     async with discord_bot(database, clock) as dc:
         await dc.say("nora", "/hjalp", group="allmant")
-        assert [c["type"] for c in dc.double.callbacks] == [5]  # deferred: "thinking"
+        assert [c["type"] for c in dc.double.callbacks] == [4]  # the answer is the response
         (posted,) = dc.double.posted
-        assert posted.via == "followup"  # replaces the placeholder
+        assert posted.via == "response" and not posted.ephemeral
         assert posted.channel_id == dc.group_id("allmant")
+        # A late answer: "thinking…" first (in DMs for everyone to see: only she is there),
+        # then the answer replaces it.
+        dc.client.answer_within = 0.0
+        payload = dc.double.interaction(
+            2, dc.user("nora"), {"id": "1", "name": "hjalp", "type": 1}, locale="sv-SE"
+        )
+        dc.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        await eventually(lambda: len(dc.double.callbacks) == 2, "the placeholder")
+        assert dc.double.callbacks[-1]["type"] == 5
+        await dc.samtal.run_due()
+        assert dc.double.posted[-1].via == "followup"
+        assert dc.double.posted[-1].interaction_token == payload["token"]
+        assert dc.double.placeholders == {}
         # A button press is acknowledged without a placeholder; its answers come as messages.
         await dc.say("nora", "/start")
         await dc.press("nora", sv("No thanks"))
@@ -86,6 +103,7 @@ async def test_closed_dms_fail_for_good_and_the_person_is_told_in_the_channel(
     async with discord_bot(database, clock) as dc:
         nora = dc.user("nora")
         await dc.say("nora", "/hjalp", group="allmant")  # she has used the bot in #allmant
+        dc.client.gateway.in_flight = 0.0  # a while ago: that interaction carries nothing now
         dc.double.dms_closed.add(int(str(nora["id"])))
         async with database.unit_of_work() as uow:
             await enqueue(
@@ -168,21 +186,21 @@ __all__ = ["DiscordDriver"]
 
 async def test_an_unused_placeholder_is_removed(database: Database, clock: VirtualClock) -> None:
     async with discord_bot(database, clock) as dc:
-        dc.client.settle_after = 2.0
-        await dc.say("nora", "/hjalp", group="allmant")  # answered: the placeholder was used
-        await asyncio.gather(*dc.client._tasks)  # its settling is over, not just 2 s later
-        assert dc.double.deleted_placeholders == []
-        # A command whose answers all went elsewhere leaves its placeholder unused.
+        dc.client.settle_after = 0.5
+        await dc.say("nora", "/hjalp", group="allmant")  # answered at once: no placeholder
+        # A command whose answers all went elsewhere (or none came) shows "thinking…" for
+        # a while, to her only, then the placeholder goes.
+        dc.client.answer_within = 0.0
         payload = dc.double.interaction(
             2,
             dc.user("nora"),
             {"id": "1", "name": "hjalp", "type": 1},
             channel_id=dc.group_id("allmant"),
         )
-        interaction = discord.Interaction(data=payload, state=dc.client._connection)  # type: ignore[arg-type]
-        chat_id = str(dc.group_id("allmant"))
-        dc.client.gateway.expect_reply(interaction, direct=False, chat_id=chat_id)
-        await dc.client.gateway.settle(interaction, direct=False, chat_id=chat_id, after=0)
+        dc.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        await eventually(lambda: bool(dc.double.deleted_placeholders), "the placeholder to go")
+        assert dc.double.callbacks[-1]["type"] == 5
+        assert dc.double.callbacks[-1]["data"]["flags"] == 64  # only she saw it
         assert dc.double.deleted_placeholders == [payload["token"]]
 
 
@@ -252,3 +270,26 @@ async def test_a_new_message_reusing_a_deleted_rows_id_is_still_posted(
             async with database.engine.begin() as connection:
                 await connection.execute(sa.delete(tables.outbox))
         assert [p.content for p in dc.double.posted] == ["Första", "Andra"]
+
+
+def offered(commands: list[dict[str, Any]], locale: str) -> set[str]:
+    """The command names a Discord client with this locale sees in its command picker."""
+    return {c.get("name_localizations", {}).get(locale, c["name"]) for c in commands}
+
+
+@pytest.mark.parametrize(
+    ("locale", "reads"),
+    [("sv-SE", "sv"), ("en-GB", "en"), ("de", "en"), ("fr", "en"), ("fi", "sv"), ("da", "sv")],
+)
+async def test_every_client_is_offered_the_command_its_help_names(
+    database: Database, clock: VirtualClock, locale: str, reads: str
+) -> None:
+    async with discord_bot(database, clock) as dc:
+        dc.user("kai", locale=locale)
+        (said,) = await dc.say("kai", "/hjalp")
+        assert said.text.startswith(Translator(reads)("What you can do here"))
+        named = set(re.findall(r"/([a-z_]+)", said.text))
+        picker = offered(dc.double.commands, locale)
+        assert named - {"start"} <= picker | {"start"}, named - picker
+        hint = "language" if reads == "sv" else "sprak"  # the other language's command
+        assert hint in named and hint in picker

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import discord
 import pytest
 
 from adapters.discord.app import SamtalClient
@@ -57,15 +56,12 @@ async def discord_client(tmp_path: Path) -> AsyncIterator[tuple[DiscordDouble, S
         VirtualClock(START),
         build_registry(),
     )
-    client = SamtalClient(samtal, register_commands=False)
-    base = discord.http.Route.BASE
-    discord.http.Route.BASE = double.base
+    client = SamtalClient(samtal, register_commands=False, api_base=double.base)
     try:
         await client.login(double.token)
         yield double, client
     finally:
         await client.close()
-        discord.http.Route.BASE = base
         await double.stop()
 
 

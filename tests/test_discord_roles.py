@@ -154,3 +154,77 @@ def test_the_configuration_reads_the_role_map() -> None:
 def test_a_bad_role_map_is_named(roles: object, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
         parse_config({"discord": {"roles": roles}}, "samtal.toml")
+
+
+async def plan_in_dms(dc: DiscordDriver, name: str) -> list[str]:
+    """/nytt_mote in the person's DMs, through to the saved meeting; what the bot said."""
+    said = await dc.say(name, "/nytt_mote")
+    if said and said[-1].buttons and "Sandvikens arbetarekommun" in said[-1].buttons:
+        said += await dc.press(name, "Sandvikens arbetarekommun")
+    for line in ("Trygghet i Sandviken", "Kaffe och samtal.", "Var känner du dig otrygg?"):
+        said += await dc.say(name, line)
+    said += await dc.press(name, sv("Done"))
+    for line in ("2026-03-12 18:00", "20:30", "Folkets hus, Sandviken"):
+        said += await dc.say(name, line)
+    said += await dc.press(name, sv("Everyone, guests too"))
+    said += await dc.press(name, sv("No limit"))
+    said += await dc.press(name, sv("Save"))
+    return [s.to + ": " + s.text for s in said]
+
+
+async def test_a_discord_only_organiser_connects_a_channel_and_plans_a_meeting(
+    database: Database, clock: VirtualClock
+) -> None:
+    """Greta has only the mapped Discord role: no join link, no Telegram, no /roll."""
+    await seed_demo(database.unit_of_work, clock)
+    async with discord_bot(database, clock, settings=settings()) as dc:
+        dc.roles["greta"] = [ORGANISERS]
+        await dc.say("greta", "/start", group="allmant")  # her first use, in the server
+        await dc.say("greta", "/start")
+        await dc.press("greta", sv("I agree"))
+        said = await dc.say("greta", "/kanal sandviken", group="styrelsen")
+        assert [(s.to, s.text) for s in said] == [
+            ("#styrelsen", BOUND.format(org="Sandvikens arbetarekommun"))
+        ]
+        lines = await plan_in_dms(dc, "greta")
+        assert any(line.startswith("#styrelsen: " + sv("New themed meeting")) for line in lines)
+        assert lines[-1].startswith("greta: ") and "Trygghet i Sandviken" in lines[-1]
+        assert dc.double.refusals == []
+
+
+SERVER_ADMIN = 32  # Discord's Manage Server permission
+
+
+async def test_the_admins_of_a_server_bound_in_the_config_organise_there(
+    database: Database, clock: VirtualClock
+) -> None:
+    from tests.platform_doubles.discord_api import GUILD_ID
+
+    bound = Settings(
+        role_mappings=role_mappings(
+            parse_config({"discord": {"servers": {str(GUILD_ID): "sandviken"}}}, "samtal.toml")
+        )
+    )
+    await seed_demo(database.unit_of_work, clock)
+    async with discord_bot(database, clock, settings=bound) as dc:
+        await dc.say("hugo", "/start")
+        await dc.press("hugo", sv("I agree"))
+        # A member without Manage Server may not connect a channel...
+        said = await dc.say("hugo", "/kanal sandviken", group="allmant")
+        assert [s.text for s in said] != [BOUND.format(org="Sandvikens arbetarekommun")]
+        # ...the server's admin may, and plans meetings in DMs afterwards.
+        dc.permissions["hugo"] = SERVER_ADMIN
+        said = await dc.say("hugo", "/kanal sandviken", group="allmant")
+        assert [s.text for s in said] == [BOUND.format(org="Sandvikens arbetarekommun")]
+        assert await roles_of(database, dc, "hugo") == {
+            ("sandviken", Role.ORGANISER, f"discord:role:manage_server:{GUILD_ID}")
+        }
+        lines = await plan_in_dms(dc, "hugo")
+        assert any(line.startswith("#allmant: " + sv("New themed meeting")) for line in lines)
+
+
+def test_a_bad_server_binding_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"\[discord\] servers\.'x': expected a Discord server"):
+        parse_config({"discord": {"servers": {"x": "sandviken"}}}, "samtal.toml")
+    with pytest.raises(ConfigError, match=r"\[discord\] servers\.123: expected an organisation"):
+        parse_config({"discord": {"servers": {"123": "Sandviken!"}}}, "samtal.toml")

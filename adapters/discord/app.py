@@ -12,10 +12,14 @@ import logging
 import uuid
 from typing import Any
 
+import aiohttp
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
 
 from adapters import redaction
-from adapters.discord.gateway import DiscordGateway, TokenButton
+from adapters.discord import autocomplete
+from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
 from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
 from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
 from bot.core import Samtal
@@ -23,9 +27,54 @@ from bot.events import ButtonPressed, Chat, PollAnswered, Sender, TextReceived
 
 log = logging.getLogger(__name__)
 
+LOGIN_TIMEOUT = 30.0  # seconds for a log-in (discord.py's own requests wait far longer)
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """Why Discord cannot start, or None when trying again may help (samtal/startup.py)."""
+    if isinstance(exc, discord.LoginFailure):
+        return "the token was refused (401 Unauthorized); check SAMTAL_DISCORD_TOKEN"
+    if isinstance(exc, discord.HTTPException):
+        if exc.status >= 500 or exc.status == 429:
+            return None
+        return f"Discord refused a request ({exc.status}): {exc.text}"
+    if isinstance(exc, aiohttp.ClientError | discord.GatewayNotFound | OSError | TimeoutError):
+        return None
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Endpoints:
+    """Where discord.py talks to: its REST base and gateway are process-wide class
+    attributes, so they are set when the client logs in and put back when it closes."""
+
+    def __init__(self, api_base: str | None, gateway_url: str | None) -> None:
+        self.api_base = api_base
+        self.gateway_url = yarl.URL(gateway_url) if gateway_url else None
+        self._saved: tuple[str, yarl.URL] | None = None
+
+    def apply(self) -> None:
+        if self._saved is None:
+            self._saved = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        if self.api_base:
+            discord.http.Route.BASE = self.api_base.rstrip("/")
+        if self.gateway_url is not None:
+            DiscordWebSocket.DEFAULT_GATEWAY = self.gateway_url
+
+    def restore(self) -> None:
+        if self._saved is not None:
+            discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+            self._saved = None
+
 
 class SamtalClient(discord.Client):
-    def __init__(self, samtal: Samtal, *, register_commands: bool = True) -> None:
+    def __init__(
+        self,
+        samtal: Samtal,
+        *,
+        register_commands: bool = True,
+        api_base: str | None = None,
+        gateway_url: str | None = None,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.dm_messages = True  # free text in DMs (dialog answers); content comes in DMs
@@ -44,8 +93,11 @@ class SamtalClient(discord.Client):
         self.handled = 0  # interactions handed to the core so far (tests wait on it)
         self._register = register_commands
         self.settle_after = 30.0  # seconds before an unused "thinking" placeholder is removed
+        self.answer_within = ANSWER_WITHIN  # seconds before a command shows "thinking…"
         self._tasks: set[asyncio.Task[None]] = set()
         self._votes = asyncio.Lock()  # native poll votes, handled one at a time
+        self.endpoints = Endpoints(api_base, gateway_url)
+        self.login_timeout = LOGIN_TIMEOUT
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(TokenButton)
@@ -58,14 +110,33 @@ class SamtalClient(discord.Client):
             self.application_id, command_payloads(self.samtal.registry)
         )
 
+    async def login(self, token: str) -> None:
+        self.endpoints.apply()
+        await super().login(token)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await super().close()
+        try:
+            await super().close()
+        finally:
+            self.endpoints.restore()
 
     async def run_with(self, token: str) -> None:
         redaction.protect([token])
         await self.start(token)
+
+    async def login_once(self, token: str) -> None:
+        """One attempt to log in (samtal/startup.py tries again after a network error);
+        `connect` then runs the gateway, which reconnects by itself."""
+        redaction.protect([token])
+        try:
+            await asyncio.wait_for(self.login(token), self.login_timeout)
+        except BaseException:
+            # discord.py opens a new HTTP session at each log-in: close the failed one.
+            await self.http.close()
+            self.http.connector = discord.utils.MISSING
+            raise
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s", self.user)
@@ -89,17 +160,31 @@ class SamtalClient(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.application_command:
             await self.on_command(interaction)
+        elif interaction.type is discord.InteractionType.autocomplete:
+            await self.on_autocomplete(interaction)
+
+    async def on_autocomplete(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            found = await autocomplete.choices(self.samtal, interaction)
+        except Exception:  # a suggestion list is never worth an error
+            log.exception("Discord: autocomplete failed")
+            found = []
+        try:
+            await interaction.response.autocomplete(found)
+        finally:
+            self.handled += 1
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
-        # Discord wants an answer within three seconds; the outbox sends the real one.
-        await interaction.response.defer(thinking=True)
+        # Discord wants an answer within three seconds. The core's answer comes through the
+        # outbox, nearly always well within that, and then is the response itself (ephemeral
+        # where it is personal); if it is late, the gateway shows "thinking…" meanwhile.
         chat = chat_of(interaction)
         self._remember(interaction)
-        self.gateway.expect_reply(interaction, direct=chat.is_private, chat_id=chat.chat_id)
+        self.gateway.expect_reply(interaction, direct=chat.is_private)
         data: dict[str, Any] = dict(interaction.data or {})
         event = TextReceived(
             f"i{interaction.id}",
-            sender_of(interaction.user, interaction.locale),
+            sender_of(interaction.user, interaction.locale, interaction),
             chat,
             command_text(data, self.samtal.registry),
         )
@@ -107,13 +192,10 @@ class SamtalClient(discord.Client):
             await self.samtal.handle(event)
         finally:
             self.handled += 1
-        # The answer normally replaces the placeholder within a second; if it went to the
-        # person's DMs instead, the placeholder is removed rather than left "thinking".
-        task = asyncio.create_task(
-            self.gateway.settle(
-                interaction, direct=chat.is_private, chat_id=chat.chat_id, after=self.settle_after
-            )
-        )
+        await self.gateway.acknowledge(interaction, within=self.answer_within)
+        # If every answer went elsewhere (the person's DMs), the placeholder is removed
+        # rather than left "thinking".
+        task = asyncio.create_task(self.gateway.settle(interaction, after=self.settle_after))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -121,8 +203,13 @@ class SamtalClient(discord.Client):
         await interaction.response.defer()  # acknowledged; what the press causes comes as messages
         chat = chat_of(interaction)
         self._remember(interaction)
+        if not chat.is_private:  # personal answers to a press in a server go through it
+            self.gateway.expect_reply(interaction, direct=False)
         event = ButtonPressed(
-            f"i{interaction.id}", sender_of(interaction.user, interaction.locale), chat, token
+            f"i{interaction.id}",
+            sender_of(interaction.user, interaction.locale, interaction),
+            chat,
+            token,
         )
         try:
             await self.samtal.handle(event)

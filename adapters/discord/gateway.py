@@ -1,23 +1,31 @@
 """Delivery to Discord: the outbox dispatcher calls `send` for each message.
 
-A slash command is acknowledged at once with a deferred answer ("thinking"),
-since Discord wants an answer within three seconds. The core's reply then
-arrives through the outbox; the gateway sends the first message to that chat
-as the interaction's follow-up, which replaces the placeholder. Later
-messages go to the channel (or the person's DMs) as ordinary messages.
+Every answer goes to its own interaction, found by the outbox key of the reply
+(`reply:discord:i<interaction id>:…`), never by the chat it is in: two people
+using a command in one channel at once each get their own answer. A slash
+command's first answer is the interaction's response itself when it comes
+within `ANSWER_WITHIN` (it nearly always does); otherwise the command is
+deferred ("thinking…", visible only to the person in a server) and answered by
+a follow-up. A message marked `personal` that answers an interaction in a
+server channel is ephemeral: only the person sees it. Other messages go to the
+channel (or the person's DMs) as ordinary messages.
 
-When a person's DMs are closed, the send fails for good and the person is
-told in the channel where they last used the bot.
+When a person's DMs are closed, the send fails for good. If they are using the
+bot in a server at that moment (a button press, a command), the message goes to
+them ephemerally through that interaction; otherwise they are told in the
+channel where they last used the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Literal
 
@@ -28,7 +36,7 @@ from adapters.budget import SendStats
 from adapters.discord import polls
 from adapters.discord.limits import RestBudget, retry_after_of
 from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
-from bot.delivery import current_delivery_id
+from bot.delivery import current_delivery_id, current_delivery_key
 from bot.i18n import N_, Translator
 from bot.messages import Button, CalendarEvent, OutgoingMessage
 from bot.ports import DeliveryError
@@ -36,6 +44,10 @@ from bot.ports import DeliveryError
 log = logging.getLogger(__name__)
 
 FOLLOWUP_SECONDS = 14 * 60  # an interaction's token works for 15 minutes
+IN_FLIGHT_SECONDS = 60.0  # an interaction this recent still carries what it caused
+ANSWER_WITHIN = 1.5  # seconds a command waits for its answer before "thinking…" (Discord: 3)
+# The outbox key of an answer to an interaction (bot.context.Context.reply, Samtal._answer_alone).
+_REPLY_KEY = re.compile(r"^reply:discord:i(\d+):")
 THREAD_ARCHIVE_MINUTES: Literal[10080] = (
     10080  # a meeting's thread stays open a week after its last message
 )
@@ -136,8 +148,19 @@ def view_of(rows: tuple[tuple[Button, ...], ...]) -> discord.ui.View | None:
 
 @dataclass
 class _Pending:
+    """An interaction whose answers are still to come, and what has been sent through it."""
+
     interaction: discord.Interaction[Any]
     since: float
+    direct: bool
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    placeholder: bool = False  # deferred with "thinking…", not yet replaced by an answer
+    answered: bool = False  # at least one answer went through it
+    responded: asyncio.Event = field(default_factory=asyncio.Event)  # the response was sent
+
+    @property
+    def live(self) -> bool:
+        return time.monotonic() - self.since < FOLLOWUP_SECONDS
 
 
 class DiscordGateway:
@@ -153,7 +176,9 @@ class DiscordGateway:
         self.limiter = budget  # `limiter.scale(share)` when replicas send for one bot
         self.stats = budget.stats if budget is not None else SendStats()
         self._paused: dict[str, float] = {}  # chat -> monotonic time its route may be used again
-        self._pending: dict[tuple[bool, str], _Pending] = {}
+        self._pending: dict[str, _Pending] = {}  # interaction id -> its state
+        self._latest: dict[str, str] = {}  # user id -> their newest interaction in a server
+        self.in_flight = IN_FLIGHT_SECONDS
         # Where each person last used the bot in a server, and their language there.
         self._last_channel: dict[str, tuple[str, str | None]] = {}
         self._guilds: dict[str, int] = {}  # channel id -> its server, learnt or looked up
@@ -161,33 +186,60 @@ class DiscordGateway:
     def seen_guild(self, channel_id: str, guild_id: int) -> None:
         self._guilds[channel_id] = guild_id
 
-    def expect_reply(
-        self, interaction: discord.Interaction[Any], *, direct: bool, chat_id: str
-    ) -> None:
-        self._pending[(direct, chat_id)] = _Pending(interaction, time.monotonic())
+    def expect_reply(self, interaction: discord.Interaction[Any], *, direct: bool) -> None:
+        """Answers to this interaction (by their outbox key) go through it from now on."""
+        now = time.monotonic()
+        for key in [k for k, p in self._pending.items() if now - p.since > FOLLOWUP_SECONDS]:
+            del self._pending[key]
+        self._pending[str(interaction.id)] = _Pending(interaction, now, direct)
+        if not direct:
+            self._latest[str(interaction.user.id)] = str(interaction.id)
 
     def seen_in_channel(self, user_id: str, channel_id: str, language: str | None) -> None:
         self._last_channel[user_id] = (channel_id, language)
 
-    async def settle(
-        self, interaction: discord.Interaction[Any], *, direct: bool, chat_id: str, after: float
-    ) -> None:
-        """Removes the "thinking" placeholder if no answer came to that chat (it went elsewhere)."""
+    async def acknowledge(self, interaction: discord.Interaction[Any], *, within: float) -> None:
+        """Defers a command that has no answer yet `within` seconds of its arrival.
+
+        In a server the placeholder is ephemeral: if the answer turns out to be for the
+        channel, it is posted there and the placeholder removed.
+        """
+        pending = self._pending.get(str(interaction.id))
+        if pending is None:
+            return
+        wait = pending.since + within - time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pending.responded.wait(), max(wait, 0.0))
+        async with pending.lock:
+            if interaction.response.is_done():
+                return
+            await interaction.response.defer(thinking=True, ephemeral=not pending.direct)
+            pending.placeholder = True
+
+    async def settle(self, interaction: discord.Interaction[Any], *, after: float) -> None:
+        """Removes a "thinking" placeholder that no answer replaced (they went elsewhere)."""
         await asyncio.sleep(after)
-        pending = self._pending.get((direct, chat_id))
+        pending = self._pending.get(str(interaction.id))
         if pending is None or pending.interaction is not interaction:
             return
-        del self._pending[(direct, chat_id)]
+        async with pending.lock:
+            if not pending.placeholder:
+                return
+            pending.placeholder = False
+            await self._remove_placeholder(interaction)
+
+    @staticmethod
+    async def _remove_placeholder(interaction: discord.Interaction[Any]) -> None:
         try:
             await interaction.delete_original_response()
         except discord.HTTPException as exc:
             log.info("Discord: could not remove a placeholder: %s", exc)
 
-    def _take_pending(self, direct: bool, chat_id: str) -> discord.Interaction[Any] | None:
-        pending = self._pending.pop((direct, chat_id), None)
-        if pending is None or time.monotonic() - pending.since > FOLLOWUP_SECONDS:
-            return None
-        return pending.interaction
+    def _answering(self) -> _Pending | None:
+        """The interaction the message being sent answers, if it is one and still usable."""
+        match = _REPLY_KEY.match(current_delivery_key() or "")
+        pending = self._pending.get(match.group(1)) if match else None
+        return pending if pending is not None and pending.live else None
 
     async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         paused = self._paused.get(chat_id, 0.0) - time.monotonic()
@@ -233,9 +285,9 @@ class DiscordGateway:
         self.stats.deferred += 1
         return DeliveryError("Discord asked to slow down", rate_limited=True, retry_after=wait)
 
-    async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
-        if polls.goes_native(message, direct=direct):  # a native poll to post or to end
-            return await polls.send_native(self, chat_id, message, direct=direct)
+    @staticmethod
+    def _parts(message: OutgoingMessage) -> list[tuple[str, dict[str, Any]]]:
+        """The Discord messages to send for one of ours: content and arguments, in order."""
         allowed = discord.AllowedMentions.none()
         prefix = ""
         role = message.mention_role
@@ -244,17 +296,9 @@ class DiscordGateway:
             allowed = discord.AllowedMentions(
                 everyone=False, users=False, roles=[discord.Object(int(role))]
             )
-        chunks = chunks_of(message)
         attachment = message.attachment
-        referred = Reference.parse(message.reference)
-        thread_id = referred.message_id if message.in_thread and not direct else None
-        # A message for a thread never answers the interaction: that answer stays in the chat.
-        interaction = None if thread_id else self._take_pending(direct, chat_id)
-        target: discord.abc.Messageable | None = None
-        if thread_id:
-            target = await self._thread_target(chat_id, thread_id)
-        sent_id: int | None = None
-        for index, chunk in enumerate(chunks or [None]):
+        parts: list[tuple[str, dict[str, Any]]] = []
+        for index, chunk in enumerate(chunks_of(message) or [None]):
             content = (prefix if index == 0 else "") + (chunk.content if chunk else "")
             kwargs: dict[str, Any] = {"allowed_mentions": allowed}
             view = view_of(chunk.buttons) if chunk else None
@@ -264,18 +308,53 @@ class DiscordGateway:
                 kwargs["file"] = discord.File(
                     io.BytesIO(attachment.data), filename=attachment.filename
                 )
-            if interaction is not None:
-                followup = await interaction.followup.send(content, wait=True, **kwargs)
-                sent_id = followup.id
-            else:
-                if target is None:
-                    target = await self._target(chat_id, direct=direct)
-                delivery = current_delivery_id()
-                if delivery is not None:  # sent again after a crash: Discord returns the first
-                    digest = hashlib.sha256(f"{delivery}.{index}".encode()).hexdigest()
-                    kwargs["nonce"] = digest[:25]  # Discord's longest nonce
-                sent = await target.send(content or None, **kwargs)
-                sent_id = sent.id
+            parts.append((content, kwargs))
+        return parts
+
+    async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
+        if polls.goes_native(message, direct=direct):  # a native poll to post or to end
+            return await polls.send_native(self, chat_id, message, direct=direct)
+        parts = self._parts(message)
+        referred = Reference.parse(message.reference)
+        thread_id = referred.message_id if message.in_thread and not direct else None
+        personal = message.personal and not direct
+        # A message for a thread never answers the interaction: that answer stays in the chat.
+        pending = None if thread_id else self._answering()
+        if personal and pending is None:  # its interaction is over (or unknown after a restart)
+            raise DeliveryError(
+                "a personal answer whose interaction is over: not posted in the channel",
+                permanent=True,
+            )
+        if (
+            pending is not None
+            and not personal
+            and pending.interaction.type is not discord.InteractionType.application_command
+        ):
+            pending = None  # a button's answer for everyone: an ordinary post, as before
+        sent_id: int | None = None
+        if pending is not None:
+            sent_id = await self._answer(pending, chat_id, parts, personal=personal)
+        else:
+            target = (
+                await self._thread_target(chat_id, thread_id)
+                if thread_id
+                else await self._target(chat_id, direct=direct)
+            )
+            try:
+                for index, (content, kwargs) in enumerate(parts):
+                    delivery = current_delivery_id()
+                    if delivery is not None:  # sent again after a crash: Discord returns the first
+                        digest = hashlib.sha256(f"{delivery}.{index}".encode()).hexdigest()
+                        kwargs["nonce"] = digest[:25]  # Discord's longest nonce
+                    sent = await target.send(content or None, **kwargs)
+                    sent_id = sent.id
+            except discord.Forbidden:
+                through = self._using_now(chat_id) if direct and sent_id is None else None
+                if through is None:
+                    raise
+                # Her DMs are closed, but she is pressing a button or using a command in a
+                # server right now: the message reaches her there, for her eyes only.
+                sent_id = await self._answer(through, chat_id, self._parts(message), personal=True)
         if sent_id is None:
             return None
         event_id: int | None = None
@@ -287,6 +366,48 @@ class DiscordGateway:
             elif referred.event_id is not None:
                 await self._edit_event(chat_id, referred.event_id, message.event)
         return str(Reference(sent_id, event_id))
+
+    def _using_now(self, user_id: str) -> _Pending | None:
+        """The person's interaction in a server from just now (what caused this message)."""
+        pending = self._pending.get(self._latest.get(user_id, ""))
+        if pending is None or time.monotonic() - pending.since > self.in_flight:
+            return None
+        return pending
+
+    async def _answer(
+        self,
+        pending: _Pending,
+        chat_id: str,
+        parts: list[tuple[str, dict[str, Any]]],
+        *,
+        personal: bool,
+    ) -> int | None:
+        """Sends through the interaction: its response, the placeholder, or a follow-up."""
+        interaction = pending.interaction
+        sent_id: int | None = None
+        async with pending.lock:
+            for content, kwargs in parts:
+                if not interaction.response.is_done():  # the command's answer, at once
+                    done = await interaction.response.send_message(
+                        content, ephemeral=personal, **kwargs
+                    )
+                    sent_id = done.message_id
+                    pending.responded.set()
+                elif pending.placeholder and not personal and not pending.direct:
+                    # The placeholder is private; an answer for everyone goes to the channel.
+                    target = self.client.get_partial_messageable(int(chat_id))
+                    sent_id = (await target.send(content or None, **kwargs)).id
+                    pending.placeholder = False
+                    await self._remove_placeholder(interaction)
+                else:  # replaces the placeholder (same visibility), or another follow-up
+                    ephemeral = personal and not pending.placeholder
+                    followup = await interaction.followup.send(
+                        content, wait=True, ephemeral=ephemeral, **kwargs
+                    )
+                    sent_id = followup.id
+                    pending.placeholder = False
+                pending.answered = True
+        return sent_id
 
     async def _guild_of(self, chat_id: str) -> int:
         guild_id = self._guilds.get(chat_id)

@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 
+from adapters.discord.commands import ADMINISTRATION, MANAGE_SERVER, OPTIONS, option_payloads
 from bot.events import Chat, Sender
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutgoingMessage, Span, Style, split_spans
@@ -26,8 +27,18 @@ ROWS_PER_MESSAGE = 5
 BUTTONS_PER_ROW = 5
 LABEL_LIMIT = 80
 CUSTOM_ID_PREFIX = "samtal:"
-# Discord's locales for the two languages; Swedish is the default, so it is the command's name.
-LOCALES = {"sv": "sv-SE", "en": ("en-US", "en-GB")}
+# Discord clients in Swedish, or in a language whose readers most likely read Swedish too
+# (the Nordic neighbours, Sweden Finns), read the bot in Swedish and see the commands' Swedish
+# names (the default); every other client reads English and sees the English names, so the
+# names in the help are the ones its command picker offers.
+READS_SWEDISH = frozenset({"sv-SE", "da", "no", "fi"})
+ENGLISH_LOCALES = tuple(
+    locale.value for locale in discord.Locale if locale.value not in READS_SWEDISH
+)
+LOCALES = {"sv": "sv-SE", "en": ENGLISH_LOCALES}
+# The help's hint names /language to Swedish readers and /sprak to English ones, for someone
+# who can't read the other language: these commands are offered under both names to everyone.
+BOTH_NAMES = ("sprak",)
 
 OPTION_HINT = N_("Anything to add after the command (optional)")
 
@@ -93,26 +104,53 @@ def label(text: str) -> str:
     return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
 
 
-def sender_of(user: discord.abc.User, locale: discord.Locale | None) -> Sender:
+def sender_of(
+    user: discord.abc.User,
+    locale: discord.Locale | None,
+    interaction: discord.Interaction[Any] | None = None,
+) -> Sender:
     return Sender(
         PLATFORM,
         str(user.id),
         display_name=user.display_name,
         username=user.name,
-        language=str(locale.value) if locale is not None else None,
-        roles=roles_of(user),
+        language=reading_language(locale),
+        roles=roles_of(user, interaction),
     )
 
 
-def roles_of(user: discord.abc.User) -> frozenset[str] | None:
+def reading_language(locale: discord.Locale | None) -> str | None:
+    """The language a Discord client reads the bot in (see READS_SWEDISH)."""
+    if locale is None:
+        return None
+    return "sv" if locale.value in READS_SWEDISH else "en"
+
+
+def server_admin_role(guild_id: int | str) -> str:
+    """The platform role a server's admins (Manage Server) hold in the role mappings, for
+    servers bound to an organisation in the configuration (`[discord] servers`)."""
+    return f"manage_server:{guild_id}"
+
+
+def roles_of(
+    user: discord.abc.User, interaction: discord.Interaction[Any] | None = None
+) -> frozenset[str] | None:
     """A server member's role ids (from the interaction itself); None outside a server.
 
     Read from the member's role ids rather than `Member.roles`, which drops ids of
-    roles not in the guild cache.
+    roles not in the guild cache. Someone with Manage Server there (as the interaction
+    says) also holds `server_admin_role`.
     """
     if not isinstance(user, discord.Member):
         return None
-    return frozenset(str(role_id) for role_id in user._roles)
+    roles = {str(role_id) for role_id in user._roles}
+    if (
+        interaction is not None
+        and interaction.guild_id is not None
+        and interaction.permissions.manage_guild
+    ):
+        roles.add(server_admin_role(interaction.guild_id))
+    return frozenset(roles)
 
 
 def chat_of(interaction: discord.Interaction[Any]) -> Chat:
@@ -128,37 +166,36 @@ def command_text(data: dict[str, Any], registry: Registry) -> str:
     name = data.get("name", "")
     spec = registry.find_command(name)
     typed = spec.swedish if spec else name
-    args = " ".join(str(option.get("value", "")) for option in data.get("options", []) or [])
+    given = {str(o.get("name")): str(o.get("value", "")) for o in data.get("options", []) or []}
+    # In the order the command declares its options (the client sends them as filled in).
+    order = [option.swedish for option in OPTIONS.get(typed, ())]
+    names = [n for n in order if n in given] + [n for n in given if n not in order]
+    args = " ".join(given[n] for n in names)
     return f"/{typed} {args}".strip()
 
 
 def command_payloads(registry: Registry) -> list[dict[str, Any]]:
-    """The slash commands, named in Swedish and localised to English, with one optional text argument."""
+    """The slash commands, named in Swedish and localised to English, with their options
+    (adapters/discord/commands.py)."""
     sv, en = Translator("sv"), Translator("en")
     english_locales = LOCALES["en"]
     payloads: list[dict[str, Any]] = []
     for spec in registry.commands:
-        payload: dict[str, Any] = {
-            "name": spec.swedish,
+        usage = spec.usage or OPTION_HINT
+        base: dict[str, Any] = {
             "type": 1,
             "description": sv(spec.summary)[:100],
-            "name_localizations": {locale: spec.english for locale in english_locales},
             "description_localizations": {
                 locale: en(spec.summary)[:100] for locale in english_locales
             },
             "contexts": [0, 1],  # in servers and in DMs with the bot
+            "options": option_payloads(spec.swedish, usage, english_locales),
         }
-        usage = spec.usage or OPTION_HINT
-        payload["options"] = [
-            {
-                "type": 3,
-                "name": "text",
-                "description": sv(usage)[:100],
-                "description_localizations": {
-                    locale: en(usage)[:100] for locale in english_locales
-                },
-                "required": False,
-            }
-        ]
-        payloads.append(payload)
+        if spec.swedish in ADMINISTRATION:
+            base["default_member_permissions"] = str(MANAGE_SERVER)
+        if spec.swedish in BOTH_NAMES:
+            payloads += [{"name": spec.swedish, **base}, {"name": spec.english, **base}]
+        else:
+            english = {locale: spec.english for locale in english_locales}
+            payloads.append({"name": spec.swedish, "name_localizations": english, **base})
     return payloads

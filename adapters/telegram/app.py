@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import web
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Bot, BotCommand, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from adapters import redaction
@@ -52,6 +52,24 @@ def command_lists(registry: Registry) -> dict[str, list[BotCommand]]:
     return menus
 
 
+async def fetch_username(token: str, base_url: str) -> str:
+    """The bot's @username, as Telegram's getMe tells it (for join links)."""
+    bot = Bot(token, base_url=base_url)
+    async with bot:
+        return str(bot.username)
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """Why Telegram cannot start, or None when trying again may help (samtal/startup.py)."""
+    if isinstance(exc, InvalidToken):
+        return "the token was refused (401 Unauthorized); check SAMTAL_TELEGRAM_TOKEN"
+    if isinstance(exc, BadRequest):
+        return f"Telegram refused a request: {exc.message}"
+    if isinstance(exc, NetworkError | RetryAfter | OSError | TimeoutError):
+        return None  # timed out, unreachable, or Telegram asked us to wait
+    return f"{type(exc).__name__}: {exc}"
+
+
 class TelegramAdapter:
     def __init__(
         self,
@@ -62,20 +80,24 @@ class TelegramAdapter:
         webhook: Webhook | None = None,
         poll_timeout: float = 10.0,
         limiter: RateLimiter | None = None,
+        timeout: float | None = None,
     ) -> None:
+        """`timeout`: seconds for each ordinary request (python-telegram-bot's default: 5)."""
         redaction.protect([token])
         self.samtal = samtal
         self.webhook = webhook
         self.poll_timeout = poll_timeout
         base_file_url = base_url.removesuffix("/bot") + "/file/bot"
-        self.application: Application = (  # type: ignore[type-arg]
+        builder = (
             ApplicationBuilder()
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
             .get_updates_read_timeout(poll_timeout + 5)
-            .build()
         )
+        if timeout is not None:
+            builder = builder.connect_timeout(timeout).read_timeout(timeout)
+        self.application: Application = builder.build()  # type: ignore[type-arg]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.gateway = TelegramGateway(self.application.bot, limiter)
@@ -87,16 +109,20 @@ class TelegramAdapter:
         return str(self.application.bot.username)
 
     async def start(self) -> None:
-        await self.application.initialize()
+        """Connects and starts receiving updates; after a failure, calling it again
+        goes on from where it stopped (samtal/startup.py tries again)."""
+        await self.application.initialize()  # getMe: the bot's username comes from here
         self.gateway.private_chat_url = f"https://t.me/{self.username}"
         await self.register_commands()
-        await self.application.start()
+        if not self.application.running:
+            await self.application.start()
         if self.webhook is None:
             assert self.application.updater is not None
-            await self.application.updater.start_polling(
-                timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
-            )
-        else:
+            if not self.application.updater.running:
+                await self.application.updater.start_polling(
+                    timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                )
+        elif self._site is None:
             await self._start_webhook(self.webhook)
         log.info("Telegram: running as @%s", self.username)
 
@@ -141,11 +167,15 @@ class TelegramAdapter:
         app.router.add_post(webhook.path, self._webhook_post)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, webhook.listen, webhook.port).start()
+        try:
+            await web.TCPSite(runner, webhook.listen, webhook.port).start()
+            await self.application.bot.set_webhook(
+                webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
+            )
+        except BaseException:
+            await runner.cleanup()  # the next attempt listens afresh
+            raise
         self._site = runner
-        await self.application.bot.set_webhook(
-            webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
-        )
 
     async def _webhook_post(self, request: web.Request) -> web.Response:
         assert self.webhook is not None

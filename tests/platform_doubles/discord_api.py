@@ -11,6 +11,7 @@ are closed: 403 code 50007), and works out who a message would ping.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -26,6 +27,7 @@ BOT_ID = 900_000_000_000_000_002
 GUILD_ID = 900_000_000_000_000_100
 TIMESTAMP = "2026-03-02T08:00:00+00:00"
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+EPHEMERAL = 64  # the message flag
 
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -52,14 +54,16 @@ class Refused(Exception):
 
 @dataclass
 class Posted:
-    """A message the bot sent: to a channel, a DM, or as an interaction's follow-up."""
+    """A message the bot sent: to a channel, a DM, or as an interaction's answer."""
 
-    via: str  # "channel" or "followup"
+    via: str  # "channel", "response" (the interaction's own answer) or "followup"
     channel_id: int
     message: dict[str, Any]
     allowed_mentions: dict[str, Any] | None
     pinged: list[str]
     files: list[str] = field(default_factory=list)
+    interaction_token: str | None = None  # the interaction it answers, if any
+    ephemeral: bool = False  # seen only by the person who used the interaction
 
     @property
     def content(self) -> str:
@@ -198,6 +202,8 @@ class DiscordDouble:
     # 429s to answer to the next messages posted, in order: (retry_after, global), as
     # Discord answers them (JSON body, Retry-After and X-RateLimit-* headers, Via).
     too_many: list[tuple[float, bool]] = field(default_factory=list)
+    # Log-ins (GET /users/@me) still to leave unanswered for a second: Discord unreachable.
+    stalled_logins: int = 0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(950_000_000_000_000_000)
@@ -205,6 +211,11 @@ class DiscordDouble:
         self.interaction_channels: dict[str, int] = {}  # interaction token -> its channel
         self.nonces: dict[tuple[int, str], dict[str, Any]] = {}  # enforced nonces -> message
         self.deleted_placeholders: list[str] = []  # interaction tokens
+        # Interactions deferred with "thinking…" whose placeholder no answer has replaced
+        # yet: token -> whether the placeholder is ephemeral. The first follow-up replaces
+        # it and keeps its visibility, as on Discord.
+        self.placeholders: dict[str, bool] = {}
+        self.responded: dict[str, int] = {}  # interaction id -> the callback type it got
         self.sockets: list[web.WebSocketResponse] = []  # gateway connections that identified
         self.message_channels: dict[int, int] = {}  # message id -> the channel it is in
         self.threads: dict[int, dict[str, Any]] = {}  # thread id (its first message's id) -> thread
@@ -290,6 +301,9 @@ class DiscordDouble:
         return dict(json.loads(text)) if text else {}
 
     async def _me(self, request: web.Request) -> web.Response:
+        if self.stalled_logins > 0:
+            self.stalled_logins -= 1
+            await asyncio.sleep(1.0)
         if not self._authorised(request):
             return self._refuse(request, Refused(401, "401: Unauthorized"))
         return self._json(BOT_USER)
@@ -329,19 +343,42 @@ class DiscordDouble:
 
     async def _callback(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        self.callbacks.append({"interaction_id": request.match_info["id"], **body})
-        interaction_id = request.match_info["id"]
-        return self._json(
-            {
-                "interaction": {
-                    "id": interaction_id,
-                    "type": body.get("type"),
-                    "response_message_loading": body.get("type") == 5,
-                    "response_message_ephemeral": False,
-                },
-                "resource": {"type": body.get("type")},
-            }
-        )
+        interaction_id, token = request.match_info["id"], request.match_info["token"]
+        self.callbacks.append({"interaction_id": interaction_id, **body})
+        kind = body.get("type")
+        if interaction_id in self.responded:  # Discord: one response per interaction
+            return self._refuse(
+                request, Refused(400, "Interaction has already been acknowledged.", 40060)
+            )
+        data = dict(body.get("data") or {})
+        ephemeral = bool(int(data.get("flags") or 0) & EPHEMERAL)
+        message: dict[str, Any] | None = None
+        if kind == 4:  # a message as the answer itself
+            data["_files"] = body.get("_files", [])
+            try:
+                message = self._record(
+                    "response",
+                    self.interaction_channels[token],
+                    data,
+                    token=token,
+                    ephemeral=ephemeral,
+                )
+            except Refused as refused:
+                return self._refuse(request, refused)
+        elif kind == 5:  # "thinking…"
+            self.placeholders[token] = ephemeral
+        self.responded[interaction_id] = int(kind or 0)
+        interaction: dict[str, Any] = {
+            "id": interaction_id,
+            "type": kind,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": ephemeral,
+        }
+        resource: dict[str, Any] = {"type": kind}
+        if message is not None:
+            interaction["response_message_id"] = message["id"]
+            resource["message"] = message
+        return self._json({"interaction": interaction, "resource": resource})
 
     def _check_message(self, body: dict[str, Any]) -> None:
         content = body.get("content") or ""
@@ -382,20 +419,38 @@ class DiscordDouble:
             "components": body.get("components") or [],
         }
 
-    def _record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _record(
+        self,
+        via: str,
+        channel_id: int,
+        body: dict[str, Any],
+        *,
+        token: str | None = None,
+        ephemeral: bool = False,
+    ) -> dict[str, Any]:
         self._check_message(body)
         poll = body.get("poll")
         if poll is not None:
             check_poll(poll)
-        message = self._plain_record(via, channel_id, body)
+        message = self._plain_record(via, channel_id, body, token=token, ephemeral=ephemeral)
         if poll is not None:
             native = NativePoll.of(int(message["id"]), channel_id, poll)
             self.polls[native.message_id] = native
             message["poll"] = native.json()
         return message
 
-    def _plain_record(self, via: str, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _plain_record(
+        self,
+        via: str,
+        channel_id: int,
+        body: dict[str, Any],
+        *,
+        token: str | None = None,
+        ephemeral: bool = False,
+    ) -> dict[str, Any]:
         message = self._message(channel_id, body)
+        if ephemeral:
+            message["flags"] = EPHEMERAL
         self.message_channels[int(message["id"])] = channel_id
         allowed = body.get("allowed_mentions")
         self.posted.append(
@@ -406,21 +461,31 @@ class DiscordDouble:
                 allowed,
                 pings(message["content"], allowed),
                 list(body.get("_files", [])),
+                token,
+                ephemeral,
             )
         )
         return message
 
     async def _followup(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        token = request.match_info["token"]
+        if token not in self.interaction_channels:
+            return self._refuse(request, Refused(404, "Unknown Webhook", 10015))
+        if token in self.placeholders:  # replaces "thinking…", whose visibility it keeps
+            ephemeral = self.placeholders.pop(token)
+        else:
+            ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
         try:
-            channel_id = self.interaction_channels[request.match_info["token"]]
-            message = self._record("followup", channel_id, body)
+            channel_id = self.interaction_channels[token]
+            message = self._record("followup", channel_id, body, token=token, ephemeral=ephemeral)
         except Refused as refused:
             return self._refuse(request, refused)
         return self._json(message)
 
     async def _delete_original(self, request: web.Request) -> web.Response:
         self.deleted_placeholders.append(request.match_info["token"])
+        self.placeholders.pop(request.match_info["token"], None)
         return web.Response(status=204)
 
     def _too_many(self, request: web.Request) -> web.Response:
@@ -643,10 +708,12 @@ class DiscordDouble:
         locale: str = "sv-SE",
         message: dict[str, Any] | None = None,
         roles: list[int] | None = None,
+        permissions: int = 0,
     ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload: in a server channel, or in the user's DM (channel_id None).
 
-        In a server channel the member carries their role ids, as Discord sends them.
+        In a server channel the member carries their role ids and their permissions there
+        (e.g. 32: Manage Server), as Discord sends them.
         """
         interaction_id = self.next_id()
         payload: dict[str, Any] = {
@@ -699,7 +766,7 @@ class DiscordDouble:
                     "deaf": False,
                     "mute": False,
                     "flags": 0,
-                    "permissions": "0",
+                    "permissions": str(permissions),
                 },
                 "context": 0,
             }

@@ -211,6 +211,9 @@ class TelegramDouble:
     # The monotonic clock the limits are counted on: a test may share a fake one with the
     # bot's limiter, so that what is checked does not depend on how busy the machine is.
     clock: Callable[[], float] = field(default=time.monotonic)
+    # getMe requests still to leave unanswered for a second (the client times out first),
+    # as when Telegram cannot be reached at start.
+    stalled_get_me: int = 0
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -360,6 +363,9 @@ class TelegramDouble:
         return web.json_response(body, status=refused.code)
 
     async def _api_getMe(self, params: dict[str, Any]) -> Any:
+        if self.stalled_get_me > 0:
+            self.stalled_get_me -= 1
+            await asyncio.sleep(1.0)
         return BOT_USER
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
