@@ -16,7 +16,7 @@ neutral pointer (`messages.Pointer`), never the content.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -112,6 +112,21 @@ class Effects:
             person_id=person.id,
             about_id=about.id if about is not None and about.id != person.id else None,
         )
+
+    async def notify_each(
+        self,
+        people: Iterable[Person],
+        build: MessageFor,
+        *,
+        key: str,
+        about: Person | None = None,
+    ) -> int:
+        """`notify` to each of several people, once each however often they are listed;
+        returns how many messages were queued."""
+        queued = 0
+        for person in {person.id: person for person in people}.values():
+            queued += await self.notify(person, build, key=key, about=about)
+        return queued
 
     async def post_to_org(self, org: Organisation, build: MessageFor, *, key: str) -> int:
         """Posts in every group channel bound to the organisation, in its language."""

@@ -67,22 +67,19 @@ async def report(ctx: Context, args: str) -> None:
         )
     where = ctx.t("a private chat") if ctx.chat.is_private else (ctx.chat.title or ctx.chat.chat_id)
     reporter = ctx.person.display_name
-    for person in {p.id: p for p in recipients}.values():
-        await ctx.notify(
-            person,
-            lambda t: (
-                MessageBuilder()
-                .line(bold(t("Report of harassment or abuse in {org}").format(org=org.name)))
-                .line(t("From {name}, written in {where}:").format(name=reporter, where=where))
-                .paragraph(text)
-                .paragraph(
-                    t("Please contact them and handle it with care. Only organisers got this.")
-                )
-                .build()
-            ),
-            key=f"report:{ctx.event_id}",
-            about=ctx.person,
-        )
+    await ctx.notify_each(
+        recipients,
+        lambda t: (
+            MessageBuilder()
+            .line(bold(t("Report of harassment or abuse in {org}").format(org=org.name)))
+            .line(t("From {name}, written in {where}:").format(name=reporter, where=where))
+            .paragraph(text)
+            .paragraph(t("Please contact them and handle it with care. Only organisers got this."))
+            .build()
+        ),
+        key=f"report:{ctx.event_id}",
+        about=ctx.person,
+    )
     await ctx.reply(
         message(
             ctx.t(
