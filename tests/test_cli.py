@@ -208,5 +208,5 @@ def test_gdpr_erase_without_a_terminal_asks_for_yes(env: dict[str, str]) -> None
     )
     assert samtal(env, "gdpr", "find", "anna").stdout == found  # nothing was erased
     shown = " ".join(samtal(env, "gdpr", "erase", "--help").stdout.split())
-    assert "What is kept is counts only" in shown
+    assert "What erasure keeps is counts only" in shown
     assert "erase a person everywhere; only counts are kept" in samtal(env, "gdpr", "-h").stdout
