@@ -37,16 +37,12 @@ from bot.domain.people import Status
 from bot.welcome.model import FlowStatus
 from storage import tables
 from storage.repositories import _count, _Repository
-from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+from storage.tables import UtcDateTime, enum_column, person_fk
 from storage.welcome import welcome_flows
 
-announcements = sa.Table(
+announcements = tables.numbered_table(
     "announcements",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("author_id", person_fk("SET NULL")),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("audience", enum_column(Audience), nullable=False),

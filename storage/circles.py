@@ -24,24 +24,13 @@ from bot.circles.model import (
     EnrolmentState,
     SessionAttendance,
 )
+from storage import tables
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+from storage.tables import UtcDateTime, enum_column, person_fk
 
-
-def _circle_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("circles.id", ondelete="CASCADE")
-
-
-circles = sa.Table(
+circles = tables.numbered_table(
     "circles",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id",
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    tables.org_column(index=True),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("kind", enum_column(EducationKind), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
@@ -54,25 +43,20 @@ circles = sa.Table(
     sa.Column("signup_deadline", UtcDateTime, nullable=False),
     sa.Column("status", enum_column(CircleStatus), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
 )
 
-circle_sessions = sa.Table(
+circle_sessions = tables.numbered_table(
     "circle_sessions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("starts_at", UtcDateTime, nullable=False, index=True),
     sa.Column("ends_at", UtcDateTime, nullable=False),
     sa.Column("place", sa.String(300)),
 )
 
-circle_enrolments = sa.Table(
+circle_enrolments = tables.numbered_table(
     "circle_enrolments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("state", enum_column(EnrolmentState), nullable=False),
     sa.Column("signed_up_at", UtcDateTime, nullable=False),
@@ -83,16 +67,9 @@ circle_enrolments = sa.Table(
     sa.UniqueConstraint("circle_id", "person_id"),
 )
 
-circle_attendance = sa.Table(
+circle_attendance = tables.numbered_table(
     "circle_attendance",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "session_id",
-        sa.ForeignKey("circle_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    sa.Column("session_id", tables.references("circle_sessions"), nullable=False, index=True),
     # SET NULL: after erasure the session's head count stays right, naming no one.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
@@ -100,30 +77,17 @@ circle_attendance = sa.Table(
     sa.UniqueConstraint("session_id", "person_id"),
 )
 
-circle_changes = sa.Table(
+circle_changes = tables.numbered_table(
     "circle_changes",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("kind", enum_column(ChangeKind), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("person_id", person_fk("SET NULL"), index=True),
-    sa.Column(
-        "session_id", sa.ForeignKey("circle_sessions.id", ondelete="SET NULL"), nullable=True
-    ),
+    sa.Column("session_id", tables.references("circle_sessions", "SET NULL"), nullable=True),
     sa.Column("detail", sa.String(500), nullable=False),
 )
 
-circle_threads = sa.Table(
-    "circle_threads",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("outbox_key", sa.String(255), nullable=False),
-    sa.UniqueConstraint("circle_id", "platform", "chat_id"),
-)
+circle_threads = tables.thread_table("circle_threads", "circles", "circle_id")
 
 MAPPINGS = (
     (Circle, circles),

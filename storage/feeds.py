@@ -8,13 +8,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.feeds.model import CalendarFeed
+from storage import tables
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, metadata, person_fk
+from storage.tables import UtcDateTime, person_fk
 
-calendar_feeds = sa.Table(
+calendar_feeds = tables.numbered_table(
     "calendar_feeds",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, unique=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -28,24 +28,13 @@ from bot.meetings.model import (
     MeetingThread,
     Rsvp,
 )
+from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _meeting_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("meetings.id", ondelete="CASCADE")
-
-
-meetings = sa.Table(
+meetings = tables.numbered_table(
     "meetings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id",
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    tables.org_column(index=True),
     sa.Column("theme", sa.String(200), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("questions", sa.JSON, nullable=False),
@@ -57,27 +46,22 @@ meetings = sa.Table(
     sa.Column("capacity", sa.Integer),
     sa.Column("status", enum_column(MeetingStatus), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
     sa.Column("updated_at", UtcDateTime),
 )
 
-meeting_rsvps = sa.Table(
+meeting_rsvps = tables.numbered_table(
     "meeting_rsvps",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("answer", enum_column(Answer), nullable=False),
     sa.Column("answered_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_attendance = sa.Table(
+meeting_attendance = tables.numbered_table(
     "meeting_attendance",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     # SET NULL: after erasure the attendance stays counted, naming no one.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
@@ -85,11 +69,9 @@ meeting_attendance = sa.Table(
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_feedback = sa.Table(
+meeting_feedback = tables.numbered_table(
     "meeting_feedback",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     # SET NULL: the rating stays in the average; `before_erase` removes the comment, their words.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("rating", sa.Integer, nullable=False),
@@ -98,11 +80,9 @@ meeting_feedback = sa.Table(
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_contributions = sa.Table(
+meeting_contributions = tables.numbered_table(
     "meeting_contributions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False, index=True),
     # The person's own words: erased with them.
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("text", sa.Text, nullable=False),
@@ -110,21 +90,12 @@ meeting_contributions = sa.Table(
     sa.Column("recorded_by", person_fk("SET NULL")),
 )
 
-meeting_threads = sa.Table(
-    "meeting_threads",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("outbox_key", sa.String(255), nullable=False),
-    sa.UniqueConstraint("meeting_id", "platform", "chat_id"),
-)
+meeting_threads = tables.thread_table("meeting_threads", "meetings", "meeting_id")
 
 meeting_settings = sa.Table(
     "meeting_settings",
     metadata,
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    tables.org_column(primary_key=True),
     sa.Column("reminder_minutes", sa.JSON, nullable=False),
 )
 

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from bot.polls.native import NativePollPost
+from storage import tables
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, metadata
+from storage.tables import UtcDateTime
 
-native_polls = sa.Table(
+native_polls = tables.numbered_table(
     "native_polls",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("handle", sa.String(64), nullable=False),
     sa.Column("chat_id", sa.String(64), nullable=False),

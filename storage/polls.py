@@ -22,18 +22,9 @@ from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _poll_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("polls.id", ondelete="CASCADE")
-
-
-polls = sa.Table(
+polls = tables.numbered_table(
     "polls",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("kind", enum_column(PollKind), nullable=False),
     sa.Column("question", sa.String(300), nullable=False),
     sa.Column("options", sa.JSON, nullable=False),
@@ -43,27 +34,24 @@ polls = sa.Table(
     sa.Column("live_results", sa.Boolean, nullable=False),
     sa.Column("max_choices", sa.Integer),
     sa.Column("quorum_percent", sa.Integer),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
     sa.Column("status", enum_column(PollStatus), nullable=False),
     sa.Column("closed_at", UtcDateTime),
     sa.Column("eligible_count", sa.Integer),
-    sa.Column("meeting_id", sa.ForeignKey("meetings.id", ondelete="SET NULL")),
+    sa.Column("meeting_id", tables.references("meetings", "SET NULL")),
 )
 
 # Apart from `polls` on purpose: a poll row is exported with its creator's data, the secret never.
 poll_secrets = sa.Table(
     "poll_secrets",
     metadata,
-    sa.Column("poll_id", _poll_fk(), primary_key=True),
+    sa.Column("poll_id", tables.references("polls"), primary_key=True),
     sa.Column("secret", sa.String(64), nullable=False),
 )
 
-poll_participation = sa.Table(
+poll_participation = tables.numbered_table(
     "poll_participation",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("poll_id", _poll_fk(), nullable=False),
+    sa.Column("poll_id", tables.references("polls"), nullable=False),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.UniqueConstraint("poll_id", "person_id"),
 )
@@ -72,7 +60,7 @@ poll_ballots = sa.Table(
     "poll_ballots",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("poll_id", _poll_fk(), nullable=False, index=True),
+    sa.Column("poll_id", tables.references("polls"), nullable=False, index=True),
     sa.Column("person_id", person_fk("SET NULL")),
     sa.Column("voter_key", sa.String(64)),
     sa.Column("choice", sa.JSON, nullable=False),

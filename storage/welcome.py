@@ -20,18 +20,14 @@ from storage import tables
 from storage.repositories import _count, _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-welcome_flows = sa.Table(
+welcome_flows = tables.numbered_table(
     "welcome_flows",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk("SET NULL"), unique=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     # When the member's account was created, kept when they are erased: the figure
     # "guests who became members" compares it with when they said they had joined.
     sa.Column("person_created_at", UtcDateTime),
-    sa.Column("association_id", sa.ForeignKey("organisations.id", ondelete="SET NULL")),
+    sa.Column("association_id", tables.references("organisations", "SET NULL")),
     sa.Column("status", enum_column(FlowStatus), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("officer_id", person_fk("SET NULL")),
@@ -60,15 +56,13 @@ welcome_flows = sa.Table(
 welcome_plans = sa.Table(
     "welcome_plans",
     metadata,
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    tables.org_column(primary_key=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-guest_invitations = sa.Table(
+guest_invitations = tables.numbered_table(
     "guest_invitations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, unique=True),
     sa.Column("invited_at", UtcDateTime, nullable=False),
 )

@@ -22,30 +22,22 @@ from bot.wheel.model import (
     WheelState,
     WheelTemplateRecord,
 )
+from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _org_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("organisations.id", ondelete="CASCADE")
-
-
-wheel_templates = sa.Table(
+wheel_templates = tables.numbered_table(
     "wheel_templates",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, unique=True),
+    tables.org_column(unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("imported_at", UtcDateTime, nullable=False),
     sa.Column("imported_by", person_fk("SET NULL")),
 )
 
-wheel_adjustments = sa.Table(
+wheel_adjustments = tables.numbered_table(
     "wheel_adjustments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, index=True),
+    tables.org_column(index=True),
     sa.Column("item_key", sa.String(48), nullable=False),
     sa.Column("action", enum_column(AdjustmentKind), nullable=False),
     sa.Column("series_date", sa.Date),
@@ -56,21 +48,17 @@ wheel_adjustments = sa.Table(
     sa.Column("created_by", person_fk("SET NULL")),
 )
 
-wheel_settings = sa.Table(
+wheel_settings = tables.numbered_table(
     "wheel_settings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, unique=True),
+    tables.org_column(unique=True),
     sa.Column("state", enum_column(WheelState), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime),
 )
 
-wheel_events = sa.Table(
+wheel_events = tables.numbered_table(
     "wheel_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False),
+    tables.org_column(),
     sa.Column("item_key", sa.String(48), nullable=False),
     sa.Column("series_date", sa.Date, nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -89,7 +77,7 @@ wheel_events = sa.Table(
 wheel_rsvps = sa.Table(
     "wheel_rsvps",
     metadata,
-    sa.Column("event_id", sa.ForeignKey("wheel_events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("event_id", tables.references("wheel_events"), primary_key=True),
     sa.Column("person_id", person_fk("CASCADE"), primary_key=True),
     sa.Column("answer", enum_column(Answer), nullable=False),
     sa.Column("answered_at", UtcDateTime, nullable=False),
