@@ -25,7 +25,7 @@ from bot.circles.model import (
     SessionAttendance,
 )
 from storage import tables
-from storage.repositories import _Repository
+from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, person_fk
 
 circles = tables.numbered_table(
@@ -99,25 +99,19 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyCircleRepository(_Repository):
-    async def add(self, circle: Circle) -> Circle:
-        await self._add(circle)
-        return circle
-
-    async def get(self, circle_id: int) -> Circle | None:
-        return await self.session.get(Circle, circle_id)
+class SqlAlchemyCircleRepository(_EntityRepository[Circle]):
+    entity = Circle
 
     async def of_orgs(self, org_ids: Sequence[int]) -> Sequence[Circle]:
         c = circles.c
         query = sa.select(Circle).where(c.org_id.in_(org_ids)).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def flush(self) -> None:
         await self.session.flush()
 
     async def add_session(self, session: CircleSession) -> CircleSession:
-        await self._add(session)
-        return session
+        return await self._add(session)
 
     async def get_session(self, session_id: int) -> CircleSession | None:
         return await self.session.get(CircleSession, session_id)
@@ -125,20 +119,19 @@ class SqlAlchemyCircleRepository(_Repository):
     async def sessions(self, circle_id: int) -> Sequence[CircleSession]:
         c = circle_sessions.c
         query = sa.select(CircleSession).where(c.circle_id == circle_id).order_by(c.starts_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def enrolments(self, circle_id: int) -> Sequence[Enrolment]:
         c = circle_enrolments.c
         query = sa.select(Enrolment).where(c.circle_id == circle_id).order_by(c.signed_up_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def enrolment(self, circle_id: int, person_id: int) -> Enrolment | None:
         query = sa.select(Enrolment).filter_by(circle_id=circle_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_enrolment(self, enrolment: Enrolment) -> Enrolment:
-        await self._add(enrolment)
-        return enrolment
+        return await self._add(enrolment)
 
     async def remove_enrolment(self, enrolment: Enrolment) -> None:
         await self.session.delete(enrolment)
@@ -147,7 +140,7 @@ class SqlAlchemyCircleRepository(_Repository):
     async def enrolments_of(self, person_id: int) -> Sequence[Enrolment]:
         c = circle_enrolments.c
         query = sa.select(Enrolment).where(c.person_id == person_id).order_by(c.signed_up_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def attendance(self, circle_id: int) -> Sequence[SessionAttendance]:
         a, s = circle_attendance.c, circle_sessions.c
@@ -157,22 +150,15 @@ class SqlAlchemyCircleRepository(_Repository):
             .where(s.circle_id == circle_id)
             .order_by(a.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_attendance(self, attendance: SessionAttendance) -> None:
         await self._add(attendance)
 
     async def remove_attendance(self, session_id: int, person_id: int) -> None:
-        c = circle_attendance.c
-        await self.session.execute(
-            sa.delete(circle_attendance).where(c.session_id == session_id, c.person_id == person_id)
+        await self._remove(
+            circle_attendance, SessionAttendance, session_id=session_id, person_id=person_id
         )
-        for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, SessionAttendance) and (obj.session_id, obj.person_id) == (
-                session_id,
-                person_id,
-            ):
-                self.session.expunge(obj)
 
     async def add_change(self, change: CircleChange) -> None:
         await self._add(change)
@@ -180,7 +166,7 @@ class SqlAlchemyCircleRepository(_Repository):
     async def changes(self, circle_id: int) -> Sequence[CircleChange]:
         c = circle_changes.c
         query = sa.select(CircleChange).where(c.circle_id == circle_id).order_by(c.at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_thread(self, thread: CircleThread) -> None:
         await self._add(thread)
@@ -188,4 +174,4 @@ class SqlAlchemyCircleRepository(_Repository):
     async def threads(self, circle_id: int) -> Sequence[CircleThread]:
         c = circle_threads.c
         query = sa.select(CircleThread).where(c.circle_id == circle_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)

@@ -25,11 +25,11 @@ MAPPINGS = ((CalendarFeed, calendar_feeds),)
 class SqlAlchemyFeedRepository(_Repository):
     async def of_person(self, person_id: int) -> CalendarFeed | None:
         query = sa.select(CalendarFeed).filter_by(person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def by_fingerprint(self, token_hash: str) -> CalendarFeed | None:
         query = sa.select(CalendarFeed).filter_by(token_hash=token_hash)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def replace(self, feed: CalendarFeed) -> None:
         await self.revoke(feed.person_id)

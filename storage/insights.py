@@ -51,8 +51,7 @@ MAPPINGS = (
 
 class SqlAlchemyInsightsRepository(_Repository):
     async def add_report(self, report: ConversationReport) -> ConversationReport:
-        await self._add(report)
-        return report
+        return await self._add(report)
 
     async def report(self, report_id: int) -> ConversationReport | None:
         return await self.session.get(ConversationReport, report_id)
@@ -66,17 +65,17 @@ class SqlAlchemyInsightsRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.reported_at >= start, c.reported_at < end)
             .order_by(c.reported_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def goals_of(self, org_id: int) -> Sequence[Goal]:
         c = organisation_goals.c
         query = sa.select(Goal).where(c.org_id == org_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def save_goal(self, goal: Goal) -> Goal:
         c = organisation_goals.c
         query = sa.select(Goal).where(c.org_id == goal.org_id, c.kind == goal.kind)
-        existing = (await self.session.scalars(query)).first()
+        existing = await self._first(query)
         if existing is None:
             await self._add(goal)
             return goal

@@ -29,7 +29,7 @@ from bot.meetings.model import (
     Rsvp,
 )
 from storage import tables
-from storage.repositories import _Repository
+from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
 meetings = tables.numbered_table(
@@ -110,13 +110,8 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyMeetingRepository(_Repository):
-    async def add(self, meeting: Meeting) -> Meeting:
-        await self._add(meeting)
-        return meeting
-
-    async def get(self, meeting_id: int) -> Meeting | None:
-        return await self._get(Meeting, meeting_id)
+class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
+    entity = Meeting
 
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10
@@ -128,7 +123,7 @@ class SqlAlchemyMeetingRepository(_Repository):
             .order_by(c.starts_at, c.id)
             .limit(limit)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def between(
         self, org_ids: Sequence[int], start: datetime, end: datetime
@@ -139,12 +134,12 @@ class SqlAlchemyMeetingRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.starts_at >= start, c.starts_at < end)
             .order_by(c.starts_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def of_org(self, org_id: int) -> Sequence[Meeting]:
         c = meetings.c
         query = sa.select(Meeting).where(c.org_id == org_id).order_by(c.starts_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def rsvps(
         self, meeting_id: int, answers: Sequence[Answer] | None = None
@@ -153,37 +148,27 @@ class SqlAlchemyMeetingRepository(_Repository):
         query = sa.select(Rsvp).where(c.meeting_id == meeting_id).order_by(c.answered_at, c.id)
         if answers is not None:
             query = query.where(c.answer.in_(list(answers)))
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None:
         query = sa.select(Rsvp).filter_by(meeting_id=meeting_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp:
-        await self._add(rsvp)
-        return rsvp
+        return await self._add(rsvp)
 
     async def attendance(self, meeting_id: int) -> Sequence[Attendance]:
         c = meeting_attendance.c
         query = sa.select(Attendance).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_attendance(self, attendance: Attendance) -> None:
         await self._add(attendance)
 
     async def remove_attendance(self, meeting_id: int, person_id: int) -> None:
-        c = meeting_attendance.c
-        await self.session.execute(
-            sa.delete(meeting_attendance).where(
-                c.meeting_id == meeting_id, c.person_id == person_id
-            )
+        await self._remove(
+            meeting_attendance, Attendance, meeting_id=meeting_id, person_id=person_id
         )
-        for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, Attendance) and (obj.meeting_id, obj.person_id) == (
-                meeting_id,
-                person_id,
-            ):
-                self.session.expunge(obj)
 
     async def attendance_in(
         self, org_ids: Sequence[int], start: datetime, end: datetime
@@ -206,11 +191,11 @@ class SqlAlchemyMeetingRepository(_Repository):
     async def feedback(self, meeting_id: int) -> Sequence[Feedback]:
         c = meeting_feedback.c
         query = sa.select(Feedback).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def feedback_of(self, meeting_id: int, person_id: int) -> Feedback | None:
         query = sa.select(Feedback).filter_by(meeting_id=meeting_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_feedback(self, feedback: Feedback) -> None:
         await self._add(feedback)
@@ -220,16 +205,15 @@ class SqlAlchemyMeetingRepository(_Repository):
         query = (
             sa.select(Contribution).where(c.meeting_id == meeting_id).order_by(c.created_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_contribution(self, contribution: Contribution) -> Contribution:
-        await self._add(contribution)
-        return contribution
+        return await self._add(contribution)
 
     async def threads(self, meeting_id: int) -> Sequence[MeetingThread]:
         c = meeting_threads.c
         query = sa.select(MeetingThread).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_thread(self, thread: MeetingThread) -> None:
         await self._add(thread)

@@ -35,8 +35,8 @@ class SqlAlchemyNativePollRepository(_Repository):
 
     async def by_handle(self, platform: str, handle: str) -> NativePollPost | None:
         query = sa.select(NativePollPost).filter_by(platform=platform, handle=handle)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def of(self, ref: str) -> Sequence[NativePollPost]:
         query = sa.select(NativePollPost).filter_by(ref=ref).order_by(native_polls.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)

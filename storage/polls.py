@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
-from storage.repositories import _Repository
+from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
 polls = tables.numbered_table(
@@ -77,13 +77,8 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyPollRepository(_Repository):
-    async def add(self, poll: Poll) -> Poll:
-        await self._add(poll)
-        return poll
-
-    async def get(self, poll_id: int) -> Poll | None:
-        return await self._get(Poll, poll_id)
+class SqlAlchemyPollRepository(_EntityRepository[Poll]):
+    entity = Poll
 
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
         c = polls.c
@@ -92,17 +87,17 @@ class SqlAlchemyPollRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.status == PollStatus.OPEN)
             .order_by(c.deadline.desc(), c.id.desc())
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def participants(self, poll_id: int) -> Sequence[int]:
         c = poll_participation.c
         query = sa.select(c.person_id).where(c.poll_id == poll_id).order_by(c.person_id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def voted_in(self, person_id: int) -> Sequence[int]:
         c = poll_participation.c
         query = sa.select(c.poll_id).where(c.person_id == person_id).order_by(c.poll_id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def has_voted(self, poll_id: int, person_id: int) -> bool:
         c = poll_participation.c
@@ -121,16 +116,15 @@ class SqlAlchemyPollRepository(_Repository):
 
     async def ballot_of(self, poll_id: int, person_id: int) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def ballot_by_key(self, poll_id: int, key: str) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, voter_key=key)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_ballot(self, ballot: Ballot) -> Ballot:
         ballot.id = secrets.token_hex(16)
-        await self._add(ballot)
-        return ballot
+        return await self._add(ballot)
 
     async def remove_ballot(self, ballot: Ballot) -> None:
         await self.session.delete(ballot)
@@ -139,7 +133,7 @@ class SqlAlchemyPollRepository(_Repository):
     async def ballots(self, poll_id: int) -> Sequence[Ballot]:
         # Ordered by the random id: never by the order people voted in.
         query = sa.select(Ballot).filter_by(poll_id=poll_id).order_by(poll_ballots.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def secret(self, poll_id: int) -> str | None:
         query = sa.select(poll_secrets.c.secret).where(poll_secrets.c.poll_id == poll_id)
@@ -172,7 +166,7 @@ class SqlAlchemyPollRepository(_Repository):
         )
         if members_only:
             query = query.where(p.status == Status.MEMBER)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
 
 async def before_erase(session: AsyncSession, person_id: int) -> None:

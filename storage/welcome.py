@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.welcome.model import FlowStatus, GuestInvitation, WelcomeFlow, WelcomePlanText
 from storage import tables
-from storage.repositories import _count, _Repository
+from storage.repositories import _count, _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
 welcome_flows = tables.numbered_table(
@@ -74,7 +74,9 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyWelcomeRepository(_Repository):
+class SqlAlchemyWelcomeRepository(_EntityRepository[WelcomeFlow]):
+    entity = WelcomeFlow
+
     async def scrub_finished(self, before: datetime) -> int:
         c = welcome_flows.c
         ended = sa.func.coalesce(c.completed_at, c.stopped_at)
@@ -91,16 +93,9 @@ class SqlAlchemyWelcomeRepository(_Repository):
         )
         return _count(result)
 
-    async def add(self, flow: WelcomeFlow) -> WelcomeFlow:
-        await self._add(flow)
-        return flow
-
-    async def get(self, flow_id: int) -> WelcomeFlow | None:
-        return await self.session.get(WelcomeFlow, flow_id)
-
     async def of_person(self, person_id: int) -> WelcomeFlow | None:
         query = sa.select(WelcomeFlow).filter_by(person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def in_orgs(self, org_ids: Sequence[int]) -> Sequence[WelcomeFlow]:
         c = welcome_flows.c
@@ -109,7 +104,7 @@ class SqlAlchemyWelcomeRepository(_Repository):
             .where(c.org_id.in_(org_ids))
             .order_by(c.created_at.desc(), c.id.desc())
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def last_officer(self, org_id: int) -> int | None:
         c = welcome_flows.c

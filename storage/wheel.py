@@ -95,7 +95,7 @@ MAPPINGS = (
 class SqlAlchemyWheelRepository(_Repository):
     async def template_of(self, org_id: int) -> WheelTemplateRecord | None:
         query = sa.select(WheelTemplateRecord).where(wheel_templates.c.org_id == org_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def save_template(self, record: WheelTemplateRecord) -> None:
         existing = await self.template_of(record.org_id)
@@ -114,7 +114,7 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(wheel_adjustments.c.org_id == org_id)
             .order_by(wheel_adjustments.c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_adjustment(self, adjustment: Adjustment) -> None:
         c = wheel_adjustments.c
@@ -140,7 +140,7 @@ class SqlAlchemyWheelRepository(_Repository):
 
     async def settings_of(self, org_id: int) -> WheelSettings:
         query = sa.select(WheelSettings).where(wheel_settings.c.org_id == org_id)
-        found = (await self.session.scalars(query)).first()
+        found = await self._first(query)
         return found if found is not None else WheelSettings(org_id=org_id)
 
     async def save_settings(self, settings: WheelSettings) -> None:
@@ -157,11 +157,10 @@ class SqlAlchemyWheelRepository(_Repository):
         query = sa.select(WheelEvent).where(
             c.org_id == org_id, c.item_key == item_key, c.series_date == series_date
         )
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_event(self, event: WheelEvent) -> WheelEvent:
-        await self._add(event)
-        return event
+        return await self._add(event)
 
     async def events_of(self, org_id: int, start: datetime, end: datetime) -> Sequence[WheelEvent]:
         c = wheel_events.c
@@ -170,7 +169,7 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(c.org_id == org_id, c.start_at >= start, c.start_at < end)
             .order_by(c.start_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def answer(self, rsvp: WheelRsvp) -> None:
         existing = await self.session.get(WheelRsvp, (rsvp.event_id, rsvp.person_id))
@@ -187,4 +186,4 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(wheel_rsvps.c.event_id == event_id)
             .order_by(wheel_rsvps.c.answered_at)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
