@@ -36,17 +36,13 @@ from bot.domain.organisations import DEFAULT_LANGUAGE
 from bot.domain.people import Status
 from bot.welcome.model import FlowStatus
 from storage import tables
-from storage.repositories import _count, _Repository
-from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+from storage.repositories import _count, _EntityRepository
+from storage.tables import UtcDateTime, enum_column, person_fk
 from storage.welcome import welcome_flows
 
-announcements = sa.Table(
+announcements = tables.numbered_table(
     "announcements",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("author_id", person_fk("SET NULL")),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("audience", enum_column(Audience), nullable=False),
@@ -78,13 +74,8 @@ MAPPINGS = ((Announcement, announcements),)
 _FINAL = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value)
 
 
-class SqlAlchemyAnnouncementRepository(_Repository):
-    async def add(self, announcement: Announcement) -> Announcement:
-        await self._add(announcement)
-        return announcement
-
-    async def get(self, announcement_id: int) -> Announcement | None:
-        return await self.session.get(Announcement, announcement_id)
+class SqlAlchemyAnnouncementRepository(_EntityRepository[Announcement]):
+    entity = Announcement
 
     async def recent(self, org_ids: Sequence[int], limit: int) -> Sequence[Announcement]:
         c = announcements.c
@@ -94,7 +85,7 @@ class SqlAlchemyAnnouncementRepository(_Repository):
             .order_by(c.id.desc())
             .limit(limit)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def claim_draft(self, announcement_id: int, now: datetime) -> bool:
         return await self._change(

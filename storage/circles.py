@@ -24,24 +24,13 @@ from bot.circles.model import (
     EnrolmentState,
     SessionAttendance,
 )
-from storage.repositories import _Repository
-from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+from storage import tables
+from storage.repositories import _EntityRepository
+from storage.tables import UtcDateTime, enum_column, person_fk
 
-
-def _circle_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("circles.id", ondelete="CASCADE")
-
-
-circles = sa.Table(
+circles = tables.numbered_table(
     "circles",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id",
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    tables.org_column(index=True),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("kind", enum_column(EducationKind), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
@@ -54,25 +43,20 @@ circles = sa.Table(
     sa.Column("signup_deadline", UtcDateTime, nullable=False),
     sa.Column("status", enum_column(CircleStatus), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
 )
 
-circle_sessions = sa.Table(
+circle_sessions = tables.numbered_table(
     "circle_sessions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("starts_at", UtcDateTime, nullable=False, index=True),
     sa.Column("ends_at", UtcDateTime, nullable=False),
     sa.Column("place", sa.String(300)),
 )
 
-circle_enrolments = sa.Table(
+circle_enrolments = tables.numbered_table(
     "circle_enrolments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("state", enum_column(EnrolmentState), nullable=False),
     sa.Column("signed_up_at", UtcDateTime, nullable=False),
@@ -83,16 +67,9 @@ circle_enrolments = sa.Table(
     sa.UniqueConstraint("circle_id", "person_id"),
 )
 
-circle_attendance = sa.Table(
+circle_attendance = tables.numbered_table(
     "circle_attendance",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "session_id",
-        sa.ForeignKey("circle_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    sa.Column("session_id", tables.references("circle_sessions"), nullable=False, index=True),
     # SET NULL: after erasure the session's head count stays right, naming no one.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
@@ -100,30 +77,17 @@ circle_attendance = sa.Table(
     sa.UniqueConstraint("session_id", "person_id"),
 )
 
-circle_changes = sa.Table(
+circle_changes = tables.numbered_table(
     "circle_changes",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
+    sa.Column("circle_id", tables.references("circles"), nullable=False, index=True),
     sa.Column("kind", enum_column(ChangeKind), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("person_id", person_fk("SET NULL"), index=True),
-    sa.Column(
-        "session_id", sa.ForeignKey("circle_sessions.id", ondelete="SET NULL"), nullable=True
-    ),
+    sa.Column("session_id", tables.references("circle_sessions", "SET NULL"), nullable=True),
     sa.Column("detail", sa.String(500), nullable=False),
 )
 
-circle_threads = sa.Table(
-    "circle_threads",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("circle_id", _circle_fk(), nullable=False, index=True),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("outbox_key", sa.String(255), nullable=False),
-    sa.UniqueConstraint("circle_id", "platform", "chat_id"),
-)
+circle_threads = tables.thread_table("circle_threads", "circles", "circle_id")
 
 MAPPINGS = (
     (Circle, circles),
@@ -135,25 +99,19 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyCircleRepository(_Repository):
-    async def add(self, circle: Circle) -> Circle:
-        await self._add(circle)
-        return circle
-
-    async def get(self, circle_id: int) -> Circle | None:
-        return await self.session.get(Circle, circle_id)
+class SqlAlchemyCircleRepository(_EntityRepository[Circle]):
+    entity = Circle
 
     async def of_orgs(self, org_ids: Sequence[int]) -> Sequence[Circle]:
         c = circles.c
         query = sa.select(Circle).where(c.org_id.in_(org_ids)).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def flush(self) -> None:
         await self.session.flush()
 
     async def add_session(self, session: CircleSession) -> CircleSession:
-        await self._add(session)
-        return session
+        return await self._add(session)
 
     async def get_session(self, session_id: int) -> CircleSession | None:
         return await self.session.get(CircleSession, session_id)
@@ -161,20 +119,19 @@ class SqlAlchemyCircleRepository(_Repository):
     async def sessions(self, circle_id: int) -> Sequence[CircleSession]:
         c = circle_sessions.c
         query = sa.select(CircleSession).where(c.circle_id == circle_id).order_by(c.starts_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def enrolments(self, circle_id: int) -> Sequence[Enrolment]:
         c = circle_enrolments.c
         query = sa.select(Enrolment).where(c.circle_id == circle_id).order_by(c.signed_up_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def enrolment(self, circle_id: int, person_id: int) -> Enrolment | None:
         query = sa.select(Enrolment).filter_by(circle_id=circle_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_enrolment(self, enrolment: Enrolment) -> Enrolment:
-        await self._add(enrolment)
-        return enrolment
+        return await self._add(enrolment)
 
     async def remove_enrolment(self, enrolment: Enrolment) -> None:
         await self.session.delete(enrolment)
@@ -183,7 +140,7 @@ class SqlAlchemyCircleRepository(_Repository):
     async def enrolments_of(self, person_id: int) -> Sequence[Enrolment]:
         c = circle_enrolments.c
         query = sa.select(Enrolment).where(c.person_id == person_id).order_by(c.signed_up_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def attendance(self, circle_id: int) -> Sequence[SessionAttendance]:
         a, s = circle_attendance.c, circle_sessions.c
@@ -193,22 +150,15 @@ class SqlAlchemyCircleRepository(_Repository):
             .where(s.circle_id == circle_id)
             .order_by(a.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_attendance(self, attendance: SessionAttendance) -> None:
         await self._add(attendance)
 
     async def remove_attendance(self, session_id: int, person_id: int) -> None:
-        c = circle_attendance.c
-        await self.session.execute(
-            sa.delete(circle_attendance).where(c.session_id == session_id, c.person_id == person_id)
+        await self._remove(
+            circle_attendance, SessionAttendance, session_id=session_id, person_id=person_id
         )
-        for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, SessionAttendance) and (obj.session_id, obj.person_id) == (
-                session_id,
-                person_id,
-            ):
-                self.session.expunge(obj)
 
     async def add_change(self, change: CircleChange) -> None:
         await self._add(change)
@@ -216,7 +166,7 @@ class SqlAlchemyCircleRepository(_Repository):
     async def changes(self, circle_id: int) -> Sequence[CircleChange]:
         c = circle_changes.c
         query = sa.select(CircleChange).where(c.circle_id == circle_id).order_by(c.at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_thread(self, thread: CircleThread) -> None:
         await self._add(thread)
@@ -224,4 +174,4 @@ class SqlAlchemyCircleRepository(_Repository):
     async def threads(self, circle_id: int) -> Sequence[CircleThread]:
         c = circle_threads.c
         query = sa.select(CircleThread).where(c.circle_id == circle_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.feeds.model import CalendarFeed
+from storage import tables
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, metadata, person_fk
+from storage.tables import UtcDateTime, person_fk
 
-calendar_feeds = sa.Table(
+calendar_feeds = tables.numbered_table(
     "calendar_feeds",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, unique=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -26,11 +25,11 @@ MAPPINGS = ((CalendarFeed, calendar_feeds),)
 class SqlAlchemyFeedRepository(_Repository):
     async def of_person(self, person_id: int) -> CalendarFeed | None:
         query = sa.select(CalendarFeed).filter_by(person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def by_fingerprint(self, token_hash: str) -> CalendarFeed | None:
         query = sa.select(CalendarFeed).filter_by(token_hash=token_hash)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def replace(self, feed: CalendarFeed) -> None:
         await self.revoke(feed.person_id)

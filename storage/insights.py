@@ -18,15 +18,11 @@ from bot.insights.model import Activity, ConversationReport, Goal, GoalKind, Hel
 from storage import tables
 from storage.circles import circle_attendance, circle_sessions, circles
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, enum_column, metadata, person_fk
+from storage.tables import UtcDateTime, enum_column, person_fk
 
-conversation_reports = sa.Table(
+conversation_reports = tables.numbered_table(
     "conversation_reports",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("reported_at", UtcDateTime, nullable=False, index=True),
@@ -34,13 +30,9 @@ conversation_reports = sa.Table(
     sa.Column("topics", sa.JSON, nullable=False),
 )
 
-organisation_goals = sa.Table(
+organisation_goals = tables.numbered_table(
     "organisation_goals",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("kind", enum_column(GoalKind), nullable=False),
     sa.Column("target", sa.Integer, nullable=False),
     sa.Column("starts_at", UtcDateTime, nullable=False),
@@ -59,8 +51,7 @@ MAPPINGS = (
 
 class SqlAlchemyInsightsRepository(_Repository):
     async def add_report(self, report: ConversationReport) -> ConversationReport:
-        await self._add(report)
-        return report
+        return await self._add(report)
 
     async def report(self, report_id: int) -> ConversationReport | None:
         return await self.session.get(ConversationReport, report_id)
@@ -74,17 +65,17 @@ class SqlAlchemyInsightsRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.reported_at >= start, c.reported_at < end)
             .order_by(c.reported_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def goals_of(self, org_id: int) -> Sequence[Goal]:
         c = organisation_goals.c
         query = sa.select(Goal).where(c.org_id == org_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def save_goal(self, goal: Goal) -> Goal:
         c = organisation_goals.c
         query = sa.select(Goal).where(c.org_id == goal.org_id, c.kind == goal.kind)
-        existing = (await self.session.scalars(query)).first()
+        existing = await self._first(query)
         if existing is None:
             await self._add(goal)
             return goal

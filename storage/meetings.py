@@ -28,24 +28,13 @@ from bot.meetings.model import (
     MeetingThread,
     Rsvp,
 )
-from storage.repositories import _Repository
+from storage import tables
+from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _meeting_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("meetings.id", ondelete="CASCADE")
-
-
-meetings = sa.Table(
+meetings = tables.numbered_table(
     "meetings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id",
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    tables.org_column(index=True),
     sa.Column("theme", sa.String(200), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("questions", sa.JSON, nullable=False),
@@ -57,27 +46,22 @@ meetings = sa.Table(
     sa.Column("capacity", sa.Integer),
     sa.Column("status", enum_column(MeetingStatus), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
     sa.Column("updated_at", UtcDateTime),
 )
 
-meeting_rsvps = sa.Table(
+meeting_rsvps = tables.numbered_table(
     "meeting_rsvps",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("answer", enum_column(Answer), nullable=False),
     sa.Column("answered_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_attendance = sa.Table(
+meeting_attendance = tables.numbered_table(
     "meeting_attendance",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     # SET NULL: after erasure the attendance stays counted, naming no one.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
@@ -85,11 +69,9 @@ meeting_attendance = sa.Table(
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_feedback = sa.Table(
+meeting_feedback = tables.numbered_table(
     "meeting_feedback",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False),
     # SET NULL: the rating stays in the average; `before_erase` removes the comment, their words.
     sa.Column("person_id", person_fk("SET NULL"), index=True),
     sa.Column("rating", sa.Integer, nullable=False),
@@ -98,11 +80,9 @@ meeting_feedback = sa.Table(
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 
-meeting_contributions = sa.Table(
+meeting_contributions = tables.numbered_table(
     "meeting_contributions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
+    sa.Column("meeting_id", tables.references("meetings"), nullable=False, index=True),
     # The person's own words: erased with them.
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("text", sa.Text, nullable=False),
@@ -110,21 +90,12 @@ meeting_contributions = sa.Table(
     sa.Column("recorded_by", person_fk("SET NULL")),
 )
 
-meeting_threads = sa.Table(
-    "meeting_threads",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("meeting_id", _meeting_fk(), nullable=False, index=True),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("outbox_key", sa.String(255), nullable=False),
-    sa.UniqueConstraint("meeting_id", "platform", "chat_id"),
-)
+meeting_threads = tables.thread_table("meeting_threads", "meetings", "meeting_id")
 
 meeting_settings = sa.Table(
     "meeting_settings",
     metadata,
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    tables.org_column(primary_key=True),
     sa.Column("reminder_minutes", sa.JSON, nullable=False),
 )
 
@@ -139,13 +110,8 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyMeetingRepository(_Repository):
-    async def add(self, meeting: Meeting) -> Meeting:
-        await self._add(meeting)
-        return meeting
-
-    async def get(self, meeting_id: int) -> Meeting | None:
-        return await self._get(Meeting, meeting_id)
+class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
+    entity = Meeting
 
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10
@@ -157,7 +123,7 @@ class SqlAlchemyMeetingRepository(_Repository):
             .order_by(c.starts_at, c.id)
             .limit(limit)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def between(
         self, org_ids: Sequence[int], start: datetime, end: datetime
@@ -168,12 +134,12 @@ class SqlAlchemyMeetingRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.starts_at >= start, c.starts_at < end)
             .order_by(c.starts_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def of_org(self, org_id: int) -> Sequence[Meeting]:
         c = meetings.c
         query = sa.select(Meeting).where(c.org_id == org_id).order_by(c.starts_at, c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def rsvps(
         self, meeting_id: int, answers: Sequence[Answer] | None = None
@@ -182,37 +148,27 @@ class SqlAlchemyMeetingRepository(_Repository):
         query = sa.select(Rsvp).where(c.meeting_id == meeting_id).order_by(c.answered_at, c.id)
         if answers is not None:
             query = query.where(c.answer.in_(list(answers)))
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None:
         query = sa.select(Rsvp).filter_by(meeting_id=meeting_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp:
-        await self._add(rsvp)
-        return rsvp
+        return await self._add(rsvp)
 
     async def attendance(self, meeting_id: int) -> Sequence[Attendance]:
         c = meeting_attendance.c
         query = sa.select(Attendance).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_attendance(self, attendance: Attendance) -> None:
         await self._add(attendance)
 
     async def remove_attendance(self, meeting_id: int, person_id: int) -> None:
-        c = meeting_attendance.c
-        await self.session.execute(
-            sa.delete(meeting_attendance).where(
-                c.meeting_id == meeting_id, c.person_id == person_id
-            )
+        await self._remove(
+            meeting_attendance, Attendance, meeting_id=meeting_id, person_id=person_id
         )
-        for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, Attendance) and (obj.meeting_id, obj.person_id) == (
-                meeting_id,
-                person_id,
-            ):
-                self.session.expunge(obj)
 
     async def attendance_in(
         self, org_ids: Sequence[int], start: datetime, end: datetime
@@ -235,11 +191,11 @@ class SqlAlchemyMeetingRepository(_Repository):
     async def feedback(self, meeting_id: int) -> Sequence[Feedback]:
         c = meeting_feedback.c
         query = sa.select(Feedback).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def feedback_of(self, meeting_id: int, person_id: int) -> Feedback | None:
         query = sa.select(Feedback).filter_by(meeting_id=meeting_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_feedback(self, feedback: Feedback) -> None:
         await self._add(feedback)
@@ -249,16 +205,15 @@ class SqlAlchemyMeetingRepository(_Repository):
         query = (
             sa.select(Contribution).where(c.meeting_id == meeting_id).order_by(c.created_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_contribution(self, contribution: Contribution) -> Contribution:
-        await self._add(contribution)
-        return contribution
+        return await self._add(contribution)
 
     async def threads(self, meeting_id: int) -> Sequence[MeetingThread]:
         c = meeting_threads.c
         query = sa.select(MeetingThread).where(c.meeting_id == meeting_id).order_by(c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_thread(self, thread: MeetingThread) -> None:
         await self._add(thread)

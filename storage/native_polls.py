@@ -10,13 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from bot.polls.native import NativePollPost
+from storage import tables
 from storage.repositories import _Repository
-from storage.tables import UtcDateTime, metadata
+from storage.tables import UtcDateTime
 
-native_polls = sa.Table(
+native_polls = tables.numbered_table(
     "native_polls",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("handle", sa.String(64), nullable=False),
     sa.Column("chat_id", sa.String(64), nullable=False),
@@ -36,8 +35,8 @@ class SqlAlchemyNativePollRepository(_Repository):
 
     async def by_handle(self, platform: str, handle: str) -> NativePollPost | None:
         query = sa.select(NativePollPost).filter_by(platform=platform, handle=handle)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def of(self, ref: str) -> Sequence[NativePollPost]:
         query = sa.select(NativePollPost).filter_by(ref=ref).order_by(native_polls.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)

@@ -19,21 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
-from storage.repositories import _Repository
+from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _poll_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("polls.id", ondelete="CASCADE")
-
-
-polls = sa.Table(
+polls = tables.numbered_table(
     "polls",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     sa.Column("kind", enum_column(PollKind), nullable=False),
     sa.Column("question", sa.String(300), nullable=False),
     sa.Column("options", sa.JSON, nullable=False),
@@ -43,27 +34,24 @@ polls = sa.Table(
     sa.Column("live_results", sa.Boolean, nullable=False),
     sa.Column("max_choices", sa.Integer),
     sa.Column("quorum_percent", sa.Integer),
-    sa.Column("created_by", person_fk("SET NULL")),
-    sa.Column("created_at", UtcDateTime),
+    *tables.created(),
     sa.Column("status", enum_column(PollStatus), nullable=False),
     sa.Column("closed_at", UtcDateTime),
     sa.Column("eligible_count", sa.Integer),
-    sa.Column("meeting_id", sa.ForeignKey("meetings.id", ondelete="SET NULL")),
+    sa.Column("meeting_id", tables.references("meetings", "SET NULL")),
 )
 
 # Apart from `polls` on purpose: a poll row is exported with its creator's data, the secret never.
 poll_secrets = sa.Table(
     "poll_secrets",
     metadata,
-    sa.Column("poll_id", _poll_fk(), primary_key=True),
+    sa.Column("poll_id", tables.references("polls"), primary_key=True),
     sa.Column("secret", sa.String(64), nullable=False),
 )
 
-poll_participation = sa.Table(
+poll_participation = tables.numbered_table(
     "poll_participation",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("poll_id", _poll_fk(), nullable=False),
+    sa.Column("poll_id", tables.references("polls"), nullable=False),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.UniqueConstraint("poll_id", "person_id"),
 )
@@ -72,7 +60,7 @@ poll_ballots = sa.Table(
     "poll_ballots",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("poll_id", _poll_fk(), nullable=False, index=True),
+    sa.Column("poll_id", tables.references("polls"), nullable=False, index=True),
     sa.Column("person_id", person_fk("SET NULL")),
     sa.Column("voter_key", sa.String(64)),
     sa.Column("choice", sa.JSON, nullable=False),
@@ -89,13 +77,8 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyPollRepository(_Repository):
-    async def add(self, poll: Poll) -> Poll:
-        await self._add(poll)
-        return poll
-
-    async def get(self, poll_id: int) -> Poll | None:
-        return await self._get(Poll, poll_id)
+class SqlAlchemyPollRepository(_EntityRepository[Poll]):
+    entity = Poll
 
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
         c = polls.c
@@ -104,17 +87,17 @@ class SqlAlchemyPollRepository(_Repository):
             .where(c.org_id.in_(org_ids), c.status == PollStatus.OPEN)
             .order_by(c.deadline.desc(), c.id.desc())
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def participants(self, poll_id: int) -> Sequence[int]:
         c = poll_participation.c
         query = sa.select(c.person_id).where(c.poll_id == poll_id).order_by(c.person_id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def voted_in(self, person_id: int) -> Sequence[int]:
         c = poll_participation.c
         query = sa.select(c.poll_id).where(c.person_id == person_id).order_by(c.poll_id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def has_voted(self, poll_id: int, person_id: int) -> bool:
         c = poll_participation.c
@@ -133,16 +116,15 @@ class SqlAlchemyPollRepository(_Repository):
 
     async def ballot_of(self, poll_id: int, person_id: int) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def ballot_by_key(self, poll_id: int, key: str) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, voter_key=key)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_ballot(self, ballot: Ballot) -> Ballot:
         ballot.id = secrets.token_hex(16)
-        await self._add(ballot)
-        return ballot
+        return await self._add(ballot)
 
     async def remove_ballot(self, ballot: Ballot) -> None:
         await self.session.delete(ballot)
@@ -151,7 +133,7 @@ class SqlAlchemyPollRepository(_Repository):
     async def ballots(self, poll_id: int) -> Sequence[Ballot]:
         # Ordered by the random id: never by the order people voted in.
         query = sa.select(Ballot).filter_by(poll_id=poll_id).order_by(poll_ballots.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def secret(self, poll_id: int) -> str | None:
         query = sa.select(poll_secrets.c.secret).where(poll_secrets.c.poll_id == poll_id)
@@ -184,7 +166,7 @@ class SqlAlchemyPollRepository(_Repository):
         )
         if members_only:
             query = query.where(p.status == Status.MEMBER)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
 
 async def before_erase(session: AsyncSession, person_id: int) -> None:

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,26 +88,46 @@ class _Repository:
         loaded = self._loaded(cls, ident)
         return loaded if loaded is not None else await self.session.get(cls, ident)
 
-    async def _add(self, obj: Any) -> None:
+    async def _add(self, obj: _T) -> _T:
         self.session.add(obj)
         await self.session.flush()
+        return obj
+
+    async def _all(self, query: sa.Select[_T]) -> Sequence[_T]:
+        return (await self.session.scalars(query)).all()
+
+    async def _first(self, query: sa.Select[_T]) -> _T | None:
+        return (await self.session.scalars(query)).first()
+
+    async def _remove(self, table: sa.Table, cls: type[Any], **match: Any) -> None:
+        """Deletes the matching rows in one statement and forgets any copies already loaded."""
+        await self.session.execute(sa.delete(table).filter_by(**match))
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, cls) and all(getattr(obj, k) == v for k, v in match.items()):
+                self.session.expunge(obj)
 
 
-class SqlAlchemyOrganisationRepository(_Repository):
-    async def add(self, org: Organisation) -> Organisation:
-        await self._add(org)
-        return org
+class _EntityRepository(_Repository, Generic[_T]):
+    """A repository whose main objects are added whole and found by their integer id."""
 
-    async def get(self, org_id: int) -> Organisation | None:
-        return await self._get(Organisation, org_id)
+    entity: type[_T]
+
+    async def add(self, obj: _T) -> _T:
+        return await self._add(obj)
+
+    async def get(self, ident: int) -> _T | None:
+        return await self._get(self.entity, ident)
+
+
+class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
+    entity = Organisation
 
     async def by_slug(self, slug: str) -> Organisation | None:
-        result = await self.session.scalars(sa.select(Organisation).filter_by(slug=slug))
-        return result.first()
+        return await self._first(sa.select(Organisation).filter_by(slug=slug))
 
     async def list_all(self) -> Sequence[Organisation]:
         query = sa.select(Organisation).order_by(tables.organisations.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def lineage(self, org_id: int) -> Sequence[Organisation]:
         # Walks up through what this transaction has loaded already, then asks the
@@ -143,7 +163,7 @@ class SqlAlchemyOrganisationRepository(_Repository):
             )
         )
         query = sa.select(Organisation).join(down, o.c.id == down.c.id)
-        found = (await self.session.scalars(query)).all()
+        found = await self._all(query)
         # Breadth first as before: each level in the order its parents were, siblings by id.
         children: dict[int | None, list[Organisation]] = {}
         for org in sorted(found, key=lambda org: org.id or 0):
@@ -166,34 +186,28 @@ class SqlAlchemyOrganisationRepository(_Repository):
             .filter_by(org_id=org_id)
             .order_by(tables.channels.c.platform, tables.channels.c.chat_id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
 
-class SqlAlchemyPeopleRepository(_Repository):
+class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
+    entity = Person
+
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         # A press asks for the person's affiliations several times (home organisation,
         # language, scope): once per transaction is enough. Every write here forgets them.
         self._affiliations: dict[int, Sequence[Affiliation]] = {}
 
-    async def add(self, person: Person) -> Person:
-        await self._add(person)
-        return person
-
-    async def get(self, person_id: int) -> Person | None:
-        return await self._get(Person, person_id)
-
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         identity = await self.identity(platform, external_id)
         return await self.get(identity.person_id) if identity else None
 
     async def add_identity(self, identity: Identity) -> Identity:
-        await self._add(identity)
-        return identity
+        return await self._add(identity)
 
     async def identity(self, platform: str, external_id: str) -> Identity | None:
         query = sa.select(Identity).filter_by(platform=platform, external_id=external_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
         found = (
@@ -213,7 +227,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             .filter_by(person_id=person_id)
             .order_by(c.last_seen_at.desc().nulls_last(), c.id.desc())
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def find_in_orgs(self, org_ids: Sequence[int], name: str) -> Sequence[Person]:
         p, i, a = tables.people.c, tables.identities.c, tables.affiliations.c
@@ -226,7 +240,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             .where(sa.or_(i.username_key == wanted, p.name_key == wanted))
             .distinct()
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def search(self, text: str) -> Sequence[Person]:
         p, i = tables.people.c, tables.identities.c
@@ -244,7 +258,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             .distinct()
             .order_by(p.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def affiliations_of(self, person_id: int) -> Sequence[Affiliation]:
         known = self._affiliations.get(person_id)
@@ -273,7 +287,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             .where(~sa.exists().where(r.person_id == p.id))
             .order_by(p.id)
         )
-        return list((await self.session.scalars(query)).all())
+        return list(await self._all(query))
 
     async def detached(self, seen_before: datetime) -> Sequence[int]:
         p, a, r = tables.people.c, tables.affiliations.c, tables.role_assignments.c
@@ -285,7 +299,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             .where(~sa.exists().where(r.person_id == p.id))
             .order_by(p.id)
         )
-        return list((await self.session.scalars(query)).all())
+        return list(await self._all(query))
 
     async def purge_link_codes(self, now: datetime) -> int:
         c = tables.link_codes.c
@@ -300,9 +314,7 @@ class SqlAlchemyPeopleRepository(_Repository):
             )
 
     async def roles_of(self, person_id: int) -> Sequence[RoleAssignment]:
-        return (
-            await self.session.scalars(sa.select(RoleAssignment).filter_by(person_id=person_id))
-        ).all()
+        return await self._all(sa.select(RoleAssignment).filter_by(person_id=person_id))
 
     async def grant(self, assignment: RoleAssignment) -> bool:
         existing = await self.session.scalars(
@@ -339,7 +351,7 @@ class SqlAlchemyPeopleRepository(_Repository):
 
     async def consents_of(self, person_id: int) -> Sequence[Consent]:
         query = sa.select(Consent).filter_by(person_id=person_id).order_by(tables.consents.c.id)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_consent(self, consent: Consent) -> None:
         await self._add(consent)
@@ -640,14 +652,14 @@ class SqlAlchemyOutboxRepository(_Repository):
         if expired_before is not None:
             query = query.where(sa.or_(c.claimed_until.is_(None), c.claimed_until < expired_before))
         query = query.order_by(c.id).with_for_update(skip_locked=True)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
 
     async def by_key(self, key: str) -> OutboxEntry | None:
         query = sa.select(OutboxEntry).where(tables.outbox.c.key == key)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def purge(self, before: datetime) -> int:
         c = tables.outbox.c
@@ -659,7 +671,7 @@ class SqlAlchemyOutboxRepository(_Repository):
 
     async def stuck_sending(self) -> Sequence[OutboxEntry]:
         query = sa.select(OutboxEntry).where(tables.outbox.c.status == OutboxStatus.SENDING)
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
         c = tables.outbox.c
@@ -676,7 +688,7 @@ class SqlAlchemyOutboxRepository(_Repository):
             .order_by(c.id)
             .limit(50)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def next_due(
         self, platforms: Sequence[str], now: datetime | None = None
@@ -730,7 +742,7 @@ def _waiting_behind(now: datetime) -> sa.Exists:
 
 class SqlAlchemyTimerRepository(_Repository):
     async def schedule(self, timer: Timer) -> None:
-        existing = (await self.session.scalars(sa.select(Timer).filter_by(key=timer.key))).first()
+        existing = await self._first(sa.select(Timer).filter_by(key=timer.key))
         if existing is None:
             await self._add(timer)
         elif existing.done_at is None:  # a done timer is never re-armed under the same key
@@ -751,7 +763,7 @@ class SqlAlchemyTimerRepository(_Repository):
             .order_by(c.due_at, c.id)
             .limit(limit)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def get(self, timer_id: int) -> Timer | None:
         return await self.session.get(Timer, timer_id, with_for_update=True)
@@ -783,7 +795,7 @@ class SqlAlchemyDialogRepository(_Repository):
         query = sa.select(DialogState).filter_by(
             person_id=person_id, platform=platform, chat_id=chat_id
         )
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def save(self, state: DialogState) -> None:
         existing = await self.get(state.person_id, state.platform, state.chat_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import SchemaItem
 
 from bot.domain.delivery import OutboxStatus
 from bot.domain.organisations import OrgKind
@@ -53,14 +54,53 @@ def enum_column(enum: type[StrEnum]) -> sa.Enum:
     )
 
 
+def references(table: str, ondelete: str | None = "CASCADE") -> sa.ForeignKey:
+    """A foreign key to `table`'s id; by default the row goes with the one it points at."""
+    return sa.ForeignKey(f"{table}.id", ondelete=ondelete)
+
+
 def person_fk(ondelete: str = "CASCADE") -> sa.ForeignKey:
-    return sa.ForeignKey("people.id", ondelete=ondelete)
+    return references("people", ondelete)
 
 
-organisations = sa.Table(
+def numbered_table(name: str, *items: SchemaItem, **options: Any) -> sa.Table:
+    """A table whose rows are numbered by an integer `id`, its primary key."""
+    return sa.Table(
+        name, metadata, sa.Column("id", sa.Integer, primary_key=True), *items, **options
+    )
+
+
+def org_column(**options: Any) -> sa.Column[Any]:
+    """`org_id`: the organisation a row belongs to; the row goes with the organisation."""
+    return sa.Column("org_id", references("organisations"), nullable=False, **options)
+
+
+def chat_columns(*, primary_key: bool = False) -> tuple[sa.Column[Any], sa.Column[Any]]:
+    """`platform` and `chat_id`: the chat a row belongs to or a message goes to."""
+    return (
+        sa.Column("platform", sa.String(16), nullable=False, primary_key=primary_key),
+        sa.Column("chat_id", sa.String(64), nullable=False, primary_key=primary_key),
+    )
+
+
+def thread_table(name: str, owner: str, owner_id: str) -> sa.Table:
+    """Where an owner (a meeting, a circle) was posted: one outbox message per chat."""
+    return numbered_table(
+        name,
+        sa.Column(owner_id, references(owner), nullable=False, index=True),
+        *chat_columns(),
+        sa.Column("outbox_key", sa.String(255), nullable=False),
+        sa.UniqueConstraint(owner_id, "platform", "chat_id"),
+    )
+
+
+def created() -> tuple[sa.Column[Any], sa.Column[Any]]:
+    """Who created the row (kept anonymously when they are erased: SET NULL) and when."""
+    return sa.Column("created_by", person_fk("SET NULL")), sa.Column("created_at", UtcDateTime)
+
+
+organisations = numbered_table(
     "organisations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("slug", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("kind", enum_column(OrgKind), nullable=False),
@@ -73,16 +113,13 @@ organisations = sa.Table(
 channels = sa.Table(
     "channels",
     metadata,
-    sa.Column("platform", sa.String(16), primary_key=True),
-    sa.Column("chat_id", sa.String(64), primary_key=True),
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    *chat_columns(primary_key=True),
+    org_column(),
     sa.Column("title", sa.String(200)),
 )
 
-people = sa.Table(
+people = numbered_table(
     "people",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("display_name", sa.String(200), nullable=False),
     # display_name folded for searching (storage/search_keys.py)
     sa.Column("name_key", sa.String(200), default=folded_copy_of("display_name")),
@@ -92,10 +129,8 @@ people = sa.Table(
     sa.Column("last_seen_at", UtcDateTime),
 )
 
-identities = sa.Table(
+identities = numbered_table(
     "identities",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("platform", sa.String(16), nullable=False),
     sa.Column("external_id", sa.String(64), nullable=False),
@@ -106,22 +141,18 @@ identities = sa.Table(
     sa.UniqueConstraint("platform", "external_id"),
 )
 
-affiliations = sa.Table(
+affiliations = numbered_table(
     "affiliations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False),
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    org_column(),
     sa.Column("since", UtcDateTime, nullable=False),
     sa.UniqueConstraint("person_id", "org_id"),
 )
 
-role_assignments = sa.Table(
+role_assignments = numbered_table(
     "role_assignments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False),
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    org_column(),
     sa.Column("role", enum_column(Role), nullable=False),
     sa.Column("granted_at", UtcDateTime, nullable=False),
     sa.Column("granted_by", person_fk("SET NULL")),
@@ -129,10 +160,8 @@ role_assignments = sa.Table(
     sa.UniqueConstraint("person_id", "org_id", "role"),
 )
 
-consents = sa.Table(
+consents = numbered_table(
     "consents",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("version", sa.String(32), nullable=False),
     sa.Column("given_at", UtcDateTime, nullable=False),
@@ -159,13 +188,10 @@ def _partial_index(name: str, *columns: str, where: str) -> sa.Index:
     return sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
 
 
-outbox = sa.Table(
+outbox = numbered_table(
     "outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("key", sa.String(255), nullable=False, unique=True),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
+    *chat_columns(),
     sa.Column("direct", sa.Boolean, nullable=False),
     sa.Column("person_id", person_fk("SET NULL")),
     sa.Column("about_id", person_fk(), index=True),  # see OutboxEntry.about_id
@@ -207,10 +233,8 @@ replicas = sa.Table(
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
 
-timers = sa.Table(
+timers = numbered_table(
     "timers",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("key", sa.String(255), nullable=False, unique=True),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("due_at", UtcDateTime, nullable=False),
@@ -226,19 +250,15 @@ button_actions = sa.Table(
     sa.Column("token", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(64), nullable=False),
     sa.Column("args", sa.JSON, nullable=False),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
+    *chat_columns(),
     sa.Column("person_id", person_fk()),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
-dialogs = sa.Table(
+dialogs = numbered_table(
     "dialogs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
+    *chat_columns(),
     sa.Column("name", sa.String(64), nullable=False),
     sa.Column("step", sa.String(64), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),

@@ -17,21 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.welcome.model import FlowStatus, GuestInvitation, WelcomeFlow, WelcomePlanText
 from storage import tables
-from storage.repositories import _count, _Repository
+from storage.repositories import _count, _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-welcome_flows = sa.Table(
+welcome_flows = tables.numbered_table(
     "welcome_flows",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk("SET NULL"), unique=True),
-    sa.Column(
-        "org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    tables.org_column(index=True),
     # When the member's account was created, kept when they are erased: the figure
     # "guests who became members" compares it with when they said they had joined.
     sa.Column("person_created_at", UtcDateTime),
-    sa.Column("association_id", sa.ForeignKey("organisations.id", ondelete="SET NULL")),
+    sa.Column("association_id", tables.references("organisations", "SET NULL")),
     sa.Column("status", enum_column(FlowStatus), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("officer_id", person_fk("SET NULL")),
@@ -60,15 +56,13 @@ welcome_flows = sa.Table(
 welcome_plans = sa.Table(
     "welcome_plans",
     metadata,
-    sa.Column("org_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    tables.org_column(primary_key=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-guest_invitations = sa.Table(
+guest_invitations = tables.numbered_table(
     "guest_invitations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", person_fk(), nullable=False, unique=True),
     sa.Column("invited_at", UtcDateTime, nullable=False),
 )
@@ -80,7 +74,9 @@ MAPPINGS = (
 )
 
 
-class SqlAlchemyWelcomeRepository(_Repository):
+class SqlAlchemyWelcomeRepository(_EntityRepository[WelcomeFlow]):
+    entity = WelcomeFlow
+
     async def scrub_finished(self, before: datetime) -> int:
         c = welcome_flows.c
         ended = sa.func.coalesce(c.completed_at, c.stopped_at)
@@ -97,16 +93,9 @@ class SqlAlchemyWelcomeRepository(_Repository):
         )
         return _count(result)
 
-    async def add(self, flow: WelcomeFlow) -> WelcomeFlow:
-        await self._add(flow)
-        return flow
-
-    async def get(self, flow_id: int) -> WelcomeFlow | None:
-        return await self.session.get(WelcomeFlow, flow_id)
-
     async def of_person(self, person_id: int) -> WelcomeFlow | None:
         query = sa.select(WelcomeFlow).filter_by(person_id=person_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def in_orgs(self, org_ids: Sequence[int]) -> Sequence[WelcomeFlow]:
         c = welcome_flows.c
@@ -115,7 +104,7 @@ class SqlAlchemyWelcomeRepository(_Repository):
             .where(c.org_id.in_(org_ids))
             .order_by(c.created_at.desc(), c.id.desc())
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def last_officer(self, org_id: int) -> int | None:
         c = welcome_flows.c

@@ -22,30 +22,22 @@ from bot.wheel.model import (
     WheelState,
     WheelTemplateRecord,
 )
+from storage import tables
 from storage.repositories import _Repository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
-
-def _org_fk() -> sa.ForeignKey:
-    return sa.ForeignKey("organisations.id", ondelete="CASCADE")
-
-
-wheel_templates = sa.Table(
+wheel_templates = tables.numbered_table(
     "wheel_templates",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, unique=True),
+    tables.org_column(unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("imported_at", UtcDateTime, nullable=False),
     sa.Column("imported_by", person_fk("SET NULL")),
 )
 
-wheel_adjustments = sa.Table(
+wheel_adjustments = tables.numbered_table(
     "wheel_adjustments",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, index=True),
+    tables.org_column(index=True),
     sa.Column("item_key", sa.String(48), nullable=False),
     sa.Column("action", enum_column(AdjustmentKind), nullable=False),
     sa.Column("series_date", sa.Date),
@@ -56,21 +48,17 @@ wheel_adjustments = sa.Table(
     sa.Column("created_by", person_fk("SET NULL")),
 )
 
-wheel_settings = sa.Table(
+wheel_settings = tables.numbered_table(
     "wheel_settings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False, unique=True),
+    tables.org_column(unique=True),
     sa.Column("state", enum_column(WheelState), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime),
 )
 
-wheel_events = sa.Table(
+wheel_events = tables.numbered_table(
     "wheel_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("org_id", _org_fk(), nullable=False),
+    tables.org_column(),
     sa.Column("item_key", sa.String(48), nullable=False),
     sa.Column("series_date", sa.Date, nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -89,7 +77,7 @@ wheel_events = sa.Table(
 wheel_rsvps = sa.Table(
     "wheel_rsvps",
     metadata,
-    sa.Column("event_id", sa.ForeignKey("wheel_events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("event_id", tables.references("wheel_events"), primary_key=True),
     sa.Column("person_id", person_fk("CASCADE"), primary_key=True),
     sa.Column("answer", enum_column(Answer), nullable=False),
     sa.Column("answered_at", UtcDateTime, nullable=False),
@@ -107,7 +95,7 @@ MAPPINGS = (
 class SqlAlchemyWheelRepository(_Repository):
     async def template_of(self, org_id: int) -> WheelTemplateRecord | None:
         query = sa.select(WheelTemplateRecord).where(wheel_templates.c.org_id == org_id)
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def save_template(self, record: WheelTemplateRecord) -> None:
         existing = await self.template_of(record.org_id)
@@ -126,7 +114,7 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(wheel_adjustments.c.org_id == org_id)
             .order_by(wheel_adjustments.c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def add_adjustment(self, adjustment: Adjustment) -> None:
         c = wheel_adjustments.c
@@ -152,7 +140,7 @@ class SqlAlchemyWheelRepository(_Repository):
 
     async def settings_of(self, org_id: int) -> WheelSettings:
         query = sa.select(WheelSettings).where(wheel_settings.c.org_id == org_id)
-        found = (await self.session.scalars(query)).first()
+        found = await self._first(query)
         return found if found is not None else WheelSettings(org_id=org_id)
 
     async def save_settings(self, settings: WheelSettings) -> None:
@@ -169,11 +157,10 @@ class SqlAlchemyWheelRepository(_Repository):
         query = sa.select(WheelEvent).where(
             c.org_id == org_id, c.item_key == item_key, c.series_date == series_date
         )
-        return (await self.session.scalars(query)).first()
+        return await self._first(query)
 
     async def add_event(self, event: WheelEvent) -> WheelEvent:
-        await self._add(event)
-        return event
+        return await self._add(event)
 
     async def events_of(self, org_id: int, start: datetime, end: datetime) -> Sequence[WheelEvent]:
         c = wheel_events.c
@@ -182,7 +169,7 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(c.org_id == org_id, c.start_at >= start, c.start_at < end)
             .order_by(c.start_at, c.id)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
 
     async def answer(self, rsvp: WheelRsvp) -> None:
         existing = await self.session.get(WheelRsvp, (rsvp.event_id, rsvp.person_id))
@@ -199,4 +186,4 @@ class SqlAlchemyWheelRepository(_Repository):
             .where(wheel_rsvps.c.event_id == event_id)
             .order_by(wheel_rsvps.c.answered_at)
         )
-        return (await self.session.scalars(query)).all()
+        return await self._all(query)
