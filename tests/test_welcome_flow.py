@@ -14,7 +14,7 @@ from bot.core import Samtal
 from bot.domain.people import Person, Role, RoleAssignment, Status
 from bot.meetings.model import Attendance, Audience, Meeting
 from bot.settings import Settings
-from bot.welcome.entry import plan_for
+from bot.welcome.service import plan_for
 from bot.welcome.model import FlowStatus, StepKind, WelcomeFlow
 from samtal.welcome_cli import import_plan
 from storage.database import Database
