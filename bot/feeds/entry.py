@@ -20,14 +20,14 @@ def setup(registry: Registry) -> None:
             Access.MEMBER,
         )
     )
-    registry.action("feed.renew", renew, Access.MEMBER)
-    registry.action("feed.stop", stop, Access.CONSENTED)
+    registry.action("feed.renew", renew, Access.MEMBER, args=())
+    registry.action("feed.stop", stop, Access.CONSENTED, args=())
 
 
 async def _answer(ctx: Context, build: MessageBuilder | OutgoingMessage, key: str) -> None:
     """The address is the person's alone: in a group it goes to their private chat."""
     built = build.build() if isinstance(build, MessageBuilder) else build
-    if ctx.chat.is_private:
+    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal answers go there anyway
         await ctx.reply(built)
         return
     await ctx.notify(ctx.person, lambda _t: built, key=f"feed:{ctx.event_id}:{key}")
