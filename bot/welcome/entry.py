@@ -182,20 +182,8 @@ async def register_member(ctx: Context, args: str) -> None:
     )
     branch, association = await service.branch_of(ctx, home)
     assert branch.id is not None
-    if flow is None:
-        flow = await ctx.uow.welcome.add(
-            WelcomeFlow(
-                person_id=person.id,
-                org_id=branch.id,
-                association_id=association.id if association else None,
-                status=FlowStatus.PENDING,
-                created_at=ctx.now,
-                registered_by=ctx.person_id,
-            )
-        )
-    else:
-        flow.org_id = branch.id
-        flow.registered_by = ctx.person_id
+    flow = await service.flow_for(ctx, flow, person.id, branch, association)
+    flow.registered_by = ctx.person_id
     officer = await service.start(ctx, flow, person, officer=None)
     await privately(
         ctx,
@@ -258,21 +246,9 @@ async def said_joined(ctx: Context, args: tuple[Any, ...]) -> None:
     branch, association = await service.branch_of(ctx, org)
     assert branch.id is not None
     officer = await service.assign_officer(ctx, branch, association)
-    if existing is None:
-        flow = await ctx.uow.welcome.add(
-            WelcomeFlow(
-                person_id=ctx.person_id,
-                org_id=branch.id,
-                association_id=association.id if association else None,
-                status=FlowStatus.PENDING,
-                created_at=ctx.now,
-                officer_id=officer.id if officer else None,
-            )
-        )
-    else:
-        flow = existing
-        flow.status, flow.org_id, flow.created_at = FlowStatus.PENDING, branch.id, ctx.now
-        flow.officer_id = officer.id if officer else None
+    flow = await service.flow_for(ctx, existing, ctx.person_id, branch, association)
+    flow.status, flow.created_at = FlowStatus.PENDING, ctx.now  # a new request to confirm
+    flow.officer_id = officer.id if officer else None
     await service.ask_confirmation(ctx, flow, branch)
     await ctx.reply(
         message(

@@ -174,6 +174,29 @@ async def privately(ctx: Context, text: OutgoingMessage) -> None:
 # --- becoming a member ----------------------------------------------------------------------
 
 
+async def flow_for(
+    fx: Effects,
+    flow: WelcomeFlow | None,
+    person_id: int,
+    branch: Organisation,
+    association: Organisation | None,
+) -> WelcomeFlow:
+    """The person's flow, new (pending) or the one they had, now at this branch."""
+    assert branch.id is not None
+    if flow is None:
+        return await fx.uow.welcome.add(
+            WelcomeFlow(
+                person_id=person_id,
+                org_id=branch.id,
+                association_id=association.id if association else None,
+                status=FlowStatus.PENDING,
+                created_at=fx.now,
+            )
+        )
+    flow.org_id = branch.id
+    return flow
+
+
 async def ask_confirmation(ctx: Context, flow: WelcomeFlow, branch: Organisation) -> None:
     """Someone said they have joined: their member officer (else the organisers) is asked."""
     assert flow.id is not None and branch.id is not None
