@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bot.membership.start import CONSENT_VERSION
+from bot.membership.model import CONSENT_VERSION
 from bot.messages import OutgoingMessage
 from storage import tables
 from storage.database import Database, sqlite_url

@@ -41,7 +41,7 @@ from bot.clock import VirtualClock
 from bot.context import Effects
 from bot.core import Samtal
 from bot.demo.seed import seed_demo
-from bot.welcome.entry import _start, branch_of
+from bot.welcome import service as welcome
 from bot.welcome.model import FlowStatus, WelcomeFlow
 from storage import tables
 from storage.database import Database
@@ -91,7 +91,7 @@ async def seed(database: Database, members: int, new: int) -> None:
                 assert person is not None
                 home = await uow.orgs.get((await uow.people.affiliations_of(person_id))[0].org_id)
                 assert home is not None
-                branch, association = await branch_of(fx, home)
+                branch, association = await welcome.branch_of(fx, home)
                 assert branch.id is not None
                 flow = await uow.welcome.add(
                     WelcomeFlow(
@@ -102,7 +102,7 @@ async def seed(database: Database, members: int, new: int) -> None:
                         created_at=fx.now,
                     )
                 )
-                await _start(fx, flow, person, officer=None)
+                await welcome.start(fx, flow, person, officer=None)
             await uow.commit()
             uow.session.expunge_all()
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import VirtualClock
 from bot.demo.seed import seed_demo
-from bot.privacy.entry import export_person
+from bot.privacy.service import export_person
 from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others

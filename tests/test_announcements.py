@@ -401,7 +401,7 @@ async def test_erasing_the_author_keeps_the_sent_announcement_anonymous(console:
     async with console.database.unit_of_work() as uow:
         bertil = await uow.people.by_identity("console", "bertil")
         assert bertil is not None and bertil.id is not None
-        from bot.privacy.entry import export_person
+        from bot.privacy.service import export_person
 
         exported = await export_person(uow, bertil.id)
         assert [a["text"] for a in exported["announcements"]] == ["Hej!", "Ett utkast"]

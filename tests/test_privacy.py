@@ -144,7 +144,7 @@ def test_every_table_about_a_person_has_a_readable_name_in_mydata() -> None:
 
 
 async def _export(console: Console, name: str) -> dict[str, Any]:
-    from bot.privacy.entry import export_person
+    from bot.privacy.service import export_person
 
     async with console.database.unit_of_work() as uow:
         person = await uow.people.by_identity("console", name)

@@ -14,8 +14,8 @@ from bot.core import Samtal
 from bot.domain.people import Person, Role, RoleAssignment, Status
 from bot.meetings.model import Attendance, Audience, Meeting
 from bot.settings import Settings
-from bot.welcome.entry import plan_for
 from bot.welcome.model import FlowStatus, StepKind, WelcomeFlow
+from bot.welcome.service import plan_for
 from samtal.welcome_cli import import_plan
 from storage.database import Database
 from tests.conftest import START, STOCKHOLM, Console

@@ -18,7 +18,7 @@ from bot.domain.people import (
     RoleAssignment,
     Status,
 )
-from bot.membership.start import CONSENT_VERSION
+from bot.membership.model import CONSENT_VERSION
 from bot.polls.entry import seed_demo_poll
 from bot.ports import UnitOfWorkFactory
 from bot.wheel.entry import seed_demo_wheel

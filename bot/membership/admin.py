@@ -4,34 +4,13 @@ from __future__ import annotations
 
 from bot.context import Context, Refusal
 from bot.domain.organisations import Channel
-from bot.domain.people import Role, RoleAssignment
-from bot.i18n import N_, Translator
+from bot.domain.people import RoleAssignment
+from bot.i18n import N_
+from bot.membership.model import ROLE_WORDS, role_name
 from bot.messages import MessageBuilder, bold, message
 from bot.parsing import clean_name
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry
-
-ROLE_WORDS: dict[str, Role] = {
-    "organisator": Role.ORGANISER,
-    "organiser": Role.ORGANISER,
-    "organizer": Role.ORGANISER,
-    "medlemsansvarig": Role.MEMBER_OFFICER,
-    "member_officer": Role.MEMBER_OFFICER,
-    "studieorganisator": Role.STUDY_ORGANISER,
-    "study_organiser": Role.STUDY_ORGANISER,
-    "admin": Role.ADMIN,
-}
-
-ROLE_NAMES = {
-    Role.ORGANISER: N_("organiser"),
-    Role.MEMBER_OFFICER: N_("member officer"),
-    Role.STUDY_ORGANISER: N_("study organiser"),
-    Role.ADMIN: N_("admin"),
-}
-
-
-def role_name(t: Translator, role: Role) -> str:
-    return t(ROLE_NAMES[role])
 
 
 def setup(registry: Registry) -> None:

@@ -5,19 +5,18 @@ from __future__ import annotations
 from bot.context import Context
 from bot.domain.people import Affiliation, Consent
 from bot.i18n import N_
+from bot.membership.model import CONSENT_VERSION
 from bot.messages import Action, Button, MessageBuilder, bold, message
 from bot.registry import Access, CommandSpec, Registry
-
-# Raise when the privacy text below changes in substance: consents record the version they saw.
-CONSENT_VERSION = "2026-11-23"
 
 
 def setup(registry: Registry) -> None:
     registry.command(
         CommandSpec("start", "start", N_("Start here: welcome and privacy"), start, Access.ANYONE)
     )
-    registry.action("consent.accept", accept, Access.ANYONE)
-    registry.action("consent.decline", decline, Access.ANYONE)
+    # The join-link payload to apply once they agree ("" for none).
+    registry.action("consent.accept", accept, Access.ANYONE, args=(str,))
+    registry.action("consent.decline", decline, Access.ANYONE, args=())
     registry.payload("join", join_organisation)
     registry.consent_prompt = ask_for_consent
 
@@ -92,7 +91,7 @@ async def accept(ctx: Context, args: tuple[str, ...]) -> None:
     await ctx.reply(
         message(ctx.t("Thank you! You are all set. Write /hjalp to see what you can do."))
     )
-    await _apply_payload(ctx, args[0] if args else "")
+    await _apply_payload(ctx, args[0])
 
 
 async def decline(ctx: Context, args: tuple[str, ...]) -> None:

@@ -11,8 +11,6 @@ them, and of other people's records only which ones name them and how
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,9 +18,9 @@ from bot.context import Context
 from bot.domain.organisations import DEFAULT_TIMEZONE
 from bot.formatting import day
 from bot.i18n import N_, Translator
-from bot.membership.admin import role_name
+from bot.membership.model import role_name
 from bot.messages import Action, Attachment, Button, MessageBuilder, bold, message
-from bot.ports import UnitOfWork
+from bot.privacy.service import export_person
 from bot.registry import Access, CommandSpec, Registry
 
 RECORD_LABELS: dict[str, str] = {
@@ -72,23 +70,8 @@ def setup(registry: Registry) -> None:
     registry.command(
         CommandSpec("glom_mig", "forgetme", N_("Erase your data"), forget_me, Access.ANYONE)
     )
-    registry.action("privacy.erase", erase_confirmed, Access.ANYONE)
-    registry.action("privacy.keep", keep, Access.ANYONE)
-
-
-async def export_person(uow: UnitOfWork, person_id: int) -> dict[str, Any]:
-    """Everything about one person as JSON-ready data (for /mina_uppgifter and `samtal gdpr`)."""
-    records = await uow.people.personal_records(person_id)
-    exported: dict[str, Any] = json.loads(json.dumps(records, default=_plain))
-    return exported
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"cannot export {type(value).__name__}")
+    registry.action("privacy.erase", erase_confirmed, Access.ANYONE, args=())
+    registry.action("privacy.keep", keep, Access.ANYONE, args=())
 
 
 async def show_my_data(ctx: Context, args: str) -> None:

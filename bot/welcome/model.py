@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -326,26 +326,26 @@ def contact_figures(flows: Sequence[WelcomeFlow]) -> tuple[Share, float | None]:
     return Share(len(days), len(started)), (statistics.median(days) if days else None)
 
 
+def _done_within(
+    flows: Sequence[WelcomeFlow],
+    now: datetime,
+    window: timedelta,
+    done_at: Callable[[WelcomeFlow], datetime | None],
+) -> Share:
+    """Of those who joined at least `window` ago, how many had it done within the window."""
+    matured = [(f, s) for f, s in _started(flows) if s + window <= now]
+    done = [f for f, s in matured if (at := done_at(f)) is not None and at - s <= window]
+    return Share(len(done), len(matured))
+
+
 def introduced_within(flows: Sequence[WelcomeFlow], now: datetime) -> Share:
     """Of those who joined at least a month ago, how many completed the introduction in time."""
-    matured = [(f, s) for f, s in _started(flows) if s + INTRODUCTION_WINDOW <= now]
-    done = [
-        f
-        for f, s in matured
-        if f.completed_at is not None and f.completed_at - s <= INTRODUCTION_WINDOW
-    ]
-    return Share(len(done), len(matured))
+    return _done_within(flows, now, INTRODUCTION_WINDOW, lambda f: f.completed_at)
 
 
 def education_offered_within(flows: Sequence[WelcomeFlow], now: datetime) -> Share:
     """Of those who joined at least six months ago, how many were offered member education in time."""
-    matured = [(f, s) for f, s in _started(flows) if s + EDUCATION_WINDOW <= now]
-    offered = [
-        f
-        for f, s in matured
-        if f.education_offered_at is not None and f.education_offered_at - s <= EDUCATION_WINDOW
-    ]
-    return Share(len(offered), len(matured))
+    return _done_within(flows, now, EDUCATION_WINDOW, lambda f: f.education_offered_at)
 
 
 def welcome_figures(flows: Sequence[WelcomeFlow], now: datetime) -> WelcomeFigures:
