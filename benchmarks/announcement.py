@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._world import SinkGateway, bulk_people, org_id, scratch_database
-from bot.announcements.entry import (
+from bot.announcements.model import Announcement, AnnouncementStatus, Audience
+from bot.announcements.service import (
     Queued,
     plan_audience,
     queue_next,
 )
-from bot.announcements.model import Announcement, AnnouncementStatus, Audience
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.context import Effects

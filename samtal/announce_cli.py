@@ -21,8 +21,16 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from bot.announcements.entry import (
+from bot.announcements.model import (
+    MAX_TEXT,
+    Announcement,
+    AnnouncementStatus,
+    Audience,
     Plan,
+    paid_cost,
+    time_left,
+)
+from bot.announcements.service import (
     Queued,
     clean_announcement,
     duration,
@@ -32,14 +40,6 @@ from bot.announcements.entry import (
     progress_of,
     queue_next,
     start_sending,
-)
-from bot.announcements.model import (
-    MAX_TEXT,
-    Announcement,
-    AnnouncementStatus,
-    Audience,
-    paid_cost,
-    time_left,
 )
 from bot.clock import Clock
 from bot.context import Effects

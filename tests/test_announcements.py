@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.announcements import entry as handler
-from bot.announcements.entry import Queued, plan_audience, queue_next, start_sending
+from bot.announcements import service
 from bot.announcements.model import (
     Announcement,
     AnnouncementStatus,
     Audience,
     Candidate,
+    Plan,
     Progress,
     QueueStep,
     Route,
@@ -25,6 +25,7 @@ from bot.announcements.model import (
     quarter,
     route,
 )
+from bot.announcements.service import Queued, plan_audience, queue_next, start_sending
 from bot.context import Effects
 from bot.delivery import MAX_ATTEMPTS, enqueue
 from bot.domain.delivery import OutboxStatus
@@ -170,7 +171,7 @@ async def _extra_people(console: Console) -> dict[str, int]:
     return ids
 
 
-async def _plan(console: Console, audience: Audience, interest: str | None = None) -> handler.Plan:
+async def _plan(console: Console, audience: Audience, interest: str | None = None) -> Plan:
     async with console.database.unit_of_work() as uow:
         sandviken = await uow.orgs.by_slug("sandviken")
         assert sandviken is not None
@@ -234,7 +235,7 @@ async def test_queueing_in_chunks_from_two_places_writes_each_person_once(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _extra_people(console)
-    monkeypatch.setattr(handler, "CHUNK", 3)
+    monkeypatch.setattr(service, "CHUNK", 3)
     announcement_id = await _queued_announcement(console)
     # `samtal announce` queues it chunk by chunk itself ...
     outcomes = []

@@ -13,9 +13,9 @@ from icalendar import Calendar
 from bot.context import Effects
 from bot.domain.organisations import Organisation, OrgKind
 from bot.i18n import Translator
-from bot.meetings.entry import CSV_HEADER, contributions_csv, contributions_markdown
 from bot.meetings.model import Answer, Meeting
 from bot.meetings.service import MeetingDraft, cancel_meeting, create_meeting, update_meeting
+from bot.meetings.views import CSV_HEADER, contributions_csv, contributions_markdown
 from bot.render.calendar import calendar_bytes
 from samtal.calendar_cli import export_calendar
 from tests.conftest import Console

@@ -23,7 +23,7 @@ How it reaches them (`route`):
   Telegram bot gets unblocked).
 
 The pure rules (routes, estimates, the cost of a paid broadcast, when the
-author hears how it goes) live here; `bot/announcements/entry.py` uses them.
+author hears how it goes) live here; `bot/announcements/service.py` uses them.
 """
 
 from __future__ import annotations
@@ -342,3 +342,24 @@ class AnnouncementRepository(Protocol):
         """Sending to done, once, keeping the final figures (the outbox forgets after 30
         days): False when someone else finished it."""
         ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who an announcement would reach now: the preview's figures."""
+
+    tally: Tally
+    channels: int  # Discord channels it is posted in
+    paid: bool
+
+    @property
+    def reaches_anyone(self) -> bool:
+        return self.tally.direct > 0 or self.channels > 0
+
+    @property
+    def telegram(self) -> int:
+        return self.tally.by_platform.get("telegram", 0)
+
+    @property
+    def seconds(self) -> float:
+        return estimate_seconds(self.tally.by_platform, self.channels, paid=self.paid)

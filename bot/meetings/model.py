@@ -3,7 +3,7 @@
 Everything here is plain data and plain functions: capacity and waitlist,
 reminder offsets, and reading the times organisers type. The use cases that
 read and write them are in `bot.meetings.service`; the chat in
-`bot.meetings.entry`.
+`bot.meetings.entry` (wording in `bot.meetings.views`, dialogs in `bot.meetings.dialogs`).
 """
 
 from __future__ import annotations

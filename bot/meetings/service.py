@@ -14,16 +14,17 @@ the old ones do nothing (their handlers check the version too):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.context import Effects, MessageFor
+from bot.actions import Target
+from bot.context import Context, Effects, MessageFor, Refusal
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person, Status
-from bot.formatting import when_span
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
+from bot.meetings import views
 from bot.meetings.model import (
     ANSWERED,
     CHECK_IN_EARLY,
@@ -43,19 +44,13 @@ from bot.meetings.model import (
     minutes_left,
     reminder_times,
     reminder_useful_until,
-    spots_left,
     to_promote,
     visible_to,
 )
-from bot.messages import (
-    Action,
-    Button,
-    CalendarEvent,
-    MessageBuilder,
-    OutgoingMessage,
-    ThreadRequest,
-    bold,
-)
+from bot.meetings.views import add_facts as add_facts
+from bot.meetings.views import rsvp_buttons as rsvp_buttons
+from bot.messages import OutgoingMessage
+from bot.parsing import parse_id
 from bot.permissions import Permission, permissions_in
 
 REMINDER = "meeting.reminder"
@@ -124,19 +119,7 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
     """Posts the meeting in the organisation's channels, then its questions: the meeting's thread."""
     assert meeting.id is not None and org.id is not None
     key = announcement_key(meeting)
-
-    def build(t: Translator) -> OutgoingMessage:
-        text = MessageBuilder().line(bold(t("New themed meeting")))
-        add_facts(text, meeting, org, org.zone, t, in_group=True)
-        if meeting.description:
-            text.paragraph(meeting.description)
-        for row in rsvp_buttons(meeting, t):
-            text.button_row(*row)
-        return replace(
-            text.build(), thread=ThreadRequest(meeting.theme), event=calendar_event(meeting, org)
-        )
-
-    await fx.post_to_org(org, build, key=key)
+    await fx.post_to_org(org, lambda t: views.announcement(t, meeting, org), key=key)
     for channel in await fx.uow.orgs.channels_of(org.id):
         await fx.uow.meetings.add_thread(
             MeetingThread(
@@ -147,108 +130,13 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
             )
         )
     if meeting.questions:
-
-        def questions(t: Translator) -> OutgoingMessage:
-            text = MessageBuilder().line(bold(t("Discussion: {theme}").format(theme=meeting.theme)))
-            for number, question in enumerate(meeting.questions, start=1):
-                text.line(f"{number}. {question}")
-            text.paragraph(
-                t(
-                    "Share your thoughts here. To have something you said collected for the "
-                    "organisers, write /bidrag {number} and your text."
-                ).format(number=meeting.id)
-            )
-            # In the thread opened on the announcement, where the platform has threads.
-            return replace(text.build(), in_thread=True, refers_to=key)
-
-        await fx.post_to_org(org, questions, key=f"meeting:{meeting.id}:thread")
+        await fx.post_to_org(
+            org, lambda t: views.discussion(t, meeting, key), key=f"meeting:{meeting.id}:thread"
+        )
 
 
 def announcement_key(meeting: Meeting) -> str:
     return f"meeting:{meeting.id}:announce"
-
-
-def calendar_event(meeting: Meeting, org: Organisation) -> CalendarEvent:
-    """The meeting as platforms' calendars show it (one event per meeting, at its instants)."""
-    # Everyone in the server or group sees the platform's event: a members-only link stays out.
-    link = meeting.link if meeting.is_open_to_guests() else None
-    return CalendarEvent(
-        title=meeting.theme,
-        starts_at=meeting.starts_at,
-        ends_at=meeting.ends_at,
-        place=meeting.place or link or org.name,
-        description=meeting.description,
-        cancelled=meeting.cancelled,
-    )
-
-
-# --- Facts, in every message's own text ---------------------------------------
-
-
-def place_text(meeting: Meeting, t: Translator, *, in_group: bool = False) -> str:
-    """Where, or the digital link; a members-only meeting's link is never posted in a group,
-    where guests may read it: members get it privately."""
-    if meeting.link and in_group and not meeting.is_open_to_guests():
-        return t("Link: members get it from me in private, with /moten {number}").format(
-            number=meeting.id
-        )
-    if meeting.link:
-        return t("Link: {link}").format(link=meeting.link)
-    if meeting.place:
-        return t("Where: {place}").format(place=meeting.place)
-    return t("Where: to be announced")
-
-
-def add_facts(
-    text: MessageBuilder,
-    meeting: Meeting,
-    org: Organisation,
-    zone: ZoneInfo,
-    t: Translator,
-    rsvps: Sequence[Rsvp] | None = None,
-    *,
-    in_group: bool = False,
-) -> MessageBuilder:
-    """Theme, when (in the reader's zone), where or the link, the host, and who may come.
-    `in_group`: posted in a group chat (see `place_text`)."""
-    text.line(bold(meeting.theme), f" (nr {meeting.id})")
-    text.line(t("When: {when}").format(when=when_span(meeting.starts_at, meeting.ends_at, zone, t)))
-    text.line(place_text(meeting, t, in_group=in_group))
-    text.line(t("Host: {org}").format(org=org.name))
-    if meeting.audience is Audience.MEMBERS:
-        text.line(t("For members only"))
-    else:
-        text.line(t("Open to everyone, guests welcome"))
-    if rsvps is None and meeting.capacity:
-        text.line(t("Places: {n}").format(n=meeting.capacity))
-    if rsvps is not None:
-        left = spots_left(meeting.capacity, rsvps)
-        coming = coming_count(rsvps)
-        maybe = sum(1 for r in rsvps if r.answer is Answer.MAYBE)
-        summary = t("{coming} coming, {maybe} maybe").format(coming=coming, maybe=maybe)
-        if left is not None:
-            summary += " · " + (
-                t.ngettext(
-                    "{left} of {capacity} place left",
-                    "{left} of {capacity} places left",
-                    meeting.capacity or 0,
-                ).format(left=left, capacity=meeting.capacity)
-                if left
-                else t("Full: new answers go on the waitlist")
-            )
-        text.line(summary)
-    return text
-
-
-def rsvp_buttons(meeting: Meeting, t: Translator) -> list[list[Button]]:
-    meeting_id = str(meeting.id)
-    return [
-        [
-            Button(t("I'm coming"), Action("meeting.rsvp", (meeting_id, Answer.COMING.value))),
-            Button(t("Maybe"), Action("meeting.rsvp", (meeting_id, Answer.MAYBE.value))),
-            Button(t("Can't come"), Action("meeting.rsvp", (meeting_id, Answer.DECLINED.value))),
-        ]
-    ]
 
 
 async def reader_zone(fx: Effects, person: Person, org: Organisation) -> ZoneInfo:
@@ -287,6 +175,93 @@ async def org_of(fx: Effects, meeting: Meeting) -> Organisation:
     org = await fx.uow.orgs.get(meeting.org_id)
     assert org is not None
     return org
+
+
+# --- Finding meetings ----------------------------------------------------------------
+
+
+async def _load(fx: Effects, meeting_id: int) -> Meeting | None:
+    return await fx.uow.meetings.get(meeting_id)
+
+
+async def _may_see(ctx: Context, meeting: Meeting) -> bool:
+    return await may_see(ctx, ctx.person, meeting)
+
+
+# What a meeting's buttons act on: a members-only meeting this person may not see reads
+# as gone; an organiser's buttons are checked in the meeting's own organisation.
+MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id, visible=_may_see)
+# An answer button under a post the person saw: the answer itself tells a guest why not.
+POSTED_MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id)
+
+
+async def find_meeting(ctx: Context, raw: str, *, to_group: bool = False) -> Meeting:
+    """The meeting a typed number names, if this person may know of it.
+
+    A members-only meeting this person may not see gets the same answer as one that does
+    not exist. `to_group`: the answer is shown to a whole group, where guests may be:
+    only open meetings then."""
+    meeting_id = parse_id(raw)
+    meeting = await ctx.uow.meetings.get(meeting_id) if meeting_id else None
+    if (
+        meeting is not None
+        and not meeting.is_open_to_guests()
+        and (to_group or not await may_see(ctx, ctx.person, meeting))
+    ):
+        meeting = None
+    if meeting is None:
+        raise Refusal(ctx.t("I can't find that meeting. Write /moten to see what's coming."))
+    return meeting
+
+
+async def organiser_org(ctx: Context, meeting: Meeting) -> Organisation:
+    """The meeting's organisation, where this person must be allowed to manage meetings."""
+    org = await org_of(ctx, meeting)
+    if not await ctx.meets(Permission.MANAGE_MEETINGS, org):
+        raise Refusal(
+            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
+        )
+    return org
+
+
+async def visible(ctx: Context, meetings: Sequence[Meeting]) -> list[Meeting]:
+    """The meetings this answer may show: in a group only open ones, in private those the
+    person may see."""
+    if not ctx.chat.is_private:
+        return [m for m in meetings if m.is_open_to_guests()]
+    return [m for m in meetings if await may_see(ctx, ctx.person, m)]
+
+
+async def visible_org_ids(ctx: Context) -> list[int]:
+    """Whose meetings this person sees: in a group, the channel's organisation and those above;
+    in private, their own organisations and those above, and wherever they organise."""
+    roots: list[int] = []
+    if not ctx.chat.is_private and ctx.org is not None and ctx.org.id is not None:
+        roots = [ctx.org.id]
+    else:
+        roots = [a.org_id for a in await ctx.uow.people.affiliations_of(ctx.person_id)]
+    found: list[int] = []
+    for org_id in roots:
+        for org in await ctx.uow.orgs.lineage(org_id):
+            if org.id is not None and org.id not in found:
+                found.append(org.id)
+    if ctx.chat.is_private:
+        for org in await hosting_orgs(ctx):
+            if org.id is not None and org.id not in found:
+                found.append(org.id)
+    return found
+
+
+async def hosting_orgs(ctx: Context) -> list[Organisation]:
+    """The organisations where this person may plan meetings (where they organise, and below)."""
+    found: list[Organisation] = []
+    for role in await ctx.uow.people.roles_of(ctx.person_id):
+        for org in await ctx.uow.orgs.subtree(role.org_id):
+            if all(o.id != org.id for o in found) and await ctx.meets(
+                Permission.MANAGE_MEETINGS, org
+            ):
+                found.append(org)
+    return found
 
 
 # --- Settings -----------------------------------------------------------------
@@ -367,22 +342,21 @@ async def announce_change(
 ) -> None:
     assert meeting.id is not None
     key = f"meeting:{meeting.id}:v{meeting.version}:changed"
-
-    def build_for(zone: ZoneInfo, in_group: bool = False) -> MessageFor:
-        def build(t: Translator) -> OutgoingMessage:
-            what = ", ".join(t(CHANGE_WORDS.get(name, name)) for name in changed)
-            text = MessageBuilder().line(
-                bold(t("Changed: {what}").format(what=what)),
-            )
-            add_facts(text, meeting, org, zone, t, in_group=in_group)
-            return text.build()
-
-        return build
-
-    for person in await answered_people(fx, meeting, ANSWERED):
-        zone = await reader_zone(fx, person, org)
-        await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, _with_event(build_for(org.zone, True), meeting, org), key=key)
+    await notify_answered(
+        fx,
+        meeting,
+        org,
+        ANSWERED,
+        lambda t, zone: views.changed(t, meeting, org, zone, changed),
+        key,
+    )
+    await fx.post_to_org(
+        org,
+        _with_event(
+            lambda t: views.changed(t, meeting, org, org.zone, changed, in_group=True), meeting, org
+        ),
+        key=key,
+    )
 
 
 def _with_event(build: MessageFor, meeting: Meeting, org: Organisation) -> MessageFor:
@@ -390,20 +364,10 @@ def _with_event(build: MessageFor, meeting: Meeting, org: Organisation) -> Messa
 
     def with_event(t: Translator) -> OutgoingMessage:
         return replace(
-            build(t), event=calendar_event(meeting, org), refers_to=announcement_key(meeting)
+            build(t), event=views.calendar_event(meeting, org), refers_to=announcement_key(meeting)
         )
 
     return with_event
-
-
-CHANGE_WORDS = {
-    "time": N_("new time"),
-    "place": N_("new place"),
-    "theme": N_("new theme"),
-    "description": N_("new description"),
-    "capacity": N_("new number of places"),
-    "audience": N_("who may come"),
-}
 
 
 async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
@@ -415,29 +379,36 @@ async def cancel_meeting(fx: Effects, meeting: Meeting) -> int:
     meeting.updated_at = fx.now
     org = await org_of(fx, meeting)
     key = f"meeting:{meeting.id}:cancelled"
+    told = await notify_answered(
+        fx, meeting, org, ANSWERED, lambda t, zone: views.cancelled(t, meeting, org, zone), key
+    )
+    await fx.post_to_org(
+        org,
+        _with_event(
+            lambda t: views.cancelled(t, meeting, org, org.zone, in_group=True), meeting, org
+        ),
+        key=key,
+    )
+    return told
 
-    def build_for(zone: ZoneInfo, in_group: bool = False) -> MessageFor:
-        def build(t: Translator) -> OutgoingMessage:
-            text = MessageBuilder().line(bold(t("Cancelled")))
-            text.line(bold(meeting.theme), f" (nr {meeting.id})")
-            text.line(
-                t("Was planned for {when}").format(
-                    when=when_span(meeting.starts_at, meeting.ends_at, zone, t)
-                )
-            )
-            if not (in_group and meeting.link and not meeting.is_open_to_guests()):
-                text.line(place_text(meeting, t))  # no link to ask for any more
-            text.line(t("Host: {org}").format(org=org.name))
-            text.paragraph(t("Sorry for the trouble. See other meetings with /moten."))
-            return text.build()
 
-        return build
-
+async def notify_answered(
+    fx: Effects,
+    meeting: Meeting,
+    org: Organisation,
+    answers: Sequence[Answer],
+    build: Callable[[Translator, ZoneInfo], OutgoingMessage],
+    key: str,
+) -> int:
+    """Tells each person who gave one of `answers`, with times in their own zone."""
     told = 0
-    for person in await answered_people(fx, meeting, ANSWERED):
+    for person in await answered_people(fx, meeting, answers):
         zone = await reader_zone(fx, person, org)
-        told += await fx.notify(person, build_for(zone), key=key)
-    await fx.post_to_org(org, _with_event(build_for(org.zone, True), meeting, org), key=key)
+
+        def in_zone(t: Translator, zone: ZoneInfo = zone) -> OutgoingMessage:
+            return build(t, zone)
+
+        told += await fx.notify(person, in_zone, key=key)
     return told
 
 
@@ -450,6 +421,12 @@ async def answered_people(fx: Effects, meeting: Meeting, answers: Sequence[Answe
             if person is not None:
                 people.append(person)
     return people
+
+
+async def answered_count(fx: Effects, meeting: Meeting) -> int:
+    """How many have answered (any answer): those a change or a cancellation is told to."""
+    assert meeting.id is not None
+    return len(await fx.uow.meetings.rsvps(meeting.id))
 
 
 # --- Answers ---------------------------------------------------------------------
@@ -495,18 +472,7 @@ async def promote_waiting(fx: Effects, meeting: Meeting, org: Organisation) -> l
         zone = await reader_zone(fx, person, org)
 
         def build(t: Translator, zone: ZoneInfo = zone) -> OutgoingMessage:
-            text = MessageBuilder().line(
-                bold(t("Good news: a place opened up and you are now coming!"))
-            )
-            add_facts(text, meeting, org, zone, t)
-            text.button_row(
-                Button(
-                    t("Can't come after all"),
-                    Action("meeting.rsvp", (str(meeting.id), Answer.DECLINED.value)),
-                ),
-                Button(t("Add to calendar"), Action("meeting.ics", (str(meeting.id),))),
-            )
-            return text.build()
+            return views.promoted(t, meeting, org, zone)
 
         stamp = fx.now.strftime("%Y%m%dT%H%M%S")
         await fx.notify(person, build, key=f"meeting:{meeting.id}:promoted:{stamp}")
@@ -528,20 +494,6 @@ async def current(fx: Effects, payload: dict[str, object]) -> Meeting | None:
     return meeting
 
 
-def duration(minutes: int, t: Translator) -> str:
-    """'1 vecka', '2 timmar', '90 minuter'."""
-    if minutes % (7 * 24 * 60) == 0:
-        weeks = minutes // (7 * 24 * 60)
-        return t.ngettext("{n} week", "{n} weeks", weeks).format(n=weeks)
-    if minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return t.ngettext("{n} day", "{n} days", days).format(n=days)
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return t.ngettext("{n} hour", "{n} hours", hours).format(n=hours)
-    return t.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
-
-
 async def reminder_until(fx: Effects, meeting: Meeting, minutes: int) -> datetime:
     """Until when the reminder armed `minutes` before the start is worth sending."""
     offsets = await reminder_minutes(fx, meeting.org_id)
@@ -551,53 +503,29 @@ async def reminder_until(fx: Effects, meeting: Meeting, minutes: int) -> datetim
 async def send_reminders(fx: Effects, meeting: Meeting, minutes: int) -> int:
     assert meeting.id is not None
     org = await org_of(fx, meeting)
-    sent = 0
     left = minutes_left(meeting.starts_at, fx.now, minutes)  # late after downtime: from now
-    for person in await answered_people(fx, meeting, REMINDED):
-        zone = await reader_zone(fx, person, org)
-
-        def build(t: Translator, zone: ZoneInfo = zone) -> OutgoingMessage:
-            text = MessageBuilder().line(
-                bold(
-                    t("Reminder: {theme} starts in {time}").format(
-                        theme=meeting.theme, time=duration(left, t)
-                    )
-                )
-            )
-            add_facts(text, meeting, org, zone, t)
-            text.button_row(
-                Button(
-                    t("Can't come"),
-                    Action("meeting.rsvp", (str(meeting.id), Answer.DECLINED.value)),
-                )
-            )
-            return text.build()
-
-        sent += await fx.notify(person, build, key=f"{timer_prefix(meeting)}:remind:{minutes}")
-    return sent
+    return await notify_answered(
+        fx,
+        meeting,
+        org,
+        REMINDED,
+        lambda t, zone: views.reminder(t, meeting, org, zone, left),
+        f"{timer_prefix(meeting)}:remind:{minutes}",
+    )
 
 
 async def send_check_in(fx: Effects, meeting: Meeting) -> int:
     assert meeting.id is not None
     org = await org_of(fx, meeting)
-    sent = 0
     late = fx.now > meeting.starts_at + LATE_TOLERANCE  # after downtime: it began a while ago
-    for person in await answered_people(fx, meeting, REMINDED):
-        zone = await reader_zone(fx, person, org)
-
-        def build(t: Translator, zone: ZoneInfo = zone) -> OutgoingMessage:
-            heading = (
-                t("{theme} has started. Are you there? Check in:")
-                if late
-                else t("{theme} starts now. Are you there? Check in:")
-            )
-            text = MessageBuilder().line(bold(heading.format(theme=meeting.theme)))
-            add_facts(text, meeting, org, zone, t)
-            text.button_row(Button(t("I'm here"), Action("meeting.checkin", (str(meeting.id),))))
-            return text.build()
-
-        sent += await fx.notify(person, build, key=f"{timer_prefix(meeting)}:checkin")
-    return sent
+    return await notify_answered(
+        fx,
+        meeting,
+        org,
+        REMINDED,
+        lambda t, zone: views.check_in_call(t, meeting, org, zone, late=late),
+        f"{timer_prefix(meeting)}:checkin",
+    )
 
 
 def check_in_open(meeting: Meeting, now: datetime) -> bool:
@@ -624,18 +552,7 @@ async def send_follow_up(fx: Effects, meeting: Meeting, person: Person) -> bool:
     org = await org_of(fx, meeting)
 
     def build(t: Translator) -> OutgoingMessage:
-        text = MessageBuilder().line(
-            bold(t("Thank you for coming to {theme}!").format(theme=meeting.theme))
-        )
-        text.line(t("How was it? 1 is poor, 5 is great."))
-        text.line(t("Host: {org}").format(org=org.name))
-        text.button_row(
-            *(
-                Button(str(n), Action("meeting.rate", (str(meeting.id), str(n))))
-                for n in range(1, 6)
-            )
-        )
-        return text.build()
+        return views.follow_up(t, meeting, org)
 
     return await fx.notify(person, build, key=f"meeting:{meeting.id}:followup")
 
@@ -653,22 +570,10 @@ async def follow_up_all(fx: Effects, meeting: Meeting) -> int:
     if meeting.created_by is not None and (rsvps or attendance):
         organiser = await fx.uow.people.get(meeting.created_by)
         if organiser is not None:
-            coming = coming_count(rsvps)
+            present, coming = len(attendance), coming_count(rsvps)
 
             def build(t: Translator) -> OutgoingMessage:
-                text = MessageBuilder().line(
-                    bold(t("{theme} is over").format(theme=meeting.theme)), f" (nr {meeting.id})"
-                )
-                text.line(
-                    t("{present} checked in; {coming} had said they were coming.").format(
-                        present=len(attendance), coming=coming
-                    )
-                )
-                text.line(t("Confirm who was there, so they count in the figures:"))
-                text.button_row(
-                    Button(t("Attendance"), Action("meeting.attendance", (str(meeting.id),)))
-                )
-                return text.build()
+                return views.organiser_summary(t, meeting, present, coming)
 
             await fx.notify(organiser, build, key=f"meeting:{meeting.id}:organiser-summary")
     return sent
