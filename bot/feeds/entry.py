@@ -24,14 +24,9 @@ def setup(registry: Registry) -> None:
     registry.action("feed.stop", stop, Access.CONSENTED, args=())
 
 
-async def _answer(ctx: Context, build: MessageBuilder | OutgoingMessage, key: str) -> None:
-    """The address is the person's alone: in a group it goes to their private chat."""
-    built = build.build() if isinstance(build, MessageBuilder) else build
-    if ctx.chat.is_private or ctx.answered_elsewhere:  # personal answers go there anyway
-        await ctx.reply(built)
-        return
-    await ctx.notify(ctx.person, lambda _t: built, key=f"feed:{ctx.event_id}:{key}")
-    await ctx.reply(message(ctx.t("I have answered you in our private chat.")))
+async def _answer(ctx: Context, build: MessageBuilder | OutgoingMessage) -> None:
+    """The address is the person's alone: a personal reply, so from a group it goes privately."""
+    await ctx.reply(build.build() if isinstance(build, MessageBuilder) else build)
 
 
 def _not_served(t: Translator) -> str:
@@ -63,10 +58,10 @@ def _link_text(ctx: Context, token: str) -> MessageBuilder:
 async def calendar_command(ctx: Context, args: str) -> None:
     _ = ctx.t
     if not ctx.settings.calendar_url:
-        await _answer(ctx, message(_not_served(_)), "off")
+        await _answer(ctx, message(_not_served(_)))
         return
     if await ctx.uow.feeds.of_person(ctx.person_id) is None:
-        await _answer(ctx, _link_text(ctx, await issue(ctx, ctx.person)), "new")
+        await _answer(ctx, _link_text(ctx, await issue(ctx, ctx.person)))
         return
     text = (
         MessageBuilder()
@@ -83,14 +78,14 @@ async def calendar_command(ctx: Context, args: str) -> None:
             Button(_("Stop my link"), Action("feed.stop")),
         )
     )
-    await _answer(ctx, text, "ask")
+    await _answer(ctx, text)
 
 
 async def renew(ctx: Context, args: tuple[str, ...]) -> None:
     if not ctx.settings.calendar_url:
-        await _answer(ctx, message(_not_served(ctx.t)), "off")
+        await _answer(ctx, message(_not_served(ctx.t)))
         return
-    await _answer(ctx, _link_text(ctx, await issue(ctx, ctx.person)), "new")
+    await _answer(ctx, _link_text(ctx, await issue(ctx, ctx.person)))
 
 
 async def stop(ctx: Context, args: tuple[str, ...]) -> None:
@@ -101,4 +96,4 @@ async def stop(ctx: Context, args: tuple[str, ...]) -> None:
         if stopped
         else _("You have no calendar link. Write /kalender to get one.")
     )
-    await _answer(ctx, message(text), "stop")
+    await _answer(ctx, message(text))
