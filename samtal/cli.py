@@ -399,6 +399,10 @@ async def _restore(config: Config, source: Path, *, force: bool) -> int:
         print(f"samtal: {exc}", file=sys.stderr)
         return 2
     database = Database(config.database_url)
+    # Looked at before this process opens it (which makes one): a WAL file beside a closed
+    # SQLite database means a process has it open (or crashed with it open).
+    wal = Path(f"{database.url.database}-wal") if database.is_sqlite else None
+    wal_there = wal is not None and wal.exists()
     try:
         try:
             holding = await tables_with_rows(database.engine)
@@ -410,8 +414,7 @@ async def _restore(config: Config, source: Path, *, force: bool) -> int:
             reasons.append(f"it holds data ({', '.join(holding[:5])}{more})")
         if "replicas" in holding and await _recently_used(database):
             reasons.append("a replica's heartbeat in it is from the last minutes")
-        wal = Path(f"{database.url.database}-wal") if database.is_sqlite else None
-        if wal is not None and wal.exists():
+        if wal is not None and wal_there:
             reasons.append(f"{wal.name} is there: a process has it open, or did not close it")
         if reasons and not force:
             where = database.url.render_as_string(hide_password=True)
