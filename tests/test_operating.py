@@ -12,7 +12,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import pytest
 
 from adapters import redaction
 from bot.clock import VirtualClock
