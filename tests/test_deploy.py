@@ -94,8 +94,11 @@ def test_the_compose_file_has_postgres_two_replicas_and_a_tls_proxy() -> None:
         assert "/healthz" in " ".join(replica["healthcheck"]["test"])
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert replica["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-        assert replica["env_file"] == "samtal.env"
+        assert "samtal.env" in replica["env_file"]
         assert "ports" not in replica  # only the proxy is published
+    # Discord sends every event to every connected process: its token goes to one replica.
+    assert services["samtal-1"]["env_file"] == ["samtal.env", "discord.env"]
+    assert services["samtal-2"]["env_file"] == "samtal.env"
     assert services["migrate"]["command"] == ["samtal", "db", "upgrade"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     proxy = services["proxy"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from adapters import redaction
 from bot.clock import VirtualClock
@@ -195,3 +197,22 @@ async def test_nightly_backups_are_taken_once_a_night_and_rotated(
     kept = backups_in(tmp_path / "backups")
     assert [path.name[7:15] for path in kept] == ["20260304", "20260305", "20260306"]
     assert not list((tmp_path / "backups").glob("*.partial"))
+
+
+def test_sd_notify_sends_one_datagram_to_the_notify_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samtal.health import sd_notify, watchdog_interval
+
+    assert not sd_notify("READY=1")  # not under systemd: nothing to tell
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        assert sd_notify("WATCHDOG=1")
+        assert listener.recv(64) == b"WATCHDOG=1"
+    monkeypatch.setenv("WATCHDOG_USEC", "120000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert watchdog_interval() == 60.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
+    assert watchdog_interval() is None
