@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,8 @@ from bot.privacy.service import export_person
 from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
-from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_web
+from samtal.logs import formatter
+from samtal.runtime import Wakeup, build_replica, core_settings, open_core, start_operating
 from samtal.usage import exit_status, org_by_slug
 from storage.database import Database, DatabaseUnavailable
 
@@ -59,9 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", parents=[common], help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
+    upgrade = db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
+    upgrade.add_argument(
+        "--check",
+        action="store_true",
+        help="only say whether migrations are pending (exit status 1 if so); apply none",
+    )
     backup = db_commands.add_parser("backup", parents=[common], help="online backup to FILE")
     backup.add_argument("file", metavar="FILE")
+    restore = db_commands.add_parser(
+        "restore",
+        parents=[common],
+        help="replace the database with a backup from FILE",
+        description="Replace the configured database with a backup taken by `samtal db backup` "
+        "or the nightly backups. Stop every `samtal run` first. A database that holds data, "
+        "or that a replica used in the last minutes, is only overwritten with --force.",
+    )
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument(
+        "--force", action="store_true", help="overwrite a database that holds data"
+    )
 
     gdpr = commands.add_parser(
         "gdpr", parents=[common], help="a person's data, for the data controller"
@@ -109,10 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     platforms = config.telegram_token or config.discord_token
     in_terminal = args.command == "console" or (args.command == "run" and not platforms)
     configured = logging.getLevelName(config.bot.log_level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(config.log.format))
     logging.basicConfig(
         level=max(configured, logging.WARNING) if in_terminal else configured,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     quiet_libraries(configured)
     if config.source is not None and readable_by_others(config.source):
@@ -197,10 +217,12 @@ def quiet_libraries(level: int) -> None:
     # The database drivers' DEBUG lines carry SQL parameters: personal data and votes.
     for driver in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
         logging.getLogger(driver).setLevel(logging.WARNING)
-    # APScheduler logs each job run (a sweep every few seconds) at INFO: shown only at DEBUG.
-    logging.getLogger("apscheduler").setLevel(
-        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
-    )
+    # APScheduler logs each job run (a sweep every few seconds) and the HTTP clients each
+    # request at INFO: shown only at DEBUG.
+    for chatty in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(
+            logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+        )
 
 
 async def _run(config: Config) -> int:
@@ -241,14 +263,13 @@ async def _interactive(config: Config, user: str) -> int:
     await samtal.start()
     wakeup = Wakeup(samtal, replica.replication)
     wakeup.start()
-    web = await start_web(config, samtal)
+    operating = await start_operating(config, database, samtal, replica.replication)
     try:
         await ConsoleSession(samtal, gateway, ZoneInfo(config.bot.timezone)).run_interactive(
             user.lower()
         )
     finally:
-        if web is not None:
-            await web.stop()
+        await operating.stop()
         await wakeup.stop()
         await database.dispose()
     return 0
@@ -332,6 +353,10 @@ async def _orgs(config: Config) -> int:
 
 
 async def _db(config: Config, args: argparse.Namespace) -> int:
+    if args.db_command == "upgrade" and args.check:
+        return await _upgrade_check(config)
+    if args.db_command == "restore":
+        return await _restore(config, Path(args.file), force=args.force)
     database = await _with_database(config)
     try:
         if args.db_command == "upgrade":
@@ -342,6 +367,84 @@ async def _db(config: Config, args: argparse.Namespace) -> int:
     finally:
         await database.dispose()
     return 0
+
+
+async def _upgrade_check(config: Config) -> int:
+    """For a pre-deploy step: 0 when nothing is pending, 1 when `db upgrade` has work."""
+    database = Database(config.database_url)
+    try:
+        pending = await database.pending_migrations()
+    finally:
+        await database.dispose()
+    if not pending:
+        print("The database is up to date; no migrations are pending.")
+        return 0
+    print(f"{len(pending)} pending: {', '.join(pending)}. Apply with: samtal db upgrade")
+    return 1
+
+
+# A replica seen this recently still uses the database.
+RECENTLY_USED = timedelta(minutes=5)
+
+
+async def _restore(config: Config, source: Path, *, force: bool) -> int:
+    from storage.database import RestoreError, backup_kind
+    from storage.operations import tables_with_rows
+
+    try:
+        if not backup_kind(source):
+            print(f"samtal: {source} is not a Samtal backup", file=sys.stderr)
+            return 2
+    except RestoreError as exc:
+        print(f"samtal: {exc}", file=sys.stderr)
+        return 2
+    database = Database(config.database_url)
+    # Looked at before this process opens it (which makes one): a WAL file beside a closed
+    # SQLite database means a process has it open (or crashed with it open).
+    wal = Path(f"{database.url.database}-wal") if database.is_sqlite else None
+    wal_there = wal is not None and wal.exists()
+    try:
+        try:
+            holding = await tables_with_rows(database.engine)
+        except Exception as exc:
+            raise DatabaseUnavailable(database.url, exc) from exc
+        reasons = []
+        if holding:
+            more = ", ..." if len(holding) > 5 else ""
+            reasons.append(f"it holds data ({', '.join(holding[:5])}{more})")
+        if "replicas" in holding and await _recently_used(database):
+            reasons.append("a replica's heartbeat in it is from the last minutes")
+        if wal is not None and wal_there:
+            reasons.append(f"{wal.name} is there: a process has it open, or did not close it")
+        if reasons and not force:
+            where = database.url.render_as_string(hide_password=True)
+            print(
+                f"samtal: not overwriting the database {where}: {'; '.join(reasons)}. "
+                "Stop every `samtal run` using it, then add --force to overwrite it.",
+                file=sys.stderr,
+            )
+            return 2
+        await database.restore(source)
+    except RestoreError as exc:
+        print(f"samtal: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await database.dispose()
+    print(f"Restored {source} into {database.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+async def _recently_used(database: Database) -> bool:
+    import sqlalchemy as sa
+
+    from storage.tables import replicas
+
+    since = SystemClock().now() - RECENTLY_USED
+    async with database.engine.connect() as connection:
+        seen = await connection.scalar(
+            sa.select(sa.func.count()).select_from(replicas).where(replicas.c.heartbeat_at >= since)
+        )
+    return bool(seen)
 
 
 async def _invite(config: Config, slug: str) -> int:

@@ -88,12 +88,37 @@ class ConsoleConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    enabled: bool = False  # serves /calendar/<org>.ics for calendar apps when true
+    # The web server (/healthz, /metrics, /calendar/<org>.ics) runs unless this is false.
+    # Members are offered their own feed links (/kalender) only when it is set to true
+    # or `public_url` is given: a default 127.0.0.1 address means nothing to them.
+    enabled: bool | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     # The address people reach it at (the reverse proxy's), for members' own feed links
     # (/kalender); empty: http://host:port.
     public_url: str = ""
+
+    @property
+    def serving(self) -> bool:
+        return self.enabled is not False
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: str = "text"  # "json": one JSON object a line, for log collectors
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    # /healthz answers 503 when the oldest message due to be sent has waited longer.
+    outbox_late_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    keep: int = 14  # nightly backups kept (the newest); 0 turns nightly backups off
+    at: str = "03:30"  # local time ([bot] timezone) after which the night's backup is taken
+    dir: str = ""  # empty: backups/ in the data directory
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,9 @@ class Config:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     source: Path | None = None  # the file it was read from, if any
     telegram_token: str | None = field(default=None, repr=False)
     discord_token: str | None = field(default=None, repr=False)
@@ -117,9 +145,26 @@ class Config:
     def database_url(self) -> str:
         return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'samtal.db'}"
 
+    @property
+    def backup_dir(self) -> Path:
+        return Path(self.backup.dir) if self.backup.dir else self.data_dir / "backups"
+
 
 MAX_DAYS = 36_500  # a hundred years: more is a typo, and overflows date arithmetic
-SECTIONS = ("database", "bot", "telegram", "discord", "console", "privacy", "web")
+SECTIONS = (
+    "database",
+    "bot",
+    "telegram",
+    "discord",
+    "console",
+    "privacy",
+    "web",
+    "log",
+    "health",
+    "backup",
+)
+LOG_FORMATS = ("text", "json")
+CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -235,6 +280,20 @@ def _check_values(config: Config, where: str) -> None:
             f"{where}: [bot] log_level: expected one of {', '.join(LOG_LEVELS)}, "
             f"got {config.bot.log_level!r}"
         )
+    if config.log.format not in LOG_FORMATS:
+        raise ConfigError(
+            f"{where}: [log] format: expected one of {', '.join(LOG_FORMATS)}, "
+            f"got {config.log.format!r}"
+        )
+    if not 0 <= config.backup.keep <= 10_000:
+        raise ConfigError(
+            f"{where}: [backup] keep: expected a whole number from 0 (no nightly backups) "
+            f"to 10000, got {config.backup.keep}"
+        )
+    if not CLOCK_TIME.match(config.backup.at):
+        raise ConfigError(
+            f"{where}: [backup] at: expected a time of day as 'HH:MM', got {config.backup.at!r}"
+        )
     url = config.database.url
     if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -247,6 +306,7 @@ def _check_values(config: Config, where: str) -> None:
         ("privacy", "flood_limit_per_minute", config.privacy.flood_limit_per_minute, 10_000),
         ("web", "port", config.web.port, 65535),
         ("telegram", "webhook_port", config.telegram.webhook_port, 65535),
+        ("health", "outbox_late_seconds", config.health.outbox_late_seconds, 86_400),
     ):
         # Checked here, not at run time: a date 10**17 days ago or port 99999 fails only later.
         if not 1 <= number <= highest:

@@ -21,8 +21,9 @@ from adapters.telegram.app import TelegramAdapter, Webhook
 from adapters.telegram.app import start_failure as telegram_failure
 from samtal.clock import SystemClock
 from samtal.config import Config
+from samtal.health import Probe, discord_probe, telegram_probe
 from samtal.replication import ReplicaTimings
-from samtal.runtime import Wakeup, build_replica, start_web
+from samtal.runtime import Operating, Wakeup, build_replica, start_operating
 from samtal.startup import DEFAULT_BACKOFF, Backoff, PlatformStartError, start_until_up
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ async def run_platforms(
     discord_client: SamtalClient | None = None
     tasks: dict[str, asyncio.Task[None]] = {}
     wakeup = Wakeup(samtal, replica.replication)
-    web = None
+    operating: Operating | None = None
     status = 0
     failure: PlatformStartError | None = None
 
@@ -121,7 +122,12 @@ async def run_platforms(
         await samtal.start()
         await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending
         wakeup.start()
-        web = await start_web(config, samtal)
+        probes: dict[str, Probe] = {}
+        if telegram is not None:
+            probes["telegram"] = telegram_probe(telegram)
+        if discord_client is not None:
+            probes["discord"] = discord_probe(discord_client)
+        operating = await start_operating(config, database, samtal, replica.replication, probes)
         if telegram is not None:
             tasks["Telegram"] = asyncio.create_task(
                 _start_telegram(telegram, stop, backoff), name="telegram start"
@@ -140,8 +146,8 @@ async def run_platforms(
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
-        if web is not None:
-            await web.stop()
+        if operating is not None:
+            await operating.stop()
         await wakeup.stop()
         if telegram is not None:
             with contextlib.suppress(Exception):

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -71,6 +72,18 @@ class Replication:
     def runs_timers(self) -> bool:
         """Whether this process runs the timers now (the core asks before each run)."""
         return self._lock is None or self._lock.held
+
+    def timers_unknown(self) -> str | None:
+        """Why this replica can't tell who runs the timers now, or None when it can."""
+        if self._lock is None:
+            return None  # SQLite: this process, always
+        answered = self._lock.answered_at
+        if answered is None:
+            return "has not yet learnt who runs the timers"
+        silent = time.monotonic() - answered
+        if silent > 3 * self.timings.check + 5:
+            return f"has not heard who runs the timers for {silent:.0f} s"
+        return None
 
     def delivery_options(self) -> DeliveryOptions:
         concurrency = dict(CONCURRENCY)

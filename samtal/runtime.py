@@ -11,8 +11,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -27,6 +28,8 @@ from samtal.replication import ReplicaTimings, Replication
 from storage.database import Database
 
 if TYPE_CHECKING:
+    from samtal.backups import NightlyBackups
+    from samtal.health import HealthLoop, Probe
     from samtal.web import WebServer
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,12 @@ def core_settings(config: Config, *, flood_limit: bool) -> Settings:
 
 
 def calendar_url(config: Config) -> str:
-    """Where members' own calendar feeds are reached; empty when the web server is off."""
-    if not config.web.enabled:
+    """Where members' own calendar feeds are reached: the public address, or this server's
+    own when `[web] enabled = true` says so; empty (/kalender says there is none) else."""
+    if config.web.enabled is False:
         return ""
+    if config.web.enabled is None:
+        return config.web.public_url
     return config.web.public_url or f"http://{config.web.host}:{config.web.port}"
 
 
@@ -244,12 +250,76 @@ class Wakeup:
             await self.replication.stop(self.samtal)
 
 
-async def start_web(config: Config, samtal: Samtal) -> WebServer | None:
-    """Starts the calendar feed server when `[web] enabled`; the caller stops it."""
-    if not config.web.enabled:
-        return None
-    from samtal.web import WebServer  # aiohttp's server loads only when used
+class Operating:
+    """What a long-running process offers its operator: the web server (/healthz,
+    /metrics, calendar feeds), the health loop that feeds systemd's watchdog, and the
+    nightly backups. `start_operating` starts it; the caller stops it."""
 
-    server = WebServer(samtal.uow_factory, samtal.clock, config.web.host, config.web.port)
-    await server.start()
-    return server
+    def __init__(self, web: WebServer | None, loop: HealthLoop, backups: NightlyBackups) -> None:
+        self.web = web
+        self.health_loop = loop
+        self.backups = backups
+
+    async def stop(self) -> None:
+        await self.backups.stop()
+        await self.health_loop.stop()
+        if self.web is not None:
+            await self.web.stop()
+
+
+async def start_operating(
+    config: Config,
+    database: Database,
+    samtal: Samtal,
+    replication: Replication | None = None,
+    platforms: Mapping[str, Probe] | None = None,
+) -> Operating:
+    from samtal.backups import NightlyBackups
+    from samtal.health import Health, HealthLoop
+    from samtal.metrics import Metrics
+
+    health = Health(
+        database,
+        samtal.clock,
+        replication=replication,
+        platforms=platforms,
+        outbox_late=config.health.outbox_late_seconds,
+    )
+    web = None
+    if config.web.serving:
+        from samtal.web import WebServer  # aiohttp's server loads only when used
+
+        web = WebServer(
+            samtal.uow_factory,
+            samtal.clock,
+            config.web.host,
+            config.web.port,
+            health=health,
+            metrics=Metrics(samtal, database, replication),
+        )
+        try:
+            await web.start()
+        except OSError as exc:  # the port is taken: run without it, and say so
+            log.error(
+                "the web server could not listen on %s:%s (%s); running without /healthz, "
+                "/metrics and calendar feeds",
+                config.web.host,
+                config.web.port,
+                exc.strerror or exc,
+            )
+            await web.stop()
+            web = None
+    loop = HealthLoop(health)
+    loop.start()
+    hour, minute = (int(part) for part in config.backup.at.split(":"))
+    backups = NightlyBackups(
+        database,
+        samtal.clock,
+        samtal.runs_timers,
+        config.backup_dir,
+        keep=config.backup.keep,
+        at=time(hour, minute),
+        zone=ZoneInfo(config.bot.timezone),
+    )
+    backups.start()
+    return Operating(web, loop, backups)

@@ -1,17 +1,21 @@
-"""The bot's small web server: calendar feeds for subscription in calendar apps.
+"""The bot's small web server: health, metrics and calendar feeds.
+
+`GET /healthz` answers 200 "ok" when this replica works, else 503 with one reason a
+line (samtal/health.py); `GET /metrics` is Prometheus' text format (samtal/metrics.py).
 
 `GET /calendar/<org>.ics` serves the same iCalendar as `samtal calendar --org
 <org>`: the organisation's open meetings and its annual wheel, for anyone.
 `GET /calendar/me/<token>.ics` serves one member's own feed (bot/feeds), members-only
 meetings included, to whoever holds the secret token that `/kalender` gave them.
-It is off unless `[web] enabled = true`; it listens on 127.0.0.1:8080 by default,
-meant to sit behind a reverse proxy that adds TLS (`[web] public_url`).
+It runs unless `[web] enabled = false`; it listens on 127.0.0.1:8080 by default,
+meant to sit behind a reverse proxy that adds TLS (`[web] public_url`) for the feeds.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -21,12 +25,21 @@ from bot.feeds.service import person_for, personal_calendar
 from bot.ports import UnitOfWorkFactory
 from bot.render.wheel_calendar import organisation_calendar
 
+if TYPE_CHECKING:
+    from samtal.health import Health
+    from samtal.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
-def build_app(uow_factory: UnitOfWorkFactory, clock: Clock) -> web.Application:
+def build_app(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    health: Health | None = None,
+    metrics: Metrics | None = None,
+) -> web.Application:
     async def calendar(request: web.Request) -> web.Response:
         slug = request.match_info["slug"]
         if not SLUG.match(slug):
@@ -65,15 +78,43 @@ def build_app(uow_factory: UnitOfWorkFactory, clock: Clock) -> web.Application:
             },
         )
 
+    async def healthz(request: web.Request) -> web.Response:
+        assert health is not None
+        report = await health.check()
+        return web.Response(
+            status=200 if report.ok else 503,
+            text=report.text(),
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def prometheus(request: web.Request) -> web.Response:
+        assert metrics is not None
+        from samtal.metrics import CONTENT_TYPE
+
+        return web.Response(body=await metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
     app = web.Application()
     app.router.add_get("/calendar/me/{token}.ics", personal)
     app.router.add_get("/calendar/{slug}.ics", calendar)
+    if health is not None:
+        app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        app.router.add_get("/metrics", prometheus)
     return app
 
 
 class WebServer:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, host: str, port: int) -> None:
-        self.runner = web.AppRunner(build_app(uow_factory, clock), access_log=None)
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        host: str,
+        port: int,
+        *,
+        health: Health | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.runner = web.AppRunner(build_app(uow_factory, clock, health, metrics), access_log=None)
         self.host = host
         self.port = port
 
@@ -81,7 +122,13 @@ class WebServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
-        log.info("calendar feeds at http://%s:%s/calendar/<org>.ics", self.host, self.port)
+        if self.port == 0:  # any free port (tests): say which
+            self.port = int(self.runner.addresses[0][1])
+        log.info(
+            "web server at http://%s:%s (/healthz, /metrics, /calendar/<org>.ics)",
+            self.host,
+            self.port,
+        )
 
     async def stop(self) -> None:
         await self.runner.cleanup()

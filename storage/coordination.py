@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -49,6 +50,9 @@ class SchedulerLock:
         self._key = key
         self._timeout = timeout
         self._connection: AsyncConnection | None = None
+        # When (time.monotonic()) the database last told us who holds the lock: held here,
+        # or taken by another process. /healthz wants it recent (samtal/health.py).
+        self.answered_at: float | None = None
 
     @property
     def held(self) -> bool:
@@ -63,6 +67,7 @@ class SchedulerLock:
         if self._connection is not None:
             try:
                 await asyncio.wait_for(self._connection.execute(sa.text("SELECT 1")), self._timeout)
+                self.answered_at = time.monotonic()
                 return True
             except Exception as exc:
                 log.warning(
@@ -85,6 +90,7 @@ class SchedulerLock:
                     log.debug("the database refused %r", setting, exc_info=True)
             query = sa.select(sa.func.pg_try_advisory_lock(self._key))
             got = bool(await asyncio.wait_for(connection.scalar(query), self._timeout))
+            self.answered_at = time.monotonic()
         except Exception as exc:
             log.warning("could not try the scheduler lock: %s: %s", type(exc).__name__, exc)
             got = False

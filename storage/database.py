@@ -10,6 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -123,8 +125,87 @@ class Database:
         if process.returncode != 0:
             raise RuntimeError(f"pg_dump failed: {stderr.decode(errors='replace').strip()}")
 
+    async def pending_migrations(self) -> list[str]:
+        """The migrations `upgrade` would apply, oldest first, without applying them.
+
+        Raises `DatabaseUnavailable` when the database can't be opened.
+        """
+        try:
+            connection = await self.engine.connect()
+        except (OSError, TimeoutError, SQLAlchemyError) as exc:
+            raise DatabaseUnavailable(self.url, exc) from exc
+        try:
+            return await connection.run_sync(_pending)
+        finally:
+            await connection.close()
+
+    async def restore(self, source: Path) -> None:
+        """Replaces this database's contents with a backup taken by `backup`.
+
+        The caller checks first that nothing is using the database (samtal/cli.py); the
+        schema is brought to the newest migration after, for a backup from an older version.
+        """
+        kind = backup_kind(source)
+        if kind != ("sqlite" if self.is_sqlite else "postgresql"):
+            target = "SQLite" if self.is_sqlite else "PostgreSQL"
+            found = {"sqlite": "a SQLite backup", "postgresql": "a PostgreSQL dump"}.get(
+                kind, "not a Samtal backup"
+            )
+            raise RestoreError(f"{source} is {found}; this database is {target}")
+        await self.engine.dispose()  # no pooled connection may see the file change under it
+        if self.is_sqlite:
+            await asyncio.to_thread(_sqlite_restore, source, Path(self.url.database or ""))
+        else:
+            pg_restore = shutil.which("pg_restore")
+            if pg_restore is None:
+                raise RestoreError(
+                    "pg_restore is needed to restore PostgreSQL; install the client tools"
+                )
+            plain_url = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            process = await asyncio.create_subprocess_exec(
+                pg_restore,
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                f"--dbname={plain_url}",
+                str(source),
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, stderr = await process.communicate()
+            if process.returncode != 0:
+                raise RestoreError(f"pg_restore failed: {stderr.decode(errors='replace').strip()}")
+        await self.upgrade()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class RestoreError(Exception):
+    """A backup that can't be restored here; the message says why, in one line."""
+
+
+def backup_kind(path: Path) -> str:
+    """ "sqlite" or "postgresql" by the file's first bytes (pg_dump's custom format starts
+    with PGDMP), else ""."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError as exc:
+        raise RestoreError(f"can't read {path}: {exc.strerror or exc}") from exc
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if head.startswith(b"PGDMP"):
+        return "postgresql"
+    return ""
+
+
+def _sqlite_restore(source: Path, destination: Path) -> None:
+    private_dir(destination.parent)
+    private_file(destination)
+    with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
+        src.backup(dst)
 
 
 def alembic_config() -> Config:
@@ -139,6 +220,16 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _pending(connection: Connection) -> list[str]:
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    script = ScriptDirectory.from_config(alembic_config())
+    if current == set(script.get_heads()):
+        return []
+    lower = next(iter(current)) if current else "base"
+    pending = [rev.revision for rev in script.iterate_revisions("heads", lower)]
+    return [revision for revision in reversed(pending) if revision not in current]
+
+
 def _sqlite_backup(source: Path, destination: Path) -> None:
     with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
         src.backup(dst)
@@ -147,4 +238,12 @@ def _sqlite_backup(source: Path, destination: Path) -> None:
         dst.execute("PRAGMA journal_mode=DELETE")
 
 
-__all__ = ["AsyncSession", "Database", "DatabaseUnavailable", "alembic_config", "sqlite_url"]
+__all__ = [
+    "AsyncSession",
+    "Database",
+    "DatabaseUnavailable",
+    "RestoreError",
+    "alembic_config",
+    "backup_kind",
+    "sqlite_url",
+]

@@ -133,6 +133,15 @@ async def run_admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test runs writes into the user's own data directory (the nightly
+    backups of a `samtal run` would go there)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SAMTAL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        yield
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment for `samtal` run as a command: no SAMTAL_ settings, a fresh data dir."""

@@ -87,25 +87,33 @@ async def test_the_served_feed_is_the_exported_calendar(console: Console, tmp_pa
     assert _local_starts(out.read_bytes(), "Årsmöte", date(2026, 1, 1), date(2027, 1, 1))
 
 
-async def test_the_runtime_serves_the_feed_only_when_web_is_enabled(console: Console) -> None:
+async def test_the_runtime_serves_the_feed_unless_web_is_turned_off(
+    console: Console, tmp_path: Path
+) -> None:
     import aiohttp
 
-    from samtal.config import parse_config
-    from samtal.runtime import start_web
+    from samtal.config import BackupConfig, Config, WebConfig, parse_config
+    from samtal.runtime import start_operating
 
-    assert await start_web(parse_config({}, "test"), console.samtal) is None
-    config = parse_config({"web": {"enabled": True, "host": "127.0.0.1", "port": 0}}, "test")
-    server = await start_web(config, console.samtal)
-    assert server is not None
+    off = await start_operating(
+        parse_config({"web": {"enabled": False}, "backup": {"keep": 0}}, "test"),
+        console.database,
+        console.samtal,
+    )
+    assert off.web is None
+    await off.stop()
+    # Port 0 (any free port) is refused in a file; a test may use it.
+    config = Config(web=WebConfig(port=0), backup=BackupConfig(keep=0))
+    operating = await start_operating(config, console.database, console.samtal)
+    assert operating.web is not None
     try:
-        host, port = server.runner.addresses[0][:2]
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"http://{host}:{port}/calendar/gavle.ics") as response,
+            session.get(f"http://127.0.0.1:{operating.web.port}/calendar/gavle.ics") as response,
         ):
             assert response.status == 200
             assert (
                 Calendar.from_ical(await response.read())["X-WR-CALNAME"] == "Gävle arbetarekommun"
             )
     finally:
-        await server.stop()
+        await operating.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -103,6 +104,8 @@ class TelegramAdapter:
         self.gateway = TelegramGateway(self.application.bot, limiter)
         self.handled = 0  # updates handed to the core so far (tests wait on it)
         self._site: web.AppRunner | None = None
+        # The last failed getUpdates (time.monotonic(), what went wrong), for /healthz.
+        self.polling_failed: tuple[float, str] | None = None
 
     @property
     def username(self) -> str:
@@ -120,7 +123,9 @@ class TelegramAdapter:
             assert self.application.updater is not None
             if not self.application.updater.running:
                 await self.application.updater.start_polling(
-                    timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                    timeout=int(self.poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=self._polling_error,
                 )
         elif self._site is None:
             await self._start_webhook(self.webhook)
@@ -158,6 +163,18 @@ class TelegramAdapter:
                 await query.answer(toast_text(outcome.toast) if outcome.toast else None)
             except TelegramError as exc:  # an old query can no longer be answered
                 log.info("Telegram: could not answer a button press: %s", exc.message)
+
+    def receiving(self) -> bool:
+        """Whether updates are coming in: polling, or the webhook listening."""
+        if self.webhook is not None:
+            return self._site is not None
+        updater = self.application.updater
+        return updater is not None and updater.running
+
+    def _polling_error(self, error: TelegramError) -> None:
+        # python-telegram-bot tries again by itself (waiting longer each time, up to 30 s).
+        self.polling_failed = (time.monotonic(), redaction.redact(str(error)))
+        log.warning("Telegram: polling for updates failed: %s", self.polling_failed[1])
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram: an update failed", exc_info=context.error)
