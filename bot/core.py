@@ -18,7 +18,16 @@ from bot.delivery import DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
-from bot.events import ButtonPressed, Chat, Event, Outcome, PollAnswered, Sender, TextReceived
+from bot.events import (
+    ButtonPressed,
+    Chat,
+    Event,
+    FormSubmitted,
+    Outcome,
+    PollAnswered,
+    Sender,
+    TextReceived,
+)
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalise_language
 from bot.messages import message
@@ -340,6 +349,10 @@ class Samtal:
             return await self._press(ctx, event.token)
         if isinstance(event, PollAnswered):
             await self._answer_native_poll(ctx, event)
+            return Outcome()
+        if isinstance(event, FormSubmitted):
+            values = {name: clean_text(value) for name, value in event.values}
+            await dialogs.answer_form(ctx, event.dialog, event.step, values)
             return Outcome()
         assert isinstance(event, TextReceived)
         text = clean_text(event.text).strip()

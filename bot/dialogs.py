@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar, Union
 
 from bot.context import Context, Refusal
 from bot.domain.delivery import DialogState
+from bot.forms import Form, FormField, FormOffer
 from bot.i18n import N_
 from bot.messages import Action, Button, MessageBuilder, Span
 
@@ -47,6 +48,9 @@ BACK_WORDS = frozenset({"tillbaka", "back"})
 DONE_WORDS = frozenset({"klart", "klar", "done"})
 
 SKIP_LABEL = N_("Skip")
+ANSWER_TITLE = N_("Your answer")  # a one-question form's title and its field's label
+ANSWER_BUTTON = N_("Answer")
+FILL_IN_BUTTON = N_("Fill in")
 
 # Button values the engine keeps for itself; a choice's value never starts with ":".
 _SKIP, _DONE, _SAVE, _DISCARD = ":skip", ":done", ":save", ":discard"
@@ -140,11 +144,14 @@ class Dialog(Generic[D]):
     check: Check[D] | None = None  # before every answer, e.g. that its meeting still exists
     command: str | None = None  # how to start it again, named when a button is stale
     stale: str | None = None  # what a stale button says instead of the usual
+    form: Form | None = None  # steps that may be answered at once in a form (bot.forms)
 
     def __post_init__(self) -> None:
         names = [step.name for step in self.steps]
         if len(set(names)) != len(names) or CONFIRM in names:
             raise ValueError(f"dialog {self.name!r}: repeated or reserved step names")
+        if self.form is not None and any(self.step(f.step) is None for f in self.form.fields):
+            raise ValueError(f"dialog {self.name!r}: a form field names no step")
         if not dataclasses.is_dataclass(self.draft):
             raise TypeError(f"dialog {self.name!r}: the draft must be a dataclass")
 
@@ -175,11 +182,52 @@ class Dialog(Generic[D]):
 
     # --- the engine's moves ----------------------------------------------------------
 
-    def _next(self, draft: D, after: int) -> Step[D] | None:
+    def _next(self, draft: D, after: int, answered: Sequence[str] = ()) -> Step[D] | None:
         for step in self.steps[after + 1 :]:
+            if step.name in answered:  # answered out of turn, in a form
+                continue
             if step.ask_if is None or step.ask_if(draft):
                 return step
         return None
+
+    def _form_steps(self, draft: D) -> list[Step[D]]:
+        """The declared form's steps still to be asked for this draft, in the steps' order."""
+        if self.form is None:
+            return []
+        named = {f.step for f in self.form.fields}
+        return [s for s in self.steps if s.name in named and (s.ask_if is None or s.ask_if(draft))]
+
+    def _offer(self, ctx: Context, step: Step[D], draft: D) -> FormOffer | None:
+        """The form a question may be answered with: the declared one at its first step,
+        else one field for a typed question."""
+        t = ctx.t
+        steps = self._form_steps(draft)
+        if self.form is not None and steps and steps[0] is step:
+            asked = {s.name for s in steps}
+            fields = tuple(
+                FormField(
+                    f.step,
+                    t(f.label),
+                    t(f.placeholder) if f.placeholder else "",
+                    f.long,
+                    _required(self._step(f.step)),
+                    f.max_length,
+                )
+                for f in self.form.fields
+                if f.step in asked
+            )
+            return FormOffer(self.name, step.name, t(self.form.title), fields, t(FILL_IN_BUTTON))
+        if not step.typed:
+            return None
+        field = FormField(step.name, t(ANSWER_TITLE), long=True, required=_required(step))
+        return FormOffer(
+            self.name, step.name, t(ANSWER_TITLE), (field,), t(ANSWER_BUTTON), whole=False
+        )
+
+    def _step(self, name: str) -> Step[D]:
+        step = self.step(name)
+        assert step is not None
+        return step
 
     async def _ask(
         self,
@@ -210,7 +258,7 @@ class Dialog(Generic[D]):
             text.button_row(self._button(t(step.skip.label), step, _SKIP))
         if step.repeat is not None and len(_items(draft, step)) >= step.repeat.done_button_from:
             text.button_row(self._button(t(step.repeat.done), step, _DONE))
-        await ctx.reply(text.build())
+        await ctx.reply(dataclasses.replace(text.build(), form=self._offer(ctx, step, draft)))
 
     async def _ask_confirm(self, ctx: Context, draft: D, asked: list[str]) -> None:
         assert self.confirm is not None
@@ -283,6 +331,54 @@ class Dialog(Generic[D]):
             self._store(step, draft, answer)
         await self._forward(ctx, step, draft, asked)
 
+    async def _fill_in(
+        self, ctx: Context, draft: D, asked: list[str], values: dict[str, str]
+    ) -> None:
+        """The declared form's answers, read through each step as if typed in turn; then the
+        first question the form left unanswered, or the confirmation."""
+        assert self.form is not None
+        if self.check is not None:
+            await self.check(ctx, draft)
+        fields = {f.step: f for f in self.form.fields}
+        steps = self._form_steps(draft)
+        for step in steps:
+            value = values.get(step.name, "").strip()
+            read = fields[step.name].parse or step.parse
+            if step.repeat is not None:
+                lines = [line.strip() for line in value.splitlines() if line.strip()]
+                items = [
+                    item
+                    for line in lines[: step.repeat.at_most]
+                    for item in ([line] if read is None else await _call(read, ctx, line, draft))
+                ]
+                if len(items) < step.repeat.at_least:
+                    raise Refusal(ctx.t(step.repeat.too_few))
+                self._store(step, draft, items)
+            elif not value or _fold(value) in SKIP_WORDS:
+                if step.skip is None:
+                    raise Refusal(
+                        ctx.t("Fill in {field}, please.").format(
+                            field=ctx.t(fields[step.name].label)
+                        )
+                    )
+                skip = step.skip
+                answer = (
+                    skip.value if skip.compute is None else await _call(skip.compute, ctx, draft)
+                )
+                self._store(step, draft, answer)
+            else:
+                self._store(
+                    step, draft, value if read is None else await _call(read, ctx, value, draft)
+                )
+        answered = [*asked, *(s.name for s in steps)]
+        following = self._next(draft, self.steps.index(steps[0]), answered)
+        if following is not None:
+            await self._ask(ctx, following, draft, answered)
+        elif self.confirm is not None:
+            await self._ask_confirm(ctx, draft, answered)
+        else:
+            await self._end(ctx, draft)
+
     async def _typed_choice(self, ctx: Context, step: Step[D], draft: D, text: str) -> str:
         """A typed answer to a buttons-only step: a button's label, or its number."""
         flat = [c for row in await self._choices(ctx, step, draft) for c in row]
@@ -300,7 +396,7 @@ class Dialog(Generic[D]):
 
     async def _forward(self, ctx: Context, step: Step[D], draft: D, asked: list[str]) -> None:
         asked = [*asked, step.name]
-        following = self._next(draft, self.steps.index(step))
+        following = self._next(draft, self.steps.index(step), asked)
         if following is not None:
             await self._ask(ctx, following, draft, asked)
         elif self.confirm is not None:
@@ -373,6 +469,30 @@ async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
     if state.step != args[1]:
         raise Refusal(dialog._stale_text(ctx, ongoing=True))
     await _run(ctx, dialog._answer(ctx, state, draft, asked, args[2], typed=False))
+
+
+async def answer_form(ctx: Context, name: str, step: str, values: dict[str, str]) -> None:
+    """A form's answers (`bot.forms`), good only while its step is being asked: the declared
+    form, or one typed question's single answer."""
+    dialog = ctx.registry.dialogs.get(name)
+    if dialog is None:
+        raise Refusal(ctx.t("That form is no longer in use. Try the command again."))
+    state = await ctx.dialog()
+    if state is None or state.name != dialog.name:
+        raise Refusal(dialog._stale_text(ctx, ongoing=False))
+    found = _load(ctx, state)
+    if found is None:
+        await _lost(ctx, state)
+        return
+    _dialog, draft, asked = found
+    if state.step != step:
+        raise Refusal(ctx.t("That form belongs to an earlier step. Answer the latest question."))
+    steps = dialog._form_steps(draft)
+    if steps and steps[0].name == step and set(values) - {step}:
+        await _run(ctx, dialog._fill_in(ctx, draft, asked, values))
+    else:
+        text = values.get(step, "").strip()
+        await _run(ctx, dialog._answer(ctx, state, draft, asked, text, typed=True))
 
 
 async def _run(ctx: Context, work: Awaitable[None]) -> None:
@@ -468,6 +588,13 @@ def _append(builder: MessageBuilder, text: Text | None) -> None:
         builder.rows.extend(text.rows)
     elif text:
         builder.line(text)
+
+
+def _required(step: Step[Any]) -> bool:
+    """Whether a form must have an answer for this step (else it may be left empty)."""
+    if step.repeat is not None:
+        return step.repeat.at_least > 0
+    return step.skip is None
 
 
 def _items(draft: Any, step: Step[Any]) -> list[Any]:

@@ -61,7 +61,20 @@ class PollAnswered:
     added: bool = True  # when not `replace`: the option was ticked (else unticked)
 
 
-Event = TextReceived | ButtonPressed | PollAnswered
+@dataclass(frozen=True)
+class FormSubmitted:
+    """Answers to a dialog's questions given in a form the platform showed (`bot.forms`):
+    for the dialog `dialog` at its step `step`, each field's value by its name."""
+
+    event_id: str
+    sender: Sender
+    chat: Chat
+    dialog: str
+    step: str
+    values: tuple[tuple[str, str], ...]
+
+
+Event = TextReceived | ButtonPressed | PollAnswered | FormSubmitted
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.forms import FormOffer
+
 
 class Style(StrEnum):
     PLAIN = "plain"
@@ -258,6 +260,8 @@ class OutgoingMessage:
     personal: bool = False  # for one person only (Discord: ephemeral when answering in a server)
     # Where a personal answer that could not be delivered privately is pointed at instead.
     pointer: Pointer | None = None
+    # This question may be answered with a form, where the platform shows one (bot.forms).
+    form: FormOffer | None = None
 
     @property
     def plain_text(self) -> str:
@@ -319,6 +323,8 @@ class OutgoingMessage:
                 "chat_id": self.pointer.chat_id,
                 "spans": _spans_json(self.pointer.spans),
             }
+        if self.form:
+            data["form"] = self.form.to_json()
         return data
 
     @classmethod
@@ -351,6 +357,7 @@ class OutgoingMessage:
             pointer=Pointer(data["pointer"]["chat_id"], _spans_from_json(data["pointer"]["spans"]))
             if data.get("pointer")
             else None,
+            form=FormOffer.from_json(data["form"]) if data.get("form") else None,
         )
 
 

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from adapters import redaction
 from adapters.console.app import Delivered, chat_for, sender
@@ -383,6 +384,45 @@ class DiscordDriver:
             channel_id=self.group_id(group) if group else None,
             locale=self.locales[user],
             message=posted.message,
+            roles=self.roles.get(user),
+            permissions=self.permissions.get(user, 0),
+        )
+        return await self._after(
+            lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
+        )
+
+    def modal(self, user: str) -> dict[str, Any]:
+        """The newest modal shown to the user: its custom id, title and inputs."""
+        user_id = int(str(self.user(user)["id"]))
+        for modal in reversed(self.double.modals):
+            if modal["user"] == user_id:
+                return modal
+        raise AssertionError(f"{user} was shown no modal")
+
+    @staticmethod
+    def modal_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            inner
+            for row in modal["components"]
+            for inner in (row.get("components") or [row.get("component") or {}])
+        ]
+
+    async def submit(
+        self, user: str, values: dict[str, str], group: str | None = None
+    ) -> list[Said]:
+        """Submits the newest modal shown to the user, its inputs filled in with `values`."""
+        modal = self.modal(user)
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": i["custom_id"], "value": v}]}
+            for i in self.modal_inputs(modal)
+            for v in [values.get(i["custom_id"], "")]
+        ]
+        interaction = self.double.interaction(
+            5,
+            self.user(user),
+            {"custom_id": modal["custom_id"], "components": rows},
+            channel_id=self.group_id(group) if group else None,
+            locale=self.locales[user],
             roles=self.roles.get(user),
             permissions=self.permissions.get(user, 0),
         )

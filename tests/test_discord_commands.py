@@ -11,11 +11,13 @@ from adapters.discord.translate import command_text
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.demo.seed import seed_demo
+from bot.i18n import Translator
 from storage.database import Database
 from tests.platform_drivers import DiscordDriver, discord_bot, eventually
 from tests.test_discord_meetings import THEME, connected, plan_meeting
 
 MANAGE_SERVER = "32"
+sv = Translator("sv")
 
 
 async def test_administration_commands_are_for_server_admins_by_default(
@@ -99,3 +101,40 @@ async def test_autocomplete_offers_organisations_and_meetings(
         await dc.link_demo("anna")
         said = await dc.say("anna", f"/moten {meeting.id}", group="allmant")
         assert said and THEME in said[0].text
+
+
+async def test_autocomplete_offers_open_polls_and_circles(
+    database: Database, clock: VirtualClock
+) -> None:
+    await seed_demo(database.unit_of_work, clock)
+    async with discord_bot(database, clock) as dc:
+        await dc.link_demo("bertil")
+        await dc.bind_group("bertil", "allmant", "sandviken")
+        async with database.unit_of_work() as uow:
+            org = await uow.orgs.by_slug("sandviken")
+            assert org is not None and org.id is not None
+            (poll,) = await uow.polls.open_in([org.id])
+            circles = await uow.circles.of_orgs([org.id])
+        assert poll.id is not None and not poll.members_only
+        (circle,) = [c for c in circles if c.title == "Medlemsutbildning steg 1"]
+
+        polls = await autocomplete(dc, "nora", "omrostningar", "nummer", "", "allmant")
+        assert polls == [{"name": f"{poll.id}: {poll.question}", "value": poll.id}]
+        typed = poll.question.split()[0][:4]
+        assert await autocomplete(dc, "nora", "omrostningar", "nummer", typed, "allmant") == polls
+        assert await autocomplete(dc, "nora", "omrostningar", "nummer", "zzz", "allmant") == []
+        # A channel of no organisation, and DMs of someone with none: nothing to offer.
+        assert await autocomplete(dc, "nora", "omrostningar", "nummer", "", "annat") == []
+        assert await autocomplete(dc, "nora", "cirklar", "nummer", "", None) == []
+
+        await dc.link_demo("anna")  # a member of sandviken
+        offered = await autocomplete(dc, "anna", "cirklar", "nummer", "steg", None)
+        assert {"name": f"{circle.id}: {circle.title}", "value": circle.id} in offered
+        # The chosen number shows that one.
+        said = await dc.say("anna", f"/cirklar {circle.id}")
+        assert len(said) == 1 and circle.title in said[0].text
+        said = await dc.say("anna", f"/omrostningar {poll.id}", group="allmant")
+        assert len(said) == 1 and poll.question in said[0].text
+        said = await dc.say("anna", "/omrostningar 99999", group="allmant")
+        assert [s.text for s in said] == [sv("That poll no longer exists.")]
+        assert dc.double.refusals == []

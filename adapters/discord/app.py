@@ -18,12 +18,28 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from adapters import redaction
-from adapters.discord import autocomplete
+from adapters.discord import autocomplete, forms
 from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
 from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
-from adapters.discord.translate import PLATFORM, chat_of, command_payloads, command_text, sender_of
+from adapters.discord.translate import (
+    PLATFORM,
+    chat_of,
+    command_payloads,
+    command_text,
+    reading_language,
+    sender_of,
+)
 from bot.core import Samtal
-from bot.events import ButtonPressed, Chat, PollAnswered, Sender, TextReceived
+from bot.events import (
+    ButtonPressed,
+    Chat,
+    Event,
+    FormSubmitted,
+    PollAnswered,
+    Sender,
+    TextReceived,
+)
+from bot.i18n import Translator
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +116,7 @@ class SamtalClient(discord.Client):
         self.login_timeout = LOGIN_TIMEOUT
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(TokenButton)
+        self.add_dynamic_items(TokenButton, forms.FormButton)
         if self._register:
             await self.register_commands()
 
@@ -162,6 +178,8 @@ class SamtalClient(discord.Client):
             await self.on_command(interaction)
         elif interaction.type is discord.InteractionType.autocomplete:
             await self.on_autocomplete(interaction)
+        elif interaction.type is discord.InteractionType.modal_submit:
+            await self.on_form(interaction)
 
     async def on_autocomplete(self, interaction: discord.Interaction[Any]) -> None:
         try:
@@ -175,19 +193,53 @@ class SamtalClient(discord.Client):
             self.handled += 1
 
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
-        # Discord wants an answer within three seconds. The core's answer comes through the
-        # outbox, nearly always well within that, and then is the response itself (ephemeral
-        # where it is personal); if it is late, the gateway shows "thinking…" meanwhile.
-        chat = chat_of(interaction)
-        self._remember(interaction)
-        self.gateway.expect_reply(interaction, direct=chat.is_private)
         data: dict[str, Any] = dict(interaction.data or {})
+        chat = chat_of(interaction)
         event = TextReceived(
             f"i{interaction.id}",
             sender_of(interaction.user, interaction.locale, interaction),
             chat,
             command_text(data, self.samtal.registry),
         )
+        await self._answered(interaction, event)
+
+    async def on_form(self, interaction: discord.Interaction[Any]) -> None:
+        """A modal submitted: the answers to a dialog's questions (adapters/discord/forms.py)."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        names = forms.parse_form_id(str(data.get("custom_id", "")))
+        if names is None:
+            return  # not one of ours
+        event = FormSubmitted(
+            f"i{interaction.id}",
+            sender_of(interaction.user, interaction.locale, interaction),
+            chat_of(interaction),
+            names[0],
+            names[1],
+            forms.values_of(data),
+        )
+        await self._answered(interaction, event)
+
+    async def on_form_button(
+        self, interaction: discord.Interaction[Any], dialog: str, step: str
+    ) -> None:
+        """A question's form button: the modal is the press's response, at once."""
+        offer = self.gateway.form_offered(str(interaction.user.id), dialog, step)
+        if offer is not None and forms.fits(offer):
+            modal = forms.modal_of(offer)
+        else:  # not offered to this person since the start: a single answer
+            t = Translator(reading_language(interaction.locale) or "sv")
+            modal = forms.one_field_modal(dialog, step, t)
+        try:
+            await interaction.response.send_modal(modal)
+        finally:
+            self.handled += 1
+
+    async def _answered(self, interaction: discord.Interaction[Any], event: Event) -> None:
+        # Discord wants an answer within three seconds. The core's answer comes through the
+        # outbox, nearly always well within that, and then is the response itself (ephemeral
+        # where it is personal); if it is late, the gateway shows "thinking…" meanwhile.
+        self._remember(interaction)
+        self.gateway.expect_reply(interaction, direct=event.chat.is_private)
         try:
             await self.samtal.handle(event)
         finally:

@@ -1,9 +1,12 @@
-"""Autocomplete for slash command options: organisations and upcoming meetings.
+"""Autocomplete for slash command options: organisations, upcoming meetings, open polls
+and study circles open for sign-up.
 
 Read straight from the core's repositories, without a transaction that writes:
-what is offered is what anyone in that place may see anyway (open meetings of
-the channel's organisation and those above it; in DMs, of the person's own
-organisations), so autocomplete never reveals a members-only meeting.
+what is offered is what anyone in that place may see anyway (open meetings and
+polls of the channel's organisation and those above it; in DMs, of the person's
+own organisations), so autocomplete never reveals a members-only meeting, and
+members-only polls only to members. Circles are those the person could sign up
+for with /cirklar.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import discord
 
 from adapters.discord.commands import autocomplete_kind
 from adapters.discord.translate import PLATFORM
+from bot.circles.entry import open_circles
+from bot.context import Effects
 from bot.core import Samtal
+from bot.domain.people import Status
 from bot.meetings.model import Audience
 from bot.ports import UnitOfWork
 
@@ -60,9 +66,48 @@ async def choices(
                 and meeting.audience is Audience.OPEN
                 and (typed in meeting.theme.lower() or typed == str(meeting.id))
             ]
+        elif kind == "poll":
+            found = await _polls(samtal, uow, interaction, typed)
+        elif kind == "circle":
+            found = await _circles(samtal, uow, interaction, typed)
         else:
             found = []
     return found[:MAX_CHOICES]
+
+
+def _numbered(number: int, name: str, typed: str) -> discord.app_commands.Choice[Any] | None:
+    if typed and typed not in name.lower() and typed != str(number):
+        return None
+    return discord.app_commands.Choice[Any](name=_fits(f"{number}: {name}"), value=number)
+
+
+async def _polls(
+    samtal: Samtal, uow: UnitOfWork, interaction: discord.Interaction[Any], typed: str
+) -> list[discord.app_commands.Choice[Any]]:
+    found = await uow.people.sender(PLATFORM, str(interaction.user.id))
+    member = found is not None and found[1].status is Status.MEMBER
+    choices = []
+    for poll in await uow.polls.open_in(await _orgs_seen(uow, interaction)):
+        if poll.id is None or (poll.members_only and not member):
+            continue
+        choice = _numbered(poll.id, poll.question, typed)
+        if choice is not None:
+            choices.append(choice)
+    return choices
+
+
+async def _circles(
+    samtal: Samtal, uow: UnitOfWork, interaction: discord.Interaction[Any], typed: str
+) -> list[discord.app_commands.Choice[Any]]:
+    found = await uow.people.sender(PLATFORM, str(interaction.user.id))
+    if found is None:
+        return []  # someone the bot doesn't know yet has no circles to reach
+    choices = []
+    for circle in await open_circles(Effects(uow, samtal.clock), found[1]):
+        choice = _numbered(circle.id, circle.title, typed) if circle.id is not None else None
+        if choice is not None:
+            choices.append(choice)
+    return choices
 
 
 async def _orgs_seen(uow: UnitOfWork, interaction: discord.Interaction[Any]) -> list[int]:

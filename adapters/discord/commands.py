@@ -29,7 +29,8 @@ class Option:
     kind: int
     description: str  # an N_() msgid
     required: bool = False
-    autocomplete: str | None = None  # what autocomplete offers: "organisation" or "meeting"
+    # What autocomplete offers: "organisation", "meeting", "poll" or "circle".
+    autocomplete: str | None = None
 
 
 OPTIONS: dict[str, tuple[Option, ...]] = {
@@ -40,6 +41,24 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
             INTEGER,
             N_("A meeting's number, to see it and answer"),
             autocomplete="meeting",
+        ),
+    ),
+    "omrostningar": (
+        Option(
+            "nummer",
+            "number",
+            INTEGER,
+            N_("A poll's number, to see it and vote"),
+            autocomplete="poll",
+        ),
+    ),
+    "cirklar": (
+        Option(
+            "nummer",
+            "number",
+            INTEGER,
+            N_("A study circle's number, to see it and sign up"),
+            autocomplete="circle",
         ),
     ),
     "kanal": (

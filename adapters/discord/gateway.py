@@ -33,10 +33,18 @@ import aiohttp
 import discord
 
 from adapters.budget import SendStats
-from adapters.discord import polls
+from adapters.discord import forms, polls
 from adapters.discord.limits import RestBudget, retry_after_of
-from adapters.discord.translate import PLATFORM, chunks_of, custom_id, escape, label
+from adapters.discord.translate import (
+    PLATFORM,
+    ROWS_PER_MESSAGE,
+    chunks_of,
+    custom_id,
+    escape,
+    label,
+)
 from bot.delivery import current_delivery_id, current_delivery_key
+from bot.forms import FormOffer
 from bot.i18n import N_, Translator
 from bot.messages import Button, CalendarEvent, OutgoingMessage
 from bot.ports import DeliveryError
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 FOLLOWUP_SECONDS = 14 * 60  # an interaction's token works for 15 minutes
 IN_FLIGHT_SECONDS = 60.0  # an interaction this recent still carries what it caused
+FORMS_KEPT = 1000  # form offers remembered for their buttons (after a restart: one field)
 ANSWER_WITHIN = 1.5  # seconds a command waits for its answer before "thinking…" (Discord: 3)
 # The outbox key of an answer to an interaction (bot.context.Context.reply, Samtal._answer_alone).
 _REPLY_KEY = re.compile(r"^reply:discord:i(\d+):")
@@ -182,6 +191,8 @@ class DiscordGateway:
         # Where each person last used the bot in a server, and their language there.
         self._last_channel: dict[str, tuple[str, str | None]] = {}
         self._guilds: dict[str, int] = {}  # channel id -> its server, learnt or looked up
+        # The forms offered lately, by (person, dialog, step): what a form button opens.
+        self._forms: dict[tuple[str, str, str], FormOffer] = {}
 
     def seen_guild(self, channel_id: str, guild_id: int) -> None:
         self._guilds[channel_id] = guild_id
@@ -285,8 +296,31 @@ class DiscordGateway:
         self.stats.deferred += 1
         return DeliveryError("Discord asked to slow down", rate_limited=True, retry_after=wait)
 
+    def form_offered(self, user_id: str, dialog: str, step: str) -> FormOffer | None:
+        return self._forms.get((user_id, dialog, step))
+
+    def _remember_form(self, offer: FormOffer, user_id: str | None) -> None:
+        if user_id is None:
+            return
+        if len(self._forms) >= FORMS_KEPT:  # the oldest first
+            del self._forms[next(iter(self._forms))]
+        self._forms[(user_id, offer.dialog, offer.step)] = offer
+
     @staticmethod
-    def _parts(message: OutgoingMessage) -> list[tuple[str, dict[str, Any]]]:
+    def _form_button(
+        message: OutgoingMessage, *, direct: bool, row: int
+    ) -> forms.FormButton | None:
+        """A button that opens the question's form: the declared form anywhere, a single
+        answer only in a server channel (in DMs the person just types)."""
+        offer = message.form
+        if offer is None or not forms.fits(offer) or not (offer.whole or not direct):
+            return None
+        return forms.FormButton(offer.dialog, offer.step, offer.button or "…", row=row)
+
+    @staticmethod
+    def _parts(
+        message: OutgoingMessage, *, direct: bool = True
+    ) -> list[tuple[str, dict[str, Any]]]:
         """The Discord messages to send for one of ours: content and arguments, in order."""
         allowed = discord.AllowedMentions.none()
         prefix = ""
@@ -309,12 +343,18 @@ class DiscordGateway:
                     io.BytesIO(attachment.data), filename=attachment.filename
                 )
             parts.append((content, kwargs))
+        chunks = chunks_of(message)
+        rows = len(chunks[-1].buttons) if chunks else 0
+        button = DiscordGateway._form_button(message, direct=direct, row=rows)
+        if button is not None and rows < ROWS_PER_MESSAGE:
+            view = parts[-1][1].setdefault("view", discord.ui.View(timeout=None))
+            view.add_item(button)
         return parts
 
     async def _send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str | None:
         if polls.goes_native(message, direct=direct):  # a native poll to post or to end
             return await polls.send_native(self, chat_id, message, direct=direct)
-        parts = self._parts(message)
+        parts = self._parts(message, direct=direct)
         referred = Reference.parse(message.reference)
         thread_id = referred.message_id if message.in_thread and not direct else None
         personal = message.personal and not direct
@@ -331,7 +371,12 @@ class DiscordGateway:
             and pending.interaction.type is not discord.InteractionType.application_command
         ):
             pending = None  # a button's answer for everyone: an ordinary post, as before
+        if message.form is not None:
+            person = str(pending.interaction.user.id) if pending is not None else None
+            self._remember_form(message.form, chat_id if direct else person)
         sent_id: int | None = None
+        if pending is not None and await self._open_form(pending, message.form):
+            return None  # the question is the modal itself
         if pending is not None:
             sent_id = await self._answer(pending, chat_id, parts, personal=personal)
         else:
@@ -354,7 +399,9 @@ class DiscordGateway:
                     raise
                 # Her DMs are closed, but she is pressing a button or using a command in a
                 # server right now: the message reaches her there, for her eyes only.
-                sent_id = await self._answer(through, chat_id, self._parts(message), personal=True)
+                sent_id = await self._answer(
+                    through, chat_id, self._parts(message, direct=False), personal=True
+                )
         if sent_id is None:
             return None
         event_id: int | None = None
@@ -366,6 +413,22 @@ class DiscordGateway:
             elif referred.event_id is not None:
                 await self._edit_event(chat_id, referred.event_id, message.event)
         return str(Reference(sent_id, event_id))
+
+    async def _open_form(self, pending: _Pending, offer: FormOffer | None) -> bool:
+        """Opens a declared form as a slash command's response, if it is still to be given
+        (Discord takes a modal only as the first response, and not after "thinking…")."""
+        interaction = pending.interaction
+        if offer is None or not offer.whole or not forms.fits(offer):
+            return False
+        if interaction.type is not discord.InteractionType.application_command:
+            return False
+        async with pending.lock:
+            if interaction.response.is_done():
+                return False
+            await interaction.response.send_modal(forms.modal_of(offer))
+            pending.responded.set()
+            pending.answered = True
+        return True
 
     def _using_now(self, user_id: str) -> _Pending | None:
         """The person's interaction in a server from just now (what caused this message)."""

@@ -477,6 +477,11 @@ async def _card(
 
 
 async def list_circles(ctx: Context, args: str) -> None:
+    if args.strip():  # one circle by its number (Discord's autocomplete offers them)
+        circle = await _circle_arg(ctx, args)
+        manage = await can_manage(ctx, ctx.person, circle)
+        await ctx.reply(await _card(ctx, ctx.t, circle, ctx.person, manage=manage))
+        return
     circles = await open_circles(ctx, ctx.person)
     if not circles:
         text = ctx.t("No study circles are open for sign-up right now.")

@@ -11,6 +11,7 @@ from bot.context import Context, Refusal
 from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
 from bot.domain.organisations import Organisation
 from bot.formatting import when_span
+from bot.forms import Field, Form
 from bot.i18n import N_
 from bot.meetings.model import (
     Audience,
@@ -154,6 +155,16 @@ async def _read_start(
     ctx: Context, value: str, draft: NewMeeting
 ) -> tuple[datetime, datetime | None]:
     return _read_when(ctx, value, await _draft_org(ctx, draft))
+
+
+async def _read_span(
+    ctx: Context, value: str, draft: NewMeeting
+) -> tuple[datetime, datetime | None]:
+    """The time in the form: with its end, as no later question asks for it there."""
+    start, end = _read_when(ctx, value, await _draft_org(ctx, draft))
+    if end is None:
+        raise Refusal(ctx.t("Add when it ends too, e.g. 12/3 18:00-20:00."))
+    return start, end
 
 
 def _store_when(draft: NewMeeting, value: tuple[datetime, datetime | None]) -> None:
@@ -317,6 +328,22 @@ NEW_MEETING: Dialog[NewMeeting] = Dialog(
     ),
     confirm=Confirm(_summary, save=N_("Save"), discard=N_("Cancel")),
     finish=_save_meeting,
+    # Where the platform shows forms (Discord), these come in one; the rest as questions.
+    form=Form(
+        N_("New themed meeting"),
+        (
+            Field("theme", N_("Theme"), N_("Safety in our town"), max_length=MAX_THEME),
+            Field("when", N_("When"), N_("12/3 18:00-20:00"), max_length=100, parse=_read_span),
+            Field("place", N_("Where: address or link"), max_length=300),
+            Field("description", N_("About the evening"), long=True, max_length=MAX_TEXT),
+            Field(
+                "questions",
+                N_("Discussion questions, one a line"),
+                long=True,
+                max_length=MAX_TEXT,
+            ),
+        ),
+    ),
 )
 
 

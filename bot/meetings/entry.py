@@ -235,7 +235,9 @@ async def send_ics(ctx: Context, args: tuple[Any, ...]) -> None:
 
 async def new_meeting(ctx: Context, args: str) -> None:
     _ = ctx.t
-    if not ctx.chat.is_private:
+    # In a group, only where the platform keeps the dialog for the organiser's eyes there
+    # (Discord: its form, then ephemeral questions); elsewhere it would go on in private.
+    if not ctx.chat.is_private and ctx.answered_elsewhere:
         raise Refusal(_("Let's plan it in private: write /nytt_mote to me directly."))
     hosts = await hosting_orgs(ctx)
     wanted = args.strip().lower()

@@ -200,6 +200,10 @@ async def list_polls(ctx: Context, args: str) -> None:
         if org is not None and await ctx.meets(Permission.MANAGE_POLLS, org):
             org_ids += [i for i in await _subtree_ids(ctx, assignment.org_id) if i not in org_ids]
     polls = await ctx.uow.polls.open_in(org_ids)
+    if args.strip():  # one poll by its number (Discord's autocomplete offers them)
+        polls = [poll for poll in polls if poll.id == parse_id(args)]
+        if not polls:
+            raise Refusal(ctx.t("That poll no longer exists."))
     if not polls:
         await ctx.reply(message(ctx.t("There are no open polls right now.")))
         return

@@ -120,6 +120,35 @@ CODE_NOT_A_POLL = 520006
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
+def check_modal(modal: dict[str, Any]) -> None:
+    """What Discord refuses in a modal: a title over 45, no or over 5 inputs, a label over
+    45, a placeholder over 100, a custom id over 100, a length over 4000."""
+    if not 1 <= len(modal.get("title") or "") <= 45:
+        raise Refused(400, "Invalid Form Body: title", 50035)
+    if not 1 <= len(modal.get("custom_id") or "") <= 100:
+        raise Refused(400, "Invalid Form Body: custom_id", 50035)
+    rows = modal.get("components") or []
+    inputs = [
+        inner
+        for row in rows
+        for inner in (row.get("components") or [row.get("component") or {}])
+        if inner.get("type") == 4
+    ]
+    if not 1 <= len(rows) <= 5 or len(inputs) != len(rows):
+        raise Refused(400, "Invalid Form Body: components", 50035)
+    labels = [
+        row.get("label") or inner.get("label") or ""
+        for row, inner in zip(rows, inputs, strict=True)
+    ]
+    for text_input, text in zip(inputs, labels, strict=True):
+        if not 1 <= len(text) <= 45 or len(text_input.get("placeholder") or "") > 100:
+            raise Refused(400, "Invalid Form Body: label", 50035)
+        if not 1 <= len(text_input.get("custom_id") or "") <= 100:
+            raise Refused(400, "Invalid Form Body: custom_id", 50035)
+        if not 1 <= int(text_input.get("max_length", 4000)) <= 4000:
+            raise Refused(400, "Invalid Form Body: max_length", 50035)
+
+
 def check_poll(poll: dict[str, Any]) -> None:
     """Discord's rules for a poll in a new message (Invalid Form Body otherwise)."""
     question = str((poll.get("question") or {}).get("text") or "")
@@ -209,6 +238,9 @@ class DiscordDouble:
         self._ids = itertools.count(950_000_000_000_000_000)
         self.dm_channels: dict[int, int] = {}  # DM channel id -> user id
         self.interaction_channels: dict[str, int] = {}  # interaction token -> its channel
+        self.interaction_users: dict[str, int] = {}  # interaction token -> who it is from
+        # Modals shown (callback type 9): their data, with "user" and "channel_id" added.
+        self.modals: list[dict[str, Any]] = []
         self.nonces: dict[tuple[int, str], dict[str, Any]] = {}  # enforced nonces -> message
         self.deleted_placeholders: list[str] = []  # interaction tokens
         # Interactions deferred with "thinking…" whose placeholder no answer has replaced
@@ -367,6 +399,18 @@ class DiscordDouble:
                 return self._refuse(request, refused)
         elif kind == 5:  # "thinking…"
             self.placeholders[token] = ephemeral
+        elif kind == 9:  # a modal: only as the first response, and within Discord's limits
+            try:
+                check_modal(data)
+            except Refused as refused:
+                return self._refuse(request, refused)
+            self.modals.append(
+                {
+                    **data,
+                    "user": self.interaction_users[token],
+                    "channel_id": self.interaction_channels[token],
+                }
+            )
         self.responded[interaction_id] = int(kind or 0)
         interaction: dict[str, Any] = {
             "id": interaction_id,
@@ -773,6 +817,7 @@ class DiscordDouble:
         if message is not None:
             payload["message"] = message
         self.interaction_channels[payload["token"]] = int(payload["channel_id"])
+        self.interaction_users[payload["token"]] = int(user["id"])
         return payload
 
     # -- native polls ---------------------------------------------------------------------
