@@ -19,7 +19,6 @@ so the core has loaded the poll and checked an organiser's role in its organisat
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -58,6 +57,7 @@ from bot.polls.service import (
     names_by_choice,
     poll_org,
     reachable_org_ids,
+    set_anonymous,
     stop_native,
     store,
     subtree_ids,
@@ -68,7 +68,6 @@ from bot.polls.views import (
     ballot_message,
     card,
     counted,
-    now_private,
     nudge_message,
     ranked_reply,
     result_message,
@@ -161,10 +160,7 @@ async def switch_anonymity(ctx: Context, args: tuple[Any, ...]) -> None:
         raise Refusal(ctx.t("This poll is closed."))
     if await ctx.uow.polls.participants(poll.id) or await ctx.uow.polls.ballots(poll.id):
         raise Refusal(ctx.t("Anonymity is fixed once the first vote is cast."))
-    poll.anonymous = not poll.anonymous
-    await ctx.uow.polls.set_secret(poll.id, secrets.token_hex(32) if poll.anonymous else None)
-    if poll.anonymous:  # a native poll shows every voter: from now on votes are private only
-        await stop_native(ctx, poll, notice=now_private(poll))
+    await set_anonymous(ctx, poll, not poll.anonymous)
     await ctx.reply(
         message(
             ctx.t("The poll is now anonymous.")

@@ -39,7 +39,7 @@ from bot.polls.model import (
     voter_key,
 )
 from bot.polls.native import NativePollPost
-from bot.polls.views import announcement, native_ref, result_message
+from bot.polls.views import announcement, native_ref, now_private, result_message
 
 CLOSE_TIMER = "poll.close"
 NUDGE_TIMER = "poll.nudge"
@@ -213,6 +213,15 @@ async def stop_native(
             ),
             now=effects.now,
         )
+
+
+async def set_anonymous(effects: Effects, poll: Poll, anonymous: bool) -> None:
+    """Makes a poll without votes anonymous or visible; callers check that no one has voted."""
+    assert poll.id is not None
+    poll.anonymous = anonymous
+    await effects.uow.polls.set_secret(poll.id, secrets.token_hex(32) if anonymous else None)
+    if anonymous:  # a native poll shows every voter: from now on votes are private only
+        await stop_native(effects, poll, notice=now_private(poll))
 
 
 async def close_poll(effects: Effects, poll: Poll, *, on_time: bool = False) -> None:
