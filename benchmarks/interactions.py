@@ -51,8 +51,8 @@ from bot.demo.seed import seed_demo
 from bot.domain.organisations import Channel
 from bot.events import ButtonPressed, Chat, Sender
 from bot.meetings.service import MeetingDraft, create_meeting
-from bot.polls.entry import open_poll
 from bot.polls.model import Poll, PollKind
+from bot.polls.service import open_poll
 from storage import tables
 from storage.database import Database
 

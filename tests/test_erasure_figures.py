@@ -13,8 +13,8 @@ from bot.context import Effects
 from bot.insights.entry import gather
 from bot.meetings.model import Answer, Attendance, Feedback
 from bot.meetings.service import MeetingDraft, answer, create_meeting
-from bot.polls.entry import _result, cast
 from bot.polls.model import Poll, PollKind
+from bot.polls.service import cast, tally_of
 from bot.welcome.model import Share
 from tests.conftest import START, Console
 
@@ -32,7 +32,7 @@ async def _figures(console: Console, meeting_id: int, poll_ids: list[int]) -> di
         for poll_id in poll_ids:
             poll = await uow.polls.get(poll_id)
             assert poll is not None
-            results.append((await _result(fx, poll)).counts)
+            results.append((await tally_of(fx, poll)).counts)
         return {"attended": len(attendance), "rating": mean(ratings), "polls": results}
 
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from bot.context import Effects
 from bot.insights.entry import gather
-from bot.polls.entry import _result
 from bot.polls.model import PollKind
+from bot.polls.service import tally_of
 from storage import tables
 from storage.database import Database
 from tests.conftest import Console
@@ -107,7 +107,7 @@ async def _figures(console: Console) -> dict[str, object]:
         figures = await gather(uow, org, console.clock.now())
         poll = await uow.polls.get(2)  # the demo has poll 1; Bertil's proposal is the next
         assert poll is not None and poll.kind is PollKind.PROPOSAL
-        result = await _result(Effects(uow, console.clock), poll)
+        result = await tally_of(Effects(uow, console.clock), poll)
         return {
             "new members this year": figures.new_members_this_year,
             "guests who joined": figures.guests_joined,

@@ -30,9 +30,9 @@ from bot.messages import (
     native_poll_reference,
     without_native_poll,
 )
-from bot.polls.entry import open_poll
 from bot.polls.model import Poll, PollKind
 from bot.polls.native import may_go_native
+from bot.polls.service import open_poll
 from storage.database import Database
 from tests.conftest import Console
 from tests.platform_doubles.telegram_api import Refused as TelegramRefused

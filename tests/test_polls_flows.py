@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from bot.clock import VirtualClock
 from bot.context import Effects
-from bot.polls.entry import merge_votes
+from bot.polls.service import merge_votes
 from bot.privacy.service import export_person
 from storage.database import Database, sqlite_url
 from storage.polls import poll_ballots, poll_participation, poll_secrets, polls

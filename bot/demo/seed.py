@@ -19,7 +19,7 @@ from bot.domain.people import (
     Status,
 )
 from bot.membership.model import CONSENT_VERSION
-from bot.polls.entry import seed_demo_poll
+from bot.polls.service import seed_demo_poll
 from bot.ports import UnitOfWorkFactory
 from bot.wheel.entry import seed_demo_wheel
 

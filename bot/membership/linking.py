@@ -9,7 +9,7 @@ from bot.context import Context, Refusal
 from bot.domain.people import LinkCode
 from bot.i18n import N_
 from bot.messages import message
-from bot.polls.entry import merge_votes
+from bot.polls.service import merge_votes
 from bot.registry import CommandSpec, Registry
 
 CODE_LIFETIME = timedelta(minutes=15)
