@@ -387,12 +387,16 @@ async def remind(fx: TimerContext, timer: Timer) -> None:
     coming = sum(1 for a in answers if a.answer is Answer.YES)
     now = fx.now
     await fx.post_to_org(org, lambda t: reminder(t, org, event, coming, now), key=timer.key)
-    for answer in answers:
-        if answer.answer is Answer.NO:
-            continue
-        person = await fx.uow.people.get(answer.person_id)
-        if person is not None:
-            await fx.notify(person, lambda t: reminder(t, org, event, None, now), key=timer.key)
+    people = [
+        await fx.uow.people.get(answer.person_id)
+        for answer in answers
+        if answer.answer is not Answer.NO
+    ]
+    await fx.notify_each(
+        [p for p in people if p is not None],
+        lambda t: reminder(t, org, event, None, now),
+        key=timer.key,
+    )
 
 
 # --- announced occurrences changed in chat ------------------------------------------------
