@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.i18n import Translator
-from bot.insights.entry import charts, figures_text, gather
+from bot.insights.service import gather
+from bot.insights.views import charts, figures_text
 from bot.messages import Attachment
 from samtal.usage import org_by_slug
 from storage.database import Database

@@ -18,13 +18,14 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.context import Effects
 from bot.i18n import Translator
-from bot.wheel.entry import (
+from bot.wheel.model import TemplateError, expand, year_bounds
+from bot.wheel.service import (
     default_template_source,
     effective_items,
     publish_template,
     replan_below,
 )
-from bot.wheel.model import TemplateError, expand, format_duration, year_bounds
+from bot.wheel.when import format_duration
 from samtal.usage import org_by_slug
 from storage.database import Database
 

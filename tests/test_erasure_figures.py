@@ -10,7 +10,7 @@ from datetime import timedelta
 from statistics import mean
 
 from bot.context import Effects
-from bot.insights.entry import gather
+from bot.insights.service import gather
 from bot.meetings.model import Answer, Attendance, Feedback
 from bot.meetings.service import MeetingDraft, answer, create_meeting
 from bot.polls.model import Poll, PollKind

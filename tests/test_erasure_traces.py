@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.context import Effects
-from bot.insights.entry import gather
+from bot.insights.service import gather
 from bot.polls.model import PollKind
 from bot.polls.service import tally_of
 from storage import tables

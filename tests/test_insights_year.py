@@ -37,12 +37,14 @@ import pytest
 from bot.circles.model import Circle, CircleSession, EducationKind, SessionAttendance
 from bot.clock import VirtualClock
 from bot.i18n import Translator
-from bot.insights.entry import Figures, charts, gather
 from bot.insights.model import Arrow, GoalKind
+from bot.insights.service import Figures, gather
+from bot.insights.views import DONE, PLACE, TOPIC, charts
 from bot.meetings.model import Attendance, Feedback, Meeting
 from bot.welcome.model import Share
 from storage.database import Database
 from tests.conftest import STOCKHOLM, Console
+from tests.forged_buttons import STALE, forge_buttons, press_with
 
 JAN1 = datetime(2026, 1, 1, 9, 0, tzinfo=STOCKHOLM)
 DAY = 86400
@@ -329,3 +331,28 @@ async def test_charts_render_as_pictures_a_phone_can_show(year: Console) -> None
         red = (abs(pixels[:, :, 0] - 0xE8 / 255) < 0.02) & (pixels[:, :, 1] < 0.15)
         assert red.sum() > 500
         assert len({tuple(p) for p in pixels.reshape(-1, pixels.shape[2])[::97]}) > 5
+
+
+async def test_report_buttons_read_their_arguments_and_act_only_on_ones_own(year: Console) -> None:
+    console = year
+    forge_buttons(console)
+    await console.run("@anna: /samtal 4")
+    ids = await _ids(console)
+    async with console.database.unit_of_work() as uow:
+        [report] = await uow.insights.reports_in([ids["sandviken"]], JAN1, JAN1 + timedelta(days=1))
+    own = str(report.id)
+    for action, args in (
+        (PLACE, f"{own} moon"),  # not a place
+        (PLACE, own),  # too few
+        (TOPIC, f"{own} weather"),  # not a topic
+        (TOPIC, "999 jobs"),  # gone
+        (DONE, f"x{own}"),  # not an id
+    ):
+        assert STALE in await press_with(console, "anna", action, args), (action, args)
+    # Someone else's report reads as gone: Bertil can neither see nor change Anna's.
+    for action, args in ((PLACE, f"{own} door"), (TOPIC, f"{own} jobs"), (DONE, own)):
+        assert STALE in await press_with(console, "bertil", action, args), (action, args)
+    assert "Valt: Jobb." in await press_with(console, "anna", TOPIC, f"{own} jobs")
+    async with console.database.unit_of_work() as uow:
+        stored = await uow.insights.report(report.id or 0)
+    assert stored is not None and (stored.place, stored.topics) == (None, ["jobs"])

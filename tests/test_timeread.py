@@ -32,7 +32,7 @@ from bot.timeread import (
     read_moment,
     read_span,
 )
-from bot.wheel.model import format_duration
+from bot.wheel.when import format_duration
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)  # Monday 2 March 2026, as the transcripts

@@ -19,11 +19,10 @@ from bot.wheel.model import (
     expand,
     is_church_election_year,
     mandate_year,
-    parse_duration,
-    parse_template,
-    parse_when,
     year_bounds,
 )
+from bot.wheel.template import parse_template
+from bot.wheel.when import parse_duration, parse_when
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

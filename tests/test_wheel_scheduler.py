@@ -11,8 +11,10 @@ import pytest
 
 from bot.clock import VirtualClock
 from bot.messages import OutgoingMessage
+from bot.wheel.views import RSVP
 from storage.database import Database, sqlite_url
 from tests.conftest import START, STOCKHOLM, Console
+from tests.forged_buttons import STALE, forge_buttons, press_with
 
 YEAR_END = datetime(2026, 7, 1, 12, 0, tzinfo=STOCKHOLM)  # far enough, and keeps the test quick
 
@@ -189,3 +191,16 @@ async def test_only_organisers_adjust_and_bad_input_changes_nothing(console: Con
     assert "/arshjul lista" in no_date
     listing = await console.said("@anna#allmant: /arshjul lista")
     assert "[filmklubb]" in listing
+
+
+async def test_an_old_or_forged_rsvp_button_gets_the_shared_stale_answer(console: Console) -> None:
+    forge_buttons(console)
+    await started(console)  # announces what is due: the wheel's events 1-4
+    # A gone event was "That activity is no longer on" before the core read the arguments.
+    for args in ("999 yes", "x yes", "1 perhaps", "1", "1 yes extra"):
+        assert STALE in await press_with(console, "anna", RSVP, args), args
+    async with console.database.unit_of_work() as uow:
+        event = await uow.wheel.event(1)
+        assert event is not None and await uow.wheel.answers(1) == []
+    said = await press_with(console, "anna", RSVP, "1 yes")
+    assert f"kommer på {event.name}" in said and STALE not in said

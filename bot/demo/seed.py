@@ -21,7 +21,7 @@ from bot.domain.people import (
 from bot.membership.model import CONSENT_VERSION
 from bot.polls.service import seed_demo_poll
 from bot.ports import UnitOfWorkFactory
-from bot.wheel.entry import seed_demo_wheel
+from bot.wheel.service import seed_demo_wheel
 
 CONSOLE = "console"
 

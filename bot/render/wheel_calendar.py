@@ -108,7 +108,7 @@ def _recur(item: EffectiveItem) -> vRecur:
 
 async def wheel_components(uow: UnitOfWork, org: Organisation, stamp: datetime) -> list[Event]:
     """The wheel's events for an organisation that has started (or paused) its wheel."""
-    from bot.wheel.entry import effective_items
+    from bot.wheel.service import effective_items
 
     assert org.id is not None
     if (await uow.wheel.settings_of(org.id)).state is WheelState.OFF:

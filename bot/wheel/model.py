@@ -3,11 +3,11 @@
 Pure rules, no storage and no clock:
 
 - a *template* is a TOML document (see `bot/wheel/default.toml` for the
-  documented format) with `[[activity]]` entries; `parse_template` validates
-  it with errors that name the activity and the key;
-- `when` is an RFC 5545 RRULE or a friendly form ("first Monday in March",
-  "every Thursday", "week 38", "15 March", and the Swedish "första måndagen i
-  mars", "varje torsdag", "vecka 38", "15 mars");
+  documented format) with `[[activity]]` entries; `bot.wheel.template` reads and
+  validates it, with errors that name the activity and the key;
+- `when` is an RFC 5545 RRULE or a friendly form (`bot.wheel.when`: "first Monday
+  in March", "every Thursday", "week 38", "15 March", and the Swedish "första
+  måndagen i mars", "varje torsdag", "vecka 38", "15 mars");
 - *inheritance*: the party or a district publishes a template, every
   organisation below inherits it; a lower level's entry with the same key
   overrides the fields it names, `skip` drops an inherited item, and chat
@@ -19,8 +19,6 @@ Pure rules, no storage and no clock:
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,25 +26,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import (
-    FR,
-    MO,
-    MONTHLY,
-    SA,
-    SU,
-    TH,
-    TU,
-    WE,
-    WEEKLY,
-    YEARLY,
-    rrule,
-    rrulestr,
-    weekday,
-)
-
 from bot.i18n import N_
-from bot.timeread import MONTHS, TimeReadError, read_clock, read_duration
-from bot.timeread import WEEKDAYS as SHARED_WEEKDAYS
+from bot.wheel.when import When, parse_clock
 
 
 class TemplateError(ValueError):
@@ -128,187 +109,6 @@ class Years:
         return True
 
 
-# --- "when" -----------------------------------------------------------------------------
-
-# The shared tables (bot.timeread), with dateutil's weekdays for the recurrence rules.
-WEEKDAYS: dict[str, weekday] = {
-    name: (MO, TU, WE, TH, FR, SA, SU)[number] for name, number in SHARED_WEEKDAYS.items()
-}
-
-ORDINALS = {
-    "first": 1,
-    "1st": 1,
-    "second": 2,
-    "2nd": 2,
-    "third": 3,
-    "3rd": 3,
-    "fourth": 4,
-    "4th": 4,
-    "last": -1,
-    "första": 1,
-    "andra": 2,
-    "tredje": 3,
-    "fjärde": 4,
-    "sista": -1,
-}
-
-_WD = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
-_MO = "|".join(sorted(MONTHS, key=len, reverse=True))
-_ORD = "|".join(sorted(ORDINALS, key=len, reverse=True))
-_MONTH_LIST = rf"(?P<months>(?:{_MO})(?:\s*(?:,|and|och)\s*(?:{_MO}))*)"
-
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(rf"^{pattern}$"))
-    for name, pattern in (
-        ("weekly", rf"(?:every|each|varje|alla) (?P<wd>{_WD})"),
-        (
-            "monthly",
-            rf"(?:the )?(?P<ord>{_ORD}) (?P<wd>{_WD}) (?:of|in|i) "
-            r"(?:every month|each month|the month|varje månad|månaden)",
-        ),
-        ("yearly", rf"(?:the )?(?P<ord>{_ORD}) (?P<wd>{_WD}) (?:of|in|i) {_MONTH_LIST}"),
-        ("week", r"(?:week|vecka) (?P<week>\d{1,2})"),
-        ("week_day", rf"(?:on )?(?P<wd>{_WD}) (?:(?:of|in|i) )?(?:week|vecka) (?P<week>\d{{1,2}})"),
-        ("date", rf"(?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th|:?e|:?a)? (?:of )?(?P<month>{_MO})"),
-        ("date_us", rf"(?P<month>{_MO}) (?P<day>\d{{1,2}})(?:st|nd|rd|th)?"),
-    )
-)
-
-WHEN_EXAMPLES = (
-    '"every Thursday", "first Monday in March", "last Friday of every month", "week 38", '
-    '"Tuesday week 38", "15 March", or an RRULE such as "FREQ=MONTHLY;BYDAY=-1FR" '
-    '(in Swedish: "varje torsdag", "första måndagen i mars", "vecka 38", "15 mars")'
-)
-
-
-@dataclass(frozen=True)
-class When:
-    """A parsed `when`: a recurrence rule applied within each calendar year."""
-
-    text: str
-    freq: int
-    byweekday: tuple[weekday, ...] | None = None
-    bymonth: tuple[int, ...] | None = None
-    bymonthday: int | None = None
-    byweekno: int | None = None
-    rrule_text: str | None = None  # the RRULE as written, when given as one
-
-    def dates(self, year: int, at: time) -> list[datetime]:
-        """Naive local start times in `year` (the rule restarts each 1 January)."""
-        start = datetime.combine(date(year, 1, 1), at)
-        until = datetime.combine(date(year, 12, 31), time(23, 59))
-        if self.rrule_text is not None:
-            rule = rrulestr(self.rrule_text, dtstart=start, ignoretz=True)
-            assert isinstance(rule, rrule)
-            return [d for d in rule.between(start, until, inc=True)]
-        rule = rrule(
-            self.freq,
-            dtstart=start,
-            until=until,
-            byweekday=self.byweekday,
-            bymonth=self.bymonth,
-            bymonthday=self.bymonthday,
-            byweekno=self.byweekno,
-        )
-        return list(rule)
-
-    def ical_rule(self, months: Sequence[int] = ()) -> str:
-        """The RRULE value for an iCalendar export (no DTSTART)."""
-        if self.rrule_text is not None:
-            return self.rrule_text.removeprefix("RRULE:")
-        parts = [f"FREQ={_FREQ_NAMES[self.freq]}"]
-        bymonth = self.bymonth or (tuple(months) if months else None)
-        if bymonth:
-            parts.append("BYMONTH=" + ",".join(str(m) for m in bymonth))
-        if self.byweekno is not None:
-            parts.append(f"BYWEEKNO={self.byweekno}")
-        if self.bymonthday is not None:
-            parts.append(f"BYMONTHDAY={self.bymonthday}")
-        if self.byweekday:
-            parts.append("BYDAY=" + ",".join(_ical_day(d) for d in self.byweekday))
-        return ";".join(parts)
-
-
-_FREQ_NAMES = {YEARLY: "YEARLY", MONTHLY: "MONTHLY", WEEKLY: "WEEKLY"}
-_ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-
-
-def _ical_day(day: weekday) -> str:
-    return f"{day.n or ''}{_ICAL_DAYS[day.weekday]}"
-
-
-def parse_when(text: str) -> When:
-    """Reads a `when`; raises ValueError with examples when it can't."""
-    raw = " ".join(text.strip().split())
-    if "FREQ=" in raw.upper():
-        rule_text = raw if raw.upper().startswith("RRULE:") else f"RRULE:{raw}"
-        if "DTSTART" in rule_text.upper():
-            raise ValueError("an RRULE here has no DTSTART: the time comes from 'time'")
-        try:
-            rrulestr(rule_text, dtstart=datetime(2026, 1, 1))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"not a valid RRULE ({exc})") from None
-        return When(raw, YEARLY, rrule_text=rule_text.upper())
-    folded = raw.lower().removeprefix("on ").removeprefix("på ")
-    for name, pattern in _PATTERNS:
-        match = pattern.match(folded)
-        if match is None:
-            continue
-        groups = match.groupdict()
-        if name == "weekly":
-            return When(raw, WEEKLY, byweekday=(WEEKDAYS[groups["wd"]],))
-        if name == "monthly":
-            day = WEEKDAYS[groups["wd"]](ORDINALS[groups["ord"]])
-            return When(raw, MONTHLY, byweekday=(day,))
-        if name == "yearly":
-            months = tuple(
-                MONTHS[m] for m in re.split(r"\s*(?:,|\band\b|\boch\b)\s*", groups["months"]) if m
-            )
-            day = WEEKDAYS[groups["wd"]](ORDINALS[groups["ord"]])
-            return When(raw, YEARLY, byweekday=(day,), bymonth=months)
-        if name in ("week", "week_day"):
-            week = int(groups["week"])
-            if not 1 <= week <= 53:
-                raise ValueError(f"there is no week {week}")
-            wd = WEEKDAYS[groups["wd"]] if groups.get("wd") else MO
-            return When(raw, YEARLY, byweekday=(wd,), byweekno=week)
-        month, day_of_month = MONTHS[groups["month"]], int(groups["day"])
-        try:
-            date(2024, month, day_of_month)
-        except ValueError:
-            raise ValueError(f"there is no {raw}") from None
-        return When(raw, YEARLY, bymonth=(month,), bymonthday=day_of_month)
-    raise ValueError(f"I can't read {raw!r}; write it like {WHEN_EXAMPLES}")
-
-
-def parse_duration(text: str) -> timedelta:
-    """'3w', '2d', '1h30m', '90m' (weeks, days, hours, minutes), or as `bot.timeread` reads them."""
-    try:
-        return read_duration(text)
-    except TimeReadError:
-        raise ValueError(
-            f"expected a duration such as '2h', '90m', '1d' or '3w', got {text!r}"
-        ) from None
-
-
-def format_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes and minutes % (7 * 24 * 60) == 0:
-        return f"{minutes // (7 * 24 * 60)}w"
-    if minutes and minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)}d"
-    hours, rest = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
-
-
-def parse_clock(text: str) -> time:
-    """'18:00', '18.30', 'kl 18' (the time reader's clock)."""
-    try:
-        return read_clock(text)
-    except TimeReadError:
-        raise ValueError(f"expected a time such as '18:00', got {text!r}") from None
-
-
 # --- activities and templates -----------------------------------------------------------
 
 DEFAULT_TIME = time(18, 0)
@@ -340,30 +140,7 @@ class Activity:
     capacity: int | None = None  # a study circle's largest group (None: the usual 12)
 
 
-FIELDS = {
-    "key",
-    "name",
-    "kind",
-    "when",
-    "theme",
-    "material",
-    "questions",
-    "years",
-    "months",
-    "time",
-    "duration",
-    "place",
-    "reminders",
-    "announce",
-    "run_in",
-    "sessions",
-    "capacity",
-    "except",
-    "skip",
-}
 REQUIRED = ("name", "kind", "when")
-WHEEL_FIELDS = {"name", "description", "announce", "skip"}
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 
 
 @dataclass(frozen=True)
@@ -378,191 +155,6 @@ class Template:
 
     def keys(self) -> list[str]:
         return [str(entry["key"]) for entry in self.entries]
-
-
-def parse_template(source: str, *, inherited: Iterable[str] = ()) -> Template:
-    """Validates a template. Entries whose key is `inherited` may name only what they change."""
-    try:
-        raw = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"not valid TOML: {exc}") from None
-    known_upstream = set(inherited)
-    unknown = set(raw) - {"wheel", "activity"}
-    if unknown:
-        raise TemplateError(
-            f"unknown table {sorted(unknown)[0]!r}: a template has [wheel] and [[activity]]"
-        )
-    head = raw.get("wheel", {})
-    if not isinstance(head, dict):
-        raise TemplateError("[wheel] must be a table")
-    for key in head:
-        if key not in WHEEL_FIELDS:
-            raise TemplateError(
-                f"[wheel] {key}: unknown key; known: {', '.join(sorted(WHEEL_FIELDS))}"
-            )
-    announce = None
-    if "announce" in head:
-        announce = _field("[wheel]", "announce", head["announce"], _duration_value)
-    skip = _field("[wheel]", "skip", head.get("skip", []), _string_list)
-    entries: list[Mapping[str, Any]] = []
-    seen: set[str] = set()
-    items = raw.get("activity", [])
-    if not isinstance(items, list):
-        raise TemplateError("activities are written as [[activity]] tables")
-    for number, item in enumerate(items, start=1):
-        key = item.get("key") if isinstance(item, dict) else None
-        where = f"activity {key!r}" if isinstance(key, str) else f"activity #{number}"
-        if not isinstance(item, dict):
-            raise TemplateError(f"{where}: must be a table")
-        if not isinstance(key, str) or not KEY_PATTERN.match(key):
-            raise TemplateError(
-                f"{where}: key: every activity needs a short key of a-z, 0-9, '-' or '_' "
-                '(e.g. key = "oppet-hus")'
-            )
-        if key in seen:
-            raise TemplateError(f"{where}: key: the key is used twice in this template")
-        seen.add(key)
-        for name in item:
-            if name not in FIELDS:
-                raise TemplateError(
-                    f"{where}: {name}: unknown key; known: {', '.join(sorted(FIELDS))}"
-                )
-        if key not in known_upstream and not item.get("skip"):
-            for name in REQUIRED:
-                if name not in item:
-                    raise TemplateError(
-                        f"{where}: {name}: missing (a new activity needs {', '.join(REQUIRED)})"
-                    )
-        entry = {name: _check(where, name, value) for name, value in item.items()}
-        entries.append(entry)
-    name = head.get("name", "")
-    if not isinstance(name, str):
-        raise TemplateError("[wheel] name: expected text")
-    return Template(
-        name=name,
-        description=str(head.get("description", "")),
-        announce=announce,
-        skip=tuple(skip),
-        entries=tuple(entries),
-    )
-
-
-def _field(where: str, name: str, value: Any, check: Any) -> Any:
-    try:
-        return check(value)
-    except (ValueError, TypeError) as exc:
-        raise TemplateError(f"{where}: {name}: {exc}") from None
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected text, got {value!r}")
-    return value
-
-
-def _string_list(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of texts, got {value!r}")
-    return list(value)
-
-
-def _duration_value(value: Any) -> timedelta:
-    return parse_duration(_string(value))
-
-
-def _years_value(value: Any) -> Years:
-    if isinstance(value, str):
-        if value not in YEAR_WORDS:
-            raise ValueError(
-                f"expected one of {', '.join(YEAR_WORDS)} or a list of 1-4, got {value!r}"
-            )
-        return Years(word=value)
-    if isinstance(value, list) and value and all(isinstance(v, int) and 1 <= v <= 4 for v in value):
-        return Years(phases=frozenset(value))
-    raise ValueError(
-        f"expected one of {', '.join(YEAR_WORDS)} or a list of mandate-period years 1-4 "
-        f"(4 is the election year), got {value!r}"
-    )
-
-
-def _months_value(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"expected a list of months 1-12, got {value!r}")
-    months = []
-    for month in value:
-        if isinstance(month, int) and 1 <= month <= 12:
-            months.append(month)
-        elif isinstance(month, str) and month.lower() in MONTHS:
-            months.append(MONTHS[month.lower()])
-        else:
-            raise ValueError(f"expected months as 1-12 or names, got {month!r}")
-    return tuple(months)
-
-
-def _run_in_value(value: Any) -> tuple[str, ...]:
-    kinds = _string_list(value)
-    for kind in kinds:
-        if kind not in RUN_IN_KINDS:
-            raise ValueError(
-                f"expected organisation kinds among {', '.join(RUN_IN_KINDS)}, got {kind!r}"
-            )
-    return tuple(kinds)
-
-
-def _kind_value(value: Any) -> ActivityKind:
-    try:
-        return ActivityKind(_string(value))
-    except ValueError:
-        raise ValueError(
-            f"expected one of {', '.join(k.value for k in ActivityKind)}, got {value!r}"
-        ) from None
-
-
-def _skip_value(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-_CHECKS: dict[str, Any] = {
-    "key": _string,
-    "name": _string,
-    "kind": _kind_value,
-    "when": lambda v: parse_when(_string(v)),
-    "theme": _string,
-    "material": _string,
-    "questions": lambda v: tuple(_string_list(v)),
-    "years": _years_value,
-    "months": _months_value,
-    "time": lambda v: parse_clock(_string(v)),
-    "duration": _duration_value,
-    "place": _string,
-    "reminders": lambda v: tuple(parse_duration(r) for r in _string_list(v)),
-    "announce": _duration_value,
-    "run_in": _run_in_value,
-    "except": lambda v: tuple(_day_of_year(d) for d in _string_list(v)),
-    "sessions": lambda v: _count(v, 1, 20),
-    "capacity": lambda v: _count(v, 2, 200),
-    "skip": _skip_value,
-}
-
-
-def _day_of_year(text: str) -> tuple[int, int]:
-    """'24 dec', '24 december', 'December 24' as (month, day)."""
-    when = parse_when(text)
-    if when.bymonth is None or when.bymonthday is None or len(when.bymonth) != 1:
-        raise ValueError(f"expected a day such as '24 dec', got {text!r}")
-    return (when.bymonth[0], when.bymonthday)
-
-
-def _count(value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"expected a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
-def _check(where: str, name: str, value: Any) -> Any:
-    return _field(where, name, value, _CHECKS[name])
 
 
 _ACTIVITY_ATTRS = {"time": "at", "except": "except_days"}
