@@ -53,7 +53,7 @@ async def test_command_is_answered_by_its_response_or_after_thinking(
         await dc.say("nora", "/hjalp", group="allmant")
         assert [c["type"] for c in dc.double.callbacks] == [4]  # the answer is the response
         (posted,) = dc.double.posted
-        assert posted.via == "response" and not posted.ephemeral
+        assert posted.via == "response" and posted.ephemeral  # /hjalp is personal
         assert posted.channel_id == dc.group_id("allmant")
         # A late answer: "thinking…" first (in DMs for everyone to see: only she is there),
         # then the answer replaces it.
