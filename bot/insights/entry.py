@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from bot.circles.entry import hours_text
+from bot.circles.model import hours_text
 from bot.context import Context, MessageFor, Refusal
 from bot.dialogs import Choice, Dialog, Step
 from bot.domain.organisations import Organisation

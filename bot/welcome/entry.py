@@ -16,8 +16,8 @@ from datetime import datetime, time, timedelta
 
 from babel.numbers import format_decimal
 
-from bot.circles.entry import offer_circles, open_circles
 from bot.circles.model import EducationKind
+from bot.circles.service import offer_circles, open_circles
 from bot.context import Context, Effects, MessageFor, Refusal
 from bot.dialogs import Dialog, DialogOver, Skip, Step
 from bot.domain.delivery import Timer

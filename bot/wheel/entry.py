@@ -26,8 +26,8 @@ from datetime import date, datetime, time, timedelta
 
 from babel.dates import format_time
 
-from bot.circles.entry import CircleDraft, create_circle
 from bot.circles.model import EducationKind, PlannedSession
+from bot.circles.service import CircleDraft, create_circle
 from bot.context import Context, Effects, Refusal, TimerContext
 from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
