@@ -7,7 +7,6 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.circles.model import (
-    Circle,
     CircleSession,
     EducationKind,
     InputError,
@@ -206,18 +205,7 @@ async def _summary(ctx: Context, form: NewCircle) -> MessageBuilder:
     leader = await ctx.uow.people.get(draft.leader_id) if draft.leader_id else None
     text = MessageBuilder().line(bold(t("Check the circle before I create it:")))
     text.line(bold(draft.title))
-    preview = Circle(
-        org_id=org.id or 0,
-        title=draft.title,
-        kind=draft.kind,
-        min_participants=draft.min_participants,
-        max_participants=draft.max_participants,
-        signup_deadline=draft.signup_deadline or default_deadline(draft.sessions[0].starts_at),
-        description=draft.description,
-        material=draft.material,
-        place=draft.place,
-        link=draft.link,
-    )
+    preview = draft.as_circle()
     sessions = [CircleSession(0, s.starts_at, s.ends_at) for s in draft.sessions]
     describe(text, t, preview, org, sessions, leader, [])
     text.line(

@@ -104,6 +104,25 @@ class CircleDraft:
             [s.minutes for s in self.sessions], self.min_participants, self.max_participants
         )
 
+    def as_circle(self, *, created_at: datetime | None = None) -> Circle:
+        """The circle this draft makes (unsaved; also the preview before creating it)."""
+        first = min(s.starts_at for s in self.sessions)
+        return Circle(
+            org_id=self.org_id,
+            title=self.title,
+            kind=self.kind,
+            min_participants=self.min_participants,
+            max_participants=self.max_participants,
+            signup_deadline=self.signup_deadline or default_deadline(first),
+            description=self.description,
+            material=self.material,
+            place=self.place,
+            link=self.link,
+            leader_id=self.leader_id,
+            created_by=self.created_by,
+            created_at=created_at,
+        )
+
 
 async def create_circle(effects: Effects, draft: CircleDraft, *, announce: bool = True) -> Circle:
     """Creates the circle and its sessions, arms its reminders and the low-sign-up check.
@@ -115,26 +134,10 @@ async def create_circle(effects: Effects, draft: CircleDraft, *, announce: bool 
     if not draft.sessions:
         raise ValueError("a circle needs at least one session")
     sessions = sorted(draft.sessions, key=lambda s: s.starts_at)
-    deadline = draft.signup_deadline or default_deadline(sessions[0].starts_at)
-    if deadline > sessions[0].starts_at:
+    unsaved = draft.as_circle(created_at=effects.now)
+    if unsaved.signup_deadline > sessions[0].starts_at:
         raise ValueError("the sign-up deadline must not be after the first session")
-    circle = await effects.uow.circles.add(
-        Circle(
-            org_id=draft.org_id,
-            title=draft.title,
-            kind=draft.kind,
-            min_participants=draft.min_participants,
-            max_participants=draft.max_participants,
-            signup_deadline=deadline,
-            description=draft.description,
-            material=draft.material,
-            place=draft.place,
-            link=draft.link,
-            leader_id=draft.leader_id,
-            created_by=draft.created_by,
-            created_at=effects.now,
-        )
-    )
+    circle = await effects.uow.circles.add(unsaved)
     assert circle.id is not None
     for planned in sessions:
         await effects.uow.circles.add_session(
