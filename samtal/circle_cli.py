@@ -12,7 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.circles.entry import attendance_list
+from bot.circles.service import attendance_list
 from bot.clock import Clock
 from bot.context import Effects
 from bot.i18n import Translator

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.circles.entry import (
-    CircleDraft,
-    attendance_list,
-    create_circle,
-    offer_circles,
-    open_circles,
-)
 from bot.circles.model import (
     LIST_CONSENT_VERSION,
     EducationKind,
     EnrolmentState,
     PlannedSession,
+)
+from bot.circles.service import (
+    CircleDraft,
+    attendance_list,
+    create_circle,
+    offer_circles,
+    open_circles,
 )
 from bot.context import Effects
 from bot.i18n import Translator

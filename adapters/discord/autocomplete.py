@@ -17,7 +17,7 @@ import discord
 
 from adapters.discord.commands import autocomplete_kind
 from adapters.discord.translate import PLATFORM
-from bot.circles.entry import open_circles
+from bot.circles.service import open_circles
 from bot.context import Effects
 from bot.core import Samtal
 from bot.domain.people import Status

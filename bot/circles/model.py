@@ -2,8 +2,9 @@
 
 Everything here is plain data and plain functions: the study association's
 rules for a reportable circle, places and the waitlist, who counts as a
-participant, and reading the sessions organisers type. The chat and the use
-cases are in `bot.circles.entry`; the tables in `storage.circles`.
+participant, and reading the sessions organisers type. The use cases are in
+`bot.circles.service`, the chat in `entry`, `views` and `dialogs`; the tables in
+`storage.circles`.
 
 The study association's rules (ABF), as checked here:
 
@@ -26,6 +27,9 @@ from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
+
+from bot.i18n import Translator
 from bot.timeread import UNREADABLE_CLOCK, Problem, TimeReadError, read_date, read_span
 
 # --- The study association's rules -------------------------------------------
@@ -222,6 +226,14 @@ def format_hours(hours: float) -> str:
     """'3', '2.5', '1.33': as few decimals as the number needs, at most two."""
     text = f"{hours:.2f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def hours_text(t: Translator, hours: float) -> str:
+    """Study hours as the reader writes numbers: '8,67' in Swedish, '8.67' in English.
+
+    Files (CSV) keep a plain '.' so that programs read them the same everywhere.
+    """
+    return str(format_decimal(round(hours, 2), format="#,##0.##", locale=t.language))
 
 
 # --- Warnings before a circle breaks the rules ---------------------------------

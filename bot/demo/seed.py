@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.circles.entry import seed_demo_circles
+from bot.circles.service import seed_demo_circles
 from bot.clock import Clock
 from bot.context import Effects
 from bot.demo.meetings import seed_demo_meetings

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from bot.circles.entry import hours_text
+from bot.circles.model import hours_text
 from bot.domain.organisations import Organisation
 from bot.i18n import N_, Translator, plural_form
 from bot.insights.model import (

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from bot.actions import Target
-from bot.circles.entry import offer_circles, open_circles
 from bot.circles.model import EducationKind
+from bot.circles.service import offer_circles, open_circles
 from bot.context import Context, Effects, MessageFor, Refusal
 from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation, OrgKind

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 from bot.actions import Target
-from bot.circles.entry import CircleDraft, create_circle
 from bot.circles.model import EducationKind, PlannedSession
+from bot.circles.service import CircleDraft, create_circle
 from bot.context import Context, Effects, Refusal, TimerContext
 from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
