@@ -167,7 +167,7 @@ class Dialog(Generic[D]):
         ask: bool = True,
         chat: tuple[str, str] | None = None,
     ) -> None:
-        """Starts the dialog in this chat (or `chat`, a (platform, chat id)), replacing any
+        """Starts the dialog where the person answers (or `chat`, a (platform, chat id)), replacing any
         other, and asks the first question, after `lead` if given. `ask=False` only opens
         it: the caller has said what to write."""
         first = self._next(draft, -1)
@@ -550,7 +550,8 @@ async def _save(
     asked: list[str],
     chat: tuple[str, str] | None = None,
 ) -> None:
-    platform, chat_id = chat or (ctx.chat.platform, ctx.chat.chat_id)
+    # Where the person's answers come: their private chat, also for a dialog begun in a group.
+    platform, chat_id = chat or (ctx.private_chat.platform, ctx.private_chat.chat_id)
     await ctx.uow.dialogs.save(
         DialogState(
             person_id=ctx.person_id,
