@@ -261,7 +261,7 @@ async def _ready(replica: Replica) -> bool:
             f"replica {replica.name} exited with {replica.process.returncode}:\n"
             + "\n".join(replica.lines()[-30:])
         )
-    return replica.first("samtal: running telegram") is not None
+    return replica.first("Telegram: running as") is not None
 
 
 async def _live_replicas(database: Database) -> int:

@@ -23,17 +23,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-import types
-import typing
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import Enum
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar
 
 from bot.context import Context, Refusal
 from bot.domain.delivery import DialogState
+from bot.domain.organisations import Organisation
+from bot.drafts import decode, encode
 from bot.forms import Form, FormField, FormOffer
 from bot.i18n import N_
 from bot.messages import Action, Button, MessageBuilder, Span
@@ -122,6 +120,14 @@ class Confirm(Generic[D]):
     summary: Prompt[D]
     save: str = N_("Save")
     discard: str = N_("Cancel")
+
+
+async def draft_org(ctx: Context, org_id: int | None) -> Organisation:
+    """The organisation a draft is for; if it was deleted meanwhile, the dialog ends."""
+    org = await ctx.uow.orgs.get(org_id) if org_id else None
+    if org is None:
+        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
+    return org
 
 
 class DialogOver(Exception):
@@ -458,14 +464,10 @@ async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
     dialog = ctx.registry.dialogs.get(args[0]) if len(args) == 3 else None
     if dialog is None:
         raise Refusal(ctx.t("That button no longer works. Try the command again."))
-    state = await ctx.dialog()
-    if state is None or state.name != dialog.name:
-        raise Refusal(dialog._stale_text(ctx, ongoing=False))
-    found = _load(ctx, state)
-    if found is None:
-        await _lost(ctx, state)
+    ongoing = await _ongoing(ctx, dialog)
+    if ongoing is None:
         return
-    _dialog, draft, asked = found
+    state, draft, asked = ongoing
     if state.step != args[1]:
         raise Refusal(dialog._stale_text(ctx, ongoing=True))
     await _run(ctx, dialog._answer(ctx, state, draft, asked, args[2], typed=False))
@@ -477,14 +479,10 @@ async def answer_form(ctx: Context, name: str, step: str, values: dict[str, str]
     dialog = ctx.registry.dialogs.get(name)
     if dialog is None:
         raise Refusal(ctx.t("That form is no longer in use. Try the command again."))
-    state = await ctx.dialog()
-    if state is None or state.name != dialog.name:
-        raise Refusal(dialog._stale_text(ctx, ongoing=False))
-    found = _load(ctx, state)
-    if found is None:
-        await _lost(ctx, state)
+    ongoing = await _ongoing(ctx, dialog)
+    if ongoing is None:
         return
-    _dialog, draft, asked = found
+    state, draft, asked = ongoing
     if state.step != step:
         raise Refusal(ctx.t("That form belongs to an earlier step. Answer the latest question."))
     steps = dialog._form_steps(draft)
@@ -493,6 +491,20 @@ async def answer_form(ctx: Context, name: str, step: str, values: dict[str, str]
     else:
         text = values.get(step, "").strip()
         await _run(ctx, dialog._answer(ctx, state, draft, asked, text, typed=True))
+
+
+async def _ongoing(ctx: Context, dialog: Dialog[Any]) -> tuple[DialogState, Any, list[str]] | None:
+    """This person's state in `dialog` and its draft; None once a state that no longer reads
+    has been answered and ended. Refuses if the dialog is not the one going on."""
+    state = await ctx.dialog()
+    if state is None or state.name != dialog.name:
+        raise Refusal(dialog._stale_text(ctx, ongoing=False))
+    found = _load(ctx, state)
+    if found is None:
+        await _lost(ctx, state)
+        return None
+    _dialog, draft, asked = found
+    return state, draft, asked
 
 
 async def _run(ctx: Context, work: Awaitable[None]) -> None:
@@ -609,92 +621,3 @@ def _values(rows: ChoiceRows) -> set[str]:
 async def _call(function: Callable[..., Any], *args: Any) -> Any:
     result = function(*args)
     return await result if inspect.isawaitable(result) else result
-
-
-# --- the draft as JSON -----------------------------------------------------------------------
-
-
-def encode(value: Any) -> Any:
-    """A draft (or any value in one) as JSON-ready data."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [encode(item) for item in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"a draft can't hold {type(value).__name__}")
-
-
-def decode(kind: Any, data: Any) -> Any:
-    """Reads `encode`'s output back as `kind`; ValueError or TypeError if it does not fit."""
-    origin = typing.get_origin(kind)
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(kind)
-        if data is None and type(None) in options:
-            return None
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return decode(option, data)
-            except (TypeError, ValueError, KeyError):
-                continue
-        raise ValueError(f"{data!r} is none of {kind}")
-    if origin is list:
-        (item,) = typing.get_args(kind)
-        return [decode(item, v) for v in _sequence(data)]
-    if origin is tuple:
-        items = typing.get_args(kind)
-        values = _sequence(data)
-        if len(items) == 2 and items[1] is Ellipsis:
-            return tuple(decode(items[0], v) for v in values)
-        if len(items) != len(values):
-            raise ValueError(f"{data!r} does not fit {kind}")
-        return tuple(decode(i, v) for i, v in zip(items, values, strict=True))
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        if not isinstance(data, dict):
-            raise TypeError(f"{data!r} is not a {kind.__name__}")
-        hints = typing.get_type_hints(kind)
-        known = {f.name for f in dataclasses.fields(kind) if f.init}
-        if set(data) - known:
-            raise ValueError(f"unknown fields for {kind.__name__}: {set(data) - known}")
-        return kind(**{name: decode(hints[name], value) for name, value in data.items()})
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind(data)
-    if kind is datetime:
-        return datetime.fromisoformat(_str(data))
-    if kind is date:
-        return date.fromisoformat(_str(data))
-    if kind is bool:
-        if not isinstance(data, bool):
-            raise TypeError(f"{data!r} is not a bool")
-        return data
-    if kind is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise TypeError(f"{data!r} is not an int")
-        return data
-    if kind is float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise TypeError(f"{data!r} is not a number")
-        return float(data)
-    if kind is str:
-        return _str(data)
-    if kind is Any:
-        return data
-    raise TypeError(f"a draft can't hold {kind}")
-
-
-def _sequence(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        raise TypeError(f"{data!r} is not a list")
-    return data
-
-
-def _str(data: Any) -> str:
-    if not isinstance(data, str):
-        raise TypeError(f"{data!r} is not text")
-    return data

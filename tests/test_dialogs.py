@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, decode, encode
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
 from bot.domain.delivery import DialogState
+from bot.drafts import decode, encode
 from bot.messages import MessageBuilder, message
 from bot.registry import Access, CommandSpec, Registry
 from tests.conftest import Console

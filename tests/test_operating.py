@@ -71,7 +71,7 @@ async def test_healthz_turns_503_with_the_reason_when_the_platform_goes_away(
         assert status == 200
         assert "samtal_outbox_messages_total" in text and "samtal_runs_timers 1.0" in text
         # The night's backup was taken at start, by the replica that runs the timers.
-        assert len(backups_in(tmp_path / "backups")) == 1
+        await eventually(lambda: len(backups_in(tmp_path / "backups")) == 1, "the backup", 30)
 
         await telegram.stop()  # Telegram can't be reached any more
 

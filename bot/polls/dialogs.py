@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step
+from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
 from bot.domain.organisations import Organisation
 from bot.formatting import when
 from bot.i18n import N_, Translator
@@ -57,10 +57,7 @@ class NewPoll:
 
 
 async def _poll_org(ctx: Context, draft: NewPoll) -> Organisation:
-    org = await ctx.uow.orgs.get(draft.org_id)
-    if org is None:
-        raise DialogOver(ctx.t("That organisation is gone. Nothing was saved."))
-    return org
+    return await draft_org(ctx, draft.org_id)
 
 
 async def _kind_prompt(ctx: Context, draft: NewPoll) -> MessageBuilder:
