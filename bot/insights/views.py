@@ -10,7 +10,7 @@ from babel.numbers import format_decimal
 
 from bot.circles.model import hours_text
 from bot.domain.organisations import Organisation
-from bot.i18n import N_, Translator, plural_form
+from bot.i18n import N_, Translator
 from bot.insights.model import (
     ARROW_SYMBOLS,
     PLACES,
@@ -24,6 +24,7 @@ from bot.insights.service import Figures, GoalStatus
 from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold, message
 from bot.render.charts import accumulated_chart, share_by_month_chart
 from bot.welcome.model import Share
+from bot.welcome.service import figure_lines
 
 # The buttons after /samtal: (report id, place key or SKIP), (report id, topic), (report id).
 PLACE = "insights.place"
@@ -165,27 +166,8 @@ def figures_text(t: Translator, figures: Figures) -> OutgoingMessage:
             figures.guests_joined,
         ).format(count=number(t, figures.new_members_this_year), guests=figures.guests_joined)
     )
-    median = w.median_days_to_contact
-    text.line(
-        t("Personally contacted: {share}").format(share=_share(w.contacted))
-        + (
-            t.ngettext(", median {days} day", ", median {days} days", plural_form(median)).format(
-                days=format_decimal(median, format="0.#", locale=t.language)
-            )
-            if median is not None
-            else ""
-        )
-    )
-    text.line(
-        t("Introduction completed within a month: {share}").format(
-            share=_share(w.introduced_within_month)
-        )
-    )
-    text.line(
-        t("Offered member education within six months: {share}").format(
-            share=_share(w.education_offered_within_six_months)
-        )
-    )
+    for line in figure_lines(t, w):
+        text.line(line)
     conversations = figures.goal(GoalKind.CONVERSATIONS)
     text.line(
         t("Voter conversations this year: {count}").format(count=number(t, figures.conversations))

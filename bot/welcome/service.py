@@ -564,3 +564,7 @@ async def invite_guests(fx: Effects, timer: Timer) -> None:
             views.guest_invitation(person.display_name, len(meetings), home, fx.settings.join_url),
             key=f"welcome:guest:{person_id}",
         )
+
+
+# The welcome's measures in words, for the insights' figures too.
+figure_lines = views.figure_lines

@@ -441,6 +441,29 @@ def _percent(count: int, of: int) -> str:
     return f"{count}/{of} ({round(100 * count / of)} %)" if of else "–"
 
 
+def figure_lines(t: Translator, figures: WelcomeFigures) -> list[str]:
+    """The party's three measures of the welcome, as /nya_medlemmar and the insights show them."""
+    median = figures.median_days_to_contact
+    contacted = t("Personally contacted: {share}").format(
+        share=_percent(figures.contacted.count, figures.contacted.of)
+    )
+    if median is not None:
+        contacted += t.ngettext(
+            ", median {days} day", ", median {days} days", plural_form(median)
+        ).format(days=format_decimal(median, format="0.#", locale=t.language))
+    within_month = figures.introduced_within_month
+    education = figures.education_offered_within_six_months
+    return [
+        contacted,
+        t("Introduction completed within a month: {share}").format(
+            share=_percent(within_month.count, within_month.of)
+        ),
+        t("Offered member education within six months: {share}").format(
+            share=_percent(education.count, education.of)
+        ),
+    ]
+
+
 def new_members(
     t: Translator, org: Organisation, lines: Sequence[str], figures: WelcomeFigures
 ) -> OutgoingMessage:
@@ -450,35 +473,9 @@ def new_members(
         text.line(t("No new members yet."))
     for line in lines:
         text.line(line)
-    median = figures.median_days_to_contact
     text.paragraph(bold(t("Figures")))
-    text.line(
-        t("Personally contacted: {share}").format(
-            share=_percent(figures.contacted.count, figures.contacted.of)
-        )
-        + (
-            t.ngettext(", median {days} day", ", median {days} days", plural_form(median)).format(
-                days=format_decimal(median, format="0.#", locale=t.language)
-            )
-            if median is not None
-            else ""
-        )
-    )
-    text.line(
-        t("Introduction completed within a month: {share}").format(
-            share=_percent(
-                figures.introduced_within_month.count, figures.introduced_within_month.of
-            )
-        )
-    )
-    text.line(
-        t("Offered member education within six months: {share}").format(
-            share=_percent(
-                figures.education_offered_within_six_months.count,
-                figures.education_offered_within_six_months.of,
-            )
-        )
-    )
+    for line in figure_lines(t, figures):
+        text.line(line)
     return text.build()
 
 
