@@ -24,12 +24,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from bot.i18n import N_
 from bot.parsing import parse_id
 
 if TYPE_CHECKING:
     from bot.context import Context, Effects
 
 T = TypeVar("T")
+
+# The one answer to a button whose arguments don't read or whose object is gone or hidden.
+STALE_BUTTON = N_("That button no longer works. Try the command again.")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
 from bot.domain.people import Person, Status
 from bot.events import Chat, Sender
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages import OutgoingMessage, Pointer, Span
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
@@ -52,6 +52,9 @@ def pointer_to(chat: Chat, name: str, t: Translator) -> Pointer:
         "(/start), then try again."
     ).format(name=name)
     return Pointer(chat.chat_id, (Span(text),))
+
+
+NOT_ALLOWED = N_("Only organisers with the right role in {org} can do that.")
 
 
 class Refusal(Exception):
@@ -235,6 +238,11 @@ class Context(Effects):
             return frozenset()
         lineage = [o.id for o in await self.uow.orgs.lineage(org.id) if o.id is not None]
         return permissions_in(lineage, await self.uow.people.roles_of(self.person_id))
+
+    async def require(self, permission: Permission, org: Organisation) -> None:
+        """Refuses, with the one refusal that names where, unless this person may in `org`."""
+        if not await self.meets(permission, org):
+            raise Refusal(self.t(NOT_ALLOWED).format(org=org.name))
 
     async def meets(self, requirement: Requirement, org: Organisation | None = None) -> bool:
         if requirement is Access.ANYONE:

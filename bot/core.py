@@ -11,9 +11,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import dialogs
-from bot.actions import Stale, read_args, target_org_id
+from bot.actions import STALE_BUTTON, Stale, read_args, target_org_id
 from bot.clock import Clock
-from bot.context import Context, Effects, Refusal, personal_chat, pointer_to
+from bot.context import NOT_ALLOWED, Context, Effects, Refusal, personal_chat, pointer_to
 from bot.delivery import DeliveryOptions, Dispatcher, enqueue
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
@@ -29,7 +29,7 @@ from bot.events import (
     TextReceived,
 )
 from bot.flood import FloodGuard, Verdict
-from bot.i18n import DEFAULT_LANGUAGE, N_, Translator, normalise_language
+from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
 from bot.messages import message
 from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
@@ -40,7 +40,6 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STALE_BUTTON = N_("That button no longer works. Try the command again.")
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the outbox's button tokens
 
@@ -437,13 +436,7 @@ class Samtal:
             )
         elif isinstance(requirement, Permission):
             where = org.name if org else ctx.t("any organisation")
-            await ctx.reply(
-                message(
-                    ctx.t("Only organisers with the right role in {org} can do that.").format(
-                        org=where
-                    )
-                )
-            )
+            await ctx.reply(message(ctx.t(NOT_ALLOWED).format(org=where)))
         return False
 
     def _unknown(self, ctx: Context, typed: str) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from bot.actions import STALE_BUTTON
 from bot.context import Context, Refusal
 from bot.domain.delivery import DialogState
 from bot.domain.organisations import Organisation
@@ -443,7 +444,7 @@ class Dialog(Generic[D]):
             return ctx.t("That is over already. Write /{command} to start again.").format(
                 command=self.command
             )
-        return ctx.t("That button no longer works. Try the command again.")
+        return ctx.t(STALE_BUTTON)
 
 
 # --- routing (the core calls these) ----------------------------------------------------------
@@ -463,7 +464,7 @@ async def answer_button(ctx: Context, args: tuple[str, ...]) -> None:
     """A dialog's button: (dialog, step, value), good only while that step is being asked."""
     dialog = ctx.registry.dialogs.get(args[0]) if len(args) == 3 else None
     if dialog is None:
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
+        raise Refusal(ctx.t(STALE_BUTTON))
     ongoing = await _ongoing(ctx, dialog)
     if ongoing is None:
         return

@@ -71,10 +71,7 @@ async def permitted_org(ctx: Context, org_id: int) -> Organisation:
     org = await ctx.uow.orgs.get(org_id)
     if org is None:
         raise Refusal(ctx.t("That organisation is gone. Nothing was saved."))
-    if not await ctx.meets(PERMISSION, org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(PERMISSION, org)
     return org
 
 

@@ -224,10 +224,7 @@ async def _summary(ctx: Context, form: NewCircle) -> MessageBuilder:
 
 async def _create(ctx: Context, form: NewCircle) -> None:
     org = await _circle_org(ctx, form)
-    if Permission.MANAGE_CIRCLES not in await ctx.permissions(org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(Permission.MANAGE_CIRCLES, org)
     draft = _draft(form, ctx.person_id)
     if draft.signup_deadline is not None and draft.signup_deadline <= ctx.now:
         raise Refusal(ctx.t("The last day to sign up must be in the future."))

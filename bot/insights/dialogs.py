@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.actions import STALE_BUTTON
 from bot.context import Context, Refusal
 from bot.dialogs import Choice, Dialog, Step
 from bot.domain.organisations import Organisation
@@ -49,7 +50,7 @@ def _count_choices(ctx: Context, draft: Count) -> list[list[Choice]]:
 async def _record_count(ctx: Context, draft: Count) -> None:
     org = await ctx.uow.orgs.get(draft.org)
     if org is None:
-        raise Refusal(ctx.t("That button no longer works. Try the command again."))
+        raise Refusal(ctx.t(STALE_BUTTON))
     await note_report(ctx, org, min(draft.count, MAX_REPORTED))
 
 

@@ -180,10 +180,7 @@ async def _stats_org(ctx: Context, args: str) -> Organisation:
             if slug
             else ctx.t("I don't know which organisation you mean. Write this in its group chat.")
         )
-    if not await ctx.meets(Permission.VIEW_STATS, org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(Permission.VIEW_STATS, org)
     return org
 
 

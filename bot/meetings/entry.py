@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.actions import Choice
+from bot.actions import STALE_BUTTON, Choice
 from bot.context import Context, Refusal, TimerContext
-from bot.core import STALE_BUTTON
 from bot.domain.delivery import Timer
 from bot.domain.people import Status
 from bot.i18n import N_, Translator

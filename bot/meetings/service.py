@@ -217,10 +217,7 @@ async def find_meeting(ctx: Context, raw: str, *, to_group: bool = False) -> Mee
 async def organiser_org(ctx: Context, meeting: Meeting) -> Organisation:
     """The meeting's organisation, where this person must be allowed to manage meetings."""
     org = await org_of(ctx, meeting)
-    if not await ctx.meets(Permission.MANAGE_MEETINGS, org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(Permission.MANAGE_MEETINGS, org)
     return org
 
 

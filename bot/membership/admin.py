@@ -42,10 +42,7 @@ async def bind_channel(ctx: Context, args: str) -> None:
     org = await ctx.uow.orgs.by_slug(args.strip().lower()) if args.strip() else None
     if org is None or org.id is None:
         raise Refusal(ctx.t("Name the organisation by its short name, e.g. /kanal sandviken."))
-    if Permission.MANAGE_CHANNELS not in await ctx.permissions(org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(Permission.MANAGE_CHANNELS, org)
     await ctx.uow.orgs.bind_channel(
         Channel(ctx.chat.platform, ctx.chat.chat_id, org.id, clean_name(ctx.chat.title))
     )

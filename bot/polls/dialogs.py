@@ -260,10 +260,7 @@ def _summary(_: Translator, draft: NewPoll, org: Organisation) -> str:
 
 async def _publish(ctx: Context, draft: NewPoll) -> None:
     org = await _poll_org(ctx, draft)
-    if Permission.MANAGE_POLLS not in await ctx.permissions(org):
-        raise Refusal(
-            ctx.t("Only organisers with the right role in {org} can do that.").format(org=org.name)
-        )
+    await ctx.require(Permission.MANAGE_POLLS, org)
     assert org.id is not None and draft.deadline is not None
     if draft.deadline <= ctx.now:
         raise Refusal(

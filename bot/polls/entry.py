@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.actions import STALE_BUTTON
 from bot.context import Context, Effects, Refusal
 from bot.domain.delivery import Timer
 from bot.events import PollAnswered
@@ -74,8 +75,6 @@ from bot.polls.views import (
     time_answers,
 )
 from bot.registry import CommandSpec, Registry, always
-
-STALE_OPTION = N_("That button no longer works. Try the command again.")
 
 
 def setup(registry: Registry) -> None:
@@ -214,7 +213,7 @@ async def _votable(
     await check_can_vote(ctx, poll)
     # The core read the shape; only the poll knows how many options it has.
     if poll.kind not in kinds or option >= poll.option_count:
-        raise Refusal(ctx.t(STALE_OPTION))
+        raise Refusal(ctx.t(STALE_BUTTON))
     return poll, option
 
 

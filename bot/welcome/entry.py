@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.actions import Choice
+from bot.actions import STALE_BUTTON, Choice
 from bot.context import Context, Refusal
-from bot.core import STALE_BUTTON
 from bot.domain.organisations import Organisation, OrgKind
 from bot.domain.people import Affiliation, Person, Role, Status
 from bot.i18n import N_, Translator
