@@ -14,15 +14,14 @@ from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.native_polls import SqlAlchemyNativePollRepository
 from storage.polls import SqlAlchemyPollRepository
-from storage.repositories import (
+from storage.records import (
     SqlAlchemyButtonRepository,
     SqlAlchemyDialogRepository,
     SqlAlchemyEventRepository,
-    SqlAlchemyOrganisationRepository,
     SqlAlchemyOutboxRepository,
-    SqlAlchemyPeopleRepository,
     SqlAlchemyTimerRepository,
 )
+from storage.repositories import SqlAlchemyOrganisationRepository, SqlAlchemyPeopleRepository
 from storage.turns import Turns
 from storage.welcome import SqlAlchemyWelcomeRepository
 from storage.wheel import SqlAlchemyWheelRepository

@@ -1,0 +1,387 @@
+"""The framework's records, implemented with an async SQLAlchemy session: the outbox,
+timers, button actions, dialog state and the events already handled (`bot.domain.delivery`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.delivery import (
+    ButtonAction,
+    DialogState,
+    OutboxEntry,
+    OutboxStatus,
+    ProcessedEvent,
+    Timer,
+)
+from storage import tables
+from storage.repositories import _count, _Repository
+
+
+class SqlAlchemyOutboxRepository(_Repository):
+    async def add(self, entry: OutboxEntry) -> bool:
+        # One statement, also when another process races us to the key: the hot path of
+        # every reply (a look-up, a savepoint, an insert and its release before).
+        values = {field.name: getattr(entry, field.name) for field in fields(entry)}
+        del values["id"]
+        statement = (
+            _insert(self.session, tables.outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(tables.outbox.c.id)
+        )
+        entry.id = (await self.session.execute(statement)).scalar_one_or_none()
+        return entry.id is not None
+
+    async def claim_due(
+        self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
+    ) -> Sequence[OutboxEntry]:
+        outbox = tables.outbox
+        c = outbox.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Claims take turns (until this transaction ends), so that a replica never sees
+            # an earlier entry of a chat as pending while another is claiming it: one
+            # chat's messages stay in order across replicas. Claiming takes milliseconds.
+            await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        # What a claim reads grows neither with the queue nor with the history: it walks a
+        # platform's pending entries in the order they are claimed (ix_outbox_queue, then
+        # ix_outbox_queue_batch) and looks at each one's chat for earlier entries still on
+        # their way (ix_outbox_chat), until it has `limit`; only entries held up behind an
+        # earlier one of their chat are passed over. Statuses are literals, repeating those
+        # partial indexes' WHERE terms.
+        waiting_behind = _waiting_behind(now)
+        due = c.not_before <= now
+        if self.session.get_bind().dialect.name == "sqlite":
+            # Most pending entries are due: told so, SQLite walks the queue's index in
+            # order instead of sorting every due entry (ix_outbox_due) to return a few.
+            due = sa.func.likely(due)
+
+        def queued(batched: bool, room: int) -> sa.Select[Any]:
+            return (
+                sa.select(OutboxEntry)
+                .where(
+                    c.status == _literal(OutboxStatus.PENDING),
+                    c.batch.is_not(None) if batched else c.batch.is_(None),
+                    c.platform.in_(platforms),
+                    due,
+                    ~waiting_behind,
+                )
+                .order_by(c.id)
+                .limit(room)
+                .with_for_update(skip_locked=True, of=outbox)
+            )
+
+        # Answers and reminders before announcements (which have a batch): a reply must
+        # not wait behind an hour-long announcement to 100,000 members.
+        batch = list(await self.session.scalars(queued(False, limit)))
+        if len(batch) < limit:
+            batch += await self.session.scalars(queued(True, limit - len(batch)))
+        for entry in batch:
+            entry.status = OutboxStatus.CLAIMED
+            entry.claimed_by = owner
+            entry.claimed_until = until
+        await self.session.flush()
+        return batch
+
+    async def start_call(self, entry_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id == entry_id, c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
+            .values(status=OutboxStatus.SENDING, started_at=now, claimed_until=until)
+        )
+        return _count(result) == 1
+
+    async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
+        c = tables.outbox.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Visible to every process as soon as it commits, without waiting for the disk
+            # (milliseconds off the uncertain window, see bot/delivery.py). Only a crash of
+            # the database server itself right then could lose it: the entry would then be
+            # uncertain, as if this process had died.
+            await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id == entry_id, c.status != OutboxStatus.SENT)
+            .values(  # claimed_by stays: which process sent it
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                external_id=external_id,
+                claimed_until=None,
+                # A private message to no one we know (the goodbye after an erasure): once
+                # sent, where it went is forgotten.
+                chat_id=sa.case((sa.and_(c.direct, c.person_id.is_(None)), ""), else_=c.chat_id),
+            )
+        )
+        return _count(result) == 1
+
+    async def settle(
+        self,
+        entry_id: int,
+        owner: str,
+        *,
+        status: OutboxStatus,
+        attempts: int,
+        not_before: datetime,
+        error: str,
+    ) -> bool:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(
+                c.id == entry_id,
+                c.claimed_by == owner,
+                c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+            )
+            .values(
+                status=status,
+                attempts=attempts,
+                not_before=not_before,
+                last_error=error[:500],
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        return _count(result) == 1
+
+    async def release(self, entry_ids: Sequence[int], owner: str) -> int:
+        if not entry_ids:
+            return 0
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(c.id.in_(entry_ids), c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
+            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_until=None)
+        )
+        return _count(result)
+
+    async def renew(self, owner: str, until: datetime, entry_ids: Sequence[int]) -> int:
+        c = tables.outbox.c
+        result = await self.session.execute(
+            sa.update(tables.outbox)
+            .where(
+                c.id.in_(entry_ids),
+                c.claimed_by == owner,
+                c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+            )
+            .values(claimed_until=until)
+        )
+        return _count(result)
+
+    async def claimed(self, expired_before: datetime | None) -> Sequence[OutboxEntry]:
+        c = tables.outbox.c
+        query = sa.select(OutboxEntry).where(
+            c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
+        )
+        if expired_before is not None:
+            query = query.where(sa.or_(c.claimed_until.is_(None), c.claimed_until < expired_before))
+        query = query.order_by(c.id).with_for_update(skip_locked=True)
+        return await self._all(query)
+
+    async def get(self, entry_id: int) -> OutboxEntry | None:
+        return await self.session.get(OutboxEntry, entry_id)
+
+    async def by_key(self, key: str) -> OutboxEntry | None:
+        query = sa.select(OutboxEntry).where(tables.outbox.c.key == key)
+        return await self._first(query)
+
+    async def purge(self, before: datetime) -> int:
+        c = tables.outbox.c
+        done = c.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED])
+        result = await self.session.execute(
+            sa.delete(tables.outbox).where(done, c.created_at < before)
+        )
+        return _count(result)
+
+    async def stuck_sending(self) -> Sequence[OutboxEntry]:
+        query = sa.select(OutboxEntry).where(tables.outbox.c.status == OutboxStatus.SENDING)
+        return await self._all(query)
+
+    async def pending_in_chat(self, platform: str, chat_id: str) -> Sequence[OutboxEntry]:
+        c = tables.outbox.c
+        query = (
+            sa.select(OutboxEntry)
+            .where(
+                c.platform == platform,
+                c.chat_id == chat_id,
+                c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),  # ix_outbox_chat
+                c.status == _literal(OutboxStatus.PENDING),
+                c.batch.is_(None),
+                c.direct.is_(False),
+            )
+            .order_by(c.id)
+            .limit(50)
+        )
+        return await self._all(query)
+
+    async def next_due(
+        self, platforms: Sequence[str], now: datetime | None = None
+    ) -> datetime | None:
+        c = tables.outbox.c
+        pending = (c.status == _literal(OutboxStatus.PENDING), c.platform.in_(platforms))
+        if now is None:
+            return await _min_instant(
+                self.session, sa.select(sa.func.min(c.not_before)).where(*pending)
+            )
+        # Due now only if a claim would take something: entries queued behind a deferred
+        # (or claimed) one of their chat are not, or a rate-limited chat's backlog would
+        # wake the dispatcher again and again for nothing until its deferral ends.
+        due = c.not_before <= now
+        if self.session.get_bind().dialect.name == "sqlite":
+            due = sa.func.likely(due)  # as in the claim: most pending entries are due
+        claimable = sa.select(c.not_before).where(*pending, due, ~_waiting_behind(now)).limit(1)
+        found: datetime | None = (await self.session.execute(claimable)).scalar()
+        if found is not None:
+            return found
+        # Else the first entry that falls due later (a deferral's end, a scheduled post).
+        later = sa.select(sa.func.min(c.not_before)).where(*pending, c.not_before > now)
+        return await _min_instant(self.session, later)
+
+
+def _waiting_behind(now: datetime) -> sa.Exists:
+    """Whether an outbox entry must wait for an earlier entry of its chat still on its way."""
+    c = tables.outbox.c
+    earlier = tables.outbox.alias("earlier")
+    return (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.platform == c.platform,
+            earlier.c.chat_id == c.chat_id,
+            earlier.c.status.in_([_literal(s) for s in tables.OUTBOX_WAITING]),
+            earlier.c.id < c.id,
+            # Claimed or sending, or pending and not yet due. A copy of an announcement
+            # merely waiting its turn holds nothing up: an answer to the same person
+            # goes first (they are waiting for it; the announcement has not reached them).
+            sa.or_(
+                earlier.c.status != _literal(OutboxStatus.PENDING),
+                earlier.c.not_before > now,
+            ),
+        )
+        # Checked for each entry as the scan meets it, never joined to the whole queue:
+        # PostgreSQL chooses that join when its statistics trail a bulk insert.
+        .offset(0)
+        .exists()
+    )
+
+
+class SqlAlchemyTimerRepository(_Repository):
+    async def schedule(self, timer: Timer) -> None:
+        existing = await self._first(sa.select(Timer).filter_by(key=timer.key))
+        if existing is None:
+            await self._add(timer)
+        elif existing.done_at is None:  # a done timer is never re-armed under the same key
+            existing.due_at = timer.due_at
+            existing.payload = timer.payload
+
+    async def cancel(self, key: str) -> None:
+        c = tables.timers.c
+        await self.session.execute(
+            sa.delete(tables.timers).where(c.key == key, c.done_at.is_(None))
+        )
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Timer]:
+        c = tables.timers.c
+        query = (
+            sa.select(Timer)
+            .where(c.done_at.is_(None), c.due_at <= now)
+            .order_by(c.due_at, c.id)
+            .limit(limit)
+        )
+        return await self._all(query)
+
+    async def get(self, timer_id: int) -> Timer | None:
+        return await self.session.get(Timer, timer_id, with_for_update=True)
+
+    async def next_due(self) -> datetime | None:
+        c = tables.timers.c
+        return await _min_instant(
+            self.session, sa.select(sa.func.min(c.due_at)).where(c.done_at.is_(None))
+        )
+
+
+class SqlAlchemyButtonRepository(_Repository):
+    async def add(self, action: ButtonAction) -> None:
+        self.session.add(action)
+
+    async def get(self, token: str) -> ButtonAction | None:
+        return await self._get(ButtonAction, token)
+
+    async def purge(self, before: datetime) -> int:
+        c = tables.button_actions.c
+        result = await self.session.execute(
+            sa.delete(tables.button_actions).where(c.created_at < before)
+        )
+        return _count(result)
+
+
+class SqlAlchemyDialogRepository(_Repository):
+    async def get(self, person_id: int, platform: str, chat_id: str) -> DialogState | None:
+        query = sa.select(DialogState).filter_by(
+            person_id=person_id, platform=platform, chat_id=chat_id
+        )
+        return await self._first(query)
+
+    async def save(self, state: DialogState) -> None:
+        existing = await self.get(state.person_id, state.platform, state.chat_id)
+        if existing is None:
+            await self._add(state)
+            return
+        existing.name, existing.step = state.name, state.step
+        existing.data, existing.updated_at = dict(state.data), state.updated_at
+
+    async def clear(self, person_id: int, platform: str, chat_id: str) -> None:
+        existing = await self.get(person_id, platform, chat_id)
+        if existing is not None:
+            await self.session.delete(existing)
+            await self.session.flush()
+
+
+class SqlAlchemyEventRepository(_Repository):
+    async def first_time(self, event: ProcessedEvent) -> bool:
+        # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
+        # racing the first waits here for its transaction, then finds the mark.
+        c = tables.processed_events.c
+        statement = (
+            _insert(self.session, tables.processed_events)
+            .values(
+                platform=event.platform, event_id=event.event_id, processed_at=event.processed_at
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            .returning(c.platform)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def purge(self, before: datetime) -> int:
+        c = tables.processed_events.c
+        result = await self.session.execute(
+            sa.delete(tables.processed_events).where(c.processed_at < before)
+        )
+        return _count(result)
+
+
+# The transaction-scoped advisory lock that makes outbox claims take turns on PostgreSQL
+# (a different key from the scheduler's session lock, see storage/coordination.py).
+_CLAIM_LOCK = 0x53_61_6D_01
+
+
+def _insert(session: AsyncSession, table: sa.Table) -> Any:
+    """An INSERT that can be told what to do on a conflict (`on_conflict_do_nothing`)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _literal(status: OutboxStatus) -> sa.ColumnElement[Any]:
+    """A status written into the SQL, as the outbox's partial indexes name it."""
+    return sa.literal_column(f"'{status.value}'")
+
+
+async def _min_instant(session: AsyncSession, query: sa.Select[Any]) -> datetime | None:
+    # min() keeps the column's type, so the value comes back as an aware UTC datetime.
+    value: datetime | None = (await session.execute(query)).scalar()
+    return value
