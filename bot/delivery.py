@@ -84,6 +84,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.delivery import ButtonAction, OutboxEntry, OutboxStatus
+from bot.group_commit import GroupCommit
 from bot.messages import Button, OutgoingMessage
 from bot.polls.native import record_post
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
@@ -317,6 +318,11 @@ class Dispatcher:
         self._concurrency = dict(options.concurrency)
         self.stats = DeliveryStats()
         self._held: set[int] = set()  # claimed here and not settled yet: renewed, never taken
+        # Start marks, and results that are plain "sent", of concurrent sends share their
+        # transactions (bot/group_commit.py); marks and results apart, so a start mark
+        # is always committed durably.
+        self._marks = GroupCommit(uow_factory)
+        self._results = GroupCommit(uow_factory)
         self._running = asyncio.Lock()
         self._halted = False
 
@@ -537,11 +543,10 @@ class Dispatcher:
 
     async def _start(self, entry: OutboxEntry) -> bool:
         assert entry.id is not None
-        now = self._clock.now()
-        async with self._uow_factory() as uow:
-            started = await uow.outbox.start_call(entry.id, self.owner, now, now + self.lease)
-            await uow.commit()
-        return started
+        entry_id, now = entry.id, self._clock.now()
+        return await self._marks.run(
+            lambda uow: uow.outbox.start_call(entry_id, self.owner, now, now + self.lease)
+        )
 
     async def _record(
         self,
@@ -551,7 +556,12 @@ class Dispatcher:
         error: DeliveryError | None,
     ) -> _Result:
         assert entry.id is not None
-        now = self._clock.now()
+        entry_id, now = entry.id, self._clock.now()
+        if error is None and message.native_poll is None:
+            first = await self._results.run(
+                lambda uow: uow.outbox.mark_sent(entry_id, now, external_id)
+            )
+            return self._sent(entry, first)
         async with self._uow_factory() as uow:
             if error is None:
                 first = await uow.outbox.mark_sent(entry.id, now, external_id)
@@ -559,15 +569,7 @@ class Dispatcher:
                     entry.external_id = external_id
                     await record_post(uow.native_polls, entry, message.native_poll, now)
                 await uow.commit()
-                if first:
-                    self.stats.sent += 1
-                else:
-                    log.warning(
-                        "outbox entry %s (%s) was sent here after another process had sent it",
-                        entry.id,
-                        entry.key,
-                    )
-                return _Result.SENT
+                return self._sent(entry, first)
             result = _Result.HELD
             status = OutboxStatus.PENDING
             attempts = entry.attempts
@@ -612,3 +614,14 @@ class Dispatcher:
         else:
             self.stats.retried += 1
         return result
+
+    def _sent(self, entry: OutboxEntry, first: bool) -> _Result:
+        if first:
+            self.stats.sent += 1
+        else:
+            log.warning(
+                "outbox entry %s (%s) was sent here after another process had sent it",
+                entry.id,
+                entry.key,
+            )
+        return _Result.SENT

@@ -90,16 +90,12 @@ class SqlAlchemyOutboxRepository(_Repository):
         return batch
 
     async def start_call(self, entry_id: int, owner: str, now: datetime, until: datetime) -> bool:
-        c = tables.outbox.c
         result = await self.session.execute(
-            sa.update(tables.outbox)
-            .where(c.id == entry_id, c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
-            .values(status=OutboxStatus.SENDING, started_at=now, claimed_until=until)
+            _START_CALL, {"entry": entry_id, "owner": owner, "now": now, "until": until}
         )
         return _count(result) == 1
 
     async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
-        c = tables.outbox.c
         if self.session.get_bind().dialect.name == "postgresql":
             # Visible to every process as soon as it commits, without waiting for the disk
             # (milliseconds off the uncertain window, see bot/delivery.py). Only a crash of
@@ -107,17 +103,7 @@ class SqlAlchemyOutboxRepository(_Repository):
             # uncertain, as if this process had died.
             await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
         result = await self.session.execute(
-            sa.update(tables.outbox)
-            .where(c.id == entry_id, c.status != OutboxStatus.SENT)
-            .values(  # claimed_by stays: which process sent it
-                status=OutboxStatus.SENT,
-                sent_at=now,
-                external_id=external_id,
-                claimed_until=None,
-                # A private message to no one we know (the goodbye after an erasure): once
-                # sent, where it went is forgotten.
-                chat_id=sa.case((sa.and_(c.direct, c.person_id.is_(None)), ""), else_=c.chat_id),
-            )
+            _MARK_SENT, {"entry": entry_id, "now": now, "external": external_id}
         )
         return _count(result) == 1
 
@@ -368,6 +354,37 @@ class SqlAlchemyEventRepository(_Repository):
 # The transaction-scoped advisory lock that makes outbox claims take turns on PostgreSQL
 # (a different key from the scheduler's session lock, see storage/coordination.py).
 _CLAIM_LOCK = 0x53_61_6D_01
+
+
+# The two writes around every platform call (bot/delivery.py), built once: building an
+# UPDATE and its cache key cost more CPU than running it (issue 21's paid broadcasts).
+_o = tables.outbox.c
+_START_CALL = (
+    sa.update(tables.outbox)
+    .where(
+        _o.id == sa.bindparam("entry"),
+        _o.claimed_by == sa.bindparam("owner"),
+        _o.status == OutboxStatus.CLAIMED,
+    )
+    .values(
+        status=OutboxStatus.SENDING,
+        started_at=sa.bindparam("now", type_=_o.started_at.type),
+        claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
+    )
+)
+_MARK_SENT = (
+    sa.update(tables.outbox)
+    .where(_o.id == sa.bindparam("entry"), _o.status != OutboxStatus.SENT)
+    .values(  # claimed_by stays: which process sent it
+        status=OutboxStatus.SENT,
+        sent_at=sa.bindparam("now", type_=_o.sent_at.type),
+        external_id=sa.bindparam("external", type_=_o.external_id.type),
+        claimed_until=None,
+        # A private message to no one we know (the goodbye after an erasure): once
+        # sent, where it went is forgotten.
+        chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
+    )
+)
 
 
 def _insert(session: AsyncSession, table: sa.Table) -> Any:
