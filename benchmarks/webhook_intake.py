@@ -57,6 +57,8 @@ from tests.platform_doubles.telegram_api import TOKEN, TelegramDouble
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP = int(interactions.GROUP)
+# `-m cProfile -o FILE` before `-m bot run` with --profile: the replicas' profiles.
+PROFILE: list[str] = []
 
 
 def _free_port() -> int:
@@ -86,11 +88,16 @@ class Replica:
             encoding="utf-8",
         )
         self.log = folder / f"replica-{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SAMTAL_")}
+        # Bytecode as an installed copy has it (pip compiles at install): never from source.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SAMTAL_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(SAMTAL_TELEGRAM_TOKEN=TOKEN, SAMTAL_DATA_DIR=str(folder / name))
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
+                [sys.executable, *PROFILE, "-m", "bot", "run", "--config", str(self.config)],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -255,6 +262,11 @@ async def cold_start() -> None:
                 "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
             },
         }
+        compiling = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "compileall", "-q", "bot", "samtal", "storage", "adapters"],
+            cwd=ROOT,
+        )
+        await compiling.wait()
         print(f"load average: {_load()}")
         began = time.monotonic()
         replica = Replica(folder, "cold", url, double.base_url)
@@ -279,9 +291,17 @@ async def cold_start() -> None:
 def imports() -> None:
     """Where `samtal run`'s imports spend their time: each module's own time, summed by
     top-level package (so a package's figure leaves out the packages it imports)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import samtal.cli, samtal.platforms"],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import samtal.cli, samtal.platforms, adapters.telegram.app",
+        ],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -297,6 +317,8 @@ def imports() -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.profile:
+        PROFILE.extend(["-m", "cProfile", "-o", args.profile])
     if args.cold_start:
         await cold_start()
         return
@@ -318,8 +340,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--updates", type=int, default=3000, help="presses posted (3000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients (32)")
     parser.add_argument("--cold-start", action="store_true", help="time to the first answer")
+    parser.add_argument(
+        "--root", metavar="DIR", help="run the replicas from this copy of the code (before/after)"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the (last) replica to FILE")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    arguments = parse()
+    if arguments.root:
+        ROOT = Path(arguments.root).resolve()
+    asyncio.run(main(arguments))
