@@ -3,7 +3,7 @@ timers, button actions, dialog state and the events already handled (`bot.domain
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,8 @@ class SqlAlchemyOutboxRepository(_Repository):
         # every reply (a look-up, a savepoint, an insert and its release before).
         values = {field.name: getattr(entry, field.name) for field in fields(entry)}
         del values["id"]
-        statement = (
-            _insert(self.session, tables.outbox)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(tables.outbox.c.id)
-        )
-        entry.id = (await self.session.execute(statement)).scalar_one_or_none()
+        statement = _built(self.session, "outbox.add", _outbox_add)
+        entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
         return entry.id is not None
 
     async def claim_due(
@@ -332,16 +327,13 @@ class SqlAlchemyEventRepository(_Repository):
     async def first_time(self, event: ProcessedEvent) -> bool:
         # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
         # racing the first waits here for its transaction, then finds the mark.
-        c = tables.processed_events.c
-        statement = (
-            _insert(self.session, tables.processed_events)
-            .values(
-                platform=event.platform, event_id=event.event_id, processed_at=event.processed_at
-            )
-            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-            .returning(c.platform)
-        )
-        return (await self.session.execute(statement)).first() is not None
+        statement = _built(self.session, "events.first_time", _first_time)
+        values = {
+            "platform": event.platform,
+            "event_id": event.event_id,
+            "processed_at": event.processed_at,
+        }
+        return (await self.session.execute(statement, values)).first() is not None
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
@@ -385,6 +377,36 @@ _MARK_SENT = (
         chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
     )
 )
+
+
+# Statements of every press or reply, built once per dialect (see _START_CALL above).
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built(session: AsyncSession, name: str, build: Callable[[Any], Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    found = _BUILT.get((dialect, name))
+    if found is None:
+        found = _BUILT[(dialect, name)] = build(postgresql if dialect == "postgresql" else sqlite)
+    return found
+
+
+def _outbox_add(dialect: Any) -> Any:
+    """An outbox entry, unless its key is queued already (the values come with the call)."""
+    return (
+        dialect.insert(tables.outbox)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(tables.outbox.c.id)
+    )
+
+
+def _first_time(dialect: Any) -> Any:
+    """An event's mark, unless it was handled already (the values come with the call)."""
+    return (
+        dialect.insert(tables.processed_events)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(tables.processed_events.c.platform)
+    )
 
 
 def _insert(session: AsyncSession, table: sa.Table) -> Any:
