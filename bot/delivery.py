@@ -77,8 +77,7 @@ import asyncio
 import enum
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -88,6 +87,10 @@ from bot.group_commit import GroupCommit
 from bot.messages import Button, OutgoingMessage
 from bot.polls.native import record_post
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
+from bot.sending import ClaimLost, _Sending, _sending
+from bot.sending import current_delivery_id as current_delivery_id
+from bot.sending import current_delivery_key as current_delivery_key
+from bot.sending import platform_call_starting as platform_call_starting
 
 log = logging.getLogger(__name__)
 
@@ -124,55 +127,6 @@ class DeliveryStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-class ClaimLost(Exception):
-    """Another process took the entry over before its platform call started: do not send."""
-
-
-@dataclass(frozen=True)
-class _Sending:
-    """The entry a gateway is sending right now, as the dispatcher hands it over."""
-
-    # Unique to the entry: not the row id alone, since SQLite reuses deleted rows' ids.
-    delivery_id: str
-    mark: Callable[[], Awaitable[None]]  # writes the start mark, once
-    key: str = ""  # the entry's idempotency key (names the event a reply answers)
-
-
-_sending: ContextVar[_Sending | None] = ContextVar("samtal_sending", default=None)
-
-
-def current_delivery_id() -> str | None:
-    """The outbox entry being sent (a string unique to it), for platforms that take an
-    idempotency key.
-
-    Discord does (a message nonce it enforces for a few minutes): a message sent again
-    after a takeover then comes back as the one already posted, closing the window
-    described in the module's note there. None outside the dispatcher.
-    """
-    sending = _sending.get()
-    return sending.delivery_id if sending else None
-
-
-def current_delivery_key() -> str | None:
-    """The key of the outbox entry being sent, e.g. `reply:discord:i123:1`: a gateway that
-    answers an interaction in place (Discord) finds the event a reply answers in it."""
-    sending = _sending.get()
-    return sending.key if sending else None
-
-
-async def platform_call_starting() -> None:
-    """A gateway with `reports_call_start = True` awaits this right before each platform
-    request that may deliver the message, at the end of any wait for its rate limiter.
-
-    The first call per message writes the dispatcher's start mark (see the module's
-    note); later ones do nothing, and outside the dispatcher it does nothing at all.
-    It raises `ClaimLost` when the message must not be sent: let it through.
-    """
-    sending = _sending.get()
-    if sending is not None:
-        await sending.mark()
 
 
 async def enqueue(
