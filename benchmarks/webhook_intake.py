@@ -84,7 +84,8 @@ class Replica:
             f'[database]\nurl = "{url}"\n\n[bot]\nlog_level = "WARNING"\n\n'
             f'[telegram]\nbase_url = "{base_url}"\n'
             f'webhook_url = "https://bench.invalid/telegram"\n'
-            f'webhook_listen = "127.0.0.1"\nwebhook_port = {self.port}\n',
+            f'webhook_listen = "127.0.0.1"\nwebhook_port = {self.port}\n'
+            f"\n[web]\nport = {_free_port()}\n",
             encoding="utf-8",
         )
         self.log = folder / f"replica-{name}.log"
