@@ -51,21 +51,31 @@ class GroupCommit:
     async def _flush(self) -> None:
         # One turn of the event loop first: writers made ready by the same wake-up (answers
         # that arrived together) queue theirs and share this transaction.
-        await asyncio.sleep(0)
-        while self._queued:
-            batch, self._queued = self._queued[: self._most], self._queued[self._most :]
-            try:
-                await self._together(batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][1], error=exc)
-                    continue
-                log.warning("a shared transaction of %d writes failed; one at a time", len(batch))
-                for write, future in batch:
-                    try:
-                        await self._together([(write, future)])
-                    except Exception as alone:
-                        _settle(future, error=alone)
+        batch: list[tuple[Write, asyncio.Future[object]]] = []
+        try:
+            await asyncio.sleep(0)
+            while self._queued:
+                batch, self._queued = self._queued[: self._most], self._queued[self._most :]
+                await self._batch(batch)
+        except asyncio.CancelledError:  # shutting down: no writer is left waiting forever
+            for _, future in batch + self._queued:
+                future.cancel()
+            self._queued = []
+            raise
+
+    async def _batch(self, batch: list[tuple[Write, asyncio.Future[object]]]) -> None:
+        try:
+            await self._together(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=exc)
+                return
+            log.warning("a shared transaction of %d writes failed; one at a time", len(batch))
+            for write, future in batch:
+                try:
+                    await self._together([(write, future)])
+                except Exception as alone:
+                    _settle(future, error=alone)
 
     async def _together(self, batch: list[tuple[Write, asyncio.Future[object]]]) -> None:
         results = []
