@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -241,6 +242,7 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
             for replica in running:
                 replica.stop()
             await double.stop()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 async def cold_start() -> None:
@@ -284,6 +286,7 @@ async def cold_start() -> None:
         finally:
             replica.stop()
             await double.stop()
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"webhook took the first update {taken:.2f} s after start")
     print(f"first answer reached the double {answered:.2f} s after start")
     imports()
