@@ -77,16 +77,20 @@ import asyncio
 import enum
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.delivery import ButtonAction, OutboxEntry, OutboxStatus
+from bot.group_commit import GroupCommit
 from bot.messages import Button, OutgoingMessage
 from bot.polls.native import record_post
 from bot.ports import DeliveryError, Gateway, UnitOfWork, UnitOfWorkFactory
+from bot.sending import ClaimLost, _Sending, _sending
+from bot.sending import current_delivery_id as current_delivery_id
+from bot.sending import current_delivery_key as current_delivery_key
+from bot.sending import platform_call_starting as platform_call_starting
 
 log = logging.getLogger(__name__)
 
@@ -123,55 +127,6 @@ class DeliveryStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-class ClaimLost(Exception):
-    """Another process took the entry over before its platform call started: do not send."""
-
-
-@dataclass(frozen=True)
-class _Sending:
-    """The entry a gateway is sending right now, as the dispatcher hands it over."""
-
-    # Unique to the entry: not the row id alone, since SQLite reuses deleted rows' ids.
-    delivery_id: str
-    mark: Callable[[], Awaitable[None]]  # writes the start mark, once
-    key: str = ""  # the entry's idempotency key (names the event a reply answers)
-
-
-_sending: ContextVar[_Sending | None] = ContextVar("samtal_sending", default=None)
-
-
-def current_delivery_id() -> str | None:
-    """The outbox entry being sent (a string unique to it), for platforms that take an
-    idempotency key.
-
-    Discord does (a message nonce it enforces for a few minutes): a message sent again
-    after a takeover then comes back as the one already posted, closing the window
-    described in the module's note there. None outside the dispatcher.
-    """
-    sending = _sending.get()
-    return sending.delivery_id if sending else None
-
-
-def current_delivery_key() -> str | None:
-    """The key of the outbox entry being sent, e.g. `reply:discord:i123:1`: a gateway that
-    answers an interaction in place (Discord) finds the event a reply answers in it."""
-    sending = _sending.get()
-    return sending.key if sending else None
-
-
-async def platform_call_starting() -> None:
-    """A gateway with `reports_call_start = True` awaits this right before each platform
-    request that may deliver the message, at the end of any wait for its rate limiter.
-
-    The first call per message writes the dispatcher's start mark (see the module's
-    note); later ones do nothing, and outside the dispatcher it does nothing at all.
-    It raises `ClaimLost` when the message must not be sent: let it through.
-    """
-    sending = _sending.get()
-    if sending is not None:
-        await sending.mark()
 
 
 async def enqueue(
@@ -317,6 +272,11 @@ class Dispatcher:
         self._concurrency = dict(options.concurrency)
         self.stats = DeliveryStats()
         self._held: set[int] = set()  # claimed here and not settled yet: renewed, never taken
+        # Start marks, and results that are plain "sent", of concurrent sends share their
+        # transactions (bot/group_commit.py); marks and results apart, so a start mark
+        # is always committed durably.
+        self._marks = GroupCommit(uow_factory)
+        self._results = GroupCommit(uow_factory)
         self._running = asyncio.Lock()
         self._halted = False
 
@@ -537,11 +497,10 @@ class Dispatcher:
 
     async def _start(self, entry: OutboxEntry) -> bool:
         assert entry.id is not None
-        now = self._clock.now()
-        async with self._uow_factory() as uow:
-            started = await uow.outbox.start_call(entry.id, self.owner, now, now + self.lease)
-            await uow.commit()
-        return started
+        entry_id, now = entry.id, self._clock.now()
+        return await self._marks.run(
+            lambda uow: uow.outbox.start_call(entry_id, self.owner, now, now + self.lease)
+        )
 
     async def _record(
         self,
@@ -551,7 +510,12 @@ class Dispatcher:
         error: DeliveryError | None,
     ) -> _Result:
         assert entry.id is not None
-        now = self._clock.now()
+        entry_id, now = entry.id, self._clock.now()
+        if error is None and message.native_poll is None:
+            first = await self._results.run(
+                lambda uow: uow.outbox.mark_sent(entry_id, now, external_id)
+            )
+            return self._sent(entry, first)
         async with self._uow_factory() as uow:
             if error is None:
                 first = await uow.outbox.mark_sent(entry.id, now, external_id)
@@ -559,15 +523,7 @@ class Dispatcher:
                     entry.external_id = external_id
                     await record_post(uow.native_polls, entry, message.native_poll, now)
                 await uow.commit()
-                if first:
-                    self.stats.sent += 1
-                else:
-                    log.warning(
-                        "outbox entry %s (%s) was sent here after another process had sent it",
-                        entry.id,
-                        entry.key,
-                    )
-                return _Result.SENT
+                return self._sent(entry, first)
             result = _Result.HELD
             status = OutboxStatus.PENDING
             attempts = entry.attempts
@@ -612,3 +568,14 @@ class Dispatcher:
         else:
             self.stats.retried += 1
         return result
+
+    def _sent(self, entry: OutboxEntry, first: bool) -> _Result:
+        if first:
+            self.stats.sent += 1
+        else:
+            log.warning(
+                "outbox entry %s (%s) was sent here after another process had sent it",
+                entry.id,
+                entry.key,
+            )
+        return _Result.SENT

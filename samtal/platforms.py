@@ -13,18 +13,19 @@ import hashlib
 import hmac
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from adapters import redaction
-from adapters.discord.app import SamtalClient
-from adapters.discord.app import start_failure as discord_failure
-from adapters.telegram.app import TelegramAdapter, Webhook
-from adapters.telegram.app import start_failure as telegram_failure
 from samtal.clock import SystemClock
 from samtal.config import Config
 from samtal.health import Probe, discord_probe, telegram_probe
 from samtal.replication import ReplicaTimings
 from samtal.runtime import Operating, Wakeup, build_replica, start_operating
 from samtal.startup import DEFAULT_BACKOFF, Backoff, PlatformStartError, start_until_up
+
+if TYPE_CHECKING:  # each platform's library is imported only when it is configured (start-up)
+    from adapters.discord.app import SamtalClient
+    from adapters.telegram.app import TelegramAdapter
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ async def run_platforms(
 
     try:
         if config.telegram_token:
+            from adapters.telegram.app import TelegramAdapter, Webhook
+
             webhook = None
             if config.telegram.webhook_url:
                 webhook = Webhook(
@@ -111,6 +114,8 @@ async def run_platforms(
             )
             samtal.dispatcher.add_gateway(telegram.gateway)
         if config.discord_token:
+            from adapters.discord.app import SamtalClient
+
             discord_client = SamtalClient(
                 samtal,
                 api_base=config.discord.api_base,
@@ -164,6 +169,8 @@ async def run_platforms(
 
 
 async def _start_telegram(telegram: TelegramAdapter, stop: asyncio.Event, backoff: Backoff) -> None:
+    from adapters.telegram.app import start_failure as telegram_failure
+
     if await start_until_up("Telegram", telegram.start, telegram_failure, stop, backoff):
         log.info("Telegram: running as @%s", telegram.username)
 
@@ -172,6 +179,8 @@ async def _run_discord(
     client: SamtalClient, token: str, stop: asyncio.Event, backoff: Backoff
 ) -> None:
     """Logs in (again after network errors), then runs the gateway until the client closes."""
+    from adapters.discord.app import start_failure as discord_failure
+
     if await start_until_up(
         "Discord", lambda: client.login_once(token), discord_failure, stop, backoff
     ):

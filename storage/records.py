@@ -3,7 +3,7 @@ timers, button actions, dialog state and the events already handled (`bot.domain
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,8 @@ class SqlAlchemyOutboxRepository(_Repository):
         # every reply (a look-up, a savepoint, an insert and its release before).
         values = {field.name: getattr(entry, field.name) for field in fields(entry)}
         del values["id"]
-        statement = (
-            _insert(self.session, tables.outbox)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(tables.outbox.c.id)
-        )
-        entry.id = (await self.session.execute(statement)).scalar_one_or_none()
+        statement = _built(self.session, "outbox.add", _outbox_add)
+        entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
         return entry.id is not None
 
     async def claim_due(
@@ -90,16 +85,12 @@ class SqlAlchemyOutboxRepository(_Repository):
         return batch
 
     async def start_call(self, entry_id: int, owner: str, now: datetime, until: datetime) -> bool:
-        c = tables.outbox.c
         result = await self.session.execute(
-            sa.update(tables.outbox)
-            .where(c.id == entry_id, c.claimed_by == owner, c.status == OutboxStatus.CLAIMED)
-            .values(status=OutboxStatus.SENDING, started_at=now, claimed_until=until)
+            _START_CALL, {"entry": entry_id, "owner": owner, "now": now, "until": until}
         )
         return _count(result) == 1
 
     async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
-        c = tables.outbox.c
         if self.session.get_bind().dialect.name == "postgresql":
             # Visible to every process as soon as it commits, without waiting for the disk
             # (milliseconds off the uncertain window, see bot/delivery.py). Only a crash of
@@ -107,17 +98,7 @@ class SqlAlchemyOutboxRepository(_Repository):
             # uncertain, as if this process had died.
             await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
         result = await self.session.execute(
-            sa.update(tables.outbox)
-            .where(c.id == entry_id, c.status != OutboxStatus.SENT)
-            .values(  # claimed_by stays: which process sent it
-                status=OutboxStatus.SENT,
-                sent_at=now,
-                external_id=external_id,
-                claimed_until=None,
-                # A private message to no one we know (the goodbye after an erasure): once
-                # sent, where it went is forgotten.
-                chat_id=sa.case((sa.and_(c.direct, c.person_id.is_(None)), ""), else_=c.chat_id),
-            )
+            _MARK_SENT, {"entry": entry_id, "now": now, "external": external_id}
         )
         return _count(result) == 1
 
@@ -346,16 +327,13 @@ class SqlAlchemyEventRepository(_Repository):
     async def first_time(self, event: ProcessedEvent) -> bool:
         # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
         # racing the first waits here for its transaction, then finds the mark.
-        c = tables.processed_events.c
-        statement = (
-            _insert(self.session, tables.processed_events)
-            .values(
-                platform=event.platform, event_id=event.event_id, processed_at=event.processed_at
-            )
-            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-            .returning(c.platform)
-        )
-        return (await self.session.execute(statement)).first() is not None
+        statement = _built(self.session, "events.first_time", _first_time)
+        values = {
+            "platform": event.platform,
+            "event_id": event.event_id,
+            "processed_at": event.processed_at,
+        }
+        return (await self.session.execute(statement, values)).first() is not None
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
@@ -368,6 +346,67 @@ class SqlAlchemyEventRepository(_Repository):
 # The transaction-scoped advisory lock that makes outbox claims take turns on PostgreSQL
 # (a different key from the scheduler's session lock, see storage/coordination.py).
 _CLAIM_LOCK = 0x53_61_6D_01
+
+
+# The two writes around every platform call (bot/delivery.py), built once: building an
+# UPDATE and its cache key cost more CPU than running it (issue 21's paid broadcasts).
+_o = tables.outbox.c
+_START_CALL = (
+    sa.update(tables.outbox)
+    .where(
+        _o.id == sa.bindparam("entry"),
+        _o.claimed_by == sa.bindparam("owner"),
+        _o.status == OutboxStatus.CLAIMED,
+    )
+    .values(
+        status=OutboxStatus.SENDING,
+        started_at=sa.bindparam("now", type_=_o.started_at.type),
+        claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
+    )
+)
+_MARK_SENT = (
+    sa.update(tables.outbox)
+    .where(_o.id == sa.bindparam("entry"), _o.status != OutboxStatus.SENT)
+    .values(  # claimed_by stays: which process sent it
+        status=OutboxStatus.SENT,
+        sent_at=sa.bindparam("now", type_=_o.sent_at.type),
+        external_id=sa.bindparam("external", type_=_o.external_id.type),
+        claimed_until=None,
+        # A private message to no one we know (the goodbye after an erasure): once
+        # sent, where it went is forgotten.
+        chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
+    )
+)
+
+
+# Statements of every press or reply, built once per dialect (see _START_CALL above).
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built(session: AsyncSession, name: str, build: Callable[[Any], Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    found = _BUILT.get((dialect, name))
+    if found is None:
+        found = _BUILT[(dialect, name)] = build(postgresql if dialect == "postgresql" else sqlite)
+    return found
+
+
+def _outbox_add(dialect: Any) -> Any:
+    """An outbox entry, unless its key is queued already (the values come with the call)."""
+    return (
+        dialect.insert(tables.outbox)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(tables.outbox.c.id)
+    )
+
+
+def _first_time(dialect: Any) -> Any:
+    """An event's mark, unless it was handled already (the values come with the call)."""
+    return (
+        dialect.insert(tables.processed_events)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(tables.processed_events.c.platform)
+    )
 
 
 def _insert(session: AsyncSession, table: sa.Table) -> Any:

@@ -7,16 +7,25 @@ registered with setWebhook.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from telegram import Bot, BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 
 from adapters import redaction
 from adapters.telegram.gateway import RateLimiter, TelegramGateway
@@ -30,6 +39,48 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # poll_answer: votes in the bot's native polls (see adapters/telegram/polls.py).
 ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
+# Updates handled at once: one person's in the order they came, different people's side by
+# side (a press waits for its answer to Telegram; one at a time, that capped a process at
+# a few dozen updates a second).
+CONCURRENT_UPDATES = 64
+
+
+class InOrderPerSender(BaseUpdateProcessor):
+    """Handles updates concurrently, but each sender's one after another, in arrival order
+    (their dialog's answers, a press after the message it answers)."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._turns: dict[object, tuple[asyncio.Lock, list[int]]] = {}  # lock, users
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _sender(update)
+        turn, users = self._turns.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with turn:
+                await coroutine
+        finally:
+            users[0] -= 1
+            if not users[0]:  # nobody holds it or waits for it
+                del self._turns[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _sender(update: object) -> object:
+    if isinstance(update, Update):
+        user = update.effective_user
+        if user is not None:
+            return user.id
+        chat = update.effective_chat
+        if chat is not None:
+            return ("chat", chat.id)
+    return None
 
 
 @dataclass(frozen=True)
@@ -95,6 +146,7 @@ class TelegramAdapter:
             .base_url(base_url)
             .base_file_url(base_file_url)
             .get_updates_read_timeout(poll_timeout + 5)
+            .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
         )
         if timeout is not None:
             builder = builder.connect_timeout(timeout).read_timeout(timeout)
