@@ -156,9 +156,14 @@ def duration(minutes: int, t: Translator) -> str:
 # --- What the service sends ---------------------------------------------------------------
 
 
-def announcement(t: Translator, meeting: Meeting, org: Organisation) -> OutgoingMessage:
+NEW_MEETING = N_("New themed meeting")
+
+
+def announcement(
+    t: Translator, meeting: Meeting, org: Organisation, heading: str = NEW_MEETING
+) -> OutgoingMessage:
     """The post in the organisation's channels; it opens the meeting's thread and event."""
-    text = MessageBuilder().line(bold(t("New themed meeting")))
+    text = MessageBuilder().line(bold(t(heading)))
     add_facts(text, meeting, org, org.zone, t, in_group=True)
     if meeting.description:
         text.paragraph(meeting.description)
