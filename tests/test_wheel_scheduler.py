@@ -211,4 +211,4 @@ async def test_an_old_or_forged_rsvp_button_gets_the_shared_stale_answer(console
         event = await uow.wheel.event(1)
         assert event is not None and await uow.wheel.answers(1) == []
     said = await press_with(console, "anna", RSVP, "1 yes")
-    assert f"kommer på {event.name}" in said and STALE not in said
+    assert f"kommer till {event.name}" in said and STALE not in said
