@@ -299,3 +299,13 @@ def test_the_picture_bands_weekly_items_and_lists_the_others_with_names_and_date
     )
     assert [m.number for m in layout.marks] == list(range(1, len(layout.marks) + 1))
     assert len(lines) == len({o.key for o in occurrences})
+
+
+def test_the_districts_courses_become_circles_of_their_kind() -> None:
+    from bot.circles.model import EducationKind
+    from bot.wheel.service import education_kind
+
+    assert education_kind("Medlemsutbildning steg 2") is EducationKind.MEMBER_EDUCATION_2
+    assert (
+        education_kind("Funktionsutbildning för nyvalda i styrelserna") is EducationKind.LEADERSHIP
+    )

@@ -289,7 +289,7 @@ def education_kind(name: str) -> EducationKind:
         return EducationKind.MEMBER_EDUCATION_2
     if "steg 1" in folded or "step 1" in folded or "medlemsutbildning" in folded:
         return EducationKind.MEMBER_EDUCATION_1
-    if "ledar" in folded or "leader" in folded:
+    if "ledar" in folded or "leader" in folded or "funktionsutbildning" in folded:
         return EducationKind.LEADERSHIP
     return EducationKind.OTHER
 

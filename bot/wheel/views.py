@@ -49,9 +49,10 @@ MEETING_WORDING: dict[ActivityKind, tuple[str, str]] = {
     ),
     ActivityKind.ANNUAL_MEETING: (
         N_("Notice of the annual meeting"),
+        # Not "every member has a vote": at a district's annual meeting the delegates vote.
         N_(
             "The annual meeting decides on the annual report, the accounts and the activity "
-            "plan, and elects the board. Every member has a vote."
+            "plan, and elects the board."
         ),
     ),
     ActivityKind.CHAIRS_MEETING: (
