@@ -168,7 +168,7 @@ async def send_wheel(ctx: Context, org: Organisation, year: int, *, listing: boo
         )
         return
     if listing:
-        await ctx.reply(wheel_listing(ctx.t, org, items, year, organiser=may_manage))
+        await ctx.reply(wheel_listing(ctx.t, org, items, year, organiser=may_manage, now=ctx.now))
         return
     start, end = year_bounds(year, org.zone)
     occurrences = expand(items, start, end, org.zone)
@@ -286,7 +286,12 @@ async def skip_item(ctx: Context, args: str) -> None:
     assert org.id is not None
     words = args.split()
     if not words:
-        raise Refusal(ctx.t("Write the activity's key, e.g. /arshjul_hoppa filmklubb 2026-05-29."))
+        raise Refusal(
+            ctx.t(
+                "Write the activity's key, and a date to skip only that one. /arshjul lista "
+                "shows the keys."
+            )
+        )
     item = await _item(ctx, org, words[0])
     if len(words) == 1:
         await ctx.uow.wheel.add_adjustment(

@@ -200,9 +200,11 @@ def wheel_listing(
     items: Sequence[EffectiveItem],
     year: int,
     organiser: bool = False,
+    now: datetime | None = None,
 ) -> OutgoingMessage:
     """/arshjul lista: every activity with a date in the year; for an organiser also its key
-    and where it comes from, which the organisers' commands use."""
+    and where it comes from, which the organisers' commands use, with an example from
+    the next date after `now`."""
     start, end = year_bounds(year, org.zone)
     occurrences = expand(items, start, end, org.zone)
     counts: dict[str, int] = {}
@@ -220,8 +222,14 @@ def wheel_listing(
             origin = "" if item.origin == org.slug else f" ({item.origin})"
             line += f" [{activity.key}]{origin}"
         text.line(line)
-    if organiser:
-        text.paragraph(t("Skip or move with the key: /arshjul_hoppa filmklubb 2026-05-29"))
+    if organiser and occurrences:
+        # An example from this wheel: another branch may have no film club.
+        first = next((o for o in occurrences if now is None or o.start >= now), occurrences[0])
+        text.paragraph(
+            t("Skip or move one date with the key, e.g. /arshjul_hoppa {key} {date}").format(
+                key=first.key, date=first.series_date.isoformat()
+            )
+        )
     return text.build()
 
 
