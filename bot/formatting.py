@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 
 
 def local(instant: datetime, zone: ZoneInfo) -> datetime:
@@ -34,3 +34,13 @@ def when_span(start: datetime, end: datetime, zone: ZoneInfo, t: Translator) -> 
 def day(instant: datetime, zone: ZoneInfo, t: Translator) -> str:
     """'måndag 2 mars' / 'Monday 2 March'."""
     return format_date(local(instant, zone), "EEEE d MMMM", locale=t.language)
+
+
+# Zones a member knows by a name rather than by their IANA id.
+ZONE_NAMES = {"Europe/Stockholm": N_("Swedish time")}
+
+
+def zone_name(zone_id: str, t: Translator) -> str:
+    """'svensk tid' for Europe/Stockholm; another zone by its id."""
+    name = ZONE_NAMES.get(zone_id)
+    return t(name) if name else zone_id

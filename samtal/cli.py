@@ -317,8 +317,9 @@ async def _demo(config: Config) -> int:
     )
     print("Group channels: #allmant (Sandviken), #gavle (Gävle). Try: samtal console --as bertil")
     print(
-        "Annual wheel: the party's default template is published; see `samtal wheel show "
-        "--org sandviken`, and start it in #allmant as bertil with /arshjul_start."
+        "Annual wheel: the party's and Gävleborg's default templates and Sandviken's own are "
+        "published; see `samtal wheel show --org sandviken`, and start it in #allmant as bertil "
+        "with /arshjul_start."
     )
     return 0
 

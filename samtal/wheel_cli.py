@@ -20,6 +20,7 @@ from bot.context import Effects
 from bot.i18n import Translator
 from bot.wheel.model import TemplateError, expand, year_bounds
 from bot.wheel.service import (
+    DEFAULT_TEMPLATES,
     default_template_source,
     effective_items,
     publish_template,
@@ -40,7 +41,14 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     load.add_argument("file", metavar="FILE", nargs="?", help="a template (TOML)")
     load.add_argument("--org", required=True, metavar="SLUG")
-    load.add_argument("--default", action="store_true", help="import the packaged default template")
+    load.add_argument(
+        "--default",
+        nargs="?",
+        const="party",
+        choices=sorted(DEFAULT_TEMPLATES),
+        metavar="LEVEL",
+        help="import a packaged default template: party (the default) or district",
+    )
     show = actions.add_parser(
         "show", parents=[common], help="the effective wheel of an organisation for a year"
     )
@@ -58,12 +66,12 @@ async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int
         org, org_id = await org_by_slug(uow, args.org)
         year = getattr(args, "year", None) or clock.now().astimezone(org.zone).year
         if args.wheel_command == "import":
-            if args.default == bool(args.file):
+            if bool(args.default) == bool(args.file):
                 print("samtal: give a template FILE or --default", file=sys.stderr)
                 return 2
             try:
                 source = (
-                    default_template_source()
+                    default_template_source(args.default)
                     if args.default
                     else await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8")
                 )
@@ -104,6 +112,8 @@ async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int
                 + (f", at {activity.place}" if activity.place else "")
                 + f"; announced {format_duration(item.announce)} ahead"
             )
+            if activity.source:
+                print(f"  source: {activity.source}")
             if not dates:
                 print(f"  none in {year} (years: {activity.years.word})")
                 continue

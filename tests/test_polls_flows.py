@@ -278,7 +278,7 @@ async def test_two_accounts_merged_into_one_person_keep_one_anonymous_vote(
     # Cecilia's vote came from her other account; changing it now, from either, replaces it.
     # (The ballot goes to the account she used last, the other one.)
     changed = await console.run("@cecilia#allmant: [Rösta]\n@ceciliatg: [Vården]")
-    assert "Räknad" in changed, changed
+    assert "Din röst är räknad" in changed, changed
     async with console.database.engine.connect() as connection:
         poll_id = (
             await connection.execute(sa.select(polls.c.id).where(polls.c.question == QUESTION))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from importlib.resources import files
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +23,7 @@ from bot.wheel.model import (
     mandate_year,
     year_bounds,
 )
+from bot.wheel.service import default_template_source
 from bot.wheel.template import parse_template
 from bot.wheel.when import parse_duration, parse_when
 
@@ -78,11 +81,53 @@ def test_mandate_period() -> None:
     assert parse_duration("3w") == timedelta(weeks=3)
 
 
-def test_the_packaged_default_template_validates_and_covers_the_seeds() -> None:
-    source = files("bot.wheel").joinpath("default.toml").read_text(encoding="utf-8")
-    template = parse_template(source)
-    items = effective_wheel([Layer(1, "party", template)], "branch")
-    kinds = {item.activity.kind for item in items}
+SEEDS = Path("/work/shared/seeds")
+
+
+def _levels() -> list[Layer]:
+    """The packaged defaults by level, and the demo's Sandviken below them."""
+    party = parse_template(default_template_source("party"))
+    district = parse_template(default_template_source("district"), inherited=party.keys())
+    sandviken = parse_template(
+        files("bot.demo").joinpath("sandviken_wheel.toml").read_text(encoding="utf-8"),
+        inherited=party.keys() + district.keys(),
+    )
+    return [
+        Layer(1, "socialdemokraterna", party),
+        Layer(2, "gavleborg", district),
+        Layer(3, "sandviken", sandviken),
+    ]
+
+
+def test_the_defaults_are_split_by_level_and_cite_their_seeds() -> None:
+    party, district, sandviken = _levels()
+    for layer in (party, district, sandviken):
+        assert layer.template is not None
+        for entry in layer.template.entries:
+            # Every item names the seed document and the lines it is taken from.
+            assert re.match(r"seeds/00[0-4]_[0-9a-f]{16}\.txt rad [0-9]", entry["source"]), entry
+            seed = SEEDS / str(entry["source"]).split()[0].removeprefix("seeds/")
+            assert not SEEDS.exists() or seed.exists(), seed
+    # A branch beside Sandviken (Gävle) inherits the party's and the district's items only:
+    # none of Sandviken's premises.
+    gavle = effective_wheel([party, district, Layer(4, "gavle", None)], "branch")
+    assert not [i for i in gavle if "Sosserian" in i.activity.place + i.activity.name]
+    assert {"valdagen", "forsta-maj", "radslag", "arsmote", "medlemsutbildning"} <= {
+        i.activity.key for i in gavle
+    }
+    # The district runs its own annual meeting, chairs' meetings and courses, and offers
+    # Medlemsutbildning steg 1 and the associations' chairs' meeting to its branches.
+    own = {i.activity.key for i in effective_wheel([party, district], "district")}
+    assert own == {
+        "distriktsarsmote",
+        "ordforandetraff",
+        "medlemsutbildning-2",
+        "funktionsutbildning",
+    }
+    items = effective_wheel(_levels(), "branch")
+    kinds = {item.activity.kind for item in items} | {
+        i.activity.kind for i in effective_wheel([party, district], "district")
+    }
     assert kinds == set(ActivityKind)  # every kind of activity the seeds name
     in_2026 = {o.key for o in expand(items, *year_bounds(2026, STOCKHOLM), STOCKHOLM)}
     in_2027 = {o.key for o in expand(items, *year_bounds(2027, STOCKHOLM), STOCKHOLM)}
@@ -229,3 +274,38 @@ def test_expansion_converts_each_occurrence_on_its_own_side_of_dst() -> None:
     films = [o for o in expand(items, start, end, STOCKHOLM) if o.key == "film"]
     utc_hours = {o.start.month: o.start.hour for o in films}
     assert utc_hours[3] == 17 and utc_hours[4] == 16 and utc_hours[10] == 17  # 27 March is CET
+
+
+def test_the_picture_bands_weekly_items_and_lists_the_others_with_names_and_dates() -> None:
+    from bot.i18n import Translator
+    from bot.render.wheel_picture import wheel_layout
+
+    items = effective_wheel(_levels(), "branch")
+    occurrences = expand(items, *year_bounds(2026, STOCKHOLM), STOCKHOLM)
+    layout = wheel_layout(occurrences, year=2026, zone=STOCKHOLM, t=Translator("sv"))
+    # The weekly open house (45 Thursdays) is one band, broken only by the July break.
+    (band,) = layout.bands
+    assert band.name == "Öppet hus i Sosserian"
+    assert [(b.month, e.month) for b, e in band.spans] == [(1, 6), (8, 12)]
+    lines = [text for text, _ in layout.lines]
+    assert lines[0] == "▬ Öppet hus i Sosserian: varje torsdag"
+    # The others are numbered on the wheel and listed with their names and dates.
+    assert "Årsmöte: 19 mars" in " ".join(lines)
+    assert any(line.endswith("Kampanjvecka: samtal vid dörren: 20 apr–24 apr") for line in lines)
+    assert any(line.endswith("Medlemsutbildning steg 1: 21 mars, 17 okt") for line in lines)
+    # An item with many dates is listed by its rule, not by eight dates.
+    assert any(
+        line.endswith("Filmklubben Kafé Cinea(S): sista fredagen i varje månad") for line in lines
+    )
+    assert [m.number for m in layout.marks] == list(range(1, len(layout.marks) + 1))
+    assert len(lines) == len({o.key for o in occurrences})
+
+
+def test_the_districts_courses_become_circles_of_their_kind() -> None:
+    from bot.circles.model import EducationKind
+    from bot.wheel.service import education_kind
+
+    assert education_kind("Medlemsutbildning steg 2") is EducationKind.MEMBER_EDUCATION_2
+    assert (
+        education_kind("Funktionsutbildning för nyvalda i styrelserna") is EducationKind.LEADERSHIP
+    )

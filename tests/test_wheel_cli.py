@@ -49,10 +49,16 @@ async def test_import_show_and_where_each_item_comes_from(
     assert "at Folkets hus" in shown and "19 Mar 19:00" in shown
     assert "jarbo-fika: Fika i Järbo [social] from sandviken" in shown
     assert "filmklubb" not in shown
-    # Gävle, beside Sandviken, keeps the party's wheel.
+    # Gävle, beside Sandviken, keeps the party's and the district's wheel: none of
+    # Sandviken's premises, and each item names the seed it comes from.
     assert await _wheel(console, "show", "--org", "gavle", "--year", "2026") == 0
     gavle = capsys.readouterr().out
-    assert "filmklubb" in gavle and "Folkets hus" not in gavle and "jarbo-fika" not in gavle
+    assert "Folkets hus" not in gavle and "jarbo-fika" not in gavle
+    assert "Sosserian" not in gavle and "Köpmangatan" not in gavle and "filmklubb" not in gavle
+    assert "arsmote: Årsmöte [annual_meeting] from socialdemokraterna" in gavle
+    assert "medlemsutbildning: Medlemsutbildning steg 1 [study_circle] from gavleborg" in gavle
+    assert "  source: seeds/001_db0ff2b7341f128d.txt rad 132: arbetarekommunernas årsmöten" in gavle
+    assert gavle.count("  source: seeds/") == gavle.count(" from ")
     assert await _wheel(console, "show", "--org", "gavle", "--year", "2027") == 0
     assert "valdagen" in gavle and "none in 2027 (years: election)" in capsys.readouterr().out
 
@@ -77,3 +83,16 @@ async def test_render_writes_a_png(console: Console, tmp_path: Path) -> None:
     )
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 50_000
+
+
+async def test_the_district_default_is_imported_by_its_level(
+    console: Console, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _wheel(console, "import", "--default", "district", "--org", "gavleborg") == 0
+    assert "Published Partidistriktets årshjul" in capsys.readouterr().out
+    assert await _wheel(console, "show", "--org", "gavleborg", "--year", "2026") == 0
+    shown = capsys.readouterr().out
+    assert "ordforandetraff: Ordförandeträff för arbetarekommunerna [chairs_meeting]" in shown
+    assert "medlemsutbildning-2: Medlemsutbildning steg 2" in shown
+    assert "funktionsutbildning: Funktionsutbildning" in shown
+    assert "oppet-hus" not in shown

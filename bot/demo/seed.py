@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
 
 from bot.circles.service import seed_demo_circles
 from bot.clock import Clock
@@ -20,8 +22,8 @@ from bot.domain.people import (
 )
 from bot.membership.model import CONSENT_VERSION
 from bot.polls.service import seed_demo_poll
-from bot.ports import UnitOfWorkFactory
-from bot.wheel.service import seed_demo_wheel
+from bot.ports import UnitOfWork, UnitOfWorkFactory
+from bot.wheel.service import default_template_source, publish_template
 
 CONSOLE = "console"
 
@@ -59,6 +61,16 @@ PEOPLE = (
     DemoPerson("david", "sandviken", Status.GUEST),
     DemoPerson("oliver", "sandviken", Status.MEMBER, language="en"),
 )
+
+
+async def seed_demo_wheel(uow: UnitOfWork, now: datetime, orgs: dict[str, Organisation]) -> None:
+    """The wheel by level: the party's and the district's defaults, and Sandviken's own items
+    (its premises, film club and lectures) in its own template. No branch runs it until it
+    starts it (/arshjul_start), so the demo's other flows see no announcements of it."""
+    await publish_template(uow, now, orgs["socialdemokraterna"], default_template_source("party"))
+    await publish_template(uow, now, orgs["gavleborg"], default_template_source("district"))
+    sandviken = files("bot.demo").joinpath("sandviken_wheel.toml").read_text(encoding="utf-8")
+    await publish_template(uow, now, orgs["sandviken"], sandviken)
 
 
 async def seed_demo(uow_factory: UnitOfWorkFactory, clock: Clock) -> bool:
@@ -101,7 +113,7 @@ async def seed_demo(uow_factory: UnitOfWorkFactory, clock: Clock) -> bool:
                 await uow.people.add_consent(Consent(person.id, CONSENT_VERSION, given_at=now))
         await seed_demo_meetings(uow, clock)
         await seed_demo_circles(uow, clock)
-        await seed_demo_wheel(uow, now, orgs["socialdemokraterna"])
+        await seed_demo_wheel(uow, now, orgs)
         await seed_demo_poll(Effects(uow, clock))
         await uow.commit()
     return True

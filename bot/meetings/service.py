@@ -73,6 +73,9 @@ class MeetingDraft:
     link: str | None = None
     audience: Audience = Audience.OPEN
     capacity: int | None = None
+    # The announcement's heading, a message id (N_): the annual wheel names its kinds
+    # ("Kallelse till årsmöte", "Föreläsning", ...).
+    heading: str = views.NEW_MEETING
 
 
 async def create_meeting(
@@ -111,15 +114,17 @@ async def create_meeting(
     )
     await schedule_timers(fx, meeting)
     if announce:
-        await announce_meeting(fx, meeting, org)
+        await announce_meeting(fx, meeting, org, heading=draft.heading)
     return meeting
 
 
-async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> None:
+async def announce_meeting(
+    fx: Effects, meeting: Meeting, org: Organisation, *, heading: str = views.NEW_MEETING
+) -> None:
     """Posts the meeting in the organisation's channels, then its questions: the meeting's thread."""
     assert meeting.id is not None and org.id is not None
     key = announcement_key(meeting)
-    await fx.post_to_org(org, lambda t: views.announcement(t, meeting, org), key=key)
+    await fx.post_to_org(org, lambda t: views.announcement(t, meeting, org, heading), key=key)
     for channel in await fx.uow.orgs.channels_of(org.id):
         await fx.uow.meetings.add_thread(
             MeetingThread(

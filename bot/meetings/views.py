@@ -82,9 +82,12 @@ def add_facts(
     rsvps: Sequence[Rsvp] | None = None,
     *,
     in_group: bool = False,
+    places: bool = False,
 ) -> MessageBuilder:
     """Theme, when (in the reader's zone), where or the link, the host, and who may come.
-    `in_group`: posted in a group chat (see `place_text`)."""
+    `in_group`: posted in a group chat (see `place_text`). `places`: the number of places,
+    which the announcement and a changed capacity say; in a reminder or a confirmation it
+    is noise."""
     text.line(bold(meeting.theme), f" (nr {meeting.id})")
     text.line(t("When: {when}").format(when=when_span(meeting.starts_at, meeting.ends_at, zone, t)))
     text.line(place_text(meeting, t, in_group=in_group))
@@ -93,7 +96,7 @@ def add_facts(
         text.line(t("For members only"))
     else:
         text.line(t("Open to everyone, guests welcome"))
-    if rsvps is None and meeting.capacity:
+    if rsvps is None and meeting.capacity and places:
         text.line(t("Places: {n}").format(n=meeting.capacity))
     if rsvps is not None:
         left = spots_left(meeting.capacity, rsvps)
@@ -156,10 +159,15 @@ def duration(minutes: int, t: Translator) -> str:
 # --- What the service sends ---------------------------------------------------------------
 
 
-def announcement(t: Translator, meeting: Meeting, org: Organisation) -> OutgoingMessage:
+NEW_MEETING = N_("New themed meeting")
+
+
+def announcement(
+    t: Translator, meeting: Meeting, org: Organisation, heading: str = NEW_MEETING
+) -> OutgoingMessage:
     """The post in the organisation's channels; it opens the meeting's thread and event."""
-    text = MessageBuilder().line(bold(t("New themed meeting")))
-    add_facts(text, meeting, org, org.zone, t, in_group=True)
+    text = MessageBuilder().line(bold(t(heading)))
+    add_facts(text, meeting, org, org.zone, t, in_group=True, places=True)
     if meeting.description:
         text.paragraph(meeting.description)
     for row in rsvp_buttons(meeting, t):
@@ -195,7 +203,7 @@ def changed(
 ) -> OutgoingMessage:
     words = ", ".join(t(CHANGE_WORDS.get(name, name)) for name in what)
     text = MessageBuilder().line(bold(t("Changed: {what}").format(what=words)))
-    add_facts(text, meeting, org, zone, t, in_group=in_group)
+    add_facts(text, meeting, org, zone, t, in_group=in_group, places="capacity" in what)
     return text.build()
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from bot.context import Context, Refusal
 from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
 from bot.domain.organisations import Organisation
-from bot.formatting import when
+from bot.formatting import when, zone_name
 from bot.i18n import N_, Translator
 from bot.messages import MessageBuilder, bold, message
 from bot.permissions import Permission
@@ -172,7 +172,7 @@ async def _deadline_prompt(ctx: Context, draft: NewPoll) -> MessageBuilder:
     org = await _poll_org(ctx, draft)
     text = MessageBuilder()
     text.line(ctx.t("When does the poll close? For example: fredag 18:00, 13/3 12:00."))
-    return text.line(ctx.t("Times are in {zone}.").format(zone=org.timezone))
+    return text.line(ctx.t("Times are in {zone}.").format(zone=zone_name(org.timezone, ctx.t)))
 
 
 async def _read_closing(ctx: Context, value: str, draft: NewPoll) -> datetime:

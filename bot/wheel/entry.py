@@ -38,6 +38,7 @@ from bot.wheel.service import (
     REMIND,
     SWEEP,
     WHEEL_EVENT,
+    WHEEL_ORG,
     announce,
     announce_useful_until,
     cancel_concrete,
@@ -49,10 +50,11 @@ from bot.wheel.service import (
     replan_below,
     sweep,
 )
-from bot.wheel.views import RSVP, rsvp_noted, wheel_listing, wheel_summary
+from bot.wheel.views import RSVP, YEAR, rsvp_noted, wheel_listing, wheel_summary
 from bot.wheel.when import parse_clock
 
 UPCOMING_SHOWN = 5
+NEXT_YEAR_FROM = 11  # from November on, /arshjul also offers next year's wheel
 
 
 def setup(registry: Registry) -> None:
@@ -115,6 +117,7 @@ def setup(registry: Registry) -> None:
         )
     )
     registry.action(RSVP, answer_rsvp, Access.CONSENTED, args=(WHEEL_EVENT, Answer))
+    registry.action(YEAR, show_year, Access.CONSENTED, args=(WHEEL_ORG, int))
     registry.timer(SWEEP, sweep, useful_until=always)
     registry.timer(ANNOUNCE, announce, useful_until=announce_useful_until)
     registry.timer(REMIND, remind, useful_until=remind_useful_until)
@@ -142,7 +145,21 @@ async def show_wheel(ctx: Context, args: str) -> None:
         if not re.fullmatch(r"[0-9]{4}", rest[0]) or not 2000 <= int(rest[0]) <= 2100:
             raise Refusal(ctx.t("Write a year, e.g. /arshjul 2027."))
         year = int(rest[0])
+    await send_wheel(ctx, org, year, listing=listing)
+
+
+async def show_year(ctx: Context, args: tuple[Any, ...]) -> None:
+    """The button under /arshjul from November on: the coming year's wheel."""
+    org, year = args  # read by the core: (WHEEL_ORG, int)
+    if not 2000 <= year <= 2100:
+        raise Refusal(ctx.t("Write a year, e.g. /arshjul 2027."))
+    await send_wheel(ctx, org, year, listing=False)
+
+
+async def send_wheel(ctx: Context, org: Organisation, year: int, *, listing: bool) -> None:
+    today = ctx.now.astimezone(org.zone)
     items = await effective_items(ctx.uow, org)
+    may_manage = Permission.MANAGE_WHEEL in await ctx.permissions(org)
     if not items:
         await ctx.reply(
             MessageBuilder()
@@ -151,7 +168,7 @@ async def show_wheel(ctx: Context, args: str) -> None:
         )
         return
     if listing:
-        await ctx.reply(wheel_listing(ctx.t, org, items, year))
+        await ctx.reply(wheel_listing(ctx.t, org, items, year, organiser=may_manage, now=ctx.now))
         return
     start, end = year_bounds(year, org.zone)
     occurrences = expand(items, start, end, org.zone)
@@ -174,15 +191,15 @@ async def show_wheel(ctx: Context, args: str) -> None:
         if occurrence.start >= ctx.now and all(o.key != occurrence.key for o in upcoming):
             upcoming.append(occurrence)
     state = (await ctx.uow.wheel.settings_of(org.id or 0)).state
-    may_start = Permission.MANAGE_WHEEL in await ctx.permissions()
     await ctx.reply(
         wheel_summary(
             ctx.t,
             org,
             year,
             upcoming[:UPCOMING_SHOWN],
-            state if state is not WheelState.RUNNING and may_start else None,
+            state if state is not WheelState.RUNNING and may_manage else None,
             picture,
+            next_year=year == today.year and today.month >= NEXT_YEAR_FROM,
         )
     )
 
@@ -269,7 +286,12 @@ async def skip_item(ctx: Context, args: str) -> None:
     assert org.id is not None
     words = args.split()
     if not words:
-        raise Refusal(ctx.t("Write the activity's key, e.g. /arshjul_hoppa filmklubb 2026-05-29."))
+        raise Refusal(
+            ctx.t(
+                "Write the activity's key, and a date to skip only that one. /arshjul lista "
+                "shows the keys."
+            )
+        )
     item = await _item(ctx, org, words[0])
     if len(words) == 1:
         await ctx.uow.wheel.add_adjustment(

@@ -42,6 +42,7 @@ class ActivityKind(StrEnum):
     OPEN_HOUSE = "open_house"
     MEMBER_MEETING = "member_meeting"
     ANNUAL_MEETING = "annual_meeting"
+    CHAIRS_MEETING = "chairs_meeting"  # ordförandeträff: the chairs of the level below
     STUDY_CIRCLE = "study_circle"
     LECTURE = "lecture"
 
@@ -54,6 +55,7 @@ KIND_NAMES: dict[ActivityKind, str] = {
     ActivityKind.OPEN_HOUSE: N_("Open house"),
     ActivityKind.MEMBER_MEETING: N_("Member meeting"),
     ActivityKind.ANNUAL_MEETING: N_("Annual meeting"),
+    ActivityKind.CHAIRS_MEETING: N_("Chairs' meeting"),
     ActivityKind.STUDY_CIRCLE: N_("Study circle"),
     ActivityKind.LECTURE: N_("Lecture"),
 }
@@ -138,6 +140,7 @@ class Activity:
     except_days: tuple[tuple[int, int], ...] = ()  # (month, day): holidays without it
     sessions: int = 1  # a study circle's weekly meetings, from the date in `when`
     capacity: int | None = None  # a study circle's largest group (None: the usual 12)
+    source: str = ""  # the seed document (file and lines) the item is taken from
 
 
 REQUIRED = ("name", "kind", "when")
@@ -219,7 +222,9 @@ def effective_wheel(layers: Sequence[Layer], org_kind: str) -> list[EffectiveIte
     """The wheel of the last layer's organisation, given its lineage from the top down.
 
     Items run where their `run_in` names the organisation's kind, or where the
-    organisation itself defined or changed them.
+    organisation itself defined them without a `run_in` (a district's template that names
+    `run_in = ["branch"]` offers the item to its branches and doesn't run it itself) or
+    changed them.
     """
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
@@ -277,7 +282,8 @@ def effective_wheel(layers: Sequence[Layer], org_kind: str) -> list[EffectiveIte
     items = []
     for key, values in merged.items():
         activity = build_activity(values)
-        local = origin[key] == target or target in changed[key]
+        own = origin[key] == target and "run_in" not in values
+        local = own or target in changed[key]
         if org_kind not in activity.run_in and not local:
             continue
         items.append(

@@ -51,7 +51,13 @@ from bot.wheel.model import (
     series_dates,
 )
 from bot.wheel.template import parse_template
-from bot.wheel.views import announcement, cancelled_notice, changed_notice, reminder
+from bot.wheel.views import (
+    MEETING_WORDING,
+    announcement,
+    cancelled_notice,
+    changed_notice,
+    reminder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,13 @@ SWEEP_AT = time(3, 0)  # local time of the weekly sweep, on Mondays
 WHEEL_EVENT: Target[WheelEvent] = Target(
     load=lambda fx, event_id: fx.uow.wheel.event(event_id),
     org_id=lambda event: event.org_id,
+)
+
+
+# What the next-year button acts on: the organisation whose wheel it shows.
+WHEEL_ORG: Target[Organisation] = Target(
+    load=lambda fx, org_id: fx.uow.orgs.get(org_id),
+    org_id=lambda org: org.id or 0,
 )
 
 
@@ -265,6 +278,7 @@ MEETING_KINDS = {
     ActivityKind.LECTURE: Audience.OPEN,
     ActivityKind.MEMBER_MEETING: Audience.MEMBERS,  # decision meetings are for members
     ActivityKind.ANNUAL_MEETING: Audience.MEMBERS,
+    ActivityKind.CHAIRS_MEETING: Audience.MEMBERS,
 }
 CIRCLE_SIZE = (3, 12)  # the leader counted: the study association's smallest group, a usual largest
 
@@ -275,7 +289,7 @@ def education_kind(name: str) -> EducationKind:
         return EducationKind.MEMBER_EDUCATION_2
     if "steg 1" in folded or "step 1" in folded or "medlemsutbildning" in folded:
         return EducationKind.MEMBER_EDUCATION_1
-    if "ledar" in folded or "leader" in folded:
+    if "ledar" in folded or "leader" in folded or "funktionsutbildning" in folded:
         return EducationKind.LEADERSHIP
     return EducationKind.OTHER
 
@@ -289,9 +303,11 @@ async def make_concrete(fx: Effects, org: Organisation, occurrence: Occurrence) 
     t = Translator(org.language)
     origin = t("From the annual wheel of {org}.").format(org=org.name)
     if activity.kind in MEETING_KINDS:
+        heading, wording = MEETING_WORDING[activity.kind]
         description = "\n\n".join(
             part
             for part in (
+                t(wording),
                 activity.theme,
                 t("Material: {material}").format(material=activity.material)
                 if activity.material
@@ -311,6 +327,7 @@ async def make_concrete(fx: Effects, org: Organisation, occurrence: Occurrence) 
                 questions=list(activity.questions),
                 place=activity.place or None,
                 audience=MEETING_KINDS[activity.kind],
+                heading=heading,
             ),
         )
         return f"meeting:{meeting.id}"
@@ -450,16 +467,13 @@ async def move_concrete(
     await arm_reminders(ctx, org, event, item.activity.reminders)
 
 
-# --- the demo ---------------------------------------------------------------------------
+# --- the packaged templates ----------------------------------------------------------------
+
+# The defaults by level: the party's and a district's (a branch writes its own).
+DEFAULT_TEMPLATES = {"party": "default.toml", "district": "district.toml"}
 
 
-def default_template_source() -> str:
+def default_template_source(level: str = "party") -> str:
     from importlib.resources import files
 
-    return files("bot.wheel").joinpath("default.toml").read_text(encoding="utf-8")
-
-
-async def seed_demo_wheel(uow: UnitOfWork, now: datetime, party: Organisation) -> None:
-    """Publishes the default wheel on the party level; no branch runs it until it starts it
-    (/arshjul_start), so the demo's other flows see no announcements of it."""
-    await publish_template(uow, now, party, default_template_source())
+    return files("bot.wheel").joinpath(DEFAULT_TEMPLATES[level]).read_text(encoding="utf-8")

@@ -45,6 +45,7 @@ FIELDS = {
     "capacity",
     "except",
     "skip",
+    "source",
 }
 WHEEL_FIELDS = {"name", "description", "announce", "skip"}
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
@@ -214,6 +215,7 @@ _CHECKS: dict[str, Any] = {
     "sessions": lambda v: _count(v, 1, 20),
     "capacity": lambda v: _count(v, 2, 200),
     "skip": _skip_value,
+    "source": _string,
 }
 
 

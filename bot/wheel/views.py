@@ -9,7 +9,7 @@ from babel.dates import format_time
 
 from bot.domain.organisations import Organisation
 from bot.formatting import day, when, when_span
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold, italic
 from bot.wheel.model import (
     KIND_NAMES,
@@ -24,6 +24,42 @@ from bot.wheel.model import (
 )
 
 RSVP = "wheel.rsvp"  # the button action: (event id, answer)
+YEAR = "wheel.year"  # the button action: (organisation id, year)
+
+# The items that become meetings: each kind's heading, and a line that says what it is.
+MEETING_WORDING: dict[ActivityKind, tuple[str, str]] = {
+    ActivityKind.THEMED_MEETING: (
+        N_("New themed meeting"),
+        N_("An open conversation about politics: members and guests are equally welcome."),
+    ),
+    ActivityKind.LECTURE: (
+        N_("Lecture"),
+        N_("A lecture with time for questions. Bring a friend!"),
+    ),
+    ActivityKind.ARGUMENTATION: (
+        N_("Argumentation training"),
+        N_(
+            "We practise explaining our policies, so that we are ready for the conversations "
+            "at the door and at work."
+        ),
+    ),
+    ActivityKind.MEMBER_MEETING: (
+        N_("Notice of a member meeting"),
+        N_("A meeting for the members: we discuss and decide together."),
+    ),
+    ActivityKind.ANNUAL_MEETING: (
+        N_("Notice of the annual meeting"),
+        # Not "every member has a vote": at a district's annual meeting the delegates vote.
+        N_(
+            "The annual meeting decides on the annual report, the accounts and the activity "
+            "plan, and elects the board."
+        ),
+    ),
+    ActivityKind.CHAIRS_MEETING: (
+        N_("Chairs' meeting"),
+        N_("For the chairs of the organisations below, or someone else from their boards."),
+    ),
+}
 
 
 def kind_name(t: Translator, kind: str) -> str:
@@ -129,9 +165,11 @@ def wheel_summary(
     upcoming: Sequence[Occurrence],
     not_running: WheelState | None,
     picture: bytes,
+    next_year: bool = False,
 ) -> OutgoingMessage:
     """/arshjul: the picture, the next few activities, and for an organiser who may start
-    it a note that it isn't running (`not_running`: off or paused)."""
+    it a note that it isn't running (`not_running`: off or paused). With `next_year` (from
+    November on), a button for the coming year's wheel."""
     text = MessageBuilder().line(
         bold(t("The annual wheel {year} – {org}").format(year=year, org=org.name))
     )
@@ -146,13 +184,27 @@ def wheel_summary(
             else italic(t("Paused: start it again with /arshjul_start."))
         )
     text.attach(Attachment(f"arshjul-{year}.png", "image/png", picture))
+    if next_year:
+        text.button_row(
+            Button(
+                t("The annual wheel {year}").format(year=year + 1),
+                Action(YEAR, (str(org.id), str(year + 1))),
+            )
+        )
     return text.build()
 
 
 def wheel_listing(
-    t: Translator, org: Organisation, items: Sequence[EffectiveItem], year: int
+    t: Translator,
+    org: Organisation,
+    items: Sequence[EffectiveItem],
+    year: int,
+    organiser: bool = False,
+    now: datetime | None = None,
 ) -> OutgoingMessage:
-    """/arshjul lista: every activity with a date in the year, with its key."""
+    """/arshjul lista: every activity with a date in the year; for an organiser also its key
+    and where it comes from, which the organisers' commands use, with an example from
+    the next date after `now`."""
     start, end = year_bounds(year, org.zone)
     occurrences = expand(items, start, end, org.zone)
     counts: dict[str, int] = {}
@@ -165,11 +217,19 @@ def wheel_listing(
         if not counts.get(item.activity.key):
             continue
         activity = item.activity
-        origin = "" if item.origin == org.slug else f" ({item.origin})"
-        text.line(
-            f"• {activity.name}: {activity.when.text}, {activity.at:%H:%M} [{activity.key}]{origin}"
+        line = f"• {activity.name}: {activity.when.text}, {activity.at:%H:%M}"
+        if organiser:
+            origin = "" if item.origin == org.slug else f" ({item.origin})"
+            line += f" [{activity.key}]{origin}"
+        text.line(line)
+    if organiser and occurrences:
+        # An example from this wheel: another branch may have no film club.
+        first = next((o for o in occurrences if now is None or o.start >= now), occurrences[0])
+        text.paragraph(
+            t("Skip or move one date with the key, e.g. /arshjul_hoppa {key} {date}").format(
+                key=first.key, date=first.series_date.isoformat()
+            )
         )
-    text.paragraph(t("Skip or move with the key: /arshjul_hoppa filmklubb 2026-05-29"))
     return text.build()
 
 
