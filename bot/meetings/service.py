@@ -42,6 +42,7 @@ from bot.meetings.model import (
     answer_for,
     coming_count,
     minutes_left,
+    next_in_line,
     reminder_times,
     reminder_useful_until,
     to_promote,
@@ -443,11 +444,14 @@ async def answer(fx: Effects, meeting: Meeting, person: Person, wanted: Answer) 
     if meeting.capacity is not None:
         rsvps += [r for r in await fx.uow.meetings.rsvps(meeting.id, HOLDING) if r is not existing]
     result = answer_for(wanted, meeting.capacity, rsvps, person.id)
+    # Asking for a place now queues behind everyone who asked before, whatever was answered earlier.
+    asked = next_in_line(rsvps) if result is Answer.WAITLISTED else None
     if existing is None:
-        await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now))
+        await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now, asked))
     elif existing.answer is not result:
         existing.answer = result
-        existing.answered_at = fx.now  # a new place in the waitlist, if waiting
+        existing.answered_at = fx.now
+        existing.asked = asked
     await promote_waiting(fx, meeting, await org_of(fx, meeting))
     return result
 

@@ -560,6 +560,7 @@ def upgrade() -> None:
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('answer', sa.Enum('coming', 'maybe', 'declined', 'waitlisted', name='answer', native_enum=False, length=32), nullable=False),
     sa.Column('answered_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('asked', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_rsvps_meeting_id_meetings'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_meeting_rsvps_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_rsvps')),
