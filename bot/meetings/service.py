@@ -571,10 +571,12 @@ async def follow_up_all(fx: Effects, meeting: Meeting) -> int:
     if meeting.created_by is not None and (rsvps or attendance):
         organiser = await fx.uow.people.get(meeting.created_by)
         if organiser is not None:
-            present, coming = len(attendance), coming_count(rsvps)
+            # Only "I'm here" counts as a check-in; marks an organiser made are said apart.
+            checked_in = sum(1 for a in attendance if a.confirmed_by is None)
+            marked, coming = len(attendance) - checked_in, coming_count(rsvps)
 
             def build(t: Translator) -> OutgoingMessage:
-                return views.organiser_summary(t, meeting, present, coming)
+                return views.organiser_summary(t, meeting, checked_in, marked, coming)
 
             await fx.notify(organiser, build, key=f"meeting:{meeting.id}:organiser-summary")
     return sent
