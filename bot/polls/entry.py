@@ -55,6 +55,7 @@ from bot.polls.service import (
     current,
     manages,
     meeting_at_best_time,
+    names_by_answer,
     names_by_choice,
     poll_org,
     reachable_org_ids,
@@ -324,11 +325,14 @@ async def show_results(ctx: Context, args: tuple[Any, ...]) -> None:
         )
         return
     result = await tally_of(ctx, poll)
-    names, blocks = None, []
+    names, time_names, blocks = None, None, []
     if organiser and not poll.anonymous:
         names, blocks = await names_by_choice(ctx, poll), await blocking_reasons(ctx, poll)
+        time_names = await names_by_answer(ctx, poll)
     await ctx.reply(
-        result_message(ctx.t, poll, org, result, names=names, chart=True, blocks=blocks)
+        result_message(
+            ctx.t, poll, org, result, names=names, time_names=time_names, chart=True, blocks=blocks
+        )
     )
 
 

@@ -254,11 +254,20 @@ async def close_poll(effects: Effects, poll: Poll, *, on_time: bool = False) -> 
     creator = await effects.uow.people.get(poll.created_by) if poll.created_by else None
     if creator is not None:
         names = None if poll.anonymous else await names_by_choice(effects, poll)
+        time_names = None if poll.anonymous else await names_by_answer(effects, poll)
         blocks = [] if poll.anonymous else await blocking_reasons(effects, poll)
         await effects.notify(
             creator,
             lambda t: result_message(
-                t, poll, org, result, names=names, chart=True, blocks=blocks, offer_meeting=True
+                t,
+                poll,
+                org,
+                result,
+                names=names,
+                time_names=time_names,
+                chart=True,
+                blocks=blocks,
+                offer_meeting=True,
             ),
             key=f"poll:{poll.id}:organiser",
         )
@@ -289,15 +298,30 @@ async def names_by_choice(effects: Effects, poll: Poll) -> dict[int, list[str]]:
         person = await effects.uow.people.get(ballot.person_id) if ballot.person_id else None
         if person is None:
             continue
+        if poll.kind is PollKind.TIME:
+            continue  # per time and answer: names_by_answer
         for position, option in enumerate(ballot.choice):
-            if poll.kind is PollKind.TIME:
-                if option == Answer.YES:
-                    names.setdefault(position, []).append(person.display_name)
-            elif poll.kind is PollKind.RANKED:
+            if poll.kind is PollKind.RANKED:
                 if position == 0:
                     names.setdefault(option, []).append(person.display_name)
             else:
                 names.setdefault(option, []).append(person.display_name)
+    for listed in names.values():
+        listed.sort()
+    return names
+
+
+async def names_by_answer(effects: Effects, poll: Poll) -> dict[tuple[int, Answer], list[str]]:
+    """A visible time poll: who answered yes, if need be and no to each time."""
+    assert poll.id is not None and not poll.anonymous
+    names: dict[tuple[int, Answer], list[str]] = {}
+    if poll.kind is not PollKind.TIME:
+        return names
+    for ballot in await effects.uow.polls.ballots(poll.id):
+        person = await effects.uow.people.get(ballot.person_id) if ballot.person_id else None
+        if person is not None:
+            for position, answer in enumerate(ballot.choice):
+                names.setdefault((position, Answer(answer)), []).append(person.display_name)
     for listed in names.values():
         listed.sort()
     return names

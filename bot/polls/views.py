@@ -52,6 +52,12 @@ STANCE_NAMES = {
     Stance.BLOCK: N_("Block"),
 }
 ANSWER_NAMES = {Answer.YES: N_("Yes"), Answer.IF_NEED_BE: N_("If need be"), Answer.NO: N_("No")}
+# A time poll's result, per time: "2 yes, 1 if need be, 1 no".
+TIME_COUNTS = {
+    Answer.YES: N_("{n} yes"),
+    Answer.IF_NEED_BE: N_("{n} if need be"),
+    Answer.NO: N_("{n} no"),
+}
 OUTCOME_NAMES = {
     "accepted": N_("Accepted"),
     "rejected": N_("Not accepted"),
@@ -277,6 +283,7 @@ def result_message(
     result: Tally,
     *,
     names: dict[int, list[str]] | None = None,
+    time_names: dict[tuple[int, Answer], list[str]] | None = None,
     chart: bool = False,
     blocks: Sequence[tuple[str, str | None]] = (),
     offer_meeting: bool = False,
@@ -300,26 +307,36 @@ def result_message(
         listed = (names or {}).get(index)
         return f" ({', '.join(listed)})" if listed else ""
 
+    def by_answer(index: int, answer: Answer) -> str:
+        listed = (time_names or {}).get((index, answer))
+        return f" ({', '.join(listed)})" if listed else ""
+
     labels = _labels(t, poll, org)
     if poll.kind in (PollKind.SINGLE, PollKind.MULTIPLE):
         for index, label in enumerate(labels):
             text.line(
                 f"{label}: {result.counts[index]}{_share(result.counts[index], result.voters)}{who(index)}"
             )
-        if len(result.leaders) == 1:
+        # One choice: the most voted wins, or there is a tie. Several choices each: the
+        # counts say it all, a "tie" between options one may choose together means nothing.
+        if poll.kind is PollKind.SINGLE and len(result.leaders) == 1:
             text.line(t("Most votes: {option}").format(option=labels[result.leaders[0]]))
-        elif result.leaders:
+        elif poll.kind is PollKind.SINGLE and result.leaders:
             text.line(
                 t("Tied: {options}").format(options=", ".join(labels[i] for i in result.leaders))
             )
     elif poll.kind is PollKind.TIME:
         for index, label in enumerate(labels):
-            text.line(
-                t("{time}: {yes} yes, {maybe} if need be").format(
-                    time=label, yes=result.counts[index], maybe=result.if_need_be[index]
-                )
-                + who(index)
-            )
+            per_answer = {
+                Answer.YES: result.counts[index],
+                Answer.IF_NEED_BE: result.if_need_be[index],
+                Answer.NO: result.voters - result.counts[index] - result.if_need_be[index],
+            }
+            parts = [
+                t(TIME_COUNTS[answer]).format(n=count) + by_answer(index, answer)
+                for answer, count in per_answer.items()
+            ]
+            text.line(f"{label}: " + ", ".join(parts))
         if result.leaders:
             text.line(bold(t("Best time: {time}").format(time=labels[result.leaders[0]])))
     elif poll.kind is PollKind.RANKED:
