@@ -21,10 +21,12 @@ from bot.polls.model import (
     nudge_time,
     option_span,
     quorum_reached,
+    read_ranking,
     tally,
     time_option,
     validate_choice,
     voter_key,
+    write_ranking,
 )
 from bot.timeread import Problem, TimeReadError, read_moment
 
@@ -105,6 +107,14 @@ def _poll(kind: PollKind, options: int = 3, **extra: object) -> Poll:
         deadline=MONDAY + timedelta(days=3),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def test_a_ranking_waiting_for_confirmation_reads_back_only_if_it_fits_the_poll() -> None:
+    poll = _poll(PollKind.RANKED, options=4)
+    assert read_ranking(poll, write_ranking([2, 0, 3])) == [2, 0, 3]
+    assert read_ranking(poll, "") == []
+    for forged in ("2.2", "4", "1.x", "-1", "1..2", "١"):
+        assert read_ranking(poll, forged) is None
 
 
 def test_time_poll_best_time_is_most_yes_then_most_if_need_be() -> None:

@@ -41,7 +41,15 @@ from bot.polls.dialogs import (
     NewPoll,
     start_typed_ranking,
 )
-from bot.polls.model import NUDGE_USEFUL_BEFORE, Answer, InvalidChoice, Poll, PollKind, Stance
+from bot.polls.model import (
+    NUDGE_USEFUL_BEFORE,
+    Answer,
+    InvalidChoice,
+    Poll,
+    PollKind,
+    Stance,
+    read_ranking,
+)
 from bot.polls.service import (
     ANSWER,
     CLOSE_TIMER,
@@ -72,6 +80,7 @@ from bot.polls.views import (
     counted,
     nudge_message,
     ranked_reply,
+    ranking_to_confirm,
     result_message,
     time_answers,
 )
@@ -96,6 +105,10 @@ def setup(registry: Registry) -> None:
     registry.action("poll.time", answer_time, args=(POLL, OPTION, ANSWER))
     registry.action("poll.rank", rank, args=(POLL, OPTION))
     registry.action("poll.reset", reset, args=(POLL,))
+    # An anonymous ranked poll: the order so far rides on the buttons until she counts it.
+    registry.action("poll.rank_next", rank_next, args=(POLL, str, OPTION))
+    registry.action("poll.count", count_ranking, args=(POLL, str))
+    registry.action("poll.restart", restart_ranking, args=(POLL,))
     registry.action("poll.results", show_results, args=(POLL,))
     registry.action("poll.close", close_now, Permission.MANAGE_POLLS, args=(POLL,))
     registry.action("poll.anonymity", switch_anonymity, Permission.MANAGE_POLLS, args=(POLL,))
@@ -283,11 +296,50 @@ async def answer_time(ctx: Context, args: tuple[Any, ...]) -> None:
 async def rank(ctx: Context, args: tuple[Any, ...]) -> None:
     poll, option = await _votable(ctx, args, (PollKind.RANKED,))
     ballot = await current(ctx, poll, ctx.person_id)
+    if poll.anonymous:  # nothing counts until she has seen her order and confirmed it
+        await ctx.reply(ranking_to_confirm(ctx.t, poll, [option]))
+        return
     ranking = list(ballot.choice) if ballot else []
     if option not in ranking:
         ranking.append(option)
         await store(ctx, poll, ranking)
     await ctx.reply(ranked_reply(ctx.t, poll, await poll_org(ctx, poll), ranking))
+
+
+async def _pending(ctx: Context, poll: Poll, raw: str) -> list[int]:
+    """The order an anonymous ranked poll's button carries, once the person may vote."""
+    await check_can_vote(ctx, poll)
+    ranking = read_ranking(poll, raw) if poll.kind is PollKind.RANKED and poll.anonymous else None
+    if ranking is None:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    return ranking
+
+
+async def rank_next(ctx: Context, args: tuple[Any, ...]) -> None:
+    poll, raw, option = args
+    ranking = await _pending(ctx, poll, raw)
+    option = int(option)
+    if option >= poll.option_count:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    if option not in ranking:
+        ranking.append(option)
+    await ctx.reply(ranking_to_confirm(ctx.t, poll, ranking))
+
+
+async def count_ranking(ctx: Context, args: tuple[Any, ...]) -> None:
+    poll, raw = args
+    ranking = await _pending(ctx, poll, raw)
+    if not ranking:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    await store(ctx, poll, ranking)
+    org = await poll_org(ctx, poll)
+    await ctx.reply(message(counted(ctx.t, poll, org)))
+
+
+async def restart_ranking(ctx: Context, args: tuple[Any, ...]) -> None:
+    (poll,) = args
+    await _pending(ctx, poll, "")
+    await ctx.reply(ranking_to_confirm(ctx.t, poll, []))
 
 
 async def reset(ctx: Context, args: tuple[Any, ...]) -> None:

@@ -193,6 +193,22 @@ def validate_choice(poll: Poll, choice: Sequence[int]) -> list[int]:
     return values
 
 
+def write_ranking(ranking: Sequence[int]) -> str:
+    """A ranking not yet counted, carried by the buttons that continue or count it: "2.0.1"."""
+    return ".".join(str(o) for o in ranking)
+
+
+def read_ranking(poll: Poll, raw: str) -> list[int] | None:
+    """`write_ranking`'s text read back for this poll; None if it doesn't fit it."""
+    parts = raw.split(".") if raw else []
+    if not all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
+        return None
+    try:
+        return validate_choice(poll, [int(p) for p in parts]) if parts else []
+    except InvalidChoice:
+        return None
+
+
 # --- tallies ---------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from bot.polls.model import (
     Tally,
     option_span,
     quorum_reached,
+    write_ranking,
 )
 from bot.polls.native import may_go_native
 from bot.render.charts import Series, bar_chart
@@ -243,12 +244,43 @@ def ranked_reply(
     t: Translator, poll: Poll, org: Organisation, ranking: list[int]
 ) -> OutgoingMessage:
     if poll.anonymous:
-        return message(counted(t, poll, org) + " " + t("Press Start over if you made a mistake."))
+        return ranking_to_confirm(t, poll, ranking)
     return message(
         t("Your ranking: {ranking}").format(ranking=_ranking(poll, ranking))
         + "\n"
         + t("Press the next one, or Start over.")
     )
+
+
+def ranking_to_confirm(t: Translator, poll: Poll, ranking: list[int]) -> OutgoingMessage:
+    """An anonymous ranked poll: the voter's order so far, shown only to her, not yet counted.
+    The buttons carry it on: the next option, count it, or start over."""
+    pid, so_far = str(poll.id), write_ranking(ranking)
+    if not ranking:
+        text = MessageBuilder().line(t("Press the options in your order, your favourite first."))
+    else:
+        text = MessageBuilder().line(bold(t("Your order, not counted yet:")))
+        for number, chosen in enumerate(ranking, start=1):
+            text.line(f"{number}. {poll.options[chosen]}")
+        text.line(
+            t(
+                "Only you see this. Press the next option, or Count my vote when the order is "
+                "right. Once counted, no one can see it is yours."
+            )
+        )
+    for index, option in enumerate(poll.options):
+        if index not in ranking:
+            text.button_row(
+                Button(
+                    f"{index + 1}. {option}", Action("poll.rank_next", (pid, so_far, str(index)))
+                )
+            )
+    if ranking:
+        text.button_row(
+            Button(t("Count my vote"), Action("poll.count", (pid, so_far))),
+            Button(t("Start over"), Action("poll.restart", (pid,))),
+        )
+    return text.build()
 
 
 def time_answers(
