@@ -336,6 +336,7 @@ def card(
             Button(t("Attendance"), Action("meeting.attendance", (meeting_id,))),
             Button(t("Contributions"), Action("meeting.export", (meeting_id,))),
         )
+        text.button_row(Button(t("People coming"), Action("meeting.people", (meeting_id,))))
     return text.build()
 
 
