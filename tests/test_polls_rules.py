@@ -22,6 +22,7 @@ from bot.polls.model import (
     option_span,
     quorum_reached,
     read_ranking,
+    suggested_theme,
     tally,
     time_option,
     validate_choice,
@@ -115,6 +116,16 @@ def test_a_ranking_waiting_for_confirmation_reads_back_only_if_it_fits_the_poll(
     assert read_ranking(poll, "") == []
     for forged in ("2.2", "4", "1.x", "-1", "1..2", "١"):
         assert read_ranking(poll, forged) is None
+
+
+def test_a_meeting_from_a_time_poll_is_offered_the_question_s_subject_as_its_theme() -> None:
+    assert (
+        suggested_theme("När ska vi ha samtalskvällen om bostäder?") == "Samtalskvällen om bostäder"
+    )
+    assert suggested_theme("When shall we have the housing evening?") == "The housing evening"
+    assert (
+        suggested_theme("Vilken kväll passar för vårfesten?") == "Vilken kväll passar för vårfesten"
+    )
 
 
 def test_time_poll_best_time_is_most_yes_then_most_if_need_be() -> None:

@@ -131,9 +131,18 @@ async def announce_meeting(fx: Effects, meeting: Meeting, org: Organisation) -> 
             )
         )
     if meeting.questions:
-        await fx.post_to_org(
-            org, lambda t: views.discussion(t, meeting, key), key=f"meeting:{meeting.id}:thread"
-        )
+        await post_questions(fx, meeting, org)
+
+
+async def post_questions(fx: Effects, meeting: Meeting, org: Organisation) -> None:
+    """The discussion questions, in the meeting's thread (once per version of the meeting)."""
+    key = announcement_key(meeting)
+    suffix = f":v{meeting.version}" if meeting.version else ""
+    await fx.post_to_org(
+        org,
+        lambda t: views.discussion(t, meeting, key),
+        key=f"meeting:{meeting.id}:thread{suffix}",
+    )
 
 
 def announcement_key(meeting: Meeting) -> str:

@@ -43,6 +43,7 @@ EDIT_FIELDS = (
     ("place", N_("Place or link")),
     ("theme", N_("Theme")),
     ("description", N_("Description")),
+    ("questions", N_("Discussion questions")),
     ("capacity", N_("Places")),
 )
 
@@ -51,6 +52,7 @@ CHANGE_WORDS = {
     "place": N_("new place"),
     "theme": N_("new theme"),
     "description": N_("new description"),
+    "questions": N_("new discussion questions"),
     "capacity": N_("new number of places"),
     "audience": N_("who may come"),
 }

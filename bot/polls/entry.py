@@ -33,11 +33,13 @@ from bot.messages import message
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.polls.dialogs import (
+    MEETING_FROM_POLL,
     NEW_POLL,
     RANK_DIALOG,
     REASON,
     REASON_DIALOG,
     BlockReason,
+    MeetingFromPoll,
     NewPoll,
     start_typed_ranking,
 )
@@ -56,13 +58,13 @@ from bot.polls.service import (
     NUDGE_TIMER,
     OPTION,
     POLL,
+    best_time,
     blocking_reasons,
     cast,
     check_can_vote,
     close_poll,
     current,
     manages,
-    meeting_at_best_time,
     names_by_answer,
     names_by_choice,
     poll_org,
@@ -98,6 +100,7 @@ def setup(registry: Registry) -> None:
     )
     registry.dialog(NEW_POLL)
     registry.dialog(RANK_DIALOG)
+    registry.dialog(MEETING_FROM_POLL)
     registry.dialog(REASON_DIALOG)
     registry.action("poll.open", open_ballot, args=(POLL,))
     registry.action("poll.vote", vote, args=(POLL, OPTION))
@@ -189,17 +192,8 @@ async def switch_anonymity(ctx: Context, args: tuple[Any, ...]) -> None:
 
 async def create_meeting_at_best_time(ctx: Context, args: tuple[Any, ...]) -> None:
     (poll,) = args
-    org = await poll_org(ctx, poll)
-    meeting = await meeting_at_best_time(ctx, poll, org)
-    assert meeting.starts_at is not None
-    await ctx.reply(
-        message(
-            ctx.t(
-                "The meeting is created for {when} and posted in the group chat. "
-                "Add a place, description and questions with /moten {n}."
-            ).format(when=when(meeting.starts_at, org.zone, ctx.t), n=meeting.id)
-        )
-    )
+    await best_time(ctx, poll)  # refused at once when there is no meeting to be had
+    await MEETING_FROM_POLL.start(ctx, MeetingFromPoll(poll.id))
 
 
 # --- voting --------------------------------------------------------------------

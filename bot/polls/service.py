@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.actions import Choice, Target
 from bot.context import Context, Effects, MessageFor, Refusal
@@ -327,8 +327,22 @@ async def names_by_answer(effects: Effects, poll: Poll) -> dict[tuple[int, Answe
     return names
 
 
-async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation) -> Meeting:
+async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation, theme: str) -> Meeting:
     """A closed time poll becomes a themed meeting at its best time: the details can be edited later."""
+    starts, ends = await best_time(ctx, poll)
+    draft = MeetingDraft(
+        theme=theme,
+        starts_at=starts,
+        ends_at=ends or starts + MEETING_LENGTH,
+        audience=Audience.MEMBERS if poll.members_only else Audience.OPEN,
+    )
+    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
+    poll.meeting_id = meeting.id
+    return meeting
+
+
+async def best_time(ctx: Context, poll: Poll) -> tuple[datetime, datetime | None]:
+    """The time a meeting from this poll gets; refuses when there is none to be had."""
     if poll.kind is not PollKind.TIME or poll.is_open:
         raise Refusal(ctx.t("A meeting can be created from a closed time poll."))
     if poll.meeting_id is not None:
@@ -340,16 +354,7 @@ async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation) -> M
     result = await tally_of(ctx, poll)
     if not result.leaders:
         raise Refusal(ctx.t("No one answered, so there is no best time."))
-    starts, ends = poll.spans()[result.leaders[0]]
-    draft = MeetingDraft(
-        theme=poll.question,
-        starts_at=starts,
-        ends_at=ends or starts + MEETING_LENGTH,
-        audience=Audience.MEMBERS if poll.members_only else Audience.OPEN,
-    )
-    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
-    poll.meeting_id = meeting.id
-    return meeting
+    return poll.spans()[result.leaders[0]]
 
 
 async def merge_votes(effects: Effects, keep_id: int, drop_id: int) -> None:
