@@ -173,7 +173,7 @@ def upgrade() -> None:
     sa.Column('max_participants', sa.Integer(), nullable=False),
     sa.Column('signup_deadline', storage.tables.UtcDateTime(), nullable=False),
     sa.Column('status', sa.Enum('open', 'cancelled', name='circlestatus', native_enum=False, length=32), nullable=False),
-    sa.Column('open_to_guests', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('open_to_guests', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
