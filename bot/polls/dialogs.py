@@ -459,7 +459,8 @@ async def _read_ranking(ctx: Context, text: str, draft: TypedRanking) -> list[in
 
 async def _save_ranking(ctx: Context, draft: TypedRanking) -> None:
     poll = await _still_open(ctx, draft)
-    await store(ctx, poll, draft.ranking)
+    if not poll.anonymous:  # anonymous: counted only once she has seen it and confirmed
+        await store(ctx, poll, draft.ranking)
     await ctx.reply(ranked_reply(ctx.t, poll, await poll_org(ctx, poll), draft.ranking))
 
 
