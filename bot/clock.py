@@ -35,6 +35,26 @@ class VirtualClock:
         self._now += delta
 
 
+class ShiftedClock:
+    """Another clock (the wall clock) moved forward by an offset that only grows: the
+    interactive console's `@clock`, so a newcomer can see reminders arrive without waiting."""
+
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset
+
+    def set(self, instant: datetime) -> None:
+        # Never back: an instant just passed (the wall clock ran on meanwhile) keeps the offset.
+        self._offset = max(self._offset, _as_utc(instant) - self._base.now())
+
+
+# What `@clock` can move: the transcript's virtual clock, or the console's shifted one.
+MovableClock = VirtualClock | ShiftedClock
+
+
 def _as_utc(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("the clock needs a timezone-aware instant")

@@ -35,7 +35,7 @@ from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
 from bot.platform_roles import sync_roles
 from bot.ports import Gateway, UnitOfWork, UnitOfWorkFactory
-from bot.registry import Access, ActionSpec, Registry, Requirement, command_key
+from bot.registry import MEMBERS_ONLY, Access, ActionSpec, Registry, Requirement, command_key
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -426,14 +426,7 @@ class Samtal:
             if self.registry.consent_prompt is not None:
                 await self.registry.consent_prompt(ctx, "")
         elif requirement is Access.MEMBER:
-            await ctx.reply(
-                message(
-                    ctx.t(
-                        "This is for members. You are welcome at every open activity; "
-                        "ask an organiser if you would like to join the party."
-                    )
-                )
-            )
+            await ctx.reply(message(ctx.t(MEMBERS_ONLY)))
         elif isinstance(requirement, Permission):
             where = org.name if org else ctx.t("any organisation")
             await ctx.reply(message(ctx.t(NOT_ALLOWED).format(org=where)))

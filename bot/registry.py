@@ -14,6 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from bot.actions import ArgType
+from bot.i18n import N_
 from bot.permissions import Permission
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ class Access(Enum):
 
 
 Requirement = Access | Permission
+
+# The one answer to a guest where only members may (`Access.MEMBER`, or a circle for members).
+MEMBERS_ONLY = N_(
+    "This is for members. You are welcome at every open activity; "
+    "ask an organiser if you would like to join the party."
+)
 
 CommandHandler = Callable[["Context", str], Awaitable[None]]
 # Receives the button's arguments as its action declared them (`bot.actions`).

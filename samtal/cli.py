@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
-from bot.clock import VirtualClock
+from bot.clock import ShiftedClock, VirtualClock
 from bot.demo.seed import seed_demo
 from bot.privacy.service import export_person
 from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
@@ -255,9 +255,10 @@ async def _run(config: Config) -> int:
 
 
 async def _interactive(config: Config, user: str) -> int:
-    gateway = ConsoleGateway(stdout_writer())
+    gateway = ConsoleGateway(stdout_writer(), config.console_files.absolute())
+    # The wall clock, which `@clock: +1d` may move forward (reminders then arrive at once).
     replica = await build_replica(
-        config, SystemClock(), {gateway.platform: gateway}, flood_limit=False
+        config, ShiftedClock(SystemClock()), {gateway.platform: gateway}, flood_limit=False
     )
     database, samtal = replica.database, replica.samtal
     await samtal.start()
@@ -286,7 +287,8 @@ async def _replay(config: Config, script: str) -> int:
             print(f"samtal: can't read the transcript: {exc}", file=sys.stderr)
             return 2
     start = SystemClock().now().replace(second=0, microsecond=0)
-    gateway = ConsoleGateway(stdout_writer())
+    # A transcript's output names files relative to the folder, so it reads the same anywhere.
+    gateway = ConsoleGateway(stdout_writer(), config.console_files.absolute(), relative=True)
     database, samtal = await open_core(config, VirtualClock(start), {gateway.platform: gateway})
     try:
         await samtal.run_due()

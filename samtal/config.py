@@ -84,6 +84,7 @@ class DiscordConfig:
 @dataclass(frozen=True)
 class ConsoleConfig:
     user: str = "anna"  # who you are in `samtal console` unless --as says otherwise
+    files: str = ""  # where the console saves files the bot sends; empty: files/ in the data dir
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,12 @@ class Config:
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'samtal.db'}"
+
+    @property
+    def console_files(self) -> Path:
+        return (
+            Path(self.console.files).expanduser() if self.console.files else self.data_dir / "files"
+        )
 
     @property
     def backup_dir(self) -> Path:

@@ -1,7 +1,9 @@
 """`samtal stats --org SLUG [--out DIR] [--language sv|en]`: an organisation's figures and goals.
 
 The same figures as /statistik in chat (the organisation and everything below
-it); with --out the two charts are written there as PNG files.
+it: both are `bot.insights.service.gather`), in the organisation's language
+unless --language says otherwise; with --out the two charts are written there
+as PNG files.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     stats.add_argument("--org", required=True, metavar="SLUG")
     stats.add_argument("--out", metavar="DIR", help="write the charts there as PNG files")
-    stats.add_argument("--language", default="en", choices=("en", "sv"))
+    stats.add_argument(
+        "--language", choices=("en", "sv"), help="default: the organisation's language"
+    )
 
 
 async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int:
@@ -33,12 +37,12 @@ async def run(database: Database, clock: Clock, args: argparse.Namespace) -> int
 
 
 async def print_stats(
-    database: Database, clock: Clock, slug: str, out: str | None, language: str = "en"
+    database: Database, clock: Clock, slug: str, out: str | None, language: str | None = None
 ) -> int:
     async with database.unit_of_work() as uow:
         org, _ = await org_by_slug(uow, slug)
         figures = await gather(uow, org, clock.now())
-    t = Translator(language)
+    t = Translator(language or org.language)
     print(figures_text(t, figures).plain_text)
     if out is not None:
         for path in await asyncio.to_thread(_write, Path(out), charts(t, figures)):

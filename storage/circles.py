@@ -42,6 +42,7 @@ circles = tables.numbered_table(
     sa.Column("max_participants", sa.Integer, nullable=False),
     sa.Column("signup_deadline", UtcDateTime, nullable=False),
     sa.Column("status", enum_column(CircleStatus), nullable=False),
+    sa.Column("open_to_guests", sa.Boolean, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     *tables.created(),
 )

@@ -56,6 +56,7 @@ meeting_rsvps = tables.numbered_table(
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("answer", enum_column(Answer), nullable=False),
     sa.Column("answered_at", UtcDateTime, nullable=False),
+    sa.Column("asked", sa.Integer),  # the place in the waitlist: order of asking
     sa.UniqueConstraint("meeting_id", "person_id"),
 )
 

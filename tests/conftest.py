@@ -253,9 +253,9 @@ def clock() -> VirtualClock:
 class Console:
     """The console adapter driven in-process: feed transcript lines, read what the bot said."""
 
-    def __init__(self, database: Database, clock: VirtualClock) -> None:
+    def __init__(self, database: Database, clock: VirtualClock, files: Path | None = None) -> None:
         self.lines: list[str] = []
-        self.gateway = ConsoleGateway(self.lines.append)
+        self.gateway = ConsoleGateway(self.lines.append, files, relative=True)
         self.samtal = Samtal(
             database.unit_of_work, clock, build_registry(), {self.gateway.platform: self.gateway}
         )
@@ -281,8 +281,8 @@ class Console:
 
 
 @pytest.fixture
-async def console(database: Database, clock: VirtualClock) -> Console:
-    console = Console(database, clock)
+async def console(database: Database, clock: VirtualClock, tmp_path: Path) -> Console:
+    console = Console(database, clock, tmp_path / "files")
     await console.samtal.start()
     await console.seed_demo()
     return console

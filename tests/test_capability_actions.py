@@ -53,6 +53,10 @@ async def test_meeting_buttons_with_arguments_that_do_not_read_are_stale(
         "meeting.rate 1 9",
         "meeting.export_as 1 pdf",
         "meeting.discard 1",
+        "meeting.write 1 everyone",
+        "meeting.names 999",
+        "poll.rank_next 1 9.9 0",
+        "poll.count 1 x",
     ):
         assert STALE in await _press(console, "bertil", args), args
 
@@ -69,6 +73,9 @@ async def test_an_organiser_elsewhere_is_refused_where_the_meeting_belongs(
         "meeting.cancel_confirm 1 0",
         "meeting.attendance 1",
         "meeting.export_as 1 csv",
+        "meeting.people 1",
+        "meeting.write 1 coming",
+        "meeting.names 1",
     ):
         assert NOT_SANDVIKEN in await _press(console, "fatima", args), args
     # Nothing changed: the meeting is still on.

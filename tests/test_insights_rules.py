@@ -175,11 +175,18 @@ def test_samtal_stats_prints_the_figures_and_writes_the_charts(tmp_path: Path) -
         )
 
     samtal("demo")
+    # Reported in the console under a clock moved an hour on: the chat and the CLI agree.
+    script = tmp_path / "report.txt"
+    script.write_text("@clock: +1h\n@anna: /samtal 20\n@bertil: /statistik\n", encoding="utf-8")
+    chat = samtal("console", "--script", str(script))
+    assert "Väljarsamtal i år: 20" in chat.stdout, chat.stdout + chat.stderr
     result = samtal("stats", "--org", "gavleborg", "--out", str(tmp_path / "charts"))
     assert result.returncode == 0, result.stderr
-    assert "Figures for Socialdemokraterna Gävleborg" in result.stdout
-    assert "Members: 7" in result.stdout
-    assert "Voter conversations this year: 0" in result.stdout
+    assert "Socialdemokraterna Gävleborg" in result.stdout
+    assert "Medlemmar: 7" in result.stdout  # the organisation's language
+    assert "Väljarsamtal i år: 20" in result.stdout
+    english = samtal("stats", "--org", "gavleborg", "--language", "en")
+    assert "Voter conversations this year: 20" in english.stdout
     written = sorted(p.name for p in (tmp_path / "charts").iterdir())
     assert written == ["conversations-gavleborg.png", "participation-gavleborg.png"]
     assert all((tmp_path / "charts" / name).stat().st_size > 10_000 for name in written)

@@ -21,10 +21,13 @@ from bot.polls.model import (
     nudge_time,
     option_span,
     quorum_reached,
+    read_ranking,
+    suggested_theme,
     tally,
     time_option,
     validate_choice,
     voter_key,
+    write_ranking,
 )
 from bot.timeread import Problem, TimeReadError, read_moment
 
@@ -104,6 +107,24 @@ def _poll(kind: PollKind, options: int = 3, **extra: object) -> Poll:
         options=[f"o{i}" for i in range(options)],
         deadline=MONDAY + timedelta(days=3),
         **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_a_ranking_waiting_for_confirmation_reads_back_only_if_it_fits_the_poll() -> None:
+    poll = _poll(PollKind.RANKED, options=4)
+    assert read_ranking(poll, write_ranking([2, 0, 3])) == [2, 0, 3]
+    assert read_ranking(poll, "") == []
+    for forged in ("2.2", "4", "1.x", "-1", "1..2", "١"):
+        assert read_ranking(poll, forged) is None
+
+
+def test_a_meeting_from_a_time_poll_is_offered_the_question_s_subject_as_its_theme() -> None:
+    assert (
+        suggested_theme("När ska vi ha samtalskvällen om bostäder?") == "Samtalskvällen om bostäder"
+    )
+    assert suggested_theme("When shall we have the housing evening?") == "The housing evening"
+    assert (
+        suggested_theme("Vilken kväll passar för vårfesten?") == "Vilken kväll passar för vårfesten"
     )
 
 

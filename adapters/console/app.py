@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters.console.render import PLATFORM, render
@@ -21,10 +22,10 @@ from adapters.console.transcript import (
     TranscriptError,
     parse_line,
 )
-from bot.clock import VirtualClock
+from bot.clock import MovableClock, ShiftedClock, VirtualClock
 from bot.core import Samtal
 from bot.events import ButtonPressed, Chat, Sender, TextReceived
-from bot.messages import OutgoingMessage
+from bot.messages import Attachment, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,28 @@ class Delivered:
 
 
 class ConsoleGateway:
-    """Prints each delivered message and remembers it, so its buttons can be pressed."""
+    """Prints each delivered message and remembers it, so its buttons can be pressed.
+
+    Files the bot sends (exports, attendance lists, charts) are saved under `files`, one
+    folder per chat (`files/bertil/poll-2.png`, `files/allmant/...`; a newer file of the same
+    name replaces the older), and the path is printed: in full, or relative to `files` when
+    `relative` (transcripts, whose output must not depend on where they ran)."""
 
     platform = PLATFORM
 
-    def __init__(self, write: Write) -> None:
+    def __init__(self, write: Write, files: Path | None = None, *, relative: bool = False) -> None:
         self.write = write
+        self.files = files
+        self.relative = relative
         self.delivered: list[Delivered] = []
 
     async def send(self, chat_id: str, message: OutgoingMessage, *, direct: bool) -> str:
         heading = f"-> {chat_id}:" if direct else f"-> #{chat_id}:"
-        for line in render(message, heading):
+        saved_as = None
+        if message.attachment is not None and self.files is not None:
+            path = await asyncio.to_thread(save_file, self.files, chat_id, message.attachment)
+            saved_as = str(path.relative_to(self.files) if self.relative else path)
+        for line in render(message, heading, saved_as):
             self.write(line)
         self.delivered.append(Delivered(chat_id, direct, message))
         return str(len(self.delivered))
@@ -73,6 +85,19 @@ class ConsoleGateway:
                 if token:
                     return delivered, token
         return None
+
+
+def save_file(folder: Path, chat_id: str, attachment: Attachment) -> Path:
+    """Writes a sent file under `folder/<chat>/`; the folders are the owner's alone (0700)
+    and so is the file (0600): attendance lists and exports carry members' data."""
+    chat = "".join(c for c in chat_id if c.isalnum() or c in "-_.").lstrip(".") or "chat"
+    name = Path(attachment.filename).name.lstrip(".") or "file"
+    path = folder / chat / name
+    for directory in (folder, path.parent):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(attachment.data)
+    return path
 
 
 def sender(name: str) -> Sender:
@@ -121,10 +146,10 @@ class ConsoleSession:
                 await self.move_clock_to(self._virtual_clock().now() + delta, down=down)
         await self.samtal.run_due()
 
-    def _virtual_clock(self) -> VirtualClock:
+    def _virtual_clock(self) -> MovableClock:
         clock = self.samtal.clock
-        if not isinstance(clock, VirtualClock):
-            raise TranscriptError("@clock works only in transcript mode, with the virtual clock")
+        if not isinstance(clock, VirtualClock | ShiftedClock):
+            raise TranscriptError("@clock needs a clock that can be moved (the console's)")
         return clock
 
     async def move_clock_to(self, target: datetime, *, down: bool = False) -> None:
@@ -137,7 +162,8 @@ class ConsoleSession:
             due = await self.samtal.next_due()
             if due is None or due > target:
                 break
-            clock.set(max(due, clock.now()))
+            if due > clock.now():
+                clock.set(due)
             await self.samtal.run_due()
             if await self.samtal.next_due() == due:
                 break  # nothing moved (a platform without a gateway): don't spin
@@ -166,6 +192,10 @@ class ConsoleSession:
             f"Samtal console. You are {user}. Write /hjalp (or /help); press a button with [its label]."
         )
         write("Other people: @bertil: /hjalp   Group channel: @anna#allmant: hej   Quit: Ctrl-D")
+        if self.gateway.files is not None:
+            write(f"Files the bot sends are saved in {self.gateway.files}")
+        if isinstance(self.samtal.clock, ShiftedClock):
+            write("Move the clock on to see reminders arrive: @clock: +1d (or +2h, +1w)")
         while True:
             try:
                 line = await asyncio.to_thread(input, f"{user}> ")

@@ -43,11 +43,12 @@ from bot.circles.service import (
 from bot.context import Context, Effects, Refusal
 from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
+from bot.domain.people import Status
 from bot.i18n import N_, Translator
 from bot.messages import MessageBuilder, OutgoingMessage, bold, message
 from bot.parsing import parse_id
 from bot.permissions import Permission
-from bot.registry import Access, CommandSpec, Registry, within
+from bot.registry import MEMBERS_ONLY, Access, CommandSpec, Registry, within
 
 # How long after a session "too few were marked present" still helps (names can be added).
 FEW_PRESENT_USEFUL = timedelta(days=3)
@@ -106,9 +107,16 @@ def setup(registry: Registry) -> None:
     )
     # Marking and the list are for the circle's leader too, who needs no organiser role:
     # the handlers check `can_manage`, not a declared permission.
-    registry.action("circle.join", join, Access.MEMBER, args=(CIRCLE,))
+    # Members, or guests too where the circle is open to them: `_check_open` decides.
+    registry.action("circle.join", join, Access.CONSENTED, args=(CIRCLE,))
     registry.action(
-        "circle.consent", consent_and_sign_up, Access.MEMBER, args=(CIRCLE, Choice("yes", "no"))
+        "circle.consent", consent_and_sign_up, Access.CONSENTED, args=(CIRCLE, Choice("yes", "no"))
+    )
+    registry.action(
+        "circle.guests",
+        open_to_guests,
+        Permission.MANAGE_CIRCLES,
+        args=(CIRCLE, Choice("yes", "no")),
     )
     registry.action("circle.leave", leave, Access.CONSENTED, args=(CIRCLE,))
     registry.action("circle.checkin", check_in, Access.CONSENTED, args=(SESSION,))
@@ -156,6 +164,7 @@ async def _card(ctx: Context, circle: Circle) -> OutgoingMessage:
         await ctx.uow.circles.enrolments(circle.id),
         ctx.person_id,
         manage=await can_manage(ctx, ctx.person, circle),
+        organiser=await ctx.meets(Permission.MANAGE_CIRCLES, org),
     )
 
 
@@ -193,6 +202,8 @@ async def join(ctx: Context, args: tuple[Any, ...]) -> None:
 
 
 def _check_open(ctx: Context, circle: Circle) -> None:
+    if ctx.person.status is not Status.MEMBER and not circle.open_to_guests:
+        raise Refusal(ctx.t(MEMBERS_ONLY))
     if circle.status is not CircleStatus.OPEN:
         raise Refusal(ctx.t("{title} has been cancelled.").format(title=circle.title))
     if circle.signup_deadline <= ctx.now:
@@ -215,6 +226,12 @@ async def consent_and_sign_up(ctx: Context, args: tuple[Any, ...]) -> None:
     else:
         place = [e.person_id for e in waitlist(await ctx.uow.circles.enrolments(circle.id))]
         await ctx.reply(views.waitlisted(ctx.t, circle, place.index(ctx.person_id) + 1))
+
+
+async def open_to_guests(ctx: Context, args: tuple[Any, ...]) -> None:
+    circle, answer = args
+    circle.open_to_guests = answer == "yes"
+    await ctx.reply(views.guests_changed(ctx.t, circle))
 
 
 async def leave(ctx: Context, args: tuple[Any, ...]) -> None:

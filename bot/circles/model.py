@@ -91,6 +91,8 @@ class Circle:
     link: str | None = None  # a digital circle's meeting link
     leader_id: int | None = None  # people.id, SET NULL
     status: CircleStatus = CircleStatus.OPEN
+    # Circles are for members; an organiser may open one to guests (a film club, a lecture).
+    open_to_guests: bool = False
     version: int = 0  # raised when sessions move: reminder keys follow it
     created_by: int | None = None  # people.id, SET NULL
     created_at: datetime | None = None

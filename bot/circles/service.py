@@ -97,6 +97,7 @@ class CircleDraft:
     link: str | None = None
     leader_id: int | None = None
     created_by: int | None = None
+    open_to_guests: bool = False
     warnings: list[RuleWarning] = field(default_factory=list)
 
     def rule_warnings(self) -> list[RuleWarning]:
@@ -120,6 +121,7 @@ class CircleDraft:
             link=self.link,
             leader_id=self.leader_id,
             created_by=self.created_by,
+            open_to_guests=self.open_to_guests,
             created_at=created_at,
         )
 

@@ -87,6 +87,8 @@ def describe(
         text.line(t("Where: {place}").format(place=circle.where))
     if leader:
         text.line(t("Leader: {name}").format(name=leader.display_name))
+    if circle.open_to_guests:
+        text.line(t("Open to guests too"))
     taken = len(enrolled(enrolments))
     free = max(circle.max_participants - taken, 0)
     places = (
@@ -150,7 +152,10 @@ def card(
     viewer_id: int,
     *,
     manage: bool,
+    organiser: bool = False,
 ) -> OutgoingMessage:
+    """`manage`: the leader or an organiser (the attendance list); `organiser`: may decide
+    who the circle is for."""
     text = MessageBuilder().line(bold(circle.title))
     describe(text, t, circle, org, sessions, leader, enrolments)
     mine = next((e for e in active(enrolments) if e.person_id == viewer_id), None)
@@ -167,7 +172,25 @@ def card(
     if manage:
         buttons.append(Button(t("Attendance list"), Action("circle.list", (str(circle.id),))))
     text.button_row(*buttons)
+    if organiser:
+        text.button_row(guests_button(t, circle))
     return text.build()
+
+
+def guests_button(t: Translator, circle: Circle) -> Button:
+    """An organiser's switch: open the circle to guests, or keep it for members."""
+    if circle.open_to_guests:
+        return Button(t("For members only"), Action("circle.guests", (str(circle.id), "no")))
+    return Button(t("Open to guests"), Action("circle.guests", (str(circle.id), "yes")))
+
+
+def guests_changed(t: Translator, circle: Circle) -> OutgoingMessage:
+    text = (
+        t("{title} is now open to guests too: they can sign up from /cirklar.")
+        if circle.open_to_guests
+        else t("{title} is now for members only. Guests already signed up keep their place.")
+    )
+    return message(text.format(title=circle.title), buttons=[[guests_button(t, circle)]])
 
 
 def consent_question(t: Translator, circle: Circle) -> OutgoingMessage:

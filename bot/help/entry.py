@@ -54,6 +54,15 @@ async def show_help(ctx: Context, args: str) -> None:
                 "Ask an organiser if you would like to become a member."
             )
         )
+    if ctx.consented and not await ctx.uow.people.affiliations_of(ctx.person_id):
+        text.paragraph(
+            _(
+                "You don't follow any local branch here yet. Open the join link your branch "
+                "shared: it starts me with the branch's code, as /start join_sandviken (to "
+                "follow Sandviken) or /start member_sandviken (a new member: your first month "
+                "starts)."
+            )
+        )
     # Offered in the other language on purpose: it is for someone who can't read this one.
     text.paragraph(
         "English? Write /language." if ctx.t.language == "sv" else "Svenska? Skriv /sprak."

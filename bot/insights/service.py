@@ -178,8 +178,11 @@ async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
         goals.append(GoalStatus(goal, progress(goal, value, now)))
     conversation_goal = next((g.goal for g in goals if g.goal.kind is GoalKind.CONVERSATIONS), None)
     chart_from = conversation_goal.starts_at if conversation_goal else this_year
+    # "This year" is the calendar year: what was reported in it counts, read at any moment of
+    # it (the chat under a console's moved clock, `samtal stats` at the wall clock) the same.
+    year_over = year_end(now, zone) + timedelta(seconds=1)
     reports = await uow.insights.reports_in(
-        org_ids, min(chart_from, this_year), now + timedelta(seconds=1)
+        org_ids, min(chart_from, this_year), max(now + timedelta(seconds=1), year_over)
     )
     return Figures(
         org=org,
@@ -190,7 +193,7 @@ async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
         welcome=welcome_figures(flows, now),
         new_members_this_year=len(started),
         guests_joined=guests_who_joined(joined, this_year, now + timedelta(seconds=1)),
-        conversations=sum(r.count for r in reports if r.reported_at >= this_year),
+        conversations=sum(r.count for r in reports if this_year <= r.reported_at < year_over),
         accumulated=accumulated_by_day(reports, chart_from, now, zone),
         accumulated_from=chart_from,
         study_hours=hours,

@@ -3,6 +3,7 @@ comment after a rating. Declared with `bot.dialogs`; the work is in `bot.meeting
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from bot.meetings.service import (
     find_meeting,
     hosting_orgs,
     organiser_org,
+    post_questions,
     reader_zone,
     update_meeting,
 )
@@ -60,6 +62,11 @@ def _read_text(ctx: Context, value: str, draft: object) -> str:
     if len(value) > MAX_TEXT:
         raise Refusal(ctx.t("That is a bit long: at most 2000 characters, please."))
     return value
+
+
+def _read_question(ctx: Context, value: str, draft: object) -> list[str]:
+    """One discussion question (a list step's answer adds one), for a new or a changed meeting."""
+    return [_read_text(ctx, value, draft)]
 
 
 def _read_place(ctx: Context, value: str, draft: object) -> str:
@@ -284,7 +291,7 @@ NEW_MEETING: Dialog[NewMeeting] = Dialog(
         Step(
             "questions",
             _questions_prompt,
-            parse=lambda ctx, value, d: [_read_text(ctx, value, d)],
+            parse=_read_question,
             repeat=Repeat(at_most=MAX_QUESTIONS),
         ),
         Step(
@@ -359,6 +366,8 @@ class MeetingEdit:
     theme: str = ""
     description: str = ""
     capacity: int | None = None
+    # `field` above names the step, so the list's default comes from the module itself.
+    questions: list[str] = dataclasses.field(default_factory=list)
 
 
 async def _editable(ctx: Context, edit: MeetingEdit) -> tuple[Meeting, Organisation]:
@@ -393,6 +402,16 @@ async def _edit_prompt(ctx: Context, edit: MeetingEdit) -> str:
             prompt = _("New theme? Now: {now}").format(now=meeting.theme)
         case "description":
             prompt = _("New description? Write it, or press Remove.")
+        case "questions" if edit.questions:
+            return _("Next question, or Done.")
+        case "questions":
+            now = "\n".join(f"{n}. {q}" for n, q in enumerate(meeting.questions, start=1))
+            prompt = _(
+                "New discussion questions? Write them one message at a time, then press Done; "
+                "they replace the ones there are now (Done at once removes them)."
+            )
+            if now:
+                prompt = _("Discussion questions now:") + "\n" + now + "\n" + prompt
         case _:
             prompt = _("How many places now? Write a number, or press No limit.")
     return prompt + " " + _("(/avbryt stops.)")
@@ -410,7 +429,7 @@ def _store_new_time(edit: MeetingEdit, value: tuple[datetime, datetime | None]) 
 
 
 async def _apply_edit(ctx: Context, edit: MeetingEdit) -> None:
-    meeting, _org = await _editable(ctx, edit)
+    meeting, org = await _editable(ctx, edit)
     match edit.field:
         case "time":
             assert edit.start is not None
@@ -422,9 +441,13 @@ async def _apply_edit(ctx: Context, edit: MeetingEdit) -> None:
             meeting.theme = edit.theme
         case "description":
             meeting.description = edit.description
+        case "questions":
+            meeting.questions = list(edit.questions)
         case "capacity":
             meeting.capacity = edit.capacity
     await update_meeting(ctx, meeting, [edit.field])
+    if edit.field == "questions" and meeting.questions:
+        await post_questions(ctx, meeting, org)  # the new questions start the talk anew
     await ctx.reply(changed_reply(ctx.t, await answered_count(ctx, meeting)))
 
 
@@ -452,6 +475,13 @@ EDIT_MEETING: Dialog[MeetingEdit] = Dialog(
             parse=_read_text,
             skip=Skip("", label=N_("Remove")),
             ask_if=_asked_for("description"),
+        ),
+        Step(
+            "questions",
+            _edit_prompt,
+            parse=_read_question,
+            repeat=Repeat(at_most=MAX_QUESTIONS),
+            ask_if=_asked_for("questions"),
         ),
         Step(
             "capacity",

@@ -17,7 +17,7 @@ from bot.context import Context, Refusal, TimerContext
 from bot.domain.delivery import Timer
 from bot.domain.people import Status
 from bot.i18n import N_, Translator
-from bot.meetings import views
+from bot.meetings import roster, views
 from bot.meetings.dialogs import (
     COMMENT_DIALOG,
     EDIT_MEETING,
@@ -130,6 +130,7 @@ def setup(registry: Registry) -> None:
     registry.action("meeting.rate", rate, args=(MEETING, Choice("1", "2", "3", "4", "5")))
     registry.action("meeting.export", export_menu, manage, args=(MEETING,))
     registry.action("meeting.export_as", export_contributions, manage, args=(MEETING, EXPORTS))
+    roster.setup(registry)  # the organiser's People: write to those coming, the name list
     registry.dialog(NEW_MEETING)
     registry.dialog(EDIT_MEETING)
     registry.dialog(COMMENT_DIALOG)

@@ -78,7 +78,11 @@ class Rsvp:
     meeting_id: int
     person_id: int
     answer: Answer
-    answered_at: datetime  # also the place in the waitlist: first come, first promoted
+    answered_at: datetime
+    # The place in the waitlist: 1, 2, … in the order people asked for a place at this
+    # meeting, first asked, first promoted. A number, not the time: requests in the same
+    # second (or under a stopped clock) keep their order, whatever else they answered before.
+    asked: int | None = None
     id: int | None = None
 
 
@@ -236,9 +240,14 @@ def answer_for(
 
 
 def waitlist(rsvps: Sequence[Rsvp]) -> list[Rsvp]:
-    """Those waiting, first come first."""
+    """Those waiting, in the order they asked for a place (never by how old their row is)."""
     waiting = [r for r in rsvps if r.answer is Answer.WAITLISTED]
-    return sorted(waiting, key=lambda r: (r.answered_at, r.id or 0))
+    return sorted(waiting, key=lambda r: (r.asked or 0, r.answered_at, r.id or 0))
+
+
+def next_in_line(rsvps: Sequence[Rsvp]) -> int:
+    """The number of a new request for a place: after everyone who holds or waits for one."""
+    return max((r.asked or 0 for r in rsvps), default=0) + 1
 
 
 def to_promote(capacity: int | None, rsvps: Sequence[Rsvp]) -> list[Rsvp]:

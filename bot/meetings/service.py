@@ -42,6 +42,7 @@ from bot.meetings.model import (
     answer_for,
     coming_count,
     minutes_left,
+    next_in_line,
     reminder_times,
     reminder_useful_until,
     to_promote,
@@ -135,9 +136,18 @@ async def announce_meeting(
             )
         )
     if meeting.questions:
-        await fx.post_to_org(
-            org, lambda t: views.discussion(t, meeting, key), key=f"meeting:{meeting.id}:thread"
-        )
+        await post_questions(fx, meeting, org)
+
+
+async def post_questions(fx: Effects, meeting: Meeting, org: Organisation) -> None:
+    """The discussion questions, in the meeting's thread (once per version of the meeting)."""
+    key = announcement_key(meeting)
+    suffix = f":v{meeting.version}" if meeting.version else ""
+    await fx.post_to_org(
+        org,
+        lambda t: views.discussion(t, meeting, key),
+        key=f"meeting:{meeting.id}:thread{suffix}",
+    )
 
 
 def announcement_key(meeting: Meeting) -> str:
@@ -448,11 +458,14 @@ async def answer(fx: Effects, meeting: Meeting, person: Person, wanted: Answer) 
     if meeting.capacity is not None:
         rsvps += [r for r in await fx.uow.meetings.rsvps(meeting.id, HOLDING) if r is not existing]
     result = answer_for(wanted, meeting.capacity, rsvps, person.id)
+    # Asking for a place now queues behind everyone who asked before, whatever was answered earlier.
+    asked = next_in_line(rsvps) if result is Answer.WAITLISTED else None
     if existing is None:
-        await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now))
+        await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now, asked))
     elif existing.answer is not result:
         existing.answer = result
-        existing.answered_at = fx.now  # a new place in the waitlist, if waiting
+        existing.answered_at = fx.now
+        existing.asked = asked
     await promote_waiting(fx, meeting, await org_of(fx, meeting))
     return result
 
@@ -572,10 +585,12 @@ async def follow_up_all(fx: Effects, meeting: Meeting) -> int:
     if meeting.created_by is not None and (rsvps or attendance):
         organiser = await fx.uow.people.get(meeting.created_by)
         if organiser is not None:
-            present, coming = len(attendance), coming_count(rsvps)
+            # Only "I'm here" counts as a check-in; marks an organiser made are said apart.
+            checked_in = sum(1 for a in attendance if a.confirmed_by is None)
+            marked, coming = len(attendance) - checked_in, coming_count(rsvps)
 
             def build(t: Translator) -> OutgoingMessage:
-                return views.organiser_summary(t, meeting, present, coming)
+                return views.organiser_summary(t, meeting, checked_in, marked, coming)
 
             await fx.notify(organiser, build, key=f"meeting:{meeting.id}:organiser-summary")
     return sent

@@ -43,6 +43,7 @@ EDIT_FIELDS = (
     ("place", N_("Place or link")),
     ("theme", N_("Theme")),
     ("description", N_("Description")),
+    ("questions", N_("Discussion questions")),
     ("capacity", N_("Places")),
 )
 
@@ -51,6 +52,7 @@ CHANGE_WORDS = {
     "place": N_("new place"),
     "theme": N_("new theme"),
     "description": N_("new description"),
+    "questions": N_("new discussion questions"),
     "capacity": N_("new number of places"),
     "audience": N_("who may come"),
 }
@@ -281,16 +283,25 @@ def follow_up(t: Translator, meeting: Meeting, org: Organisation) -> OutgoingMes
 
 
 def organiser_summary(
-    t: Translator, meeting: Meeting, present: int, coming: int
+    t: Translator, meeting: Meeting, checked_in: int, marked: int, coming: int
 ) -> OutgoingMessage:
+    """`checked_in`: those who pressed "I'm here"; `marked`: those an organiser marked."""
     text = MessageBuilder().line(
         bold(t("{theme} is over").format(theme=meeting.theme)), f" (nr {meeting.id})"
     )
     text.line(
         t("{present} checked in; {coming} had said they were coming.").format(
-            present=present, coming=coming
+            present=checked_in, coming=coming
         )
     )
+    if marked:
+        text.line(
+            t.ngettext(
+                "{count} more was marked as there by an organiser.",
+                "{count} more were marked as there by an organiser.",
+                marked,
+            ).format(count=marked)
+        )
     text.line(t("Confirm who was there, so they count in the figures:"))
     text.button_row(Button(t("Attendance"), Action("meeting.attendance", (str(meeting.id),))))
     return text.build()
@@ -335,6 +346,7 @@ def card(
             Button(t("Attendance"), Action("meeting.attendance", (meeting_id,))),
             Button(t("Contributions"), Action("meeting.export", (meeting_id,))),
         )
+        text.button_row(Button(t("People coming"), Action("meeting.people", (meeting_id,))))
     return text.build()
 
 

@@ -27,14 +27,24 @@ from bot.polls.model import (
     PollKind,
     Stance,
     option_span,
+    suggested_theme,
     time_option,
 )
-from bot.polls.service import check_can_vote, open_poll, poll_org, store
+from bot.polls.service import (
+    best_time,
+    check_can_vote,
+    meeting_at_best_time,
+    open_poll,
+    poll_org,
+    store,
+)
 from bot.polls.views import KIND_NAMES, option_text, ranked_reply
 from bot.timeread import Problem, TimeReadError, read_moment
 
 NEW = "polls.new"
 RANK = "polls.rank"
+MEETING_FROM_POLL_NAME = "polls.meeting"
+MAX_MEETING_THEME = 200  # as a meeting's theme
 REASON = "polls.reason"
 END_OF_DAY = time(23, 59)
 LONGEST_POLL = timedelta(days=366)
@@ -449,7 +459,8 @@ async def _read_ranking(ctx: Context, text: str, draft: TypedRanking) -> list[in
 
 async def _save_ranking(ctx: Context, draft: TypedRanking) -> None:
     poll = await _still_open(ctx, draft)
-    await store(ctx, poll, draft.ranking)
+    if not poll.anonymous:  # anonymous: counted only once she has seen it and confirmed
+        await store(ctx, poll, draft.ranking)
     await ctx.reply(ranked_reply(ctx.t, poll, await poll_org(ctx, poll), draft.ranking))
 
 
@@ -481,3 +492,80 @@ async def start_typed_ranking(ctx: Context, poll: Poll) -> None:
     assert poll.id is not None
     chat = (identity.platform, identity.external_id)
     await RANK_DIALOG.start(ctx, TypedRanking(poll.id), ask=False, chat=chat)
+
+
+# --- The meeting a time poll found a time for ---------------------------------------------------
+
+
+@dataclass
+class MeetingFromPoll:
+    """What the meeting at a time poll's best time is called: asked, with a suggestion."""
+
+    poll_id: int
+    theme: str = ""
+
+
+async def _poll_for_meeting(ctx: Context, draft: MeetingFromPoll) -> Poll:
+    poll = await ctx.uow.polls.get(draft.poll_id)
+    if poll is None:
+        raise DialogOver(ctx.t("That poll is gone. Nothing was created."))
+    try:
+        await best_time(ctx, poll)
+    except Refusal as refusal:
+        raise DialogOver(refusal.text) from None
+    return poll
+
+
+async def _check_meeting(ctx: Context, draft: MeetingFromPoll) -> None:
+    await _poll_for_meeting(ctx, draft)
+
+
+async def _theme_prompt(ctx: Context, draft: MeetingFromPoll) -> str:
+    poll = await _poll_for_meeting(ctx, draft)
+    return ctx.t(
+        "What is the meeting called? The poll asked: {question} "
+        "Write the theme, or press the suggestion."
+    ).format(question=poll.question)
+
+
+async def _theme_choices(ctx: Context, draft: MeetingFromPoll) -> list[list[Choice]]:
+    suggestion = suggested_theme((await _poll_for_meeting(ctx, draft)).question)
+    return [[Choice(suggestion[:MAX_MEETING_THEME], suggestion[:MAX_MEETING_THEME])]]
+
+
+def _read_meeting_theme(ctx: Context, value: str, draft: MeetingFromPoll) -> str:
+    theme = " ".join(value.split())
+    if not theme or len(theme) > MAX_MEETING_THEME:
+        raise Refusal(ctx.t("Write a theme of at most 200 characters."))
+    return theme
+
+
+async def _create_meeting(ctx: Context, draft: MeetingFromPoll) -> None:
+    poll = await _poll_for_meeting(ctx, draft)
+    org = await poll_org(ctx, poll)
+    await ctx.require(Permission.MANAGE_MEETINGS, org)
+    meeting = await meeting_at_best_time(ctx, poll, org, draft.theme)
+    await ctx.reply(
+        message(
+            ctx.t(
+                "The meeting is created for {when} and posted in the group chat. "
+                "Add a place, description and questions with /moten {n}."
+            ).format(when=when(meeting.starts_at, org.zone, ctx.t), n=meeting.id)
+        )
+    )
+
+
+MEETING_FROM_POLL: Dialog[MeetingFromPoll] = Dialog(
+    name=MEETING_FROM_POLL_NAME,
+    draft=MeetingFromPoll,
+    check=_check_meeting,
+    steps=(
+        Step(
+            "theme",
+            _theme_prompt,
+            parse=_read_meeting_theme,
+            choices=_theme_choices,
+        ),
+    ),
+    finish=_create_meeting,
+)

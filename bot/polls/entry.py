@@ -33,28 +33,39 @@ from bot.messages import message
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.polls.dialogs import (
+    MEETING_FROM_POLL,
     NEW_POLL,
     RANK_DIALOG,
     REASON,
     REASON_DIALOG,
     BlockReason,
+    MeetingFromPoll,
     NewPoll,
     start_typed_ranking,
 )
-from bot.polls.model import NUDGE_USEFUL_BEFORE, Answer, InvalidChoice, Poll, PollKind, Stance
+from bot.polls.model import (
+    NUDGE_USEFUL_BEFORE,
+    Answer,
+    InvalidChoice,
+    Poll,
+    PollKind,
+    Stance,
+    read_ranking,
+)
 from bot.polls.service import (
     ANSWER,
     CLOSE_TIMER,
     NUDGE_TIMER,
     OPTION,
     POLL,
+    best_time,
     blocking_reasons,
     cast,
     check_can_vote,
     close_poll,
     current,
     manages,
-    meeting_at_best_time,
+    names_by_answer,
     names_by_choice,
     poll_org,
     reachable_org_ids,
@@ -71,6 +82,7 @@ from bot.polls.views import (
     counted,
     nudge_message,
     ranked_reply,
+    ranking_to_confirm,
     result_message,
     time_answers,
 )
@@ -88,6 +100,7 @@ def setup(registry: Registry) -> None:
     )
     registry.dialog(NEW_POLL)
     registry.dialog(RANK_DIALOG)
+    registry.dialog(MEETING_FROM_POLL)
     registry.dialog(REASON_DIALOG)
     registry.action("poll.open", open_ballot, args=(POLL,))
     registry.action("poll.vote", vote, args=(POLL, OPTION))
@@ -95,6 +108,10 @@ def setup(registry: Registry) -> None:
     registry.action("poll.time", answer_time, args=(POLL, OPTION, ANSWER))
     registry.action("poll.rank", rank, args=(POLL, OPTION))
     registry.action("poll.reset", reset, args=(POLL,))
+    # An anonymous ranked poll: the order so far rides on the buttons until she counts it.
+    registry.action("poll.rank_next", rank_next, args=(POLL, str, OPTION))
+    registry.action("poll.count", count_ranking, args=(POLL, str))
+    registry.action("poll.restart", restart_ranking, args=(POLL,))
     registry.action("poll.results", show_results, args=(POLL,))
     registry.action("poll.close", close_now, Permission.MANAGE_POLLS, args=(POLL,))
     registry.action("poll.anonymity", switch_anonymity, Permission.MANAGE_POLLS, args=(POLL,))
@@ -175,17 +192,8 @@ async def switch_anonymity(ctx: Context, args: tuple[Any, ...]) -> None:
 
 async def create_meeting_at_best_time(ctx: Context, args: tuple[Any, ...]) -> None:
     (poll,) = args
-    org = await poll_org(ctx, poll)
-    meeting = await meeting_at_best_time(ctx, poll, org)
-    assert meeting.starts_at is not None
-    await ctx.reply(
-        message(
-            ctx.t(
-                "The meeting is created for {when} and posted in the group chat. "
-                "Add a place, description and questions with /moten {n}."
-            ).format(when=when(meeting.starts_at, org.zone, ctx.t), n=meeting.id)
-        )
-    )
+    await best_time(ctx, poll)  # refused at once when there is no meeting to be had
+    await MEETING_FROM_POLL.start(ctx, MeetingFromPoll(poll.id))
 
 
 # --- voting --------------------------------------------------------------------
@@ -282,11 +290,50 @@ async def answer_time(ctx: Context, args: tuple[Any, ...]) -> None:
 async def rank(ctx: Context, args: tuple[Any, ...]) -> None:
     poll, option = await _votable(ctx, args, (PollKind.RANKED,))
     ballot = await current(ctx, poll, ctx.person_id)
+    if poll.anonymous:  # nothing counts until she has seen her order and confirmed it
+        await ctx.reply(ranking_to_confirm(ctx.t, poll, [option]))
+        return
     ranking = list(ballot.choice) if ballot else []
     if option not in ranking:
         ranking.append(option)
         await store(ctx, poll, ranking)
     await ctx.reply(ranked_reply(ctx.t, poll, await poll_org(ctx, poll), ranking))
+
+
+async def _pending(ctx: Context, poll: Poll, raw: str) -> list[int]:
+    """The order an anonymous ranked poll's button carries, once the person may vote."""
+    await check_can_vote(ctx, poll)
+    ranking = read_ranking(poll, raw) if poll.kind is PollKind.RANKED and poll.anonymous else None
+    if ranking is None:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    return ranking
+
+
+async def rank_next(ctx: Context, args: tuple[Any, ...]) -> None:
+    poll, raw, option = args
+    ranking = await _pending(ctx, poll, raw)
+    option = int(option)
+    if option >= poll.option_count:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    if option not in ranking:
+        ranking.append(option)
+    await ctx.reply(ranking_to_confirm(ctx.t, poll, ranking))
+
+
+async def count_ranking(ctx: Context, args: tuple[Any, ...]) -> None:
+    poll, raw = args
+    ranking = await _pending(ctx, poll, raw)
+    if not ranking:
+        raise Refusal(ctx.t(STALE_BUTTON))
+    await store(ctx, poll, ranking)
+    org = await poll_org(ctx, poll)
+    await ctx.reply(message(counted(ctx.t, poll, org)))
+
+
+async def restart_ranking(ctx: Context, args: tuple[Any, ...]) -> None:
+    (poll,) = args
+    await _pending(ctx, poll, "")
+    await ctx.reply(ranking_to_confirm(ctx.t, poll, []))
 
 
 async def reset(ctx: Context, args: tuple[Any, ...]) -> None:
@@ -324,11 +371,14 @@ async def show_results(ctx: Context, args: tuple[Any, ...]) -> None:
         )
         return
     result = await tally_of(ctx, poll)
-    names, blocks = None, []
+    names, time_names, blocks = None, None, []
     if organiser and not poll.anonymous:
         names, blocks = await names_by_choice(ctx, poll), await blocking_reasons(ctx, poll)
+        time_names = await names_by_answer(ctx, poll)
     await ctx.reply(
-        result_message(ctx.t, poll, org, result, names=names, chart=True, blocks=blocks)
+        result_message(
+            ctx.t, poll, org, result, names=names, time_names=time_names, chart=True, blocks=blocks
+        )
     )
 
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -191,6 +192,36 @@ def validate_choice(poll: Poll, choice: Sequence[int]) -> list[int]:
     if poll.kind is PollKind.RANKED and not values:
         raise InvalidChoice("rank at least one")
     return values
+
+
+# "När ska vi ha samtalskvällen om bostäder?" asks about a meeting; its theme is what follows.
+_WHEN_QUESTION = re.compile(
+    r"^\s*(?:när\s+(?:ska|skall|kan)\s+vi\s+(?:ha|hålla|träffas\s+(?:om|för)|ses\s+(?:om|för))"
+    r"|when\s+(?:shall|should|can|do|will)\s+we\s+(?:have|hold|meet\s+(?:about|for)))\s+",
+    re.IGNORECASE,
+)
+
+
+def suggested_theme(question: str) -> str:
+    """A meeting's theme from the time poll that found its time: the question's subject."""
+    subject = _WHEN_QUESTION.sub("", question).strip().rstrip("?").strip()
+    return subject[:1].upper() + subject[1:] if subject else question.strip()
+
+
+def write_ranking(ranking: Sequence[int]) -> str:
+    """A ranking not yet counted, carried by the buttons that continue or count it: "2.0.1"."""
+    return ".".join(str(o) for o in ranking)
+
+
+def read_ranking(poll: Poll, raw: str) -> list[int] | None:
+    """`write_ranking`'s text read back for this poll; None if it doesn't fit it."""
+    parts = raw.split(".") if raw else []
+    if not all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
+        return None
+    try:
+        return validate_choice(poll, [int(p) for p in parts]) if parts else []
+    except InvalidChoice:
+        return None
 
 
 # --- tallies ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.actions import Choice, Target
 from bot.context import Context, Effects, MessageFor, Refusal
@@ -254,11 +254,20 @@ async def close_poll(effects: Effects, poll: Poll, *, on_time: bool = False) -> 
     creator = await effects.uow.people.get(poll.created_by) if poll.created_by else None
     if creator is not None:
         names = None if poll.anonymous else await names_by_choice(effects, poll)
+        time_names = None if poll.anonymous else await names_by_answer(effects, poll)
         blocks = [] if poll.anonymous else await blocking_reasons(effects, poll)
         await effects.notify(
             creator,
             lambda t: result_message(
-                t, poll, org, result, names=names, chart=True, blocks=blocks, offer_meeting=True
+                t,
+                poll,
+                org,
+                result,
+                names=names,
+                time_names=time_names,
+                chart=True,
+                blocks=blocks,
+                offer_meeting=True,
             ),
             key=f"poll:{poll.id}:organiser",
         )
@@ -289,11 +298,10 @@ async def names_by_choice(effects: Effects, poll: Poll) -> dict[int, list[str]]:
         person = await effects.uow.people.get(ballot.person_id) if ballot.person_id else None
         if person is None:
             continue
+        if poll.kind is PollKind.TIME:
+            continue  # per time and answer: names_by_answer
         for position, option in enumerate(ballot.choice):
-            if poll.kind is PollKind.TIME:
-                if option == Answer.YES:
-                    names.setdefault(position, []).append(person.display_name)
-            elif poll.kind is PollKind.RANKED:
+            if poll.kind is PollKind.RANKED:
                 if position == 0:
                     names.setdefault(option, []).append(person.display_name)
             else:
@@ -303,8 +311,38 @@ async def names_by_choice(effects: Effects, poll: Poll) -> dict[int, list[str]]:
     return names
 
 
-async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation) -> Meeting:
+async def names_by_answer(effects: Effects, poll: Poll) -> dict[tuple[int, Answer], list[str]]:
+    """A visible time poll: who answered yes, if need be and no to each time."""
+    assert poll.id is not None and not poll.anonymous
+    names: dict[tuple[int, Answer], list[str]] = {}
+    if poll.kind is not PollKind.TIME:
+        return names
+    for ballot in await effects.uow.polls.ballots(poll.id):
+        person = await effects.uow.people.get(ballot.person_id) if ballot.person_id else None
+        if person is not None:
+            for position, answer in enumerate(ballot.choice):
+                names.setdefault((position, Answer(answer)), []).append(person.display_name)
+    for listed in names.values():
+        listed.sort()
+    return names
+
+
+async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation, theme: str) -> Meeting:
     """A closed time poll becomes a themed meeting at its best time: the details can be edited later."""
+    starts, ends = await best_time(ctx, poll)
+    draft = MeetingDraft(
+        theme=theme,
+        starts_at=starts,
+        ends_at=ends or starts + MEETING_LENGTH,
+        audience=Audience.MEMBERS if poll.members_only else Audience.OPEN,
+    )
+    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
+    poll.meeting_id = meeting.id
+    return meeting
+
+
+async def best_time(ctx: Context, poll: Poll) -> tuple[datetime, datetime | None]:
+    """The time a meeting from this poll gets; refuses when there is none to be had."""
     if poll.kind is not PollKind.TIME or poll.is_open:
         raise Refusal(ctx.t("A meeting can be created from a closed time poll."))
     if poll.meeting_id is not None:
@@ -316,16 +354,7 @@ async def meeting_at_best_time(ctx: Context, poll: Poll, org: Organisation) -> M
     result = await tally_of(ctx, poll)
     if not result.leaders:
         raise Refusal(ctx.t("No one answered, so there is no best time."))
-    starts, ends = poll.spans()[result.leaders[0]]
-    draft = MeetingDraft(
-        theme=poll.question,
-        starts_at=starts,
-        ends_at=ends or starts + MEETING_LENGTH,
-        audience=Audience.MEMBERS if poll.members_only else Audience.OPEN,
-    )
-    meeting = await create_meeting(ctx, org, draft, created_by=ctx.person_id)
-    poll.meeting_id = meeting.id
-    return meeting
+    return poll.spans()[result.leaders[0]]
 
 
 async def merge_votes(effects: Effects, keep_id: int, drop_id: int) -> None:

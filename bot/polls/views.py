@@ -34,6 +34,7 @@ from bot.polls.model import (
     Tally,
     option_span,
     quorum_reached,
+    write_ranking,
 )
 from bot.polls.native import may_go_native
 from bot.render.charts import Series, bar_chart
@@ -52,6 +53,12 @@ STANCE_NAMES = {
     Stance.BLOCK: N_("Block"),
 }
 ANSWER_NAMES = {Answer.YES: N_("Yes"), Answer.IF_NEED_BE: N_("If need be"), Answer.NO: N_("No")}
+# A time poll's result, per time: "2 yes, 1 if need be, 1 no".
+TIME_COUNTS = {
+    Answer.YES: N_("{n} yes"),
+    Answer.IF_NEED_BE: N_("{n} if need be"),
+    Answer.NO: N_("{n} no"),
+}
 OUTCOME_NAMES = {
     "accepted": N_("Accepted"),
     "rejected": N_("Not accepted"),
@@ -237,12 +244,43 @@ def ranked_reply(
     t: Translator, poll: Poll, org: Organisation, ranking: list[int]
 ) -> OutgoingMessage:
     if poll.anonymous:
-        return message(counted(t, poll, org) + " " + t("Press Start over if you made a mistake."))
+        return ranking_to_confirm(t, poll, ranking)
     return message(
         t("Your ranking: {ranking}").format(ranking=_ranking(poll, ranking))
         + "\n"
         + t("Press the next one, or Start over.")
     )
+
+
+def ranking_to_confirm(t: Translator, poll: Poll, ranking: list[int]) -> OutgoingMessage:
+    """An anonymous ranked poll: the voter's order so far, shown only to her, not yet counted.
+    The buttons carry it on: the next option, count it, or start over."""
+    pid, so_far = str(poll.id), write_ranking(ranking)
+    if not ranking:
+        text = MessageBuilder().line(t("Press the options in your order, your favourite first."))
+    else:
+        text = MessageBuilder().line(bold(t("Your order, not counted yet:")))
+        for number, chosen in enumerate(ranking, start=1):
+            text.line(f"{number}. {poll.options[chosen]}")
+        text.line(
+            t(
+                "Only you see this. Press the next option, or Count my vote when the order is "
+                "right. Once counted, no one can see it is yours."
+            )
+        )
+    for index, option in enumerate(poll.options):
+        if index not in ranking:
+            text.button_row(
+                Button(
+                    f"{index + 1}. {option}", Action("poll.rank_next", (pid, so_far, str(index)))
+                )
+            )
+    if ranking:
+        text.button_row(
+            Button(t("Count my vote"), Action("poll.count", (pid, so_far))),
+            Button(t("Start over"), Action("poll.restart", (pid,))),
+        )
+    return text.build()
 
 
 def time_answers(
@@ -277,6 +315,7 @@ def result_message(
     result: Tally,
     *,
     names: dict[int, list[str]] | None = None,
+    time_names: dict[tuple[int, Answer], list[str]] | None = None,
     chart: bool = False,
     blocks: Sequence[tuple[str, str | None]] = (),
     offer_meeting: bool = False,
@@ -300,26 +339,36 @@ def result_message(
         listed = (names or {}).get(index)
         return f" ({', '.join(listed)})" if listed else ""
 
+    def by_answer(index: int, answer: Answer) -> str:
+        listed = (time_names or {}).get((index, answer))
+        return f" ({', '.join(listed)})" if listed else ""
+
     labels = _labels(t, poll, org)
     if poll.kind in (PollKind.SINGLE, PollKind.MULTIPLE):
         for index, label in enumerate(labels):
             text.line(
                 f"{label}: {result.counts[index]}{_share(result.counts[index], result.voters)}{who(index)}"
             )
-        if len(result.leaders) == 1:
+        # One choice: the most voted wins, or there is a tie. Several choices each: the
+        # counts say it all, a "tie" between options one may choose together means nothing.
+        if poll.kind is PollKind.SINGLE and len(result.leaders) == 1:
             text.line(t("Most votes: {option}").format(option=labels[result.leaders[0]]))
-        elif result.leaders:
+        elif poll.kind is PollKind.SINGLE and result.leaders:
             text.line(
                 t("Tied: {options}").format(options=", ".join(labels[i] for i in result.leaders))
             )
     elif poll.kind is PollKind.TIME:
         for index, label in enumerate(labels):
-            text.line(
-                t("{time}: {yes} yes, {maybe} if need be").format(
-                    time=label, yes=result.counts[index], maybe=result.if_need_be[index]
-                )
-                + who(index)
-            )
+            per_answer = {
+                Answer.YES: result.counts[index],
+                Answer.IF_NEED_BE: result.if_need_be[index],
+                Answer.NO: result.voters - result.counts[index] - result.if_need_be[index],
+            }
+            parts = [
+                t(TIME_COUNTS[answer]).format(n=count) + by_answer(index, answer)
+                for answer, count in per_answer.items()
+            ]
+            text.line(f"{label}: " + ", ".join(parts))
         if result.leaders:
             text.line(bold(t("Best time: {time}").format(time=labels[result.leaders[0]])))
     elif poll.kind is PollKind.RANKED:
