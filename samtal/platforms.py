@@ -17,6 +17,7 @@ import signal
 from adapters import redaction
 from adapters.discord.app import SamtalClient
 from adapters.discord.app import start_failure as discord_failure
+from adapters.email.gateway import EmailGateway
 from adapters.telegram.app import TelegramAdapter, Webhook
 from adapters.telegram.app import start_failure as telegram_failure
 from samtal.clock import SystemClock
@@ -37,11 +38,12 @@ def webhook_secret(token: str) -> str:
 
 
 def enabled_platforms(config: Config) -> list[str]:
-    return [
+    names = [
         name
         for name, token in (("telegram", config.telegram_token), ("discord", config.discord_token))
         if token
     ]
+    return [*names, "email"] if config.email.enabled else names
 
 
 async def run_platforms(
@@ -60,7 +62,7 @@ async def run_platforms(
     `request_timeout` shortens the platforms' start-up requests (tests).
     Several of these may run on one PostgreSQL (see samtal/replication.py).
     """
-    redaction.protect([config.telegram_token, config.discord_token])
+    redaction.protect([config.telegram_token, config.discord_token, config.smtp_password])
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -73,6 +75,7 @@ async def run_platforms(
     database, samtal = replica.database, replica.samtal
     telegram: TelegramAdapter | None = None
     discord_client: SamtalClient | None = None
+    email_gateway: EmailGateway | None = None
     tasks: dict[str, asyncio.Task[None]] = {}
     wakeup = Wakeup(samtal, replica.replication)
     operating: Operating | None = None
@@ -119,6 +122,14 @@ async def run_platforms(
             if request_timeout is not None:
                 discord_client.login_timeout = request_timeout
             samtal.dispatcher.add_gateway(discord_client.gateway)
+        email_pages = None
+        if config.email.enabled:
+            from samtal.mail import EmailPages, bot_url, build_gateway, signer_for
+
+            signer = signer_for(config)
+            email_gateway = build_gateway(config, samtal.uow_factory, samtal.clock, signer)
+            samtal.dispatcher.add_gateway(email_gateway)
+            email_pages = EmailPages(samtal, signer, bot_url(config))
         await samtal.start()
         await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending
         wakeup.start()
@@ -127,7 +138,9 @@ async def run_platforms(
             probes["telegram"] = telegram_probe(telegram)
         if discord_client is not None:
             probes["discord"] = discord_probe(discord_client)
-        operating = await start_operating(config, database, samtal, replica.replication, probes)
+        operating = await start_operating(
+            config, database, samtal, replica.replication, probes, email_pages
+        )
         if telegram is not None:
             tasks["Telegram"] = asyncio.create_task(
                 _start_telegram(telegram, stop, backoff), name="telegram start"
@@ -155,6 +168,8 @@ async def run_platforms(
         if discord_client is not None:
             with contextlib.suppress(Exception):
                 await discord_client.close()
+        if email_gateway is not None:
+            await email_gateway.close()
         await database.dispose()
         for sig in handled:
             loop.remove_signal_handler(sig)
