@@ -136,9 +136,8 @@ def render(
     plain = [_plain(message.spans)]
     rich = [f"<p>{_html(message.spans)}</p>"]
     if buttons:
-        plain.append(
-            "\n".join(f"{label}: {url or t('answer in the chat')}" for label, url in buttons)
-        )
+        in_chat = t("answer in the chat")
+        plain.append("\n".join(f"{label}: {url or in_chat}" for label, url in buttons))
         rich.append(
             "<p>"
             + " ".join(

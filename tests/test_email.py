@@ -1,0 +1,429 @@
+"""Email as the third channel, against a real SMTP server (aiosmtpd) and a real database.
+
+An email-only member's introduction, an announcement to members reaching chat and email
+once each, a meeting's invitation with its calendar file, the signed links (one-click
+unsubscribe, an answer from the email) served by the web module, and what the server's
+refusals do: 5xx marks the address undeliverable, 4xx is tried again later.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from adapters.email.gateway import EmailGateway, SmtpSettings
+from adapters.email.links import Signer
+from adapters.email.render import Links, Recipient, Sender, render
+from bot.announcements.model import Announcement, AnnouncementStatus, Audience
+from bot.announcements.service import start_sending
+from bot.context import Effects
+from bot.domain.channels import EMAIL, ChannelChoice, EmailReach, pick_identity
+from bot.domain.delivery import OutboxStatus
+from bot.domain.people import Affiliation, Consent, Identity, Person, Status
+from bot.meetings.model import Answer
+from bot.meetings.service import MeetingDraft, create_meeting
+from bot.messages import Button, OutgoingMessage, Span, Style, bold, link, message
+from bot.welcome import service as welcome
+from bot.welcome.model import FlowStatus, WelcomeFlow
+from samtal.mail import EmailLookup, EmailPages
+from samtal.web import build_app
+from tests.conftest import START, Console
+
+BASE = "http://samtal.test"
+BOT = "https://t.me/samtal_demo_bot"
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received; some addresses are refused on purpose."""
+
+    received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address.startswith("bounce"):
+            return "550 5.1.1 No such mailbox"
+        if address.startswith("later"):
+            return "451 4.7.1 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        for to in envelope.rcpt_tos:
+            self.received.append((to, parsed))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [mail for to, mail in self.received if to == address]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Mail:
+    box: Mailbox
+    gateway: EmailGateway
+    signer: Signer
+
+
+@pytest.fixture
+async def mail(console: Console) -> AsyncIterator[Mail]:
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    signer = Signer("test secret")
+    gateway = EmailGateway(
+        SmtpSettings("127.0.0.1", port, security="none", timeout=10),
+        Sender("samtal@example.org", "Samtal"),
+        Links(BASE, signer, BOT),
+        EmailLookup(console.database.unit_of_work, console.clock),
+        per_minute=1000,
+    )
+    console.samtal.dispatcher.add_gateway(gateway)
+    try:
+        yield Mail(box, gateway, signer)
+    finally:
+        await gateway.close()
+        controller.stop()
+
+
+async def _email_member(
+    console: Console,
+    name: str,
+    address: str,
+    *,
+    chat: str | None = None,
+    prefers_email: bool = False,
+    status: Status = Status.MEMBER,
+) -> int:
+    """A member as the register import makes her: a person with an email identity."""
+    async with console.database.unit_of_work() as uow:
+        person = await uow.people.add(
+            Person(name, status=status, created_at=START - timedelta(days=3))
+        )
+        assert person.id is not None
+        await uow.people.add_identity(
+            Identity(person.id, EMAIL, address, created_at=START - timedelta(days=3))
+        )
+        if chat is not None:
+            await uow.people.add_identity(
+                Identity(
+                    person.id,
+                    "console",
+                    chat,
+                    username=chat,
+                    created_at=START - timedelta(days=3),
+                    last_seen_at=START - timedelta(days=1),
+                )
+            )
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert sandviken is not None and sandviken.id is not None
+        await uow.people.affiliate(Affiliation(person.id, sandviken.id, START - timedelta(days=3)))
+        await uow.people.add_consent(Consent(person.id, "1", START - timedelta(days=3)))
+        if prefers_email:
+            await uow.channels.save(ChannelChoice(person.id, prefers_email=True))
+        await uow.commit()
+    return person.id
+
+
+def _parts(mail: EmailMessage) -> tuple[str, str]:
+    plain = mail.get_body(("plain",))
+    rich = mail.get_body(("html",))
+    assert plain is not None and rich is not None
+    return plain.get_content(), rich.get_content()
+
+
+def _client(console: Console, mail: Mail) -> TestClient[Any, Any]:
+    pages = EmailPages(console.samtal, mail.signer, BOT)
+    app = build_app(console.database.unit_of_work, console.clock, email=pages)
+    return TestClient(TestServer(app))
+
+
+def _path(url: str) -> str:
+    assert url.startswith(BASE)
+    return url[len(BASE) :]
+
+
+# --- the rule and the rendering, pure --------------------------------------------------------
+
+
+def test_email_is_for_people_without_chat_or_who_chose_it() -> None:
+    chat = Identity(1, "telegram", "t1", id=1)
+    mail = Identity(1, EMAIL, "a@example.org", id=2)
+    assert pick_identity([mail, chat], EmailReach()) == chat
+    assert pick_identity([chat, mail], EmailReach(prefers_email=True)) == mail
+    assert pick_identity([mail], EmailReach()) == mail
+    assert pick_identity([mail], EmailReach(stopped=True)) is None
+    bounced = EmailReach(prefers_email=True, undeliverable=frozenset({"a@example.org"}))
+    assert pick_identity([mail, chat], bounced) == chat
+
+
+def test_user_text_is_escaped_and_buttons_become_links() -> None:
+    signer = Signer("s")
+    spans = (
+        bold("Hej <b>Maja</b> & co"),
+        Span("\n"),
+        link("läs mer", "https://example.org/?a=1&b=2"),
+        Span(" "),
+        link("inte en länk", "javascript:alert(1)"),
+    )
+    out = OutgoingMessage(
+        spans, ((Button("I'm coming", token="tok1"), Button("Edit", token="tok2")),)
+    )
+    recipient = Recipient("maja@example.org", 7, "en", {"tok1": "meeting.rsvp", "tok2": "x.y"})
+    mail = render(
+        out,
+        recipient,
+        Sender("s@example.org", "Samtal"),
+        Links(BASE, signer, BOT),
+        message_id="<1@x>",
+    )
+    plain, rich = _parts(mail)
+    assert "<strong>Hej &lt;b&gt;Maja&lt;/b&gt; &amp; co</strong>" in rich
+    assert '<a href="https://example.org/?a=1&amp;b=2">läs mer</a>' in rich
+    assert "javascript:" not in rich and "inte en länk" in rich
+    assert mail["Subject"] == "Hej <b>Maja</b> & co"
+    press = re.search(r"I'm coming: (\S+)", plain)
+    assert press is not None and press.group(1).startswith(BASE + "/email/press/")
+    assert f"Edit: {BOT}" in plain  # not safe from a web page: the bot in a chat
+    assert signer.read(_path(press.group(1)).rsplit("/", 1)[1]) is not None
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    forged = _path(press.group(1)).rsplit("/", 1)[1].replace(".", "x.", 1)
+    assert signer.read(forged) is None
+
+
+# --- through the outbox, the SMTP server and the web pages ------------------------------------
+
+
+async def test_an_email_only_member_gets_her_introduction_by_email_and_can_unsubscribe(
+    console: Console, mail: Mail
+) -> None:
+    maja = await _email_member(console, "Maja Svensson", "maja@example.org", status=Status.GUEST)
+    async with console.database.unit_of_work() as uow:
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert sandviken is not None and sandviken.id is not None
+        flow = await uow.welcome.add(
+            WelcomeFlow(
+                person_id=maja, org_id=sandviken.id, status=FlowStatus.PENDING, created_at=START
+            )
+        )
+        person = await uow.people.get(maja)
+        assert person is not None
+        officer = await welcome.start(Effects(uow, console.clock), flow, person, officer=None)
+        await uow.commit()
+    assert officer is not None and officer.display_name.lower().startswith("cecilia")
+    await console.samtal.run_due()
+    (welcome_mail,) = mail.box.to("maja@example.org")
+    assert welcome_mail.is_multipart()
+    plain, rich = _parts(welcome_mail)
+    assert "Maja" in plain and "<html" in rich
+    assert welcome_mail["From"].addresses[0].addr_spec == "samtal@example.org"
+    unsubscribe = welcome_mail["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith(BASE + "/email/unsubscribe/")
+    assert welcome_mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert BOT in plain  # how to reach the bot in a chat instead
+    # Her contact person hears that she is on email, once, whatever steps follow.
+    told = [
+        d.message.plain_text
+        for d in console.gateway.delivered
+        if d.chat_id == "cecilia" and "med e-post" in d.message.plain_text
+    ]
+    assert told == [
+        "Maja Svensson chattar inte med boten, så introduktionen når hen med e-post "
+        "(maja@example.org). Ett samtal eller ett personligt mejl från dig hjälper hen att "
+        "komma igång."
+    ]
+    console.clock.advance(timedelta(days=1, hours=2))
+    await console.samtal.run_due()
+    assert len(mail.box.to("maja@example.org")) == 2  # the next step, by email too
+    assert (
+        len([d for d in console.gateway.delivered if "(maja@example.org)" in d.message.plain_text])
+        == 1
+    )
+
+    async with _client(console, mail) as client:
+        page = await client.get(_path(unsubscribe))  # a link scanner's GET changes nothing
+        assert page.status == 200 and "<form" in await page.text()
+        async with console.database.unit_of_work() as uow:
+            assert not (await uow.channels.reach(maja)).stopped
+        done = await client.post(_path(unsubscribe), data={"List-Unsubscribe": "One-Click"})
+        assert done.status == 200
+        forged = await client.post(_path(unsubscribe)[:-3] + "abc")
+        assert forged.status == 404
+    async with console.database.unit_of_work() as uow:
+        assert (await uow.channels.reach(maja)).stopped
+        person = await uow.people.get(maja)
+        assert person is not None
+        assert not await Effects(uow, console.clock).notify(
+            person, lambda t: message("hello"), key="after"
+        )
+
+
+async def test_an_announcement_to_members_reaches_chat_in_chat_and_email_by_email_once_each(
+    console: Console, mail: Mail
+) -> None:
+    only_email = await _email_member(console, "Maja", "maja@example.org")
+    both = await _email_member(console, "Nils", "nils@example.org", chat="nils")
+    chose = await _email_member(
+        console, "Olga", "olga@example.org", chat="olga", prefers_email=True
+    )
+    await _email_member(console, "Gustav", "gustav@example.org", status=Status.GUEST)
+    async with console.database.unit_of_work() as uow:
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert sandviken is not None and sandviken.id is not None
+        announcement = await uow.announcements.add(
+            Announcement(
+                sandviken.id,
+                "Årsmöte på tisdag!",
+                Audience.MEMBERS,
+                START,
+                status=AnnouncementStatus.QUEUEING,
+                sent_at=START,
+            )
+        )
+        await start_sending(Effects(uow, console.clock), announcement)
+        await uow.commit()
+    await console.samtal.run_due()
+    await console.samtal.run_due()
+    emailed = sorted(to for to, _ in mail.box.received)
+    assert emailed == ["maja@example.org", "olga@example.org"]  # not the guest, nor Nils
+    in_chat = [
+        d.chat_id
+        for d in console.gateway.delivered
+        if d.direct and "Årsmöte" in d.message.plain_text
+    ]
+    assert "nils" in in_chat and "olga" not in in_chat
+    assert len(in_chat) == len(set(in_chat))
+    for _, sent in mail.box.received:
+        assert "Årsmöte på tisdag!" in _parts(sent)[0]
+        assert sent["List-Unsubscribe"]
+    async with console.database.unit_of_work() as uow:
+        assert announcement.id is not None
+        done = await uow.announcements.get(announcement.id)
+        assert done is not None and done.by_platform.get(EMAIL) == 2
+    assert {only_email, both, chose}  # three people, three routes
+
+
+async def test_a_meeting_invitation_carries_an_ics_and_its_answer_works_from_the_email(
+    console: Console, mail: Mail
+) -> None:
+    maja = await _email_member(console, "Maja", "maja@example.org")
+    async with console.database.unit_of_work() as uow:
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert sandviken is not None
+        meeting = await create_meeting(
+            Effects(uow, console.clock),
+            sandviken,
+            MeetingDraft(
+                "Skolan i Sandviken",
+                START + timedelta(days=7, hours=9),
+                START + timedelta(days=7, hours=11),
+                place="Folkets hus",
+            ),
+        )
+        await uow.commit()
+    await console.samtal.run_due()
+    (invitation,) = mail.box.to("maja@example.org")
+    (ics,) = [part for part in invitation.iter_attachments()]
+    assert ics.get_content_type() == "text/calendar"
+    assert ics.get_param("method") == "REQUEST"
+    calendar = ics.get_content()
+    calendar = calendar if isinstance(calendar, str) else calendar.decode()
+    assert "METHOD:REQUEST" in calendar and f"UID:meeting-{meeting.id}@samtal" in calendar
+    assert "ORGANIZER" in calendar
+    plain, _ = _parts(invitation)
+    coming = re.search(r"(?:I'm coming|Jag kommer): (\S+)", plain)
+    assert coming is not None, plain
+    async with _client(console, mail) as client:
+        asked = await client.get(_path(coming.group(1)))
+        assert asked.status == 200 and 'method="post"' in await asked.text()
+        async with console.database.unit_of_work() as uow:
+            assert meeting.id is not None
+            assert not await uow.meetings.rsvps(meeting.id)
+        answered = await client.post(_path(coming.group(1)))
+        assert answered.status == 200
+    async with console.database.unit_of_work() as uow:
+        (rsvp,) = await uow.meetings.rsvps(meeting.id)
+    assert (rsvp.person_id, rsvp.answer) == (maja, Answer.COMING)
+    await console.samtal.run_due()
+    assert len(mail.box.to("maja@example.org")) == 2  # the confirmation, by email
+
+
+async def test_a_permanent_refusal_marks_the_address_and_a_temporary_one_waits(
+    console: Console, mail: Mail
+) -> None:
+    gone = await _email_member(console, "Borta", "bounce@example.org")
+    later = await _email_member(console, "Sen", "later@example.org")
+    async with console.database.unit_of_work() as uow:
+        fx = Effects(uow, console.clock)
+        for person_id in (gone, later):
+            person = await uow.people.get(person_id)
+            assert person is not None
+            assert await fx.notify(person, lambda t: message("Hej"), key="first")
+        await uow.commit()
+    await console.samtal.dispatcher.deliver_due()
+    async with console.database.unit_of_work() as uow:
+        bounced = await uow.outbox.by_key(f"first:p{gone}")
+        waiting = await uow.outbox.by_key(f"first:p{later}")
+        assert bounced is not None and waiting is not None
+        assert bounced.status is OutboxStatus.FAILED and "550" in (bounced.last_error or "")
+        assert waiting.status is OutboxStatus.PENDING and waiting.attempts == 0
+        assert waiting.not_before >= START + timedelta(seconds=60)
+        assert (await uow.channels.reach(gone)).undeliverable == {"bounce@example.org"}
+        person = await uow.people.get(gone)
+        assert person is not None
+        assert not await Effects(uow, console.clock).notify(
+            person, lambda t: message("again"), key="second"
+        )
+    assert mail.gateway.stats.deferred == 1 and mail.box.received == []
+    # Tried again later, and again refused: it waits twice as long.
+    console.clock.advance(timedelta(seconds=61))
+    await console.samtal.dispatcher.deliver_due()
+    async with console.database.unit_of_work() as uow:
+        waiting = await uow.outbox.by_key(f"first:p{later}")
+        assert waiting is not None and waiting.status is OutboxStatus.PENDING
+        assert waiting.not_before >= console.clock.now() + timedelta(seconds=120)
+
+
+def test_a_link_names_only_what_it_was_made_for() -> None:
+    signer = Signer("one secret")
+    token = signer.unsubscribe(3, "a@example.org")
+    assert Signer("another secret").read(token) is None
+    found = signer.read(token)
+    assert found is not None and getattr(found, "address", None) == "a@example.org"
+    assert signer.read("nonsense") is None and signer.read("a.b") is None
+
+
+def test_plain_spans_survive_without_markup() -> None:
+    out = message(Span("a < b", Style.PLAIN))
+    mail = render(
+        out,
+        Recipient("x@example.org"),
+        Sender("s@example.org", "S"),
+        Links(BASE, Signer("s")),
+        message_id="<2@x>",
+    )
+    plain, rich = _parts(mail)
+    assert "a < b" in plain and "a &lt; b" in rich
+    assert mail["List-Unsubscribe"] is None  # an address nobody owns: nothing to stop
