@@ -427,3 +427,54 @@ def test_plain_spans_survive_without_markup() -> None:
     plain, rich = _parts(mail)
     assert "a < b" in plain and "a &lt; b" in rich
     assert mail["List-Unsubscribe"] is None  # an address nobody owns: nothing to stop
+
+
+async def test_erasure_leaves_no_trace_of_the_address(console: Console, mail: Mail) -> None:
+    maja = await _email_member(console, "Maja Svensson", "maja@example.org")
+    async with console.database.unit_of_work() as uow:
+        sandviken = await uow.orgs.by_slug("sandviken")
+        cecilia = await uow.people.by_identity("console", "cecilia")
+        person = await uow.people.get(maja)
+        assert sandviken is not None and sandviken.id is not None
+        assert cecilia is not None and person is not None
+        await uow.channels.save(ChannelChoice(maja, prefers_email=True))
+        flow = await uow.welcome.add(
+            WelcomeFlow(
+                person_id=maja, org_id=sandviken.id, status=FlowStatus.PENDING, created_at=START
+            )
+        )
+        await welcome.start(Effects(uow, console.clock), flow, person, officer=cecilia)
+        await uow.commit()
+    await console.samtal.run_due()
+    assert mail.box.to("maja@example.org")
+    async with console.database.unit_of_work() as uow:
+        await uow.people.erase(maja)
+        await uow.commit()
+    async with console.database.engine.connect() as connection:
+        for table in ("outbox", "button_actions", "identities", "channel_choices", "people"):
+            rows = (await connection.exec_driver_sql(f"SELECT * FROM {table}")).all()
+            assert not any("maja@example.org" in str(row) for row in rows), table
+        assert not (await connection.exec_driver_sql("SELECT * FROM channel_choices")).all()
+
+
+async def test_a_member_chooses_email_in_the_chat_and_messages_follow(
+    console: Console, mail: Mail
+) -> None:
+    nils = await _email_member(console, "Nils", "nils@example.org", chat="nils")
+    async with console.database.unit_of_work() as uow:
+        await uow.people.add_consent(Consent(nils, "1", START))
+        await uow.commit()
+    assert "Du får mina meddelanden i chatten" in await console.said("@nils: /epost")
+    said = await console.said("@nils: [Med e-post]")
+    assert "med e-post, till nils@example.org" in said
+    async with console.database.unit_of_work() as uow:
+        person = await uow.people.get(nils)
+        assert person is not None
+        assert await Effects(uow, console.clock).notify(
+            person, lambda t: message("Påminnelse"), key="reminder"
+        )
+        await uow.commit()
+    await console.samtal.dispatcher.deliver_due()
+    assert [_parts(m)[0].splitlines()[0] for m in mail.box.to("nils@example.org")] == ["Påminnelse"]
+    assert "här i chatten" in await console.said("@nils: /epost chatt")
+    assert "ingen e-postadress" in await console.said("@anna: /epost")
