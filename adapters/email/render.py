@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
+from functools import lru_cache
 
 from icalendar import Calendar, vCalAddress
 
@@ -107,6 +108,7 @@ def unsubscribe_url(recipient: Recipient, links: Links) -> str | None:
     return link(links.base_url, UNSUBSCRIBE_PATH, token)
 
 
+@lru_cache(maxsize=64)  # one meeting's invitation goes to many people in a row
 def invitation(data: bytes, organiser: Sender) -> bytes:
     """A calendar file as an invitation: METHOD:REQUEST, organised by the bot's address."""
     calendar = Calendar.from_ical(data)
