@@ -378,7 +378,7 @@ def _check_values(config: Config, where: str) -> None:
 
 
 EMAIL_SECURITY = ("starttls", "tls", "none")
-ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+$")
 
 
 def _check_email(email: EmailConfig, where: str) -> None:
