@@ -35,6 +35,7 @@ from bot.domain.people import Affiliation, Consent, Identity, Person, Status
 from bot.meetings.model import Answer
 from bot.meetings.service import MeetingDraft, create_meeting
 from bot.messages import Button, OutgoingMessage, Span, Style, bold, link, message
+from bot.ports import DeliveryError
 from bot.welcome import service as welcome
 from bot.welcome.model import FlowStatus, WelcomeFlow
 from samtal.mail import EmailLookup, EmailPages
@@ -50,13 +51,15 @@ class Mailbox:
     """What the local SMTP server received; some addresses are refused on purpose."""
 
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    greylisted: dict[str, int] = field(default_factory=dict)  # "later…": refused twice
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address.startswith("bounce"):
             return "550 5.1.1 No such mailbox"
-        if address.startswith("later"):
+        if address.startswith("later") and self.greylisted.get(address, 0) < 2:
+            self.greylisted[address] = self.greylisted.get(address, 0) + 1
             return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -397,13 +400,40 @@ async def test_a_permanent_refusal_marks_the_address_and_a_temporary_one_waits(
             person, lambda t: message("again"), key="second"
         )
     assert mail.gateway.stats.deferred == 1 and mail.box.received == []
-    # Tried again later, and again refused: it waits twice as long.
+    # Tried again later, and again refused: it waits twice as long; then it goes.
     console.clock.advance(timedelta(seconds=61))
     await console.samtal.dispatcher.deliver_due()
     async with console.database.unit_of_work() as uow:
         waiting = await uow.outbox.by_key(f"first:p{later}")
         assert waiting is not None and waiting.status is OutboxStatus.PENDING
         assert waiting.not_before >= console.clock.now() + timedelta(seconds=120)
+    console.clock.advance(timedelta(seconds=121))
+    await console.samtal.dispatcher.deliver_due()
+    async with console.database.unit_of_work() as uow:
+        waiting = await uow.outbox.by_key(f"first:p{later}")
+        assert waiting is not None and waiting.status is OutboxStatus.SENT
+    assert len(mail.box.to("later@example.org")) == 1
+
+
+async def test_a_spent_budget_hands_the_email_back_for_later(console: Console, mail: Mail) -> None:
+    gateway = EmailGateway(
+        mail.gateway.smtp,
+        mail.gateway.sender,
+        mail.gateway.links,
+        EmailLookup(console.database.unit_of_work, console.clock),
+        per_minute=1,
+    )
+    try:
+        await gateway.send("a@example.org", message("ett"), direct=True)
+        with pytest.raises(DeliveryError) as spent:
+            await gateway.send("b@example.org", message("två"), direct=True)
+    finally:
+        await gateway.close()
+    assert spent.value.deferred and 55 < (spent.value.retry_after or 0) <= 60
+    assert [to for to, _ in mail.box.received] == ["a@example.org"]
+    with pytest.raises(DeliveryError) as group:
+        await mail.gateway.send("a@example.org", message("x"), direct=False)
+    assert group.value.permanent
 
 
 def test_a_link_names_only_what_it_was_made_for() -> None:
