@@ -27,11 +27,13 @@ from adapters.email.gateway import EmailGateway, SmtpSettings
 from adapters.email.links import Signer
 from adapters.email.render import Links, Recipient, Sender, render
 from bot.announcements.model import Announcement, AnnouncementStatus, Audience
-from bot.announcements.service import start_sending
+from bot.announcements.service import plan_audience, start_sending
+from bot.announcements.views import preview
 from bot.context import Effects
 from bot.domain.channels import EMAIL, ChannelChoice, EmailReach, pick_identity
 from bot.domain.delivery import OutboxStatus
 from bot.domain.people import Affiliation, Consent, Identity, Person, Status
+from bot.i18n import Translator
 from bot.meetings.model import Answer
 from bot.meetings.service import MeetingDraft, create_meeting
 from bot.messages import Button, OutgoingMessage, Span, Style, bold, link, message
@@ -325,6 +327,10 @@ async def test_an_announcement_to_members_reaches_chat_in_chat_and_email_by_emai
         assert announcement.id is not None
         done = await uow.announcements.get(announcement.id)
         assert done is not None and done.by_platform.get(EMAIL) == 2
+        # The author's preview counted them where they would be reached.
+        plan = await plan_audience(Effects(uow, console.clock), sandviken, Audience.MEMBERS, None)
+        shown = preview(Translator("sv"), done, sandviken, plan).plain_text
+    assert "– e-post: 2 privata meddelanden" in shown
     assert {only_email, both, chose}  # three people, three routes
 
 
