@@ -22,6 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from icalendar import Calendar
 
 from adapters.email.gateway import EmailGateway, SmtpSettings
 from adapters.email.links import Signer
@@ -361,6 +362,9 @@ async def test_a_meeting_invitation_carries_an_ics_and_its_answer_works_from_the
     calendar = calendar if isinstance(calendar, str) else calendar.decode()
     assert "METHOD:REQUEST" in calendar and f"UID:meeting-{meeting.id}@samtal" in calendar
     assert "ORGANIZER" in calendar
+    assert "ATTENDEE;RSVP=FALSE:mailto:maja@example.org" in calendar
+    (event,) = Calendar.from_ical(calendar).walk("VEVENT")
+    assert str(event["attendee"]) == "mailto:maja@example.org"
     plain, _ = _parts(invitation)
     coming = re.search(r"(?:I'm coming|Jag kommer): (\S+)", plain)
     assert coming is not None, plain

@@ -12,6 +12,7 @@ to add. Every email carries `List-Unsubscribe` with RFC 8058's one-click POST.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -123,6 +124,18 @@ def invitation(data: bytes, organiser: Sender) -> bytes:
     return result
 
 
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+$")
+
+
+def _attending(data: bytes, address: str) -> bytes:
+    """The invitation names its reader as attendee (iTIP asks for one), RSVP=FALSE: answers
+    come through the email's buttons, not as calendar replies to the bot's address."""
+    if not _PLAIN_ADDRESS.match(address):
+        return data
+    line = f"ATTENDEE;RSVP=FALSE:mailto:{address}\r\n".encode("ascii")
+    return data.replace(b"END:VEVENT\r\n", line + b"END:VEVENT\r\n")
+
+
 def render(
     message: OutgoingMessage,
     recipient: Recipient,
@@ -188,7 +201,7 @@ def render(
     if attachment is not None:
         if attachment.media_type.startswith("text/calendar"):
             email.add_attachment(
-                invitation(attachment.data, sender),
+                _attending(invitation(attachment.data, sender), recipient.address),
                 maintype="text",
                 subtype="calendar",
                 params={"method": "REQUEST"},
