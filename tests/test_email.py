@@ -8,6 +8,7 @@ refusals do: 5xx marks the address undeliverable, 4xx is tried again later.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -16,8 +17,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
@@ -41,9 +44,14 @@ from bot.messages import Button, OutgoingMessage, Span, Style, bold, link, messa
 from bot.ports import DeliveryError
 from bot.welcome import service as welcome
 from bot.welcome.model import FlowStatus, WelcomeFlow
+from samtal.clock import SystemClock
+from samtal.config import Config, DatabaseConfig, EmailConfig, WebConfig
 from samtal.mail import EmailLookup, EmailPages
+from samtal.platforms import enabled_platforms, run_platforms
 from samtal.web import build_app
+from storage.database import Database, sqlite_url
 from tests.conftest import START, Console
+from tests.platform_drivers import eventually
 
 BASE = "http://samtal.test"
 BOT = "https://t.me/samtal_demo_bot"
@@ -277,6 +285,13 @@ async def test_an_email_only_member_gets_her_introduction_by_email_and_can_unsub
         assert done.status == 200
         forged = await client.post(_path(unsubscribe)[:-3] + "abc")
         assert forged.status == 404
+        async with console.database.unit_of_work() as uow:
+            assert (await uow.channels.reach(maja)).stopped
+        again = await client.post(_path(unsubscribe) + "?resume=1")  # the page's own button
+        assert again.status == 200
+        async with console.database.unit_of_work() as uow:
+            assert not (await uow.channels.reach(maja)).stopped
+        await client.post(_path(unsubscribe), data={"List-Unsubscribe": "One-Click"})
     async with console.database.unit_of_work() as uow:
         assert (await uow.channels.reach(maja)).stopped
         person = await uow.people.get(maja)
@@ -518,3 +533,61 @@ async def test_a_member_chooses_email_in_the_chat_and_messages_follow(
     assert [_parts(m)[0].splitlines()[0] for m in mail.box.to("nils@example.org")] == ["Påminnelse"]
     assert "här i chatten" in await console.said("@nils: /epost chatt")
     assert "ingen e-postadress" in await console.said("@anna: /epost")
+
+
+async def test_samtal_run_with_only_email_sends_and_serves_the_links(tmp_path: Path) -> None:
+    box = Mailbox()
+    smtp_port, web_port = _free_port(), _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    url = sqlite_url(tmp_path / "run.db")
+    web_base = f"http://127.0.0.1:{web_port}"
+    config = Config(
+        database=DatabaseConfig(url=url),
+        web=WebConfig(port=web_port, public_url=web_base),
+        email=EmailConfig(
+            host="127.0.0.1", port=smtp_port, security="none", from_address="samtal@localhost"
+        ),
+        email_secret="a secret for the test",
+    )
+    assert enabled_platforms(config) == ["email"]
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_platforms(config, stop))
+    database = Database(url)
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def web_is_up() -> bool:
+                try:
+                    async with http.get(f"{web_base}/healthz") as answer:
+                        return answer.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            for _ in range(300):
+                if running.done() or await web_is_up():
+                    break
+                await asyncio.sleep(0.1)
+            assert not running.done()
+            async with database.unit_of_work() as uow:
+                person = await uow.people.add(Person("Maja", status=Status.MEMBER))
+                assert person.id is not None
+                await uow.people.add_identity(Identity(person.id, EMAIL, "maja@example.org"))
+                await Effects(uow, SystemClock()).notify(
+                    person, lambda t: message("Välkommen, Maja!"), key="welcome"
+                )
+                await uow.commit()
+            await eventually(lambda: bool(box.received), "the email", 30)
+            (sent,) = box.to("maja@example.org")
+            assert _parts(sent)[0].startswith("Välkommen, Maja!")
+            unsubscribe = sent["List-Unsubscribe"].strip("<>")
+            assert unsubscribe.startswith(web_base + "/email/unsubscribe/")
+            async with http.post(unsubscribe, data="List-Unsubscribe=One-Click") as answer:
+                assert answer.status == 200
+            async with database.unit_of_work() as uow:
+                assert (await uow.channels.reach(person.id)).stopped
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        await database.dispose()
+        controller.stop()
