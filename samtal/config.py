@@ -368,6 +368,11 @@ def _check_values(config: Config, where: str) -> None:
             f"got {config.discord.gateway_url!r}"
         )
     _check_email(config.email, where)
+    if config.email.enabled and not config.web.serving:
+        raise ConfigError(
+            f"{where}: [email] needs the web server for its unsubscribe and answer links: "
+            "remove [web] enabled = false"
+        )
     _check_role_map(config.discord.roles, where)
     _check_servers(config.discord.servers, where)
     _check_announcements(config, where)

@@ -68,6 +68,10 @@ def test_the_smtp_password_and_link_secret_come_only_from_the_environment(
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
+        (
+            {"email": {"host": "h", "from_address": "a@b"}, "web": {"enabled": False}},
+            r"\[email\] needs the web server",
+        ),
         ({"email": {"security": "ssl"}}, r"\[email\] security: expected one of starttls, tls"),
         ({"email": {"host": "smtp.example.org"}}, r"\[email\] from_address: expected"),
         ({"email": {"per_minute": 0}}, r"\[email\] per_minute: expected a whole number"),
