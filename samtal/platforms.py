@@ -22,7 +22,7 @@ from adapters.telegram.app import TelegramAdapter, Webhook
 from adapters.telegram.app import start_failure as telegram_failure
 from samtal.clock import SystemClock
 from samtal.config import Config
-from samtal.health import Probe, discord_probe, telegram_probe
+from samtal.health import Probe, discord_probe, email_probe, telegram_probe
 from samtal.replication import ReplicaTimings
 from samtal.runtime import Operating, Wakeup, build_replica, start_operating
 from samtal.startup import DEFAULT_BACKOFF, Backoff, PlatformStartError, start_until_up
@@ -138,6 +138,8 @@ async def run_platforms(
             probes["telegram"] = telegram_probe(telegram)
         if discord_client is not None:
             probes["discord"] = discord_probe(discord_client)
+        if email_gateway is not None:
+            probes["email"] = email_probe(email_gateway)
         operating = await start_operating(
             config, database, samtal, replica.replication, probes, email_pages
         )

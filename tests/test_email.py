@@ -46,6 +46,7 @@ from bot.welcome import service as welcome
 from bot.welcome.model import FlowStatus, WelcomeFlow
 from samtal.clock import SystemClock
 from samtal.config import Config, DatabaseConfig, EmailConfig, WebConfig
+from samtal.health import email_probe
 from samtal.mail import EmailLookup, EmailPages
 from samtal.platforms import enabled_platforms, run_platforms
 from samtal.web import build_app
@@ -591,3 +592,24 @@ async def test_samtal_run_with_only_email_sends_and_serves_the_links(tmp_path: P
         assert await asyncio.wait_for(running, 30) == 0
         await database.dispose()
         controller.stop()
+
+
+async def test_a_server_that_cannot_be_reached_is_retried_and_shows_in_health(
+    console: Console, mail: Mail
+) -> None:
+    gateway = EmailGateway(
+        SmtpSettings("127.0.0.1", _free_port(), security="none", timeout=5),
+        mail.gateway.sender,
+        mail.gateway.links,
+        EmailLookup(console.database.unit_of_work, console.clock),
+    )
+    probe = email_probe(gateway)
+    assert probe() is None
+    with pytest.raises(DeliveryError) as failed:
+        await gateway.send("a@example.org", message("hej"), direct=True)
+    assert not failed.value.permanent and not failed.value.deferred  # an attempt, backed off
+    assert (probe() or "").startswith("the SMTP server could not be reached")
+    gateway.smtp = mail.gateway.smtp  # the server is back
+    await gateway.send("a@example.org", message("hej"), direct=True)
+    await gateway.close()
+    assert probe() is None

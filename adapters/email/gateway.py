@@ -80,6 +80,8 @@ class EmailGateway:
         self._lock = asyncio.Lock()
         self._backoff: dict[str, float] = {}  # address -> the last temporary refusal's wait
         self._monotonic = time.monotonic
+        # (when, why) the SMTP server could last not be reached; None once a send went through.
+        self.unreachable: tuple[float, str] | None = None
 
     def scale(self, fraction: float) -> None:
         """Runs at this share of the budget (1/2 when two replicas send)."""
@@ -123,10 +125,12 @@ class EmailGateway:
                 raise self._refused(chat_id, first.code, first.message) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 await self.close()
+                self.unreachable = (self._monotonic(), str(exc) or type(exc).__name__)
                 raise DeliveryError(f"email: the server could not be reached: {exc}") from exc
             finally:
                 self.window.release(self._monotonic(), reached=reached)
         self._backoff.pop(chat_id, None)
+        self.unreachable = None
         self.stats.sent += 1
         return key
 
