@@ -27,6 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
 
+from adapters.email import gateway as gateway_module
 from adapters.email.gateway import EmailGateway, SmtpSettings
 from adapters.email.links import Signer
 from adapters.email.render import Links, Recipient, Sender, render
@@ -70,6 +71,8 @@ class Mailbox:
     ) -> str:
         if address.startswith("bounce"):
             return "550 5.1.1 No such mailbox"
+        if address.startswith("full"):
+            return "452 4.2.2 Mailbox full"
         if address.startswith("later") and self.greylisted.get(address, 0) < 2:
             self.greylisted[address] = self.greylisted.get(address, 0) + 1
             return "451 4.7.1 Greylisted, try again later"
@@ -613,3 +616,19 @@ async def test_a_server_that_cannot_be_reached_is_retried_and_shows_in_health(
     await gateway.send("a@example.org", message("hej"), direct=True)
     await gateway.close()
     assert probe() is None
+
+
+async def test_temporary_refusals_for_days_count_as_permanent(
+    mail: Mail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway_module, "GIVE_UP_AFTER", 300.0)  # instead of three days
+    waits = []
+    for _ in range(3):
+        with pytest.raises(DeliveryError) as refused:
+            await mail.gateway.send("full@example.org", message("hej"), direct=True)
+        assert refused.value.deferred
+        waits.append(refused.value.retry_after)
+    assert waits == [60.0, 120.0, 240.0]
+    with pytest.raises(DeliveryError) as given_up:
+        await mail.gateway.send("full@example.org", message("hej"), direct=True)
+    assert given_up.value.permanent and "452" in given_up.value.reason

@@ -11,7 +11,8 @@ platforms. The server's answer decides the rest:
   messages to that person skip it;
 - 4xx (temporary: greylisting, a full mailbox, too many connections): handed
   back, deferred, after a back-off that doubles for the address from
-  `FIRST_BACKOFF` up to `LONGEST_BACKOFF`;
+  `FIRST_BACKOFF` up to `LONGEST_BACKOFF`; refused like this for `GIVE_UP_AFTER`
+  (three days of waits, counted by this process) it counts as permanent;
 - no answer (connection refused, timeout): an ordinary failed attempt, tried
   again with the dispatcher's own back-off.
 """
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_WAIT = 2.0  # seconds a send may wait for the budget before it is handed back
 FIRST_BACKOFF = 60.0  # after a first temporary refusal for an address
 LONGEST_BACKOFF = 3600.0
+GIVE_UP_AFTER = 3 * 86_400.0  # temporary refusals for this long in a row count as permanent
 
 Lookup = Callable[[str, Sequence[str]], Awaitable[Recipient]]
 
@@ -79,6 +81,7 @@ class EmailGateway:
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
         self._backoff: dict[str, float] = {}  # address -> the last temporary refusal's wait
+        self._waited: dict[str, float] = {}  # address -> the waits so far, added up
         self._monotonic = time.monotonic
         # (when, why) the SMTP server could last not be reached; None once a send went through.
         self.unreachable: tuple[float, str] | None = None
@@ -129,7 +132,7 @@ class EmailGateway:
                 raise DeliveryError(f"email: the server could not be reached: {exc}") from exc
             finally:
                 self.window.release(self._monotonic(), reached=reached)
-        self._backoff.pop(chat_id, None)
+        self._forget(chat_id)
         self.unreachable = None
         self.stats.sent += 1
         return key
@@ -175,7 +178,17 @@ class EmailGateway:
         if 500 <= code < 600:
             log.info("email to an address was refused for good (%s): undeliverable", code)
             return DeliveryError(reason, permanent=True)
+        waited = self._waited.get(address, 0.0)
+        if waited >= GIVE_UP_AFTER:  # refused "for now" for days: as good as for good
+            self._forget(address)
+            log.info("email to an address refused temporarily for days (%s): undeliverable", code)
+            return DeliveryError(f"{reason} (for {waited / 86_400:.0f} days)", permanent=True)
         wait = min(self._backoff.get(address, FIRST_BACKOFF / 2) * 2, LONGEST_BACKOFF)
         self._backoff[address] = wait
+        self._waited[address] = waited + wait
         self.stats.deferred += 1
         return DeliveryError(reason, deferred=True, retry_after=wait)
+
+    def _forget(self, address: str) -> None:
+        self._backoff.pop(address, None)
+        self._waited.pop(address, None)
