@@ -12,6 +12,7 @@ from bot.help import entry as help
 from bot.insights import entry as insights
 from bot.meetings import entry as meetings
 from bot.membership import admin, language, linking, start
+from bot.membership import email as email_choice
 from bot.moderation import entry as moderation
 from bot.polls import entry as polls
 from bot.privacy import entry as privacy
@@ -32,6 +33,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     start,
     help,
     language,
+    email_choice,
     linking,
     privacy,
     moderation,

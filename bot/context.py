@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.delivery import enqueue
+from bot.domain.channels import EMAIL, pick_identity
 from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
-from bot.domain.people import Person, Status
+from bot.domain.people import Identity, Person, Status
 from bot.events import Chat, Sender
 from bot.i18n import N_, Translator
 from bot.messages import OutgoingMessage, Pointer, Span
@@ -99,11 +100,10 @@ class Effects:
         `about`: the person the message is news about, when someone else (a new member, to
         their officer): it goes when they are erased and stays out of the recipient's export.
         """
-        assert person.id is not None
-        identities = await self.uow.people.identities_of(person.id)
-        if not identities:
+        identity = await self.reach(person)
+        if identity is None:
             return False
-        identity = identities[0]  # the account they used most recently
+        assert person.id is not None
         return await enqueue(
             self.uow,
             key=f"{key}:p{person.id}",
@@ -115,6 +115,17 @@ class Effects:
             person_id=person.id,
             about_id=about.id if about is not None and about.id != person.id else None,
         )
+
+    async def reach(self, person: Person) -> Identity | None:
+        """The account a private message to the person goes to: their chat (the one used most
+        recently) or their email, by `bot.domain.channels`' rule; None when there is none."""
+        assert person.id is not None
+        identities = await self.uow.people.identities_of(person.id)
+        if not identities:
+            return None
+        if all(identity.platform != EMAIL for identity in identities):
+            return identities[0]  # no email: no choice to read
+        return pick_identity(identities, await self.uow.channels.reach(person.id))
 
     async def notify_each(
         self,

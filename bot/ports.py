@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 
 from bot.announcements.model import AnnouncementRepository
 from bot.circles.model import CircleRepository
+from bot.domain.channels import ChannelRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -269,6 +270,8 @@ class UnitOfWork(Protocol):
     def announcements(self) -> AnnouncementRepository: ...
     @property
     def feeds(self) -> FeedRepository: ...
+    @property
+    def channels(self) -> ChannelRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

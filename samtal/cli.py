@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"samtal: configuration error: {exc}", file=sys.stderr)
         return 2
     # In the terminal chat (and its transcripts) log lines would land between the messages.
-    platforms = config.telegram_token or config.discord_token
+    platforms = config.telegram_token or config.discord_token or config.email.enabled
     in_terminal = args.command == "console" or (args.command == "run" and not platforms)
     configured = logging.getLevelName(config.bot.log_level.upper())
     handler = logging.StreamHandler(sys.stderr)
@@ -231,6 +231,8 @@ async def _run(config: Config) -> int:
         for name, token in (("Telegram", config.telegram_token), ("Discord", config.discord_token))
         if token
     ]
+    if config.email.enabled:
+        enabled.append("email")
     if enabled:
         from samtal.platforms import run_platforms  # the platform libraries load only when used
         from samtal.startup import PlatformStartError

@@ -123,6 +123,24 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    # Email is a third channel, for people with no chat account or who chose it; it is on
+    # when `host` is set. The password comes from $SAMTAL_SMTP_PASSWORD, never from a file.
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # "starttls", "tls" (implicit, usually port 465) or "none"
+    username: str = ""
+    from_address: str = ""
+    from_name: str = "Samtal"
+    per_minute: int = 60  # emails sent per minute at most, whatever the server allows
+    timeout_seconds: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     bot: BotConfig = field(default_factory=BotConfig)
@@ -134,9 +152,13 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
     source: Path | None = None  # the file it was read from, if any
     telegram_token: str | None = field(default=None, repr=False)
     discord_token: str | None = field(default=None, repr=False)
+    smtp_password: str | None = field(default=None, repr=False)
+    # Signs the links in emails (unsubscribe, answers); a random one per process when unset.
+    email_secret: str | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -169,6 +191,7 @@ SECTIONS = (
     "log",
     "health",
     "backup",
+    "email",
 )
 LOG_FORMATS = ("text", "json")
 CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -210,6 +233,8 @@ def load_config(explicit: str | None = None) -> Config:
         source=path,
         telegram_token=os.environ.get("SAMTAL_TELEGRAM_TOKEN") or None,
         discord_token=os.environ.get("SAMTAL_DISCORD_TOKEN") or None,
+        smtp_password=os.environ.get("SAMTAL_SMTP_PASSWORD") or None,
+        email_secret=os.environ.get("SAMTAL_EMAIL_SECRET") or None,
     )
 
 
@@ -235,6 +260,11 @@ def _section(cls: type[Any], raw: dict[str, Any], where: str, section: str) -> A
     assert is_dataclass(cls)
     names = [f.name for f in fields(cls)]
     for key in raw:
+        if "password" in key.lower() or "secret" in key.lower():
+            raise ConfigError(
+                f"{where}: [{section}] {key}: passwords and secrets are read only from the "
+                "environment (SAMTAL_SMTP_PASSWORD, SAMTAL_EMAIL_SECRET), never from a file"
+            )
         if "token" in key.lower():
             raise ConfigError(
                 f"{where}: [{section}] {key}: tokens are read only from the environment "
@@ -314,6 +344,9 @@ def _check_values(config: Config, where: str) -> None:
         ("web", "port", config.web.port, 65535),
         ("telegram", "webhook_port", config.telegram.webhook_port, 65535),
         ("health", "outbox_late_seconds", config.health.outbox_late_seconds, 86_400),
+        ("email", "port", config.email.port, 65535),
+        ("email", "per_minute", config.email.per_minute, 100_000),
+        ("email", "timeout_seconds", config.email.timeout_seconds, 600),
     ):
         # Checked here, not at run time: a date 10**17 days ago or port 99999 fails only later.
         if not 1 <= number <= highest:
@@ -341,6 +374,12 @@ def _check_values(config: Config, where: str) -> None:
             f"{where}: [discord] gateway_url: expected a ws(s) URL, "
             f"got {config.discord.gateway_url!r}"
         )
+    _check_email(config.email, where)
+    if config.email.enabled and not config.web.serving:
+        raise ConfigError(
+            f"{where}: [email] needs the web server for its unsubscribe and answer links: "
+            "remove [web] enabled = false"
+        )
     _check_role_map(config.discord.roles, where)
     _check_servers(config.discord.servers, where)
     _check_announcements(config, where)
@@ -348,6 +387,27 @@ def _check_values(config: Config, where: str) -> None:
     if public and not public.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         # The address carries a member's secret token: only over TLS (or on this machine).
         raise ConfigError(f"{where}: [web] public_url: expected an https:// URL, got {public!r}")
+
+
+EMAIL_SECURITY = ("starttls", "tls", "none")
+ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+$")
+
+
+def _check_email(email: EmailConfig, where: str) -> None:
+    if email.security not in EMAIL_SECURITY:
+        raise ConfigError(
+            f"{where}: [email] security: expected one of {', '.join(EMAIL_SECURITY)}, "
+            f"got {email.security!r}"
+        )
+    if email.enabled and not ADDRESS.match(email.from_address):
+        raise ConfigError(
+            f"{where}: [email] from_address: expected the address emails come from, such as "
+            f"'samtal@example.org', got {email.from_address!r}"
+        )
+    if any(c in email.from_name for c in '\r\n<>"'):
+        raise ConfigError(
+            f"{where}: [email] from_name: expected a plain name, got {email.from_name!r}"
+        )
 
 
 DISCORD_ID = re.compile(r"^[0-9]{1,20}$")

@@ -115,6 +115,20 @@ def telegram_probe(adapter: Any) -> Probe:
     return probe
 
 
+def email_probe(gateway: Any) -> Probe:
+    """For `adapters.email.gateway.EmailGateway`: whether the SMTP server answered last time."""
+
+    def probe() -> str | None:
+        if gateway.unreachable is None:
+            return None
+        since, reason = gateway.unreachable
+        return (
+            f"the SMTP server could not be reached {time.monotonic() - since:.0f} s ago: {reason}"
+        )
+
+    return probe
+
+
 def discord_probe(client: Any) -> Probe:
     """For `adapters.discord.app.SamtalClient` (a discord.Client)."""
 

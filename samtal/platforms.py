@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 from adapters import redaction
 from samtal.clock import SystemClock
 from samtal.config import Config
-from samtal.health import Probe, discord_probe, telegram_probe
+from samtal.health import Probe, discord_probe, email_probe, telegram_probe
 from samtal.replication import ReplicaTimings
 from samtal.runtime import Operating, Wakeup, build_replica, start_operating
 from samtal.startup import DEFAULT_BACKOFF, Backoff, PlatformStartError, start_until_up
 
 if TYPE_CHECKING:  # each platform's library is imported only when it is configured (start-up)
     from adapters.discord.app import SamtalClient
+    from adapters.email.gateway import EmailGateway
     from adapters.telegram.app import TelegramAdapter
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,12 @@ def webhook_secret(token: str) -> str:
 
 
 def enabled_platforms(config: Config) -> list[str]:
-    return [
+    names = [
         name
         for name, token in (("telegram", config.telegram_token), ("discord", config.discord_token))
         if token
     ]
+    return [*names, "email"] if config.email.enabled else names
 
 
 async def run_platforms(
@@ -61,7 +63,7 @@ async def run_platforms(
     `request_timeout` shortens the platforms' start-up requests (tests).
     Several of these may run on one PostgreSQL (see samtal/replication.py).
     """
-    redaction.protect([config.telegram_token, config.discord_token])
+    redaction.protect([config.telegram_token, config.discord_token, config.smtp_password])
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -74,6 +76,7 @@ async def run_platforms(
     database, samtal = replica.database, replica.samtal
     telegram: TelegramAdapter | None = None
     discord_client: SamtalClient | None = None
+    email_gateway: EmailGateway | None = None
     tasks: dict[str, asyncio.Task[None]] = {}
     wakeup = Wakeup(samtal, replica.replication)
     operating: Operating | None = None
@@ -124,6 +127,14 @@ async def run_platforms(
             if request_timeout is not None:
                 discord_client.login_timeout = request_timeout
             samtal.dispatcher.add_gateway(discord_client.gateway)
+        email_pages = None
+        if config.email.enabled:
+            from samtal.mail import EmailPages, bot_url, build_gateway, signer_for
+
+            signer = signer_for(config)
+            email_gateway = build_gateway(config, samtal.uow_factory, samtal.clock, signer)
+            samtal.dispatcher.add_gateway(email_gateway)
+            email_pages = EmailPages(samtal, signer, bot_url(config))
         await samtal.start()
         await replica.replication.tick(samtal)  # its heartbeat and budget share, before sending
         wakeup.start()
@@ -132,7 +143,11 @@ async def run_platforms(
             probes["telegram"] = telegram_probe(telegram)
         if discord_client is not None:
             probes["discord"] = discord_probe(discord_client)
-        operating = await start_operating(config, database, samtal, replica.replication, probes)
+        if email_gateway is not None:
+            probes["email"] = email_probe(email_gateway)
+        operating = await start_operating(
+            config, database, samtal, replica.replication, probes, email_pages
+        )
         if telegram is not None:
             tasks["Telegram"] = asyncio.create_task(
                 _start_telegram(telegram, stop, backoff), name="telegram start"
@@ -160,6 +175,8 @@ async def run_platforms(
         if discord_client is not None:
             with contextlib.suppress(Exception):
                 await discord_client.close()
+        if email_gateway is not None:
+            await email_gateway.close()
         await database.dispose()
         for sig in handled:
             loop.remove_signal_handler(sig)

@@ -30,6 +30,7 @@ from storage.database import Database
 if TYPE_CHECKING:
     from samtal.backups import NightlyBackups
     from samtal.health import HealthLoop, Probe
+    from samtal.mail import EmailPages
     from samtal.web import WebServer
 
 log = logging.getLogger(__name__)
@@ -273,6 +274,7 @@ async def start_operating(
     samtal: Samtal,
     replication: Replication | None = None,
     platforms: Mapping[str, Probe] | None = None,
+    email: EmailPages | None = None,
 ) -> Operating:
     from samtal.backups import NightlyBackups
     from samtal.health import Health, HealthLoop
@@ -296,6 +298,7 @@ async def start_operating(
             config.web.port,
             health=health,
             metrics=Metrics(samtal, database, replication),
+            email=email,
         )
         try:
             await web.start()

@@ -3,6 +3,8 @@
 `GET /healthz` answers 200 "ok" when this replica works, else 503 with one reason a
 line (samtal/health.py); `GET /metrics` is Prometheus' text format (samtal/metrics.py).
 
+With email on, `/email/...` serves the pages behind emails' links (samtal/mail.py).
+
 `GET /calendar/<org>.ics` serves the same iCalendar as `samtal calendar --org
 <org>`: the organisation's open meetings and its annual wheel, for anyone.
 `GET /calendar/me/<token>.ics` serves one member's own feed (bot/feeds), members-only
@@ -27,6 +29,7 @@ from bot.render.wheel_calendar import organisation_calendar
 
 if TYPE_CHECKING:
     from samtal.health import Health
+    from samtal.mail import EmailPages
     from samtal.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ def build_app(
     clock: Clock,
     health: Health | None = None,
     metrics: Metrics | None = None,
+    email: EmailPages | None = None,
 ) -> web.Application:
     async def calendar(request: web.Request) -> web.Response:
         slug = request.match_info["slug"]
@@ -100,6 +104,8 @@ def build_app(
         app.router.add_get("/healthz", healthz)
     if metrics is not None:
         app.router.add_get("/metrics", prometheus)
+    if email is not None:
+        email.add_routes(app)  # the pages behind emails' links (samtal/mail.py)
     return app
 
 
@@ -113,8 +119,11 @@ class WebServer:
         *,
         health: Health | None = None,
         metrics: Metrics | None = None,
+        email: EmailPages | None = None,
     ) -> None:
-        self.runner = web.AppRunner(build_app(uow_factory, clock, health, metrics), access_log=None)
+        self.runner = web.AppRunner(
+            build_app(uow_factory, clock, health, metrics, email), access_log=None
+        )
         self.host = host
         self.port = port
 

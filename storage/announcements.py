@@ -36,6 +36,7 @@ from bot.domain.organisations import DEFAULT_LANGUAGE
 from bot.domain.people import Status
 from bot.welcome.model import FlowStatus
 from storage import tables
+from storage.channels import SqlAlchemyChannelRepository
 from storage.repositories import _count, _EntityRepository
 from storage.tables import UtcDateTime, enum_column, person_fk
 from storage.welcome import welcome_flows
@@ -219,15 +220,20 @@ class SqlAlchemyAnnouncementRepository(_EntityRepository[Announcement]):
         languages = await self._home_languages(ids)
         chats = await self._chats(ids)
         unreachable = await self._unreachable(ids)
-        found = [
-            Candidate(
-                person_id=row.id,
-                language=row.language or languages.get(row.id, DEFAULT_LANGUAGE),
-                chats=tuple(chats.get(row.id, ())),
-                unreachable=frozenset(unreachable.get(row.id, ())),
+        choices = await SqlAlchemyChannelRepository(self.session).choices_of(ids)
+        found = []
+        for row in people:
+            choice = choices.get(row.id)
+            found.append(
+                Candidate(
+                    person_id=row.id,
+                    language=row.language or languages.get(row.id, DEFAULT_LANGUAGE),
+                    chats=tuple(chats.get(row.id, ())),
+                    unreachable=frozenset(unreachable.get(row.id, ())),
+                    prefers_email=bool(choice and choice.prefers_email),
+                    email_stopped=bool(choice and choice.email_stopped_at is not None),
+                )
             )
-            for row in people
-        ]
         return Chunk(found, cursor, last)
 
     async def _home_languages(self, ids: list[int]) -> dict[int, str]:

@@ -46,9 +46,36 @@ def test_tokens_come_only_from_the_environment(
         parse_config({"telegram": {"token": "123:abc"}}, "samtal.toml")
 
 
+def test_the_smtp_password_and_link_secret_come_only_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "samtal.toml").write_text(
+        '[email]\nhost = "localhost"\nport = 8025\nsecurity = "none"\n'
+        'from_address = "samtal@example.org"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SAMTAL_SMTP_PASSWORD", "hemligt")
+    monkeypatch.setenv("SAMTAL_EMAIL_SECRET", "signera")
+    config = load_config()
+    assert config.email.enabled and config.email.port == 8025
+    assert (config.smtp_password, config.email_secret) == ("hemligt", "signera")
+    assert "hemligt" not in repr(config) and "signera" not in repr(config)
+    with pytest.raises(ConfigError, match=r"\[email\] password: passwords and secrets are read"):
+        parse_config({"email": {"password": "x"}}, "samtal.toml")
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
+        (
+            {"email": {"host": "h", "from_address": "a@b"}, "web": {"enabled": False}},
+            r"\[email\] needs the web server",
+        ),
+        ({"email": {"security": "ssl"}}, r"\[email\] security: expected one of starttls, tls"),
+        ({"email": {"host": "smtp.example.org"}}, r"\[email\] from_address: expected"),
+        ({"email": {"per_minute": 0}}, r"\[email\] per_minute: expected a whole number"),
+        ({"email": {"from_name": "A\nBcc: x"}}, r"\[email\] from_name: expected a plain name"),
         ({"bot": {"timezone": "Mars/Olympus"}}, r"\[bot\] timezone: expected an IANA time zone"),
         ({"bot": {"language": "fi"}}, r"\[bot\] language: expected one of sv, en, got 'fi'"),
         ({"bot": {"languag": "sv"}}, r"unknown key \[bot\] languag; did you mean 'language'\?"),

@@ -15,6 +15,8 @@ How it reaches them (`route`):
   bound to the organisations, mentioning their opt-in announcement role where
   one is configured; a person whose only working account is on Discord
   counts as reached by those posts.
+- Email: for people with no chat account, or who chose email, at an address
+  that has not bounced and was not unsubscribed (`bot.domain.channels`).
 - Unreachable: a chat where a private message recently failed for good (the
   platform refused it: a blocked bot, a deleted account; not a message that
   merely ran out of retries) and the person has not been in touch since. The
@@ -35,6 +37,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.channels import EmailReach, ordered_chats
+
 MAX_TEXT = 3000  # characters of the announcement itself; the frame adds a line
 CHUNK = 1000  # people looked up and queued per transaction
 
@@ -42,7 +46,8 @@ DISCORD = "discord"
 
 # Messages a second each platform takes from one bot (Telegram: about 30 overall; its paid
 # broadcast up to 1000). The console has no limit; a nominal pace keeps estimates honest.
-PACE: dict[str, float] = {"telegram": 30.0, "discord": 50.0, "console": 30.0}
+# Email's pace is the [email] budget per minute; the default is 60 a minute.
+PACE: dict[str, float] = {"telegram": 30.0, "discord": 50.0, "console": 30.0, "email": 1.0}
 PAID_PACE = 1000.0
 DEFAULT_PACE = 30.0
 # Telegram's fee for a paid broadcast: 0.1 Star a message.
@@ -116,6 +121,8 @@ class Candidate:
     language: str  # their own, else their first organisation's
     chats: tuple[tuple[str, str], ...]  # (platform, chat id), most recently used first
     unreachable: frozenset[tuple[str, str]] = frozenset()
+    prefers_email: bool = False  # their choice (bot.domain.channels)
+    email_stopped: bool = False  # unsubscribed from email
 
 
 @dataclass(frozen=True)
@@ -153,8 +160,10 @@ class Route:
 
 def route(candidate: Candidate, *, discord_channels: bool) -> Route:
     """How one person gets the announcement (see the module's note)."""
-    for platform, chat_id in candidate.chats:
-        if platform != DISCORD and (platform, chat_id) not in candidate.unreachable:
+    working = [chat for chat in candidate.chats if chat not in candidate.unreachable]
+    reach = EmailReach(prefers_email=candidate.prefers_email, stopped=candidate.email_stopped)
+    for platform, chat_id in ordered_chats(working, reach):
+        if platform != DISCORD:
             return Route(RouteKind.DIRECT, platform, chat_id)
     on_discord = any(
         platform == DISCORD and (platform, chat_id) not in candidate.unreachable

@@ -21,6 +21,7 @@ from bot.announcements.model import (
     paid_cost,
     time_left,
 )
+from bot.domain.channels import EMAIL
 from bot.domain.organisations import Organisation
 from bot.formatting import day
 from bot.i18n import N_, Translator
@@ -37,6 +38,7 @@ AUDIENCE_BUTTONS = {
     Audience.INTEREST: N_("An interest group"),
 }
 PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "console"}
+EMAIL_NAME = N_("email")  # the one channel whose name is a word, not a brand
 
 
 def framed(t: Translator, org: Organisation, text: str) -> OutgoingMessage:
@@ -108,7 +110,7 @@ def preview(t: Translator, draft: Announcement, org: Organisation, plan: Plan) -
         text.line(
             t.ngettext(
                 "– {platform}: {n} private message", "– {platform}: {n} private messages", count
-            ).format(platform=_platform(platform), n=_number(t, count))
+            ).format(platform=_platform(t, platform), n=_number(t, count))
         )
     if plan.channels:
         text.line(
@@ -296,5 +298,5 @@ def _stars(t: Translator, telegram_messages: int) -> str:
     return format_decimal(paid_cost(telegram_messages), locale=t.language)
 
 
-def _platform(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
+def _platform(t: Translator, platform: str) -> str:
+    return t(EMAIL_NAME) if platform == EMAIL else PLATFORM_NAMES.get(platform, platform)

@@ -25,6 +25,7 @@ from bot.domain.organisations import Organisation
 from bot.domain.people import Person, Status
 from bot.i18n import Translator
 from bot.meetings import views
+from bot.meetings.by_email import invite_by_email
 from bot.meetings.model import (
     ANSWERED,
     CHECK_IN_EARLY,
@@ -126,6 +127,7 @@ async def announce_meeting(
     assert meeting.id is not None and org.id is not None
     key = announcement_key(meeting)
     await fx.post_to_org(org, lambda t: views.announcement(t, meeting, org, heading), key=key)
+    await invite_by_email(fx, meeting, org)
     for channel in await fx.uow.orgs.channels_of(org.id):
         await fx.uow.meetings.add_thread(
             MeetingThread(

@@ -52,6 +52,7 @@ RECORD_LABELS: dict[str, str] = {
     "organisation_goals": N_("Goals you set for an organisation"),
     "announcements": N_("Announcements you wrote"),
     "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
+    "channel_choices": N_("Whether you get messages by chat or by email"),
     "outbox": N_("Messages I sent you in the last 30 days"),
     "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }

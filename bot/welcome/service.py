@@ -13,6 +13,7 @@ from bot.actions import Target
 from bot.circles.model import EducationKind
 from bot.circles.service import offer_circles, open_circles
 from bot.context import Context, Effects, MessageFor, Refusal
+from bot.domain.channels import EMAIL
 from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation, OrgKind
 from bot.domain.people import Person, Role, Status
@@ -39,7 +40,12 @@ GUEST_TIMER = "welcome.guest_invitations"
 GUEST_RUN_AT = time(4, 15)  # local time, once a day
 GUEST_LOOKBACK = timedelta(days=365)
 
-PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "console"}
+PLATFORM_NAMES = {
+    "telegram": "Telegram",
+    "discord": "Discord",
+    "console": "console",
+    EMAIL: "email",
+}
 
 
 # --- what the buttons act on ------------------------------------------------------------------
@@ -136,6 +142,8 @@ async def reach(fx: Effects, person: Person) -> str:
     for identity in await fx.uow.people.identities_of(person.id):
         platform = PLATFORM_NAMES.get(identity.platform, identity.platform)
         handle = f"@{identity.username}" if identity.username else f"id {identity.external_id}"
+        if identity.platform == EMAIL:
+            handle = identity.external_id
         parts.append(f"{platform} {handle}")
     return ", ".join(parts) or "-"
 
@@ -400,6 +408,7 @@ async def run_step(fx: Effects, timer: Timer) -> None:
         await fx.notify(
             person, views.with_note(build, step.note), key=f"welcome:{flow.id}:{kind.value}"
         )
+        await tell_officer_of_email(fx, flow, person)
         if kind is StepKind.EDUCATION:
             # The open step-1 circles, each with its sign-up button, right after the offer.
             await offer_circles(
@@ -412,6 +421,16 @@ async def run_step(fx: Effects, timer: Timer) -> None:
     if all(s.kind.value in flow.steps_done for s in plan.steps):
         flow.status = FlowStatus.COMPLETED
         flow.completed_at = fx.now
+
+
+async def tell_officer_of_email(fx: Effects, flow: WelcomeFlow, person: Person) -> None:
+    """Someone whose introduction reaches them by email: their contact person is told, once."""
+    reached = await fx.reach(person)
+    officer = await person_of(fx, flow.officer_id)
+    if reached is None or reached.platform != EMAIL or officer is None:
+        return
+    build = views.officer_on_email(person.display_name, reached.external_id)
+    await fx.notify(officer, build, key=f"welcome:{flow.id}:officer:email", about=person)
 
 
 async def step_message(

@@ -128,6 +128,18 @@ def officer_new(
     return build
 
 
+def officer_on_email(name: str, address: str) -> MessageFor:
+    def build(t: Translator) -> OutgoingMessage:
+        return message(
+            t(
+                "{name} is in no chat with the bot, so the introduction reaches them by email "
+                "({address}). A call or a personal email from you helps them get started."
+            ).format(name=name, address=address)
+        )
+
+    return build
+
+
 def contact_reminder(name: str, days: int, contact: str, flow_id: str) -> MessageFor:
     def build(t: Translator) -> OutgoingMessage:
         return message(

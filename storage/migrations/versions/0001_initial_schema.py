@@ -151,6 +151,16 @@ def upgrade() -> None:
     sa.UniqueConstraint('person_id', name=op.f('uq_calendar_feeds_person_id')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_calendar_feeds_token_hash'))
     )
+    op.create_table('channel_choices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('prefers_email', sa.Boolean(), nullable=False),
+    sa.Column('email_stopped_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_channel_choices_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_choices')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_channel_choices_person_id'))
+    )
     op.create_table('channels',
     sa.Column('platform', sa.String(length=16), nullable=False),
     sa.Column('chat_id', sa.String(length=64), nullable=False),
@@ -808,6 +818,7 @@ def downgrade() -> None:
 
     op.drop_table('circles')
     op.drop_table('channels')
+    op.drop_table('channel_choices')
     op.drop_table('calendar_feeds')
     op.drop_table('button_actions')
     with op.batch_alter_table('announcements', schema=None) as batch_op:
