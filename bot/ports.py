@@ -37,6 +37,7 @@ from bot.meetings.model import MeetingRepository
 from bot.messages import OutgoingMessage
 from bot.polls.model import PollRepository
 from bot.polls.native import NativePollRepository
+from bot.register.model import RegisterRepository
 from bot.welcome.model import WelcomeRepository
 from bot.wheel.model import WheelRepository
 
@@ -269,6 +270,8 @@ class UnitOfWork(Protocol):
     def announcements(self) -> AnnouncementRepository: ...
     @property
     def feeds(self) -> FeedRepository: ...
+    @property
+    def register(self) -> RegisterRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

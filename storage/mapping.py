@@ -22,6 +22,7 @@ from storage import (
     meetings,
     native_polls,
     polls,
+    register,
     tables,
     welcome,
     wheel,
@@ -40,6 +41,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     insights,
     announcements,
     feeds,
+    register,
 )
 
 _CORE_MAPPINGS = (

@@ -21,6 +21,7 @@ from storage.records import (
     SqlAlchemyOutboxRepository,
     SqlAlchemyTimerRepository,
 )
+from storage.register import SqlAlchemyRegisterRepository
 from storage.repositories import SqlAlchemyOrganisationRepository, SqlAlchemyPeopleRepository
 from storage.turns import Turns
 from storage.welcome import SqlAlchemyWelcomeRepository
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.insights = SqlAlchemyInsightsRepository(self.session)
         self.announcements = SqlAlchemyAnnouncementRepository(self.session)
         self.feeds = SqlAlchemyFeedRepository(self.session)
+        self.register = SqlAlchemyRegisterRepository(self.session)
         return self
 
     async def __aexit__(
