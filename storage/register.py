@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.register.model import (
     EntryStatus,
+    KnownEntry,
     MemberRow,
     NewMember,
     Reach,
@@ -60,6 +61,21 @@ register_tombstones = sa.Table(
 
 MAPPINGS = ((RegisterEntry, register_entries),)
 
+_c = register_entries.c
+# What an import compares with, in `KnownEntry`'s order.
+_KNOWN = sa.select(
+    _c.id,
+    _c.person_id,
+    _c.org_id,
+    _c.member_number,
+    _c.first_name,
+    _c.last_name,
+    _c.email,
+    _c.joined_on,
+    _c.paid_until,
+    _c.status,
+)
+
 _T = TypeVar("_T")
 
 
@@ -69,15 +85,22 @@ def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
 
 
 class SqlAlchemyRegisterRepository(_Repository):
-    async def by_numbers(self, numbers: Collection[str]) -> dict[str, RegisterEntry]:
-        found: dict[str, RegisterEntry] = {}
-        c = register_entries.c
+    async def by_numbers(self, numbers: Collection[str]) -> dict[str, KnownEntry]:
+        found: dict[str, KnownEntry] = {}
         for chunk in _chunks(sorted(numbers)):
-            for entry in await self.session.scalars(
-                sa.select(RegisterEntry).where(c.member_number.in_(chunk))
-            ):
-                found[entry.member_number] = entry
+            rows = await self.session.execute(
+                _KNOWN.where(register_entries.c.member_number.in_(chunk))
+            )
+            for row in rows:
+                found[row.member_number] = KnownEntry(**row._mapping)
         return found
+
+    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[KnownEntry]:
+        c = register_entries.c
+        rows = await self.session.execute(
+            _KNOWN.where(c.org_id.in_(org_ids), c.status == EntryStatus.CURRENT)
+        )
+        return [KnownEntry(**row._mapping) for row in rows]
 
     async def current_in(self, org_ids: Sequence[int]) -> Sequence[RegisterEntry]:
         c = register_entries.c
@@ -183,34 +206,37 @@ class SqlAlchemyRegisterRepository(_Repository):
         return person_ids
 
     async def update_members(
-        self, changes: Sequence[tuple[RegisterEntry, MemberRow, int]], now: datetime
+        self, changes: Sequence[tuple[KnownEntry, MemberRow, int]], now: datetime
     ) -> None:
+        people = tables.people
         for entry, row, org_id in changes:
             if entry.email != row.email:
                 await self._move_email(entry.person_id, entry.email, row.email, now)
+            person: dict[str, Any] = {}
             if entry.name != row.name:
+                person.update(display_name=row.name, name_key=fold(row.name))
+            if entry.status is EntryStatus.FORMER:
+                person.update(status=Status.MEMBER)
+            if person:
                 await self.session.execute(
-                    sa.update(tables.people)
-                    .where(tables.people.c.id == entry.person_id)
-                    .values(display_name=row.name, name_key=fold(row.name))
+                    sa.update(people).where(people.c.id == entry.person_id).values(person)
                 )
             if entry.org_id != org_id:
                 await self._affiliate(entry.person_id, org_id, now)
-            if entry.status is EntryStatus.FORMER:
-                await self.session.execute(
-                    sa.update(tables.people)
-                    .where(tables.people.c.id == entry.person_id)
-                    .values(status=Status.MEMBER)
+            await self.session.execute(
+                sa.update(register_entries)
+                .where(register_entries.c.id == entry.id)
+                .values(
+                    _entry_values(row) | {"org_id": org_id, "changed_at": now, "former_since": None}
                 )
-            for name, value in _entry_values(row).items():
-                setattr(entry, name, value)
-            entry.org_id = org_id
-            entry.changed_at = now
-            entry.former_since = None
-        await self.session.flush()
-        # The people rows changed under the session: reload them when next read.
+            )
+        if changes:
+            self._forget_loaded()
+
+    def _forget_loaded(self) -> None:
+        """The rows changed under the session: what it had loaded is read again."""
         for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, Person):
+            if isinstance(obj, Person | RegisterEntry):
                 self.session.expire(obj)
 
     async def _move_email(
@@ -240,7 +266,7 @@ class SqlAlchemyRegisterRepository(_Repository):
                 sa.insert(tables.affiliations).values(person_id=person_id, org_id=org_id, since=now)
             )
 
-    async def mark_former(self, entries: Sequence[RegisterEntry], now: datetime) -> None:
+    async def mark_former(self, entries: Sequence[KnownEntry], now: datetime) -> None:
         for chunk in _chunks(entries):
             ids = [e.id for e in chunk]
             await self.session.execute(
@@ -253,8 +279,8 @@ class SqlAlchemyRegisterRepository(_Repository):
                 .where(tables.people.c.id.in_([e.person_id for e in chunk]))
                 .values(status=Status.GUEST)
             )
-        for entry in entries:
-            self.session.expire(entry)
+        if entries:
+            self._forget_loaded()
 
     async def reminded(self, entry_ids: Sequence[int], now: datetime) -> None:
         for chunk in _chunks(entry_ids):

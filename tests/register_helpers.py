@@ -13,6 +13,7 @@ from bot.register.reader import read_register
 from bot.register.service import JoinLinks, import_register
 from bot.settings import Settings
 from storage import tables
+from storage.register import register_entries
 from tests.conftest import Console
 
 KEY = b"a test key"
@@ -64,6 +65,7 @@ async def outbox(console: Console, platform: str = "email") -> list[tuple[str, s
 
 async def entry(console: Console, number: str) -> RegisterEntry:
     async with console.database.unit_of_work() as uow:
-        found = (await uow.register.by_numbers([number])).get(number)
+        query = sa.select(RegisterEntry).where(register_entries.c.member_number == number)
+        found = (await uow.session.scalars(query)).first()
     assert found is not None
     return found

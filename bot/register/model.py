@@ -70,7 +70,27 @@ class RegisterEntry:
         return display_name(self.first_name, self.last_name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class KnownEntry:
+    """What an import compares a row with: an entry as stored, without the ORM's weight."""
+
+    id: int
+    person_id: int
+    org_id: int
+    member_number: str
+    first_name: str
+    last_name: str
+    email: str | None
+    joined_on: date | None
+    paid_until: date | None
+    status: EntryStatus
+
+    @property
+    def name(self) -> str:
+        return display_name(self.first_name, self.last_name)
+
+
+@dataclass(frozen=True, slots=True)
 class MemberRow:
     """A row of the file that reads: what it says, normalised."""
 
@@ -87,7 +107,7 @@ class MemberRow:
     def name(self) -> str:
         return display_name(self.first_name, self.last_name)
 
-    def differs(self, entry: RegisterEntry, org_id: int) -> bool:
+    def differs(self, entry: KnownEntry, org_id: int) -> bool:
         return (
             entry.status is EntryStatus.FORMER
             or entry.org_id != org_id
@@ -97,7 +117,7 @@ class MemberRow:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Refused:
     line: int
     reason: str
@@ -209,7 +229,7 @@ def due_reminder(entry: RegisterEntry, now: datetime) -> bool:
     return entry.reminded_at is None or now - entry.reminded_at >= REMINDER_INTERVAL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewMember:
     """What an import adds: a person, her e-mail identity, affiliation and register entry."""
 
@@ -231,7 +251,11 @@ class Reach:
 
 
 class RegisterRepository(Protocol):
-    async def by_numbers(self, numbers: Collection[str]) -> dict[str, RegisterEntry]: ...
+    async def by_numbers(self, numbers: Collection[str]) -> dict[str, KnownEntry]: ...
+    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[KnownEntry]:
+        """The current entries of these organisations, light (an import's full compare)."""
+        ...
+
     async def current_in(self, org_ids: Sequence[int]) -> Sequence[RegisterEntry]: ...
     async def of_person(self, person_id: int) -> RegisterEntry | None: ...
     async def by_token(self, token: str) -> RegisterEntry | None: ...
@@ -246,12 +270,12 @@ class RegisterRepository(Protocol):
         ...
 
     async def update_members(
-        self, changes: Sequence[tuple[RegisterEntry, MemberRow, int]], now: datetime
+        self, changes: Sequence[tuple[KnownEntry, MemberRow, int]], now: datetime
     ) -> None:
         """Each entry takes the row's values and organisation; her person follows."""
         ...
 
-    async def mark_former(self, entries: Sequence[RegisterEntry], now: datetime) -> None: ...
+    async def mark_former(self, entries: Sequence[KnownEntry], now: datetime) -> None: ...
     async def reminded(self, entry_ids: Sequence[int], now: datetime) -> None: ...
     async def has_pending_code(self, person_id: int, now: datetime) -> bool: ...
     async def reach(self, org_ids: Sequence[int]) -> Reach: ...

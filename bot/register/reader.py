@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.register.model import FileRefused
@@ -63,11 +63,17 @@ def _csv(data: bytes, name: str) -> RegisterFile:
     first = text.split("\n", 1)[0]
     separator = max((",", ";", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    try:
-        lines = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        raise FileRefused(f"{name}: line {reader.line_num}: {exc}. Nothing was imported.") from None
-    return _table(lines, name, separator)
+
+    def lines() -> Iterator[tuple[int, Sequence[object]]]:
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise FileRefused(
+                f"{name}: line {reader.line_num}: {exc}. Nothing was imported."
+            ) from None
+
+    return _table(lines(), name, separator)
 
 
 def _xlsx(data: bytes, name: str) -> RegisterFile:
@@ -81,22 +87,24 @@ def _xlsx(data: bytes, name: str) -> RegisterFile:
         ) from None
     try:
         sheet = book.worksheets[0]
-        lines = [
+        lines = (
             (number, ["" if v is None else v for v in row])
             for number, row in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
+        )
+        return _table(lines, name, None)
     finally:
         book.close()
-    return _table(lines, name, None)
 
 
 def _table(
-    lines: Sequence[tuple[int, Sequence[object]]], name: str, separator: str | None
+    lines: Iterable[tuple[int, Sequence[object]]], name: str, separator: str | None
 ) -> RegisterFile:
-    lines = [(n, row) for n, row in lines if any(str(v).strip() for v in row)]
-    if not lines:
+    """Reads the rows as they come: a large file is never held twice."""
+    filled = ((n, row) for n, row in lines if any(str(v).strip() for v in row))
+    first = next(filled, None)
+    if first is None:
         raise FileRefused(f"{name}: the file is empty. Nothing was imported.")
-    header_line, header = lines[0]
+    header_line, header = first
     fields: list[str | None] = []
     ignored = []
     for cell in header:
@@ -120,7 +128,7 @@ def _table(
             f"(line {header_line} has: {found}).{hint} Nothing was imported."
         )
     rows = []
-    for number, row in lines[1:]:
+    for number, row in filled:
         values: dict[str, object] = {}
         for field, value in zip(fields, row, strict=False):
             if field is not None and field not in NOT_STORED:

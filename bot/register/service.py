@@ -20,6 +20,7 @@ from bot.register.model import (
     EntryStatus,
     FileRefused,
     ImportReport,
+    KnownEntry,
     MemberRow,
     NewMember,
     Refused,
@@ -119,7 +120,7 @@ async def import_register(
     erased = await fx.uow.register.tombstoned(hashes.values())
     known = await fx.uow.register.by_numbers(list(hashes))
     new: list[NewMember] = []
-    changes: list[tuple[RegisterEntry, MemberRow, int]] = []
+    changes: list[tuple[KnownEntry, MemberRow, int]] = []
     for row, org_id in rows:
         if hashes[row.member_number] in erased:
             report.refused.append(
@@ -141,12 +142,14 @@ async def import_register(
             changes.append((entry, row, org_id))
         else:
             report.unchanged += 1
-    missing: list[RegisterEntry] = []
-    if full:
-        in_file = {row.member_number for row, _ in rows}
+    missing: list[KnownEntry] = []
+    if full:  # a refused row's member is in the file all the same
+        in_file = {member_number(v.get("member_number")) for _, v in file.rows}
         scope_ids = [o.id for o in scope if o.id is not None]
         missing = [
-            e for e in await fx.uow.register.current_in(scope_ids) if e.member_number not in in_file
+            e
+            for e in await fx.uow.register.current_numbers(scope_ids)
+            if e.member_number not in in_file
         ]
     emails = [m.row.email for m in new if m.row.email]
     taken = await fx.uow.register.emails_taken(set(emails))

@@ -1,0 +1,118 @@
+"""Benchmark: `samtal members import` of a 100,000-row register export.
+
+Writes a CSV like the register's export (Swedish headers, members spread over
+three organisations, joined over 40 years so a few hundred joined in the last
+60 days and get the welcome, a sixth of them with an unpaid fee), seeds the demo
+tree into a scratch database (SQLite file, or PostgreSQL with --postgres), then
+runs the import through the command's own code (`samtal.members_cli.run`) twice:
+the first run adds everyone, the second finds everyone unchanged. Prints the
+time of each run and the process's peak resident memory (`ru_maxrss`).
+
+    .venv/bin/python benchmarks/register_import.py [--rows 100000]
+    .venv/bin/python benchmarks/register_import.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._world import scratch_database
+from bot.clock import VirtualClock
+from bot.demo.seed import seed_demo
+from bot.register.service import JoinLinks
+from bot.settings import Settings
+from samtal import members_cli
+from samtal.cli import build_parser
+from storage import tables
+from storage.database import Database
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+HOMES = ("sandviken", "sandviken-centrum", "S-föreningen Järbo")
+HEADER = "medlemsnummer,förnamn,efternamn,e-post,mobil,förening,inträdesdatum,betald t.o.m."
+FIRST = ("Anna", "Bo", "Cecilia", "Dan", "Eva", "Fredrik", "Greta", "Hassan", "Ida", "Jonas")
+LAST = ("Andersson", "Berg", "Ek", "Lind", "Nilsson", "Åberg", "Öst", "Yilmaz", "Holm", "Sund")
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def write_register(path: Path, rows: int) -> None:
+    today = START.date()
+    with path.open("w", encoding="utf-8", newline="") as file:
+        out = csv.writer(file)
+        out.writerow(HEADER.split(","))
+        for n in range(rows):
+            joined = today - timedelta(days=(n * 7919) % (40 * 365))
+            paid = date(2025, 12, 31) if n % 6 == 0 else date(2026, 12, 31)
+            out.writerow(
+                [
+                    str(500_000 + n),
+                    FIRST[n % 10],
+                    f"{LAST[(n // 10) % 10]}-{n}",
+                    f"member{n}@example.org" if n % 8 else "",
+                    "070-123 45 67",
+                    HOMES[n % 3],
+                    joined.isoformat(),
+                    paid.isoformat(),
+                ]
+            )
+
+
+async def run(rows: int, postgres: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="samtal-register-") as folder:
+        path = Path(folder) / "register.csv"
+        write_register(path, rows)
+        print(f"{rows} rows, {path.stat().st_size / 1e6:.1f} MB of CSV; peak RSS {rss_mb():.0f} MB")
+        async with scratch_database(postgres) as database:
+            clock = VirtualClock(START)
+            await seed_demo(database.unit_of_work, clock)
+            print(f"after the set-up: peak RSS {rss_mb():.0f} MB")
+            args = build_parser().parse_args(["members", "import", str(path), "--org", "sandviken"])
+            for label in ("first import (all new)", "second import (all unchanged)"):
+                began = time.perf_counter()
+                await members_cli.run(
+                    database,
+                    clock,
+                    Settings(),
+                    args,
+                    key=b"benchmark",
+                    links=JoinLinks("samtal_bot", "https://discord.gg/samtal"),
+                )
+                took = time.perf_counter() - began
+                print(
+                    f"{label}: {took:.1f} s, {rows / took:,.0f} rows/s, peak RSS {rss_mb():.0f} MB"
+                )
+            await report(database)
+
+
+async def report(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        for table in (tables.people, tables.identities, tables.outbox, tables.timers):
+            count = await connection.scalar(sa.select(sa.func.count()).select_from(table))
+            print(f"  {table.name}: {count}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--postgres", metavar="URL")
+    options = parser.parse_args()
+    asyncio.run(run(options.rows, options.postgres))
+
+
+if __name__ == "__main__":
+    main()
