@@ -95,12 +95,14 @@ class SqlAlchemyRegisterRepository(_Repository):
                 found[row.member_number] = KnownEntry(**row._mapping)
         return found
 
-    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[KnownEntry]:
+    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[tuple[int, int, str]]:
         c = register_entries.c
         rows = await self.session.execute(
-            _KNOWN.where(c.org_id.in_(org_ids), c.status == EntryStatus.CURRENT)
+            sa.select(c.id, c.person_id, c.member_number).where(
+                c.org_id.in_(org_ids), c.status == EntryStatus.CURRENT
+            )
         )
-        return [KnownEntry(**row._mapping) for row in rows]
+        return [(entry_id, person_id, number) for entry_id, person_id, number in rows]
 
     async def current_in(self, org_ids: Sequence[int]) -> Sequence[RegisterEntry]:
         c = register_entries.c
@@ -266,9 +268,9 @@ class SqlAlchemyRegisterRepository(_Repository):
                 sa.insert(tables.affiliations).values(person_id=person_id, org_id=org_id, since=now)
             )
 
-    async def mark_former(self, entries: Sequence[KnownEntry], now: datetime) -> None:
+    async def mark_former(self, entries: Sequence[tuple[int, int]], now: datetime) -> None:
         for chunk in _chunks(entries):
-            ids = [e.id for e in chunk]
+            ids = [entry_id for entry_id, _ in chunk]
             await self.session.execute(
                 sa.update(register_entries)
                 .where(register_entries.c.id.in_(ids))
@@ -276,7 +278,7 @@ class SqlAlchemyRegisterRepository(_Repository):
             )
             await self.session.execute(
                 sa.update(tables.people)
-                .where(tables.people.c.id.in_([e.person_id for e in chunk]))
+                .where(tables.people.c.id.in_([person_id for _, person_id in chunk]))
                 .values(status=Status.GUEST)
             )
         if entries:

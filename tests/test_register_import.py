@@ -101,7 +101,7 @@ async def test_xlsx_with_english_headers(console: Console) -> None:
     book.save(data)
     read = read_register(data.getvalue(), "register.xlsx")
     assert read.separator is None and "mobile" in read.fields
-    assert all("mobile" not in values for _, values in read.rows)  # never stored
+    assert all("mobile" not in values for _, values in read.rows())  # never stored
     report = await import_file(console, data.getvalue(), name="register.xlsx")
     assert (report.added, report.refused) == (2, [])
     assert any("mobile numbers were read but not stored" in note for note in report.notes)

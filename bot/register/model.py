@@ -130,6 +130,7 @@ class ImportReport:
     unchanged: int = 0
     missing: int = 0  # current members not in this file: marked former (a full import)
     welcomed: int = 0
+    shared: int = 0  # new members whose e-mail address was someone else's already
     refused: list[Refused] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -252,8 +253,8 @@ class Reach:
 
 class RegisterRepository(Protocol):
     async def by_numbers(self, numbers: Collection[str]) -> dict[str, KnownEntry]: ...
-    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[KnownEntry]:
-        """The current entries of these organisations, light (an import's full compare)."""
+    async def current_numbers(self, org_ids: Sequence[int]) -> Sequence[tuple[int, int, str]]:
+        """(entry id, person id, member number) of the current entries of these organisations."""
         ...
 
     async def current_in(self, org_ids: Sequence[int]) -> Sequence[RegisterEntry]: ...
@@ -275,7 +276,10 @@ class RegisterRepository(Protocol):
         """Each entry takes the row's values and organisation; her person follows."""
         ...
 
-    async def mark_former(self, entries: Sequence[KnownEntry], now: datetime) -> None: ...
+    async def mark_former(self, entries: Sequence[tuple[int, int]], now: datetime) -> None:
+        """(entry id, person id): the entries become former, their people guests."""
+        ...
+
     async def reminded(self, entry_ids: Sequence[int], now: datetime) -> None: ...
     async def has_pending_code(self, person_id: int, now: datetime) -> bool: ...
     async def reach(self, org_ids: Sequence[int]) -> Reach: ...

@@ -31,10 +31,31 @@ NOT_STORED = ("mobile",)  # read, never kept (data minimisation: see bot/registe
 
 @dataclass
 class RegisterFile:
-    rows: list[tuple[int, dict[str, object]]]  # (line number, values by field)
-    fields: list[str]
+    lines: list[tuple[int, tuple[object, ...]]]  # (line number, the cells as read)
+    columns: list[str | None]  # the field of each column (None: not read)
+    fields: list[str]  # the fields the header names
     ignored: list[str]  # headers that mean nothing here
     separator: str | None  # None for XLSX
+
+    def rows(self) -> Iterator[tuple[int, dict[str, object]]]:
+        """Each row's values by field; `_extra` when it has filled cells past the header.
+        (Tuples are kept and dicts made one at a time: 100,000 rows fit in less memory.)"""
+        width = len(self.columns)
+        for line, cells in self.lines:
+            values: dict[str, object] = {
+                field: value.strip() if isinstance(value, str) else value
+                for field, value in zip(self.columns, cells, strict=False)
+                if field is not None
+            }
+            if any(str(v).strip() for v in cells[width:]):
+                values["_extra"] = len(cells)
+            yield line, values
+
+    def numbers(self) -> Iterator[tuple[int, object]]:
+        """Each row's member number cell."""
+        at = self.columns.index("member_number")
+        for line, cells in self.lines:
+            yield line, cells[at] if at < len(cells) else ""
 
 
 def _key(header: str) -> str:
@@ -127,15 +148,7 @@ def _table(
             f"{name}: missing columns: {', '.join(SWEDISH[f] for f in missing)} "
             f"(line {header_line} has: {found}).{hint} Nothing was imported."
         )
-    rows = []
-    for number, row in filled:
-        values: dict[str, object] = {}
-        for field, value in zip(fields, row, strict=False):
-            if field is not None and field not in NOT_STORED:
-                values[field] = value.strip() if isinstance(value, str) else value
-        extra = [v for v in row[len(fields) :] if str(v).strip()]
-        if extra:
-            values["_extra"] = len(row)
-        rows.append((number, values))
+    lines_read = [(number, tuple(row)) for number, row in filled]
+    columns = [None if field in NOT_STORED else field for field in fields]
     present = [f for f in fields if f is not None]
-    return RegisterFile(rows, present, ignored, separator)
+    return RegisterFile(lines_read, columns, present, ignored, separator)

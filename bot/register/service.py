@@ -37,6 +37,7 @@ from bot.register.reader import RegisterFile
 from bot.welcome.service import branch_of, flow_for
 from bot.welcome.service import start as start_welcome
 
+BATCH = 1000  # rows compared and written together
 JOIN_PAYLOAD = "reg"  # /start reg_<token>: her personal join link
 
 
@@ -93,7 +94,7 @@ async def import_register(
         report.notes.append(f"ignored columns: {', '.join(file.ignored)}")
     if "mobile" in file.fields or any(h.casefold().startswith("mobil") for h in file.ignored):
         report.notes.append("the mobile numbers were read but not stored (not needed)")
-    twice = duplicates((line, member_number(v.get("member_number"))) for line, v in file.rows)
+    twice = duplicates((line, member_number(cell)) for line, cell in file.numbers())
     if twice:
         shown = "; ".join(
             f"{number} on lines {', '.join(map(str, lines))}"
@@ -102,9 +103,8 @@ async def import_register(
         more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
         raise FileRefused(f"member numbers appear twice: {shown}{more}. Nothing was imported.")
     scope = await _scope(fx, org)
-    today = fx.now.astimezone(org.zone).date()
-    rows: list[tuple[MemberRow, int]] = []
-    for line, values in file.rows:
+    batch: list[tuple[MemberRow, int]] = []
+    for line, values in file.rows():
         read = read_row(line, values)
         if isinstance(read, Refused):
             report.refused.append(read)
@@ -115,7 +115,41 @@ async def import_register(
                 Refused(line, f"förening {read.org_ref!r} is not {org.slug} or below it")
             )
             continue
-        rows.append((read, org_id))
+        batch.append((read, org_id))
+        if len(batch) == BATCH:
+            await _upsert(fx, org, batch, key, links, report)
+            batch = []
+    await _upsert(fx, org, batch, key, links, report)
+    if full:  # a refused row's member is in the file all the same
+        in_file = {member_number(cell) for _, cell in file.numbers()}
+        scope_ids = [o.id for o in scope if o.id is not None]
+        missing = [
+            (entry_id, person_id)
+            for entry_id, person_id, number in await fx.uow.register.current_numbers(scope_ids)
+            if number not in in_file
+        ]
+        await fx.uow.register.mark_former(missing, fx.now)
+        report.missing = len(missing)
+    if report.shared:
+        report.notes.append(
+            f"{report.shared} e-mail addresses were already someone else's: those members "
+            "are imported without one (an address reaches one person)"
+        )
+    report.refused.sort(key=lambda r: r.line)
+    return report
+
+
+async def _upsert(
+    fx: Effects,
+    org: Organisation,
+    rows: Sequence[tuple[MemberRow, int]],
+    key: bytes,
+    links: JoinLinks,
+    report: ImportReport,
+) -> None:
+    """One batch of rows: compared with what is stored, then written together."""
+    if not rows:
+        return
     hashes = {row.member_number: tombstone(key, row.member_number) for row, _ in rows}
     erased = await fx.uow.register.tombstoned(hashes.values())
     known = await fx.uow.register.by_numbers(list(hashes))
@@ -142,32 +176,18 @@ async def import_register(
             changes.append((entry, row, org_id))
         else:
             report.unchanged += 1
-    missing: list[KnownEntry] = []
-    if full:  # a refused row's member is in the file all the same
-        in_file = {member_number(v.get("member_number")) for _, v in file.rows}
-        scope_ids = [o.id for o in scope if o.id is not None]
-        missing = [
-            e
-            for e in await fx.uow.register.current_numbers(scope_ids)
-            if e.member_number not in in_file
-        ]
     emails = [m.row.email for m in new if m.row.email]
     taken = await fx.uow.register.emails_taken(set(emails))
-    shared = sum(1 for e in emails if e in taken) + len(emails) - len(set(emails))
-    if shared:
-        report.notes.append(
-            f"{shared} e-mail addresses were already someone else's: those members are "
-            "imported without one (an address reaches one person)"
-        )
+    report.shared += sum(1 for e in emails if e in taken) + len(emails) - len(set(emails))
     person_ids = await fx.uow.register.add_members(new, fx.now)
     await fx.uow.register.update_members(changes, fx.now)
-    await fx.uow.register.mark_former(missing, fx.now)
-    report.added, report.changed, report.missing = len(new), len(changes), len(missing)
+    report.added += len(new)
+    report.changed += len(changes)
+    today = fx.now.astimezone(org.zone).date()
     for member, person_id in zip(new, person_ids, strict=True):
         if is_new_member(member.row, today):
             await welcome(fx, member, person_id, links)
             report.welcomed += 1
-    return report
 
 
 async def welcome(fx: Effects, member: NewMember, person_id: int, links: JoinLinks) -> None:
