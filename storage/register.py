@@ -148,10 +148,11 @@ class SqlAlchemyRegisterRepository(_Repository):
             found |= {row[0] for row in rows}
         return found
 
-    async def add_members(self, members: Sequence[NewMember], now: datetime) -> list[int]:
+    async def add_members(
+        self, members: Sequence[NewMember], now: datetime, taken: set[str]
+    ) -> list[int]:
         await self.session.flush()
         person_ids: list[int] = []
-        taken = await self.emails_taken({m.row.email for m in members if m.row.email})
         p = tables.people
         for chunk in _chunks(members):
             ids = await self.session.scalars(

@@ -266,8 +266,12 @@ class RegisterRepository(Protocol):
         """Which of these addresses are already someone's e-mail identity."""
         ...
 
-    async def add_members(self, members: Sequence[NewMember], now: datetime) -> list[int]:
-        """Adds people, identities, affiliations and entries in batches; their person ids."""
+    async def add_members(
+        self, members: Sequence[NewMember], now: datetime, taken: set[str]
+    ) -> list[int]:
+        """Adds people, identities, affiliations and entries in batches; their person ids.
+        An address in `taken` (someone's e-mail identity) is not given again; the new ones
+        are added to it."""
         ...
 
     async def update_members(

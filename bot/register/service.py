@@ -103,6 +103,8 @@ async def import_register(
         more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
         raise FileRefused(f"member numbers appear twice: {shown}{more}. Nothing was imported.")
     scope = await _scope(fx, org)
+    # Asked once: PostgreSQL's plan for it goes stale while an import adds thousands.
+    taken = await fx.uow.register.emails_taken(_addresses(file))
     batch: list[tuple[MemberRow, int]] = []
     for line, values in file.rows():
         read = read_row(line, values)
@@ -117,9 +119,9 @@ async def import_register(
             continue
         batch.append((read, org_id))
         if len(batch) == BATCH:
-            await _upsert(fx, org, batch, key, links, report)
+            await _upsert(fx, org, batch, Keys(key, taken), links, report)
             batch = []
-    await _upsert(fx, org, batch, key, links, report)
+    await _upsert(fx, org, batch, Keys(key, taken), links, report)
     if full:  # a refused row's member is in the file all the same
         in_file = {member_number(cell) for _, cell in file.numbers()}
         scope_ids = [o.id for o in scope if o.id is not None]
@@ -139,18 +141,33 @@ async def import_register(
     return report
 
 
+@dataclass(frozen=True)
+class Keys:
+    """What every batch checks against: the tombstones' key and the addresses in use."""
+
+    secret: bytes
+    taken: set[str]
+
+
+def _addresses(file: RegisterFile) -> set[str]:
+    if "email" not in file.columns:
+        return set()
+    at = file.columns.index("email")
+    return {str(cells[at]).strip().lower() for _, cells in file.lines if len(cells) > at}
+
+
 async def _upsert(
     fx: Effects,
     org: Organisation,
     rows: Sequence[tuple[MemberRow, int]],
-    key: bytes,
+    keys: Keys,
     links: JoinLinks,
     report: ImportReport,
 ) -> None:
     """One batch of rows: compared with what is stored, then written together."""
     if not rows:
         return
-    hashes = {row.member_number: tombstone(key, row.member_number) for row, _ in rows}
+    hashes = {row.member_number: tombstone(keys.secret, row.member_number) for row, _ in rows}
     erased = await fx.uow.register.tombstoned(hashes.values())
     known = await fx.uow.register.by_numbers(list(hashes))
     new: list[NewMember] = []
@@ -177,9 +194,8 @@ async def _upsert(
         else:
             report.unchanged += 1
     emails = [m.row.email for m in new if m.row.email]
-    taken = await fx.uow.register.emails_taken(set(emails))
-    report.shared += sum(1 for e in emails if e in taken) + len(emails) - len(set(emails))
-    person_ids = await fx.uow.register.add_members(new, fx.now)
+    report.shared += sum(1 for e in emails if e in keys.taken) + len(emails) - len(set(emails))
+    person_ids = await fx.uow.register.add_members(new, fx.now, keys.taken)
     await fx.uow.register.update_members(changes, fx.now)
     report.added += len(new)
     report.changed += len(changes)
