@@ -100,7 +100,8 @@ async def run(rows: int, postgres: str | None) -> None:
                 )
                 took = time.perf_counter() - began
                 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-                print(done.stdout.splitlines()[0] if done.returncode == 0 else done.stderr)
+                said = done.stdout.splitlines() if done.returncode == 0 else [done.stderr]
+                print("\n".join(line for line in said if not line.startswith("Note")))
                 print(
                     f"{label}: {took:.1f} s, {rows / took:,.0f} rows/s; peak RSS of the "
                     f"imports so far {usage.ru_maxrss / 1024:.0f} MB"

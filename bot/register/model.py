@@ -167,6 +167,11 @@ def _date(value: object, column: str) -> date | None:
     if isinstance(value, date):
         return value
     text = str(value).strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     for pattern in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
             return datetime.strptime(text, pattern).date()
