@@ -11,12 +11,13 @@ from bot.i18n import N_
 from bot.permissions import Permission
 from bot.register import service, views
 from bot.register.model import due_reminder
-from bot.registry import CommandSpec, Registry
+from bot.registry import CommandSpec, Registry, always
 from bot.welcome.service import ORG, privately
 
 
 def setup(registry: Registry) -> None:
     registry.payload(service.JOIN_PAYLOAD, service.link_by_token)
+    registry.timer(service.WELCOME_TIMER, service.welcome, useful_until=always)
     registry.command(
         CommandSpec(
             "medlemsnummer",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from bot.context import Context, Effects
+from bot.domain.delivery import Timer
 from bot.domain.organisations import Organisation
 from bot.domain.people import LinkCode, Person
 from bot.membership.linking import CODE_ALPHABET, CODE_LENGTH, CODE_LIFETIME
@@ -38,7 +39,8 @@ from bot.welcome.service import branch_of, flow_for
 from bot.welcome.service import start as start_welcome
 
 BATCH = 1000  # rows compared and written together
-JOIN_PAYLOAD = "reg"  # /start reg_<token>: her personal join link
+JOIN_PAYLOAD = "reg"
+WELCOME_TIMER = "register.welcome"  # /start reg_<token>: her personal join link
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ async def import_register(
     full: bool = True,
 ) -> ImportReport:
     """Upserts the file's members into `org` and below; raises `FileRefused` for the file.
+    New members' welcomes are timers, due at once: the running bot sends them.
 
     The caller commits (or, for a dry run, doesn't): everything or nothing.
     """
@@ -202,27 +205,43 @@ async def _upsert(
     today = fx.now.astimezone(org.zone).date()
     for member, person_id in zip(new, person_ids, strict=True):
         if is_new_member(member.row, today):
-            await welcome(fx, member, person_id, links)
+            # Each welcome in a transaction of its own, after the import: it is the slow part.
+            await fx.schedule(
+                f"register:welcome:{member.join_token}",
+                WELCOME_TIMER,
+                fx.now,
+                {
+                    "person": person_id,
+                    "org": member.org_id,
+                    "telegram": links.telegram(member.join_token),
+                    "discord": links.discord_invite,
+                    "command": f"/start {JOIN_PAYLOAD}_{member.join_token}",
+                },
+            )
             report.welcomed += 1
 
 
-async def welcome(fx: Effects, member: NewMember, person_id: int, links: JoinLinks) -> None:
+async def welcome(fx: Effects, timer: Timer) -> None:
     """A new member from the register: a contact person and the introduction, as for a new
     member in chat, and a welcome with her personal join links."""
-    person = await fx.uow.people.get(person_id)
-    org = await fx.uow.orgs.get(member.org_id)
-    assert person is not None and org is not None
+    payload = timer.payload
+    person = await fx.uow.people.get(int(payload["person"]))
+    org = await fx.uow.orgs.get(int(payload["org"]))
+    if person is None or person.id is None or org is None:
+        return  # erased since
+    if await fx.uow.welcome.of_person(person.id) is not None:
+        return  # she found the chat first, and is welcomed there
     branch, association = await branch_of(fx, org)
-    flow = await flow_for(fx, None, person_id, branch, association)
+    flow = await flow_for(fx, None, person.id, branch, association)
     await start_welcome(fx, flow, person, officer=None)
     build = views.welcome(
         person.display_name,
         org.name,
-        links.telegram(member.join_token),
-        links.discord_invite,
-        f"/start {JOIN_PAYLOAD}_{member.join_token}",
+        str(payload["telegram"]),
+        str(payload["discord"]),
+        str(payload["command"]),
     )
-    await fx.notify(person, build, key=f"register:welcome:{member.join_token}")
+    await fx.notify(person, build, key=timer.key)
 
 
 # --- linking a chat account to an imported member -------------------------------------------
