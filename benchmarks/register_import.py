@@ -7,7 +7,8 @@ tree into a scratch database (SQLite file, or PostgreSQL with --postgres), then
 runs `samtal members import` on it twice, each in a process of its own as an
 officer would: the first adds everyone, the second finds everyone unchanged.
 Prints the wall time of each (the process's start included) and the peak
-resident memory of the import processes (`ru_maxrss` of the children).
+resident memory of the import processes (`ru_maxrss` of the children), then
+how long the running bot takes for the welcome timers the import left.
 
     .venv/bin/python benchmarks/register_import.py [--rows 100000]
     .venv/bin/python benchmarks/register_import.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -32,6 +33,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._world import scratch_database
+from bot.bootstrap import build_registry
+from bot.core import Samtal
 from bot.demo.seed import seed_demo
 from samtal.clock import SystemClock
 from storage import tables
@@ -106,7 +109,18 @@ async def run(rows: int, postgres: str | None) -> None:
                     f"{label}: {took:.1f} s, {rows / took:,.0f} rows/s; peak RSS of the "
                     f"imports so far {usage.ru_maxrss / 1024:.0f} MB"
                 )
+            await welcomes(database)
             await report(database)
+
+
+async def welcomes(database: Database) -> None:
+    """The running bot's part: the welcome timers the import left, due at once."""
+    core = Samtal(database.unit_of_work, SystemClock(), build_registry(), {})
+    await core.start()
+    began = time.perf_counter()
+    await core.run_timers()
+    took = time.perf_counter() - began
+    print(f"the running bot's welcomes (and the introductions' first steps): {took:.1f} s")
 
 
 async def report(database: Database) -> None:
