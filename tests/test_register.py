@@ -188,3 +188,22 @@ async def test_my_data_shows_the_register_and_the_tombstone_promise(console: Con
     assert "I medlemsregistret för S-föreningen Sandviken Centrum: medlemsnummer 100101." in shown
     assert "nyckelskyddat fingeravtryck av ditt medlemsnummer" in shown
     assert "Din post i medlemsregistret: 1" in shown
+
+
+async def test_a_member_erased_before_her_welcome_runs_gets_none(console: Console) -> None:
+    await import_demo(console)
+    nora = await entry(console, "100101")
+    async with console.database.unit_of_work() as uow:
+        await uow.people.erase(nora.person_id)
+        await uow.commit()
+    await console.run("@clock: +1s")
+    assert await outbox(console) == []
+    async with console.database.unit_of_work() as uow:
+        every = [o.id for o in await uow.orgs.list_all() if o.id is not None]
+        flows = await uow.welcome.in_orgs(every)
+    assert flows == []  # no introduction was started for no one
+
+
+async def test_a_member_number_is_asked_for(console: Console) -> None:
+    said = await console.said("@anna: /medlemsnummer")
+    assert "Skriv ditt medlemsnummer efter kommandot" in said
