@@ -201,7 +201,7 @@ async def test_a_member_erased_before_her_welcome_runs_gets_none(console: Consol
     async with console.database.unit_of_work() as uow:
         every = [o.id for o in await uow.orgs.list_all() if o.id is not None]
         flows = await uow.welcome.in_orgs(every)
-    assert flows == []  # no introduction was started for no one
+    assert flows == []  # nobody's introduction was started
 
 
 async def test_a_member_number_is_asked_for(console: Console) -> None:
