@@ -17,6 +17,7 @@ from bot.moderation import entry as moderation
 from bot.polls import entry as polls
 from bot.privacy import entry as privacy
 from bot.privacy import retention
+from bot.register import entry as register
 from bot.registry import Registry
 from bot.welcome import entry as welcome
 from bot.wheel import entry as wheel
@@ -26,6 +27,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     polls,
     circles,
     welcome,
+    register,
     wheel,
     feeds,
     insights,

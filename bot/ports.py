@@ -38,6 +38,7 @@ from bot.meetings.model import MeetingRepository
 from bot.messages import OutgoingMessage
 from bot.polls.model import PollRepository
 from bot.polls.native import NativePollRepository
+from bot.register.model import RegisterRepository
 from bot.welcome.model import WelcomeRepository
 from bot.wheel.model import WheelRepository
 
@@ -272,6 +273,7 @@ class UnitOfWork(Protocol):
     def feeds(self) -> FeedRepository: ...
     @property
     def channels(self) -> ChannelRepository: ...
+    def register(self) -> RegisterRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

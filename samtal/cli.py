@@ -16,7 +16,16 @@ from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import ShiftedClock, VirtualClock
 from bot.demo.seed import seed_demo
 from bot.privacy.service import export_person
-from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
+from bot.register.service import JoinLinks
+from samtal import (
+    announce_cli,
+    calendar_cli,
+    circle_cli,
+    members_cli,
+    stats_cli,
+    welcome_cli,
+    wheel_cli,
+)
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.logs import formatter
@@ -114,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     circle_cli.add_parser(commands, common)
     wheel_cli.add_parser(commands, common)
     stats_cli.add_parser(commands, common)
+    members_cli.add_parser(commands, common)
     return parser
 
 
@@ -188,6 +198,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
                     members_only_too=args.with_members_only,
                 ),
             )
+        case "members":
+            return await _members(config, args)
         case "wheel" | "circle" | "welcome" | "stats":
             command = DATABASE_COMMANDS[args.command]
             return await _on_database(config, lambda db: command(db, SystemClock(), args))
@@ -200,6 +212,16 @@ DATABASE_COMMANDS = {
     "welcome": welcome_cli.run,
     "stats": stats_cli.run,
 }
+
+
+async def _members(config: Config, args: argparse.Namespace) -> int:
+    settings = core_settings(config, flood_limit=False)
+    key = await asyncio.to_thread(members_cli.register_key, config.data_dir)
+    links = JoinLinks(await _telegram_username(config), config.discord.invite_url)
+    return await _on_database(
+        config,
+        lambda db: members_cli.run(db, SystemClock(), settings, args, key=key, links=links),
+    )
 
 
 async def _on_database(config: Config, work: Callable[[Database], Awaitable[int]]) -> int:

@@ -43,7 +43,8 @@ from storage import tables
 REDACTED = "[…]"
 
 _SHORTEST = 2  # a one-letter "name" would blank every "a" and "I"
-_LEFT_ALONE = ("people", "identities", "organisations", "channels")
+# The register's other entries too: a couple sharing an e-mail address keeps it in the other's.
+_LEFT_ALONE = ("people", "identities", "organisations", "channels", "register_entries")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from storage import (
     meetings,
     native_polls,
     polls,
+    register,
     tables,
     welcome,
     wheel,
@@ -42,6 +43,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     announcements,
     feeds,
     channels,
+    register,
 )
 
 _CORE_MAPPINGS = (

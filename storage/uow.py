@@ -22,6 +22,7 @@ from storage.records import (
     SqlAlchemyOutboxRepository,
     SqlAlchemyTimerRepository,
 )
+from storage.register import SqlAlchemyRegisterRepository
 from storage.repositories import SqlAlchemyOrganisationRepository, SqlAlchemyPeopleRepository
 from storage.turns import Turns
 from storage.welcome import SqlAlchemyWelcomeRepository
@@ -57,6 +58,7 @@ class SqlAlchemyUnitOfWork:
         self.announcements = SqlAlchemyAnnouncementRepository(self.session)
         self.feeds = SqlAlchemyFeedRepository(self.session)
         self.channels = SqlAlchemyChannelRepository(self.session)
+        self.register = SqlAlchemyRegisterRepository(self.session)
         return self
 
     async def __aexit__(

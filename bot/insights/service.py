@@ -8,7 +8,7 @@ text and charts come from `bot.insights.views`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.actions import Target
@@ -33,6 +33,7 @@ from bot.insights.model import (
     year_start,
 )
 from bot.ports import UnitOfWork
+from bot.register.model import Reach
 from bot.welcome.model import Share, WelcomeFigures, welcome_figures
 
 
@@ -102,6 +103,8 @@ class Figures:
     rating: float | None
     ratings: int
     goals: list[GoalStatus]
+    # How the members can be reached, and how many the register has (bot/register).
+    reach: Reach = field(default_factory=lambda: Reach(0, 0, {}, 0))
 
     def goal(self, kind: GoalKind) -> GoalStatus | None:
         return next((g for g in self.goals if g.goal.kind is kind), None)
@@ -145,8 +148,20 @@ async def current_value(
     if kind is GoalKind.CONVERSATIONS:
         reports = await uow.insights.reports_in(org_ids, since, end + timedelta(seconds=1))
         return float(sum(r.count for r in reports))
+    return float(await _new_members(uow, org, org_ids, since, end))
+
+
+async def _new_members(
+    uow: UnitOfWork, org: Organisation, org_ids: Sequence[int], since: datetime, end: datetime
+) -> int:
+    """Introductions started in [since, end], and members the register says joined then
+    (each once: an imported new member gets an introduction too)."""
     flows = await uow.welcome.in_orgs(org_ids)
-    return float(sum(1 for f in flows if f.started_at is not None and since <= f.started_at <= end))
+    started = [f for f in flows if f.started_at is not None and since <= f.started_at <= end]
+    registered = await uow.register.joined_between(
+        org_ids, since.astimezone(org.zone).date(), end.astimezone(org.zone).date()
+    )
+    return len(started) + len(registered - {f.person_id for f in started})
 
 
 async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
@@ -191,7 +206,7 @@ async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
         took_part=participation(members, activity, now - PARTICIPATION_WINDOW, now),
         by_month=participation_by_month(members, activity, now, zone),
         welcome=welcome_figures(flows, now),
-        new_members_this_year=len(started),
+        new_members_this_year=await _new_members(uow, org, org_ids, this_year, now),
         guests_joined=guests_who_joined(joined, this_year, now + timedelta(seconds=1)),
         conversations=sum(r.count for r in reports if this_year <= r.reported_at < year_over),
         accumulated=accumulated_by_day(reports, chart_from, now, zone),
@@ -200,4 +215,5 @@ async def gather(uow: UnitOfWork, org: Organisation, now: datetime) -> Figures:
         rating=average(ratings),
         ratings=len(ratings),
         goals=goals,
+        reach=await uow.register.reach(org_ids),
     )

@@ -22,6 +22,7 @@ from bot.insights.model import (
 )
 from bot.insights.service import Figures, GoalStatus
 from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold, message
+from bot.register.views import reach_lines
 from bot.render.charts import accumulated_chart, share_by_month_chart
 from bot.welcome.model import Share
 from bot.welcome.service import figure_lines
@@ -154,6 +155,8 @@ def figures_text(t: Translator, figures: Figures) -> OutgoingMessage:
     w = figures.welcome
     text = MessageBuilder().line(bold(t("Figures for {org}").format(org=figures.org.name)))
     text.line(t("Members: {count}").format(count=number(t, figures.members)))
+    for line in reach_lines(t, figures.reach):
+        text.line(line)
     text.line(
         t("Took part in an activity in the last 30 days: {share}").format(
             share=_share(figures.took_part)

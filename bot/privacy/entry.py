@@ -21,6 +21,7 @@ from bot.i18n import N_, Translator
 from bot.membership.model import role_name
 from bot.messages import Action, Attachment, Button, MessageBuilder, bold, message
 from bot.privacy.service import export_person
+from bot.register import views as register_views
 from bot.registry import Access, CommandSpec, Registry
 
 RECORD_LABELS: dict[str, str] = {
@@ -53,6 +54,7 @@ RECORD_LABELS: dict[str, str] = {
     "announcements": N_("Announcements you wrote"),
     "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
     "channel_choices": N_("Whether you get messages by chat or by email"),
+    "register_entries": N_("Your entry in the member register"),
     "outbox": N_("Messages I sent you in the last 30 days"),
     "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }
@@ -114,6 +116,11 @@ async def show_my_data(ctx: Context, args: str) -> None:
                 date=when, version=consent.version
             )
         )
+    entry = await ctx.uow.register.of_person(ctx.person_id)
+    if entry is not None:
+        home = await ctx.uow.orgs.get(entry.org_id)
+        for line in register_views.privacy_lines(_, entry, home.name if home else "?"):
+            text.line(line)
     records = await export_person(ctx.uow, ctx.person_id)
     others = _other_records(_, records)
     if others:

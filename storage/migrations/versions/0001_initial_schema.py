@@ -66,6 +66,10 @@ def upgrade() -> None:
     sa.Column('processed_at', storage.tables.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('platform', 'event_id', name=op.f('pk_processed_events'))
     )
+    op.create_table('register_tombstones',
+    sa.Column('number_hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('number_hash', name=op.f('pk_register_tombstones'))
+    )
     op.create_table('replicas',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('started_at', storage.tables.UtcDateTime(), nullable=False),
@@ -350,6 +354,33 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_due', ['status', 'not_before'], unique=False)
         batch_op.create_index('ix_outbox_queue', ['platform', 'id'], unique=False, sqlite_where=sa.text("status = 'pending' AND batch IS NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NULL"))
         batch_op.create_index('ix_outbox_queue_batch', ['platform', 'id'], unique=False, sqlite_where=sa.text("status = 'pending' AND batch IS NOT NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NOT NULL"))
+
+    op.create_table('register_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('member_number', sa.String(length=32), nullable=False),
+    sa.Column('number_hash', sa.String(length=64), nullable=False),
+    sa.Column('first_name', sa.String(length=100), nullable=False),
+    sa.Column('last_name', sa.String(length=100), nullable=False),
+    sa.Column('email', sa.String(length=64), nullable=True),
+    sa.Column('joined_on', sa.Date(), nullable=True),
+    sa.Column('paid_until', sa.Date(), nullable=True),
+    sa.Column('status', sa.Enum('current', 'former', name='entrystatus', native_enum=False, length=32), nullable=False),
+    sa.Column('join_token', sa.String(length=32), nullable=False),
+    sa.Column('imported_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('changed_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('former_since', storage.tables.UtcDateTime(), nullable=True),
+    sa.Column('reminded_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_register_entries_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_register_entries_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_register_entries')),
+    sa.UniqueConstraint('join_token', name=op.f('uq_register_entries_join_token')),
+    sa.UniqueConstraint('member_number', name=op.f('uq_register_entries_member_number')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_register_entries_person_id'))
+    )
+    with op.batch_alter_table('register_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_register_entries_org_id'), ['org_id'], unique=False)
 
     op.create_table('role_assignments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -776,6 +807,10 @@ def downgrade() -> None:
 
     op.drop_table('welcome_flows')
     op.drop_table('role_assignments')
+    with op.batch_alter_table('register_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_register_entries_org_id'))
+
+    op.drop_table('register_entries')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_queue_batch', sqlite_where=sa.text("status = 'pending' AND batch IS NOT NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NOT NULL"))
         batch_op.drop_index('ix_outbox_queue', sqlite_where=sa.text("status = 'pending' AND batch IS NULL"), postgresql_where=sa.text("status = 'pending' AND batch IS NULL"))
@@ -831,6 +866,7 @@ def downgrade() -> None:
 
     op.drop_table('timers')
     op.drop_table('replicas')
+    op.drop_table('register_tombstones')
     op.drop_table('processed_events')
     op.drop_table('people')
     with op.batch_alter_table('organisations', schema=None) as batch_op:
