@@ -41,7 +41,7 @@ register_entries = tables.numbered_table(
     sa.Column("number_hash", sa.String(64), nullable=False),
     sa.Column("first_name", sa.String(100), nullable=False),
     sa.Column("last_name", sa.String(100), nullable=False),
-    sa.Column("email", sa.String(64)),
+    sa.Column("email", sa.String(254)),
     sa.Column("joined_on", sa.Date),
     sa.Column("paid_until", sa.Date),
     sa.Column("status", enum_column(EntryStatus), nullable=False),

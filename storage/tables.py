@@ -79,7 +79,7 @@ def chat_columns(*, primary_key: bool = False) -> tuple[sa.Column[Any], sa.Colum
     """`platform` and `chat_id`: the chat a row belongs to or a message goes to."""
     return (
         sa.Column("platform", sa.String(16), nullable=False, primary_key=primary_key),
-        sa.Column("chat_id", sa.String(64), nullable=False, primary_key=primary_key),
+        sa.Column("chat_id", sa.String(254), nullable=False, primary_key=primary_key),
     )
 
 
@@ -133,7 +133,7 @@ identities = numbered_table(
     "identities",
     sa.Column("person_id", person_fk(), nullable=False, index=True),
     sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(254), nullable=False),
     sa.Column("username", sa.String(200)),
     sa.Column("username_key", sa.String(200), default=folded_copy_of("username")),
     sa.Column("created_at", UtcDateTime),

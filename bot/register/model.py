@@ -33,7 +33,7 @@ from typing import Protocol
 WELCOME_WINDOW = timedelta(days=60)
 # An unpaid member is reminded at most this often, however often the officer approves.
 REMINDER_INTERVAL = timedelta(days=30)
-EMAIL_MAX = 64  # what an identity's external id holds
+EMAIL_MAX = 254  # the longest address SMTP carries (RFC 5321); identities and chats hold it
 NAME_MAX = 100
 NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
