@@ -259,6 +259,7 @@ class Samtal:
             settings=self.settings,
             sender=event.sender,
             answers_in_place=self._answers_in_place(event.chat.platform),
+            replying_to=event.reply_to if isinstance(event, TextReceived) else None,
         )
 
     def _answers_in_place(self, platform: str) -> bool:

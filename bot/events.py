@@ -28,11 +28,21 @@ class Chat:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """The message a line answers (a reply on Telegram or Discord): who wrote it and what.
+    An organiser marks what someone said in a meeting's thread this way (`/bidrag`)."""
+
+    sender: Sender
+    text: str
+
+
+@dataclass(frozen=True)
 class TextReceived:
     event_id: str  # the platform's id for the event; a redelivered event is ignored
     sender: Sender
     chat: Chat
     text: str
+    reply_to: Quoted | None = None
 
 
 @dataclass(frozen=True)

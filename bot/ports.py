@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 
 from bot.announcements.model import AnnouncementRepository
 from bot.circles.model import CircleRepository
+from bot.consultations.model import ConsultationRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -269,6 +270,8 @@ class UnitOfWork(Protocol):
     def announcements(self) -> AnnouncementRepository: ...
     @property
     def feeds(self) -> FeedRepository: ...
+    @property
+    def consultations(self) -> ConsultationRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

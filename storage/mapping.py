@@ -17,6 +17,7 @@ from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, 
 from storage import (
     announcements,
     circles,
+    consultations,
     feeds,
     insights,
     meetings,
@@ -40,6 +41,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     insights,
     announcements,
     feeds,
+    consultations,
 )
 
 _CORE_MAPPINGS = (

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.announcements import SqlAlchemyAnnouncementRepository
 from storage.circles import SqlAlchemyCircleRepository
+from storage.consultations import SqlAlchemyConsultationRepository
 from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.insights = SqlAlchemyInsightsRepository(self.session)
         self.announcements = SqlAlchemyAnnouncementRepository(self.session)
         self.feeds = SqlAlchemyFeedRepository(self.session)
+        self.consultations = SqlAlchemyConsultationRepository(self.session)
         return self
 
     async def __aexit__(
