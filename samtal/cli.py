@@ -16,7 +16,15 @@ from adapters.console.app import ConsoleGateway, ConsoleSession, stdout_writer
 from bot.clock import VirtualClock
 from bot.demo.seed import seed_demo
 from bot.privacy.service import export_person
-from samtal import announce_cli, calendar_cli, circle_cli, stats_cli, welcome_cli, wheel_cli
+from samtal import (
+    announce_cli,
+    calendar_cli,
+    circle_cli,
+    consultation_cli,
+    stats_cli,
+    welcome_cli,
+    wheel_cli,
+)
 from samtal.clock import SystemClock
 from samtal.config import Config, ConfigError, load_config, readable_by_others
 from samtal.logs import formatter
@@ -114,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     circle_cli.add_parser(commands, common)
     wheel_cli.add_parser(commands, common)
     stats_cli.add_parser(commands, common)
+    consultation_cli.add_parser(commands, common)
     return parser
 
 
@@ -188,7 +197,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
                     members_only_too=args.with_members_only,
                 ),
             )
-        case "wheel" | "circle" | "welcome" | "stats":
+        case "wheel" | "circle" | "welcome" | "stats" | "radslag":
             command = DATABASE_COMMANDS[args.command]
             return await _on_database(config, lambda db: command(db, SystemClock(), args))
     raise AssertionError(args.command)
@@ -199,6 +208,7 @@ DATABASE_COMMANDS = {
     "circle": circle_cli.run,
     "welcome": welcome_cli.run,
     "stats": stats_cli.run,
+    "radslag": consultation_cli.run,
 }
 
 

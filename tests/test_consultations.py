@@ -240,3 +240,30 @@ def console_effects(console: Console, uow: Any) -> Any:
     from bot.context import Effects
 
     return Effects(uow, console.clock)
+
+
+async def test_the_cli_exports_a_rådslag_for_the_party_or_one_district(
+    console: Console, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from samtal import consultation_cli
+    from samtal.cli import build_parser
+    from samtal.usage import exit_status
+
+    await _walk(console, Visibility.ANONYMOUS)
+
+    async def radslag(*argv: str) -> int:
+        args = build_parser().parse_args(["radslag", "export", *argv])
+        return await exit_status(consultation_cli.run(console.database, console.clock, args))
+
+    out = tmp_path / "radslag.md"
+    assert await radslag("--id", "1", "--format", "md", "--out", str(out)) == 0
+    text = out.read_text(encoding="utf-8")
+    assert ANSWER in text and "Anna" not in text and "Gävle arbetarekommun" in text
+    pdf = tmp_path / "radslag.pdf"
+    assert (
+        await radslag("--id", "1", "--format", "pdf", "--org", "gavleborg", "--out", str(pdf)) == 0
+    )
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert await radslag("--id", "9", "--format", "csv", "--out", str(out)) == 2
+    assert await radslag("--id", "1", "--format", "csv", "--org", "jarbo", "--out", str(out)) == 2
+    assert "did not go to any branch below jarbo" in capsys.readouterr().err
