@@ -153,6 +153,19 @@ class TelegramDriver:
         chat_id = self.group_id(group) if group else None
         return await self._after(self.double.send_text(self.user(user), text, chat_id))
 
+    async def reply(
+        self, user: str, text: str, group: str, to: str, said: str, thread_id: int | None = None
+    ) -> list[Said]:
+        """`user` answers `to`'s message `said` in a group (in a forum topic, with `thread_id`)."""
+        sending = self.double.send_text(
+            self.user(user),
+            text,
+            self.group_id(group),
+            replying_to=(self.user(to), said),
+            thread_id=thread_id,
+        )
+        return await self._after(sending)
+
     async def press(self, user: str, label: str, group: str | None = None) -> list[Said]:
         chat_id = self.group_id(group) if group else int(self.user(user)["id"])  # type: ignore[call-overload]
         for sent in reversed(self.double.sent_to(chat_id)):
