@@ -68,7 +68,8 @@ def setup(registry: Registry) -> None:
     registry.dialog(NEW_CONSULTATION)
     registry.dialog(MEMBER_ANSWERS)
     registry.dialog(BRANCH_ANSWERS)
-    registry.timer(service.REMIND, service.remind, useful_until=service.remind_useful_until)
+    registry.timer(service.REMIND, service.remind, useful_until=service.until_deadline)
+    registry.timer(service.INVITE, service.invite, useful_until=service.until_deadline)
 
 
 # --- /radslag -------------------------------------------------------------------------

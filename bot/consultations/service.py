@@ -1,8 +1,9 @@
 """Use cases for rådslag, callable without a chat: open, answer, contribute, submit, oversee.
 
-Timers: `consultation:<id>:remind` (kind `REMIND`) once before the deadline reminds the
-members who have not answered and the organisers of branches that have not submitted;
-it is useful until the deadline.
+Timers, useful until the deadline: `consultation:<id>:invite:<branch>` (kind `INVITE`, due
+at once) tells one branch's organisers and invites its members; `consultation:<id>:remind`
+(kind `REMIND`) once before the deadline reminds the members who have not answered and
+the organisers of branches that have not submitted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.permissions import Permission
 log = logging.getLogger(__name__)
 
 REMIND = "consultation.remind"
+INVITE = "consultation.invite"
 OPENING_KINDS = (OrgKind.PARTY, OrgKind.DISTRICT)
 
 
@@ -141,32 +143,46 @@ async def find(ctx: Context, raw_id: int | None) -> Consultation:
 
 
 async def open_consultation(fx: Effects, c: Consultation) -> int:
-    """Stores the rådslag, arms its reminder, tells the invited branches' organisers and
-    invites their members. Returns how many branches it reached."""
+    """Stores the rådslag and arms its reminder; each invited branch is told, and its
+    members invited, by a timer of its own (a branch at a time, never the whole party in
+    one transaction). Returns how many branches it goes to."""
     c = await fx.uow.consultations.add(c)
     assert c.id is not None
-    opener = await fx_org(fx, c.org_id)
     await fx.schedule(
         f"consultation:{c.id}:remind", REMIND, reminder_at(fx.now, c.deadline), {"id": c.id}
     )
     branches = await invited_branches(fx, c)
     for branch in branches:
-
-        def told(t: Translator, branch: Organisation = branch) -> OutgoingMessage:
-            return views.branch_told(t, c, opener, branch)
-
-        await fx.notify_each(
-            await organisers_of(fx, branch), told, key=f"consultation:{c.id}:branch:{branch.id}"
-        )
-
-        def invited(t: Translator, branch: Organisation = branch) -> OutgoingMessage:
-            return views.invitation(t, c, opener, branch)
-
-        await fx.notify_each(
-            await members_of(fx, branch), invited, key=f"consultation:{c.id}:invite"
+        await fx.schedule(
+            f"consultation:{c.id}:invite:{branch.id}",
+            INVITE,
+            fx.now,
+            {"id": c.id, "branch": branch.id},
         )
     log.info("consultation %s opened for %d branches", c.id, len(branches))
     return len(branches)
+
+
+async def invite(fx: Effects, timer: Timer) -> None:
+    """One branch: its organisers are told, its members invited (once each, by key)."""
+    c = await _timer_consultation(fx, timer)
+    branch_id = timer.payload.get("branch")
+    branch = await fx.uow.orgs.get(branch_id) if isinstance(branch_id, int) else None
+    if c is None or branch is None or not c.is_open(fx.now):
+        return
+    opener = await fx_org(fx, c.org_id)
+
+    def told(t: Translator) -> OutgoingMessage:
+        return views.branch_told(t, c, opener, branch)
+
+    await fx.notify_each(
+        await organisers_of(fx, branch), told, key=f"consultation:{c.id}:branch:{branch.id}"
+    )
+
+    def invited(t: Translator) -> OutgoingMessage:
+        return views.invitation(t, c, opener, branch)
+
+    await fx.notify_each(await members_of(fx, branch), invited, key=f"consultation:{c.id}:invite")
 
 
 # --- members' answers ------------------------------------------------------------
@@ -339,7 +355,7 @@ async def overview(fx: Effects, c: Consultation, scope: Organisation) -> list[Br
 # --- the reminder ----------------------------------------------------------------------
 
 
-async def remind_useful_until(fx: Effects, timer: Timer) -> datetime | None:
+async def until_deadline(fx: Effects, timer: Timer) -> datetime | None:
     c = await _timer_consultation(fx, timer)
     return c.deadline if c is not None else None
 
