@@ -84,7 +84,18 @@ class FormSubmitted:
     values: tuple[tuple[str, str], ...]
 
 
-Event = TextReceived | ButtonPressed | PollAnswered | FormSubmitted
+@dataclass(frozen=True)
+class MessageMarked:
+    """Someone marked a message in a chat for the bot (Discord: the message's Apps menu),
+    where the platform has no reply command: what it said and who wrote it."""
+
+    event_id: str
+    sender: Sender
+    chat: Chat
+    quoted: Quoted
+
+
+Event = TextReceived | ButtonPressed | PollAnswered | FormSubmitted | MessageMarked
 
 
 @dataclass(frozen=True)

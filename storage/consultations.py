@@ -187,6 +187,11 @@ class SqlAlchemyConsultationRepository(_EntityRepository[Consultation]):
         c = consultation_meetings.c
         return await self._all(sa.select(MeetingTie).where(c.meeting_id == meeting_id))
 
+    async def tied_meetings(self, consultation_id: int) -> Sequence[MeetingTie]:
+        c = consultation_meetings.c
+        query = sa.select(MeetingTie).where(c.consultation_id == consultation_id)
+        return await self._all(query.order_by(c.meeting_id))
+
     async def add_tie(self, tie: MeetingTie) -> None:
         await self._add(tie)
 

@@ -72,3 +72,34 @@ async def test_an_organisers_reply_in_a_topic_marks_the_members_message(
         0,
     )
     assert marked.meeting_id == 1
+
+
+async def test_on_discord_an_organiser_marks_a_message_from_its_apps_menu(
+    database: Database, clock: VirtualClock
+) -> None:
+    from tests.platform_drivers import discord_bot
+
+    await seed_demo(database.unit_of_work, clock)
+    async with discord_bot(database, clock) as dc:
+        for name in ("bertil", "anna"):
+            await dc.link_demo(name)
+        await dc.bind_group("bertil", "allmant", "sandviken")
+        await _open_and_tie(database, clock)
+        await dc.samtal.run_due()
+        clock.set(clock.now() + timedelta(days=9, hours=9, minutes=30))  # the meeting is on
+
+        asked = await dc.mark_message("bertil", "allmant", author="anna", said=SAID)
+        assert [s.to for s in asked] == ["#allmant"]  # ephemeral: only Bertil sees it
+        assert "Vilken fråga" in asked[0].text and asked[0].buttons[0].startswith("F1")
+        saved = await dc.press("bertil", asked[0].buttons[0], group="allmant")
+        assert "fråga 1" in saved[0].text
+
+        refused = await dc.mark_message("anna", "allmant", author="bertil", said="Bra sagt")
+        assert "Ingen träff" in refused[0].text
+        assert dc.double.refusals == []
+
+    async with database.unit_of_work() as uow:
+        anna = await uow.people.by_identity("discord", str(dc.user("anna")["id"]))
+        assert anna is not None
+        [marked] = await uow.consultations.contributions(1)
+    assert (marked.text, marked.person_id, marked.question) == (SAID, anna.id, 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.actions import Choice
-from bot.consultations import export, service, views
+from bot.consultations import capture, export, service, views
 from bot.consultations.dialogs import (
     BRANCH_ANSWERS,
     MEMBER_ANSWERS,
@@ -65,6 +65,8 @@ def setup(registry: Registry) -> None:
     registry.action(views.SUBMIT_CONFIRM, confirm_submit, args=(int, int))
     registry.action(views.OVERVIEW, show_overview, args=(int,))
     registry.action(views.EXPORT, export_as, args=(int, Choice(*views.EXPORTS)))
+    registry.action(capture.MARK, capture.marked, args=(int, int, str, str))
+    registry.on_mark(N_("Contribution to a rådslag"), capture.mark)
     registry.dialog(NEW_CONSULTATION)
     registry.dialog(MEMBER_ANSWERS)
     registry.dialog(BRANCH_ANSWERS)
@@ -261,15 +263,13 @@ async def export_as(ctx: Context, args: tuple[Any, ...]) -> None:
 
 
 async def tie(ctx: Context, args: str) -> None:
-    from bot.consultations.capture import tie_meeting
-
     words = args.split()
     if len(words) != 2 or parse_id(words[0].lstrip("#")) is None:
         raise Refusal(
             ctx.t("Write the rådslag's number and the meeting's, e.g. /radslag_mote 1 3.")
         )
     c = await service.find(ctx, parse_id(words[0].lstrip("#")))
-    await tie_meeting(ctx, c, words[1].lstrip("#"))
+    await capture.tie_meeting(ctx, c, words[1].lstrip("#"))
     await ctx.reply(
         message(
             ctx.t("The meeting is tied to {title}; its thread has the questions.").format(
