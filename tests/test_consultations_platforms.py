@@ -1,6 +1,6 @@
-"""Marking what was said in a meeting's Telegram topic as a rådslag contribution: an
-organiser replies to the message with /bidrag, through the real python-telegram-bot
-against the double."""
+"""Marking what was said in a meeting's thread as a rådslag contribution, through the real
+libraries against the doubles: on Telegram an organiser replies to the message with
+/bidrag M F1; on Discord they use "Bidrag till rådslag" in the message's Apps menu."""
 
 from __future__ import annotations
 
