@@ -267,3 +267,22 @@ async def test_the_cli_exports_a_rådslag_for_the_party_or_one_district(
     assert await radslag("--id", "9", "--format", "csv", "--out", str(out)) == 2
     assert await radslag("--id", "1", "--format", "csv", "--org", "jarbo", "--out", str(out)) == 2
     assert "did not go to any branch below jarbo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("visibility", [Visibility.NAMED, Visibility.ANONYMOUS])
+async def test_anonymous_answers_are_never_listed_in_the_order_people_answered(
+    console: Console, visibility: Visibility
+) -> None:
+    opening = _script(visibility).split("@anna: [Svara]")[0]
+    await console.run(opening)
+    for name, said in (("anna", "Zebra"), ("cecilia", "Apa")):
+        await console.run(f"@{name}: [Svara]\n@{name}: {said}\n@{name}: [Lämna in]")
+    async with console.database.unit_of_work() as uow:
+        c = await uow.consultations.get(1)
+        sandviken = await uow.orgs.by_slug("sandviken")
+        assert c is not None and sandviken is not None
+        from bot.consultations.service import summaries
+
+        [row] = await summaries(console_effects(console, uow), c, [sandviken], in_branch=True)
+    texts = [said for _name, said in row.answers]
+    assert texts == (["Apa", "Zebra"] if visibility is Visibility.ANONYMOUS else ["Zebra", "Apa"])

@@ -322,6 +322,10 @@ async def summaries(
     for b in await fx.uow.consultations.branch_answers(c.id):
         if b.org_id in ids and b.question < len(rows):
             rows[b.question].branch_answers.append((names[b.org_id], b.text))
+    if c.visibility is Visibility.ANONYMOUS:  # never in the order people answered
+        for row in rows:
+            row.answers.sort(key=lambda pair: pair[1])
+            row.contributions.sort(key=lambda pair: pair[1])
     return rows
 
 
