@@ -7,6 +7,7 @@ from types import ModuleType
 
 from bot.announcements import entry as announcements
 from bot.circles import entry as circles
+from bot.consultations import entry as consultations
 from bot.feeds import entry as feeds
 from bot.help import entry as help
 from bot.insights import entry as insights
@@ -26,6 +27,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     meetings,
     polls,
     circles,
+    consultations,
     welcome,
     register,
     wheel,

@@ -28,7 +28,7 @@ from bot.domain.channels import EMAIL, pick_identity
 from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
 from bot.domain.people import Identity, Person, Status
-from bot.events import Chat, Sender
+from bot.events import Chat, Quoted, Sender
 from bot.i18n import N_, Translator
 from bot.messages import OutgoingMessage, Pointer, Span
 from bot.permissions import Permission, permissions_in
@@ -196,9 +196,11 @@ class Context(Effects):
         settings: Settings | None = None,
         sender: Sender | None = None,
         answers_in_place: bool = False,
+        replying_to: Quoted | None = None,
     ) -> None:
         super().__init__(uow, clock, settings)
         self.person = person
+        self.replying_to = replying_to  # the message a typed line replies to, if any
         self.chat = chat
         # Where personal answers and dialogs go: the chat itself, or the person's private chat.
         self.private_chat = personal_chat(chat, sender, in_place=answers_in_place)

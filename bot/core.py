@@ -23,6 +23,7 @@ from bot.events import (
     Chat,
     Event,
     FormSubmitted,
+    MessageMarked,
     Outcome,
     PollAnswered,
     Sender,
@@ -259,6 +260,7 @@ class Samtal:
             settings=self.settings,
             sender=event.sender,
             answers_in_place=self._answers_in_place(event.chat.platform),
+            replying_to=event.reply_to if isinstance(event, TextReceived) else None,
         )
 
     def _answers_in_place(self, platform: str) -> bool:
@@ -348,6 +350,10 @@ class Samtal:
             return await self._press(ctx, event.token)
         if isinstance(event, PollAnswered):
             await self._answer_native_poll(ctx, event)
+            return Outcome()
+        if isinstance(event, MessageMarked):
+            if self.registry.mark is not None and await self._allowed(ctx, Access.CONSENTED):
+                await self.registry.mark[1](ctx, event.quoted)
             return Outcome()
         if isinstance(event, FormSubmitted):
             values = {name: clean_text(value) for name, value in event.values}

@@ -28,11 +28,21 @@ class Chat:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """The message a line answers (a reply on Telegram or Discord): who wrote it and what.
+    An organiser marks what someone said in a meeting's thread this way (`/bidrag`)."""
+
+    sender: Sender
+    text: str
+
+
+@dataclass(frozen=True)
 class TextReceived:
     event_id: str  # the platform's id for the event; a redelivered event is ignored
     sender: Sender
     chat: Chat
     text: str
+    reply_to: Quoted | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,18 @@ class FormSubmitted:
     values: tuple[tuple[str, str], ...]
 
 
-Event = TextReceived | ButtonPressed | PollAnswered | FormSubmitted
+@dataclass(frozen=True)
+class MessageMarked:
+    """Someone marked a message in a chat for the bot (Discord: the message's Apps menu),
+    where the platform has no reply command: what it said and who wrote it."""
+
+    event_id: str
+    sender: Sender
+    chat: Chat
+    quoted: Quoted
+
+
+Event = TextReceived | ButtonPressed | PollAnswered | FormSubmitted | MessageMarked
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     MANAGE_CHANNELS = "manage_channels"
     MANAGE_ROLES = "manage_roles"
     REMOVE_PEOPLE = "remove_people"
+    MANAGE_CONSULTATIONS = "manage_consultations"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_STATS,
             Permission.MANAGE_CHANNELS,
             Permission.REMOVE_PEOPLE,
+            Permission.MANAGE_CONSULTATIONS,
         }
     ),
     Role.MEMBER_OFFICER: frozenset({Permission.MANAGE_NEW_MEMBERS, Permission.VIEW_STATS}),

@@ -14,6 +14,7 @@ from typing import Any, Protocol, Self
 from bot.announcements.model import AnnouncementRepository
 from bot.circles.model import CircleRepository
 from bot.domain.channels import ChannelRepository
+from bot.consultations.model import ConsultationRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -274,6 +275,7 @@ class UnitOfWork(Protocol):
     @property
     def channels(self) -> ChannelRepository: ...
     def register(self) -> RegisterRepository: ...
+    def consultations(self) -> ConsultationRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

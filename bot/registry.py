@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.context import Context, TimerContext
     from bot.dialogs import Dialog
     from bot.domain.delivery import Timer
-    from bot.events import PollAnswered
+    from bot.events import PollAnswered, Quoted
 
 
 class Access(Enum):
@@ -49,6 +49,8 @@ UsefulUntil = Callable[["TimerContext", "Timer"], Awaitable[datetime | None]]
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
 # An answer in a platform's own poll whose ref is "prefix:arg": runs the prefix's handler with arg.
 NativePollHandler = Callable[["Context", str, "PollAnswered"], Awaitable[None]]
+# A message someone marked (`bot.events.MessageMarked`), e.g. as a rådslag contribution.
+MarkHandler = Callable[["Context", "Quoted"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class Registry:
         self.native_polls: dict[str, NativePollHandler] = {}
         # Once-a-day timers by kind: the core arms them at start-up and after every run.
         self.dailies: dict[str, Daily] = {}
+        # What a marked message does, and its name in the platform's message menu.
+        self.mark: tuple[str, MarkHandler] | None = None
 
     def command(self, spec: CommandSpec) -> None:
         for name in set(spec.names):
@@ -181,6 +185,12 @@ class Registry:
         if ":" in prefix or prefix in self.native_polls:
             raise ValueError(f"bad or repeated native poll prefix {prefix!r}")
         self.native_polls[prefix] = handler
+
+    def on_mark(self, summary: str, handler: MarkHandler) -> None:
+        """Handles `MessageMarked`; `summary` (an English id) names it in message menus."""
+        if self.mark is not None:
+            raise ValueError("marking a message is registered twice")
+        self.mark = (summary, handler)
 
     def find_command(self, typed: str) -> CommandSpec | None:
         return self._by_name.get(command_key(typed))

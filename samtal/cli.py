@@ -21,6 +21,7 @@ from samtal import (
     announce_cli,
     calendar_cli,
     circle_cli,
+    consultation_cli,
     members_cli,
     stats_cli,
     welcome_cli,
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     wheel_cli.add_parser(commands, common)
     stats_cli.add_parser(commands, common)
     members_cli.add_parser(commands, common)
+    consultation_cli.add_parser(commands, common)
     return parser
 
 
@@ -200,7 +202,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
             )
         case "members":
             return await _members(config, args)
-        case "wheel" | "circle" | "welcome" | "stats":
+        case "wheel" | "circle" | "welcome" | "stats" | "radslag":
             command = DATABASE_COMMANDS[args.command]
             return await _on_database(config, lambda db: command(db, SystemClock(), args))
     raise AssertionError(args.command)
@@ -211,6 +213,7 @@ DATABASE_COMMANDS = {
     "circle": circle_cli.run,
     "welcome": welcome_cli.run,
     "stats": stats_cli.run,
+    "radslag": consultation_cli.run,
 }
 
 

@@ -18,6 +18,7 @@ from storage import (
     announcements,
     channels,
     circles,
+    consultations,
     feeds,
     insights,
     meetings,
@@ -44,6 +45,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     feeds,
     channels,
     register,
+    consultations,
 )
 
 _CORE_MAPPINGS = (

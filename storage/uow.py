@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.announcements import SqlAlchemyAnnouncementRepository
 from storage.channels import SqlAlchemyChannelRepository
 from storage.circles import SqlAlchemyCircleRepository
+from storage.consultations import SqlAlchemyConsultationRepository
 from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
@@ -59,6 +60,7 @@ class SqlAlchemyUnitOfWork:
         self.feeds = SqlAlchemyFeedRepository(self.session)
         self.channels = SqlAlchemyChannelRepository(self.session)
         self.register = SqlAlchemyRegisterRepository(self.session)
+        self.consultations = SqlAlchemyConsultationRepository(self.session)
         return self
 
     async def __aexit__(

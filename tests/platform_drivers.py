@@ -153,6 +153,19 @@ class TelegramDriver:
         chat_id = self.group_id(group) if group else None
         return await self._after(self.double.send_text(self.user(user), text, chat_id))
 
+    async def reply(
+        self, user: str, text: str, group: str, to: str, said: str, thread_id: int | None = None
+    ) -> list[Said]:
+        """`user` answers `to`'s message `said` in a group (in a forum topic, with `thread_id`)."""
+        sending = self.double.send_text(
+            self.user(user),
+            text,
+            self.group_id(group),
+            replying_to=(self.user(to), said),
+            thread_id=thread_id,
+        )
+        return await self._after(sending)
+
     async def press(self, user: str, label: str, group: str | None = None) -> list[Said]:
         chat_id = self.group_id(group) if group else int(self.user(user)["id"])  # type: ignore[call-overload]
         for sent in reversed(self.double.sent_to(chat_id)):
@@ -325,6 +338,47 @@ class DiscordDriver:
             "flags": 0,
         }
         return await self._after(lambda: self.client._connection.parse_message_create(message))  # type: ignore[arg-type]
+
+    async def mark_message(self, user: str, group: str, author: str, said: str) -> list[Said]:
+        """`user` uses the message command (a message's Apps menu) on `author`'s message."""
+        command = next(c for c in self.double.commands if c.get("type") == 3)
+        target = str(self.double.next_id())
+        message = {
+            "id": target,
+            "channel_id": str(self.group_id(group)),
+            "type": 0,
+            "content": said,
+            "author": self.user(author),
+            "timestamp": "2026-03-02T08:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "flags": 0,
+        }
+        data = {
+            "id": command["id"],
+            "name": command["name"],
+            "type": 3,
+            "target_id": target,
+            "resolved": {"messages": {target: message}},
+        }
+        interaction = self.double.interaction(
+            2,
+            self.user(user),
+            data,
+            channel_id=self.group_id(group),
+            locale=self.locales[user],
+            roles=self.roles.get(user),
+            permissions=self.permissions.get(user, 0),
+        )
+        return await self._after(
+            lambda: self.client._connection.parse_interaction_create(interaction)  # type: ignore[arg-type]
+        )
 
     def _options(self, command: str, args: str) -> list[dict[str, object]]:
         """What a Discord client sends for the typed arguments: the registered command's

@@ -34,7 +34,7 @@ async def test_slash_commands_are_registered_in_swedish_and_english(
     database: Database, clock: VirtualClock
 ) -> None:
     async with discord_bot(database, clock) as dc:
-        commands = {c["name"]: c for c in dc.double.commands}
+        commands = {c["name"]: c for c in dc.double.commands if c.get("type") == 1}
         # /sprak also as /language (see test_every_client_is_offered_the_command_its_help_names)
         assert len(commands) == len(build_registry().commands) + 1
         help_command = commands["hjalp"]

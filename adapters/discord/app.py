@@ -22,10 +22,12 @@ from adapters.discord import autocomplete, forms
 from adapters.discord.gateway import ANSWER_WITHIN, DiscordGateway, TokenButton
 from adapters.discord.limits import MAX_RATELIMIT_WAIT, RestBudget
 from adapters.discord.translate import (
+    MESSAGE_COMMAND,
     PLATFORM,
     chat_of,
     command_payloads,
     command_text,
+    quoted_of,
     reading_language,
     sender_of,
 )
@@ -35,6 +37,7 @@ from bot.events import (
     Chat,
     Event,
     FormSubmitted,
+    MessageMarked,
     PollAnswered,
     Sender,
     TextReceived,
@@ -195,6 +198,20 @@ class SamtalClient(discord.Client):
     async def on_command(self, interaction: discord.Interaction[Any]) -> None:
         data: dict[str, Any] = dict(interaction.data or {})
         chat = chat_of(interaction)
+        if data.get("type") == MESSAGE_COMMAND:  # "Contribution to a rådslag" on a message
+            quoted = quoted_of(data)
+            if quoted is None:
+                await interaction.response.defer(ephemeral=True)
+                self.handled += 1
+                return
+            marked = MessageMarked(
+                f"i{interaction.id}",
+                sender_of(interaction.user, interaction.locale, interaction),
+                chat,
+                quoted,
+            )
+            await self._answered(interaction, marked)
+            return
         event = TextReceived(
             f"i{interaction.id}",
             sender_of(interaction.user, interaction.locale, interaction),

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from adapters.discord.commands import ADMINISTRATION, MANAGE_SERVER, OPTIONS, option_payloads
-from bot.events import Chat, Sender
+from bot.events import Chat, Quoted, Sender
 from bot.i18n import N_, Translator
 from bot.messages import Button, OutgoingMessage, Span, Style, split_spans
 from bot.registry import Registry
@@ -41,6 +41,7 @@ LOCALES = {"sv": "sv-SE", "en": ENGLISH_LOCALES}
 BOTH_NAMES = ("sprak",)
 
 OPTION_HINT = N_("Anything to add after the command (optional)")
+MESSAGE_COMMAND = 3  # an application command in a message's Apps menu
 
 _MASS_MENTION = re.compile(r"@(everyone|here)")
 
@@ -198,4 +199,26 @@ def command_payloads(registry: Registry) -> list[dict[str, Any]]:
         else:
             english = {locale: spec.english for locale in english_locales}
             payloads.append({"name": spec.swedish, "name_localizations": english, **base})
+    if registry.mark is not None:  # in a message's Apps menu: Discord's way to answer a message
+        payloads.append(
+            {
+                "type": MESSAGE_COMMAND,
+                "name": sv(registry.mark[0])[:32],
+                "name_localizations": {loc: en(registry.mark[0])[:32] for loc in english_locales},
+                "contexts": [0],  # in servers
+            }
+        )
     return payloads
+
+
+def quoted_of(data: dict[str, Any]) -> Quoted | None:
+    """The message a message command (`MESSAGE_COMMAND`) was used on, from the interaction's
+    resolved data: who wrote it and what; None for a bot's message or one without text."""
+    target = str(data.get("target_id", ""))
+    found = ((data.get("resolved") or {}).get("messages") or {}).get(target)
+    author = (found or {}).get("author") or {}
+    if not found or author.get("bot") or not author.get("id"):
+        return None
+    name = str(author.get("global_name") or author.get("username") or "")
+    sender = Sender(PLATFORM, str(author["id"]), name, author.get("username"))
+    return Quoted(sender, str(found.get("content") or ""))

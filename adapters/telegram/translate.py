@@ -16,7 +16,7 @@ from telegram import Chat as TelegramChat
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import User as TelegramUser
 
-from bot.events import ButtonPressed, Chat, Event, PollAnswered, Sender, TextReceived
+from bot.events import ButtonPressed, Chat, Event, PollAnswered, Quoted, Sender, TextReceived
 from bot.messages import OutgoingMessage, Span, Style, split_spans
 
 PLATFORM = "telegram"
@@ -64,7 +64,13 @@ def event_from_update(update: Update) -> Event | None:
         return None
     if message.from_user.is_bot:
         return None
-    return TextReceived(event_id, sender_of(message.from_user), chat_of(message.chat), message.text)
+    quoted = message.reply_to_message
+    reply_to = None
+    if quoted is not None and quoted.from_user is not None and not quoted.from_user.is_bot:
+        reply_to = Quoted(sender_of(quoted.from_user), quoted.text or quoted.caption or "")
+    return TextReceived(
+        event_id, sender_of(message.from_user), chat_of(message.chat), message.text, reply_to
+    )
 
 
 def chat_of(chat: TelegramChat) -> Chat:

@@ -60,6 +60,10 @@ PEOPLE = (
     DemoPerson("sara", "gavleborg", Status.MEMBER, ((Role.ADMIN, "gavleborg"),)),
     DemoPerson("david", "sandviken", Status.GUEST),
     DemoPerson("oliver", "sandviken", Status.MEMBER, language="en"),
+    # The party office: opens rådslag for the whole party (bot/consultations).
+    DemoPerson(
+        "per", "socialdemokraterna", Status.MEMBER, ((Role.ORGANISER, "socialdemokraterna"),)
+    ),
 )
 
 

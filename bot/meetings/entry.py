@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import STALE_BUTTON, Choice
+from bot.consultations.capture import capture
 from bot.context import Context, Refusal, TimerContext
 from bot.domain.delivery import Timer
 from bot.domain.people import Status
@@ -440,6 +441,8 @@ async def contribute(ctx: Context, args: str) -> None:
         raise Refusal(_("That meeting has been cancelled. See what's coming with /moten."))
     if meeting.audience is Audience.MEMBERS and ctx.person.status is not Status.MEMBER:
         raise Refusal(_("This one is for members only. You are welcome at every open meeting!"))
+    if await capture(ctx, meeting, text):  # a meeting on a rådslag: for one of its questions
+        return
     if not text:
         raise Refusal(_("Write your thoughts after the number, e.g. /bidrag 3 We need more buses."))
     if len(text) > MAX_TEXT:

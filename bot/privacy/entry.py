@@ -55,6 +55,11 @@ RECORD_LABELS: dict[str, str] = {
     "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
     "channel_choices": N_("Whether you get messages by chat or by email"),
     "register_entries": N_("Your entry in the member register"),
+    "consultations": N_("Rådslag you opened"),
+    "consultation_answers": N_("Your answers in rådslag, drafts included"),
+    "consultation_contributions": N_("What you said at meetings on a rådslag"),
+    "consultation_branch_answers": N_("Branch answers to rådslag you wrote"),
+    "consultation_submissions": N_("Branch answers to rådslag you submitted"),
     "outbox": N_("Messages I sent you in the last 30 days"),
     "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }

@@ -359,6 +359,10 @@ class DiscordDouble:
         commands = await request.json()
         for command in commands:
             names = [command["name"], *command.get("name_localizations", {}).values()]
+            if command.get("type") == 3:  # a message command: any name of 1-32, no description
+                if not all(1 <= len(n) <= 32 for n in names) or command.get("description"):
+                    return self._refuse(request, Refused(400, "Invalid Form Body: name", 50035))
+                continue
             if not all(COMMAND_NAME.match(n) and n == n.lower() for n in names):
                 return self._refuse(request, Refused(400, "Invalid Form Body: name", 50035))
             descriptions = [

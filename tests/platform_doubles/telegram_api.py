@@ -279,23 +279,41 @@ class TelegramDouble:
             self._new_update.notify_all()
         return update_id
 
-    async def send_text(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> int:
+    async def send_text(
+        self,
+        user: dict[str, Any],
+        text: str,
+        chat_id: int | None = None,
+        *,
+        replying_to: tuple[dict[str, Any], str] | None = None,
+        thread_id: int | None = None,
+    ) -> int:
+        """A message; `replying_to` (author, text) makes it a reply to another member's
+        message in the same chat, `thread_id` puts it in a forum topic."""
         chat = self.chat(chat_id if chat_id is not None else user["id"])
         entities = []
         if text.startswith("/"):
             entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        return await self.inject(
-            {
-                "message": {
-                    "message_id": next(self._message_ids),
-                    "date": int(time.time()),
-                    "chat": chat,
-                    "from": user,
-                    "text": text,
-                    "entities": entities,
-                }
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            "text": text,
+            "entities": entities,
+        }
+        if thread_id is not None:
+            message |= {"message_thread_id": thread_id, "is_topic_message": True}
+        if replying_to is not None:
+            author, said = replying_to
+            message["reply_to_message"] = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": chat,
+                "from": author,
+                "text": said,
             }
-        )
+        return await self.inject({"message": message})
 
     async def press(self, user: dict[str, Any], sent: Sent, data: str) -> int:
         message = {

@@ -212,6 +212,25 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consents_person_id'), ['person_id'], unique=False)
 
+    op.create_table('consultations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('questions', sa.JSON(), nullable=False),
+    sa.Column('background', sa.Text(), nullable=False),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('deadline', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('visibility', sa.Enum('named', 'anonymous', 'organisers', name='visibility', native_enum=False, length=32), nullable=False),
+    sa.Column('targets', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_consultations_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_consultations_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultations'))
+    )
+    with op.batch_alter_table('consultations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consultations_org_id'), ['org_id'], unique=False)
+
     op.create_table('conversation_reports',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -550,6 +569,84 @@ def upgrade() -> None:
     with op.batch_alter_table('circle_threads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_circle_threads_circle_id'), ['circle_id'], unique=False)
 
+    op.create_table('consultation_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('question', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('final', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_answers_consultation_id_consultations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_consultation_answers_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_consultation_answers_person_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_answers'))
+    )
+    with op.batch_alter_table('consultation_answers', schema=None) as batch_op:
+        batch_op.create_index('ix_consultation_answers_cq', ['consultation_id', 'org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_consultation_answers_person_id'), ['person_id'], unique=False)
+
+    op.create_table('consultation_branch_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('question', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('updated_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_branch_answers_consultation_id_consultations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_consultation_branch_answers_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by'], ['people.id'], name=op.f('fk_consultation_branch_answers_updated_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_branch_answers')),
+    sa.UniqueConstraint('consultation_id', 'org_id', 'question', name=op.f('uq_consultation_branch_answers_consultation_id_org_id_question'))
+    )
+    op.create_table('consultation_contributions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.Column('question', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_contributions_consultation_id_consultations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_consultation_contributions_meeting_id_meetings'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_consultation_contributions_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_consultation_contributions_person_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['recorded_by'], ['people.id'], name=op.f('fk_consultation_contributions_recorded_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_contributions'))
+    )
+    with op.batch_alter_table('consultation_contributions', schema=None) as batch_op:
+        batch_op.create_index('ix_consultation_contributions_cq', ['consultation_id', 'org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_consultation_contributions_person_id'), ['person_id'], unique=False)
+
+    op.create_table('consultation_meetings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_meetings_consultation_id_consultations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_consultation_meetings_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_meetings')),
+    sa.UniqueConstraint('consultation_id', 'meeting_id', name=op.f('uq_consultation_meetings_consultation_id_meeting_id'))
+    )
+    with op.batch_alter_table('consultation_meetings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consultation_meetings_meeting_id'), ['meeting_id'], unique=False)
+
+    op.create_table('consultation_submissions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('submitted_by', sa.Integer(), nullable=True),
+    sa.Column('receipt', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_submissions_consultation_id_consultations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_consultation_submissions_org_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['submitted_by'], ['people.id'], name=op.f('fk_consultation_submissions_submitted_by_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_submissions')),
+    sa.UniqueConstraint('consultation_id', 'org_id', name=op.f('uq_consultation_submissions_consultation_id_org_id'))
+    )
     op.create_table('meeting_attendance',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meeting_id', sa.Integer(), nullable=False),
@@ -777,6 +874,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_meeting_attendance_person_id'))
 
     op.drop_table('meeting_attendance')
+    op.drop_table('consultation_submissions')
+    with op.batch_alter_table('consultation_meetings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consultation_meetings_meeting_id'))
+
+    op.drop_table('consultation_meetings')
+    with op.batch_alter_table('consultation_contributions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consultation_contributions_person_id'))
+        batch_op.drop_index('ix_consultation_contributions_cq')
+
+    op.drop_table('consultation_contributions')
+    op.drop_table('consultation_branch_answers')
+    with op.batch_alter_table('consultation_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consultation_answers_person_id'))
+        batch_op.drop_index('ix_consultation_answers_cq')
+
+    op.drop_table('consultation_answers')
     with op.batch_alter_table('circle_threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_circle_threads_circle_id'))
 
@@ -843,6 +956,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_conversation_reports_org_id'))
 
     op.drop_table('conversation_reports')
+    with op.batch_alter_table('consultations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consultations_org_id'))
+
+    op.drop_table('consultations')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_person_id'))
 
