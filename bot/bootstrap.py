@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from bot.announcements import entry as announcements
+from bot.campaigns import entry as campaigns
 from bot.circles import entry as circles
 from bot.feeds import entry as feeds
 from bot.help import entry as help
@@ -24,6 +25,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     meetings,
     polls,
     circles,
+    campaigns,
     welcome,
     wheel,
     feeds,

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from bot.announcements.model import AnnouncementRepository
+from bot.campaigns.model import CampaignRepository
 from bot.circles.model import CircleRepository
 from bot.domain.delivery import (
     ButtonAction,
@@ -269,6 +270,8 @@ class UnitOfWork(Protocol):
     def announcements(self) -> AnnouncementRepository: ...
     @property
     def feeds(self) -> FeedRepository: ...
+    @property
+    def campaigns(self) -> CampaignRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -16,6 +16,7 @@ from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, RoleAssignment
 from storage import (
     announcements,
+    campaigns,
     circles,
     feeds,
     insights,
@@ -40,6 +41,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     insights,
     announcements,
     feeds,
+    campaigns,
 )
 
 _CORE_MAPPINGS = (

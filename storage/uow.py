@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.announcements import SqlAlchemyAnnouncementRepository
+from storage.campaigns import SqlAlchemyCampaignRepository
 from storage.circles import SqlAlchemyCircleRepository
 from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.insights = SqlAlchemyInsightsRepository(self.session)
         self.announcements = SqlAlchemyAnnouncementRepository(self.session)
         self.feeds = SqlAlchemyFeedRepository(self.session)
+        self.campaigns = SqlAlchemyCampaignRepository(self.session)
         return self
 
     async def __aexit__(

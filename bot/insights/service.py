@@ -115,11 +115,13 @@ async def _org_ids(uow: UnitOfWork, org: Organisation) -> list[int]:
 async def _activity(
     uow: UnitOfWork, org_ids: Sequence[int], start: datetime, end: datetime
 ) -> tuple[list[Activity], float]:
-    """Everyone present at meetings and circle sessions in [start, end), and the circle sessions."""
+    """Everyone present at meetings, circle sessions and campaign shifts (those who reported
+    them) in [start, end), and the circle sessions."""
     meetings = await uow.meetings.attendance_in(org_ids, start, end)
     circles = await uow.insights.circle_activity(org_ids, start, end)
     activity = [Activity(r.person_id, r.starts_at) for r in meetings]
     activity += [a for _, a in circles]
+    activity += await uow.campaigns.activity_in(org_ids, start, end)
     return activity, study_hours_held([s for s, _ in circles], start, end)
 
 

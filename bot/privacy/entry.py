@@ -52,6 +52,10 @@ RECORD_LABELS: dict[str, str] = {
     "organisation_goals": N_("Goals you set for an organisation"),
     "announcements": N_("Announcements you wrote"),
     "calendar_feeds": N_("Your calendar link (only a fingerprint of it)"),
+    "shift_signups": N_("Campaign shifts you signed up for"),
+    "shift_reports": N_("Your reports after campaign shifts"),
+    "campaign_shifts": N_("Campaign shifts you lead"),
+    "campaigns": N_("Campaigns you started"),
     "outbox": N_("Messages I sent you in the last 30 days"),
     "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }
