@@ -412,7 +412,8 @@ async def _save_report(ctx: Context, draft: Report) -> None:
     total = await current_value(
         ctx.uow, org, GoalKind.CONVERSATIONS, year_start(ctx.now, org.zone), ctx.now
     )
-    await ctx.reply(views.report_noted(ctx.t, draft.conversations, draft.doors, int(total)))
+    knocked = draft.doors if draft.doors_asked else None
+    await ctx.reply(views.report_noted(ctx.t, draft.conversations, knocked, int(total)))
 
 
 REPORT: Dialog[Report] = Dialog(

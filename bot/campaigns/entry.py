@@ -347,8 +347,11 @@ async def nudge_button(ctx: Context, args: tuple[Any, ...]) -> None:
         return
     await ctx.reply(
         message(
-            _("Asked {people} interested people about {shifts} open shifts.").format(
-                people=sent, shifts=shifts
+            _("Asked {people} about {shifts}.").format(
+                people=ctx.t.ngettext(
+                    "{n} interested person", "{n} interested people", sent
+                ).format(n=sent),
+                shifts=ctx.t.ngettext("{n} open shift", "{n} open shifts", shifts).format(n=shifts),
             )
         )
     )
