@@ -349,16 +349,15 @@ def export_row(t: Translator, row: ReportRow, zone: ZoneInfo) -> list[object]:
     ]
 
 
-def report_noted(t: Translator, talked: int, knocked: int, total: int) -> OutgoingMessage:
-    return (
-        MessageBuilder()
-        .add(
-            t(
-                "Thank you! Noted: {conversations} and {doors}. Our conversations this year: {total}."
-            ).format(conversations=conversations(t, talked), doors=doors(t, knocked), total=total)
+def report_noted(t: Translator, talked: int, knocked: int | None, total: int) -> OutgoingMessage:
+    """Thanks, with what was noted (doors only where doors were knocked)."""
+    noted = conversations(t, talked)
+    if knocked is not None:
+        noted = t("{conversations} and {doors}").format(
+            conversations=noted, doors=doors(t, knocked)
         )
-        .build()
-    )
+    text = t("Thank you! Noted: {noted}. Our conversations this year: {total}.")
+    return MessageBuilder().add(text.format(noted=noted, total=total)).build()
 
 
 def lead_view(
