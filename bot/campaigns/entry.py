@@ -55,7 +55,6 @@ from bot.messages import Attachment, MessageBuilder, message
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry, within
-from bot.render.charts import Series, bar_chart
 from bot.wheel.model import expand
 from bot.wheel.service import effective_items
 
@@ -364,17 +363,12 @@ async def figures_button(ctx: Context, args: tuple[Any, ...]) -> None:
     year = campaign.starts_on.year
     unions = totals(await report_rows(ctx, await year_campaigns(ctx, org, year)))
     text = views.figures(ctx.t, campaign, found, unions, year)
-    if found.by_area:
-        labels = list(found.by_area)
-        text.attach(
-            bar_chart(
-                ctx.t("Conversations by area"),
-                labels,
-                [Series(ctx.t("Conversations"), [found.by_area[a][0] for a in labels])],
-                filename=f"kampanj-{campaign.id}.png",
-            )
-        )
+    charts = views.charts(ctx.t, campaign, found)
+    if charts:
+        text.attach(charts[0])
     await ctx.reply(text.build())
+    for chart in charts[1:]:
+        await ctx.reply(MessageBuilder().attach(chart).build())
 
 
 async def export_button(ctx: Context, args: tuple[Any, ...]) -> None:

@@ -25,7 +25,8 @@ from bot.campaigns.model import (
 from bot.formatting import local, when, when_span
 from bot.i18n import Translator
 from bot.insights.model import TOPICS
-from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold
+from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold
+from bot.render.charts import Series, bar_chart
 
 SIGNUP = "campaign.signup"
 WITHDRAW = "campaign.withdraw"
@@ -316,6 +317,32 @@ def figures(
         for union, count in unions.by_union.items():
             text.line(f"• {union}: {count}")
     return text
+
+
+def charts(t: Translator, campaign: Campaign, found: Totals) -> list[Attachment]:
+    """Bar charts of the conversations per area and of the topics people raised."""
+    drawn = []
+    if found.by_area:
+        areas = list(found.by_area)
+        drawn.append(
+            bar_chart(
+                t("Conversations by area"),
+                areas,
+                [Series(t("Conversations"), [found.by_area[a][0] for a in areas])],
+                filename=f"kampanj-{campaign.id}-omraden.png",
+            )
+        )
+    if found.by_topic:
+        topics = list(found.by_topic)
+        drawn.append(
+            bar_chart(
+                t("Topics people raised"),
+                [t(TOPICS[k]) if k in TOPICS else k for k in topics],
+                [Series(t("Reports"), [found.by_topic[k] for k in topics])],
+                filename=f"kampanj-{campaign.id}-amnen.png",
+            )
+        )
+    return drawn
 
 
 def export_header(t: Translator) -> list[str]:
