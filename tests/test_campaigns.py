@@ -137,3 +137,20 @@ async def test_reports_feed_the_figures_once_and_erasure_keeps_the_counts(
         assert org is not None
         since = START - timedelta(days=1)
         assert await current_value(uow, org, GoalKind.CONVERSATIONS, since, START) == 6
+
+
+async def test_a_wheel_key_fills_in_the_campaign_and_an_unknown_key_is_refused(
+    console: Console,
+) -> None:
+    said = await console.said("@bertil: /ny_kampanj kampanjvecka-var")
+    assert "Vilka ämnen ska deltagarna kunna kryssa i" in said  # name, kind, days filled in
+    said = await console.said("@bertil: [Klart]")
+    said = await console.said("@bertil: [Bara medlemmar]")
+    assert "Kampanjvecka: samtal vid dörren" in said
+    assert "Dörrknackning · Sandvikens arbetarekommun · 20 april – 24 april 2026" in said
+    await console.run("@bertil: [Släng]")
+    said = await console.said("@bertil: /ny_kampanj filmklubb-ingen")
+    assert "Det finns ingen aktivitet filmklubb-ingen i årshjulet" in said
+    # Members can't start campaigns.
+    said = await console.said("@anna: /ny_kampanj")
+    assert "Kampanjer framöver" not in said and "Vad heter kampanjen" not in said

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.announcements.service import ORGANISATION
 from bot.campaigns import views
 from bot.campaigns.dialogs import NEW_CAMPAIGN, NEW_SHIFT, REPORT, NewCampaign, NewShift, Report
 from bot.campaigns.model import (
@@ -55,11 +56,12 @@ from bot.messages import Attachment, MessageBuilder, message
 from bot.parsing import parse_id
 from bot.permissions import Permission
 from bot.registry import CommandSpec, Registry, within
-from bot.wheel.model import expand
+from bot.wheel.model import ActivityKind, expand
 from bot.wheel.service import effective_items
 
 MANAGE = Permission.MANAGE_MEETINGS
 MAX_LISTED = 5
+WHEEL_AHEAD = timedelta(days=120)  # the wheel's campaign weeks offered by /ny_kampanj
 
 
 def setup(registry: Registry) -> None:
@@ -103,6 +105,7 @@ def setup(registry: Registry) -> None:
     registry.action(views.NUDGE, nudge_button, MANAGE, args=(CAMPAIGN,))
     registry.action(views.FIGURES, figures_button, Permission.VIEW_STATS, args=(CAMPAIGN,))
     registry.action(views.EXPORT, export_button, MANAGE, args=(CAMPAIGN,))
+    registry.action(views.FROM_WHEEL, from_wheel_button, MANAGE, args=(ORGANISATION, str))
     registry.dialog(NEW_CAMPAIGN)
     registry.dialog(NEW_SHIFT)
     registry.dialog(REPORT)
@@ -279,7 +282,28 @@ async def new_campaign(ctx: Context, args: str) -> None:
     draft = NewCampaign(org_id=org.id)
     if wanted and org.slug != wanted:
         await _from_wheel(ctx, org, wanted, draft)
+    elif not wanted:
+        await _offer_wheel(ctx, org)
     lead = _("A new campaign in {org}.").format(org=org.name)
+    await NEW_CAMPAIGN.start(ctx, draft, lead=lead)
+
+
+async def _offer_wheel(ctx: Context, org: Organisation) -> None:
+    """The annual wheel's campaign weeks coming up, each a button that fills in a new one."""
+    items = [
+        i for i in await effective_items(ctx.uow, org) if i.activity.kind is ActivityKind.CAMPAIGN
+    ]
+    upcoming = expand(items, ctx.now, ctx.now + WHEEL_AHEAD, org.zone)[:MAX_LISTED]
+    if upcoming:
+        await ctx.reply(views.wheel_offer(ctx.t, org, upcoming))
+
+
+async def from_wheel_button(ctx: Context, args: tuple[Any, ...]) -> None:
+    org, key = args
+    assert org.id is not None
+    draft = NewCampaign(org_id=org.id)
+    await _from_wheel(ctx, org, key, draft)
+    lead = ctx.t("A new campaign in {org}.").format(org=org.name)
     await NEW_CAMPAIGN.start(ctx, draft, lead=lead)
 
 

@@ -22,11 +22,13 @@ from bot.campaigns.model import (
     signed_up,
     waitlist,
 )
-from bot.formatting import local, when, when_span
+from bot.domain.organisations import Organisation
+from bot.formatting import day, local, when, when_span
 from bot.i18n import Translator
 from bot.insights.model import TOPICS
 from bot.messages import Action, Attachment, Button, MessageBuilder, OutgoingMessage, bold
 from bot.render.charts import Series, bar_chart
+from bot.wheel.model import Occurrence
 
 SIGNUP = "campaign.signup"
 WITHDRAW = "campaign.withdraw"
@@ -36,6 +38,7 @@ ADD_SHIFT = "campaign.add_shift"
 FIGURES = "campaign.figures"
 EXPORT = "campaign.export"
 NUDGE = "campaign.nudge"
+FROM_WHEEL = "campaign.from_wheel"
 
 
 def conversations(t: Translator, n: int) -> str:
@@ -67,6 +70,17 @@ def add_campaign_facts(text: MessageBuilder, t: Translator, campaign: Campaign, 
     if campaign.topics:
         text.line(t("Topics to note: {topics}").format(topics=topic_names(t, campaign.topics)))
     text.line(t("Guests welcome") if campaign.guests_allowed else t("For members"))
+
+
+def wheel_offer(
+    t: Translator, org: Organisation, upcoming: Sequence[Occurrence]
+) -> OutgoingMessage:
+    """/ny_kampanj: the annual wheel's campaign weeks ahead, to start from one of them."""
+    text = MessageBuilder().add(t("Campaigns ahead in the annual wheel: start from one of them?"))
+    for occurrence in upcoming:
+        label = f"{occurrence.item.activity.name} ({day(occurrence.start, org.zone, t)})"
+        text.button_row(Button(label, Action(FROM_WHEEL, (str(org.id), occurrence.key))))
+    return text.build()
 
 
 def campaign_card(
