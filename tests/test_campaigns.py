@@ -18,6 +18,7 @@ from bot.campaigns.model import (
     Signup,
     SignupState,
     places_left,
+    reminder_due,
     split_meeting_point,
     state_for,
     to_promote,
@@ -60,6 +61,15 @@ def test_the_waitlist_goes_by_when_people_asked_not_by_id() -> None:
     assert state_for(None, signups) is SignupState.SIGNED_UP
     assert [s.person_id for s in to_promote(3, signups)] == [3, 4]
     assert [s.person_id for s in to_promote(None, signups)] == [3, 4, 2]
+
+
+def test_the_reminder_comes_the_day_before_or_two_hours_before_a_late_planned_shift() -> None:
+    shift = Shift(1, T0 + timedelta(days=3), T0 + timedelta(days=3, hours=2), "Norr")
+    assert reminder_due(shift, T0) == T0 + timedelta(days=2)
+    shift.starts_at = T0 + timedelta(hours=5)
+    assert reminder_due(shift, T0) == T0 + timedelta(hours=3)
+    shift.starts_at = T0 + timedelta(hours=1)
+    assert reminder_due(shift, T0) == T0
 
 
 def test_meeting_points_split_into_text_and_one_https_link() -> None:

@@ -60,6 +60,7 @@ MAX_NOTE = 1000
 MAX_COUNT = 500  # conversations or doors in one shift: more is a typo
 
 REMIND_BEFORE = timedelta(days=1)
+REMIND_LATE = timedelta(hours=2)  # for a shift planned less than a day ahead
 PROMPT_AFTER = timedelta(minutes=15)  # the report prompt, after the shift's end
 PROMPT_USEFUL = timedelta(days=2)  # a later prompt is stale: nobody remembers the numbers
 SHOWN_AFTER = timedelta(days=7)  # /pass shows a shift this long after it, to report it
@@ -211,8 +212,12 @@ def unfilled(shift: Shift, signups: Sequence[Signup]) -> bool:
 
 
 def reminder_due(shift: Shift, now: datetime) -> datetime:
-    """The day before, or now if the shift is sooner than that."""
-    return max(shift.starts_at - REMIND_BEFORE, now)
+    """The day before; for a shift planned later than that, two hours before (or now), so
+    those who sign up meanwhile are reminded too."""
+    for before in (REMIND_BEFORE, REMIND_LATE):
+        if shift.starts_at - before > now:
+            return shift.starts_at - before
+    return now
 
 
 def prompt_due(shift: Shift) -> datetime:
