@@ -234,27 +234,34 @@ async def test_first_welcome_step(bot: Driver) -> None:
     ]
 
 
-async def test_campaign_shift_sign_up_reminder_and_report(bot: Driver, clock: VirtualClock) -> None:
+CAMPAIGN_STEPS = [
+    ("say", "/ny_kampanj"),
+    ("say", "Kampanjvecka i Sandviken"),
+    ("press", "Dörrknackning"),
+    ("say", "9/3"),
+    ("say", "13/3"),
+    ("press", "Bostäder"),
+    ("press", "Klart"),
+    ("press", "Ja, gäster är välkomna"),
+    ("press", "Skapa kampanjen"),
+    ("press", "Lägg till pass"),
+    ("say", "Centrum"),
+    ("say", "tisdag 10/3 17-19"),
+    ("say", "Stortorget https://maps.example.org/?q=torget"),
+    ("say", "1"),
+]
+
+
+async def plan_a_shift(bot: Driver) -> None:
+    """Bertil starts a campaign and adds one shift of one place; all but its last answer."""
     await demo_people(bot, "anna", "erik", "bertil")
-    steps = [
-        ("say", "/ny_kampanj"),
-        ("say", "Kampanjvecka i Sandviken"),
-        ("press", "Dörrknackning"),
-        ("say", "9/3"),
-        ("say", "13/3"),
-        ("press", "Bostäder"),
-        ("press", "Klart"),
-        ("press", "Ja, gäster är välkomna"),
-        ("press", "Skapa kampanjen"),
-        ("press", "Lägg till pass"),
-        ("say", "Centrum"),
-        ("say", "tisdag 10/3 17-19"),
-        ("say", "Stortorget https://maps.example.org/?q=torget"),
-        ("say", "1"),
-    ]
-    for kind, value in steps:
+    for kind, value in CAMPAIGN_STEPS:
         said = await (bot.say if kind == "say" else bot.press)("bertil", value)
         assert said, f"no answer to {value!r}"
+
+
+async def test_campaign_shift_sign_up_reminder_and_report(bot: Driver, clock: VirtualClock) -> None:
+    await plan_a_shift(bot)
     said = await bot.say("bertil", "jag")
     post = next(s for s in said if s.to == "#allmant")
     assert post.text.startswith("Nytt pass: Kampanjvecka i Sandviken")
@@ -289,3 +296,24 @@ async def test_campaign_shift_sign_up_reminder_and_report(bot: Driver, clock: Vi
     assert [s.text for s in said] == ["Tack! Noterat: 5 samtal och 10 dörrar. Våra samtal i år: 5."]
     said = await bot.say("bertil", "/pass")
     assert "Har rapporterat: Anna" in said[0].text
+
+
+async def test_campaign_overview_figures_and_export(bot: Driver, clock: VirtualClock) -> None:
+    await plan_a_shift(bot)
+    await bot.say("bertil", "jag")
+    await bot.press("anna", "Jag är med", group="allmant")
+    clock.set(datetime(2026, 3, 10, 19, 15, tzinfo=STOCKHOLM))
+    await bot.say("bertil", "/pass")
+    for label in ("Rapportera", "3", "20", "Klart", "Hoppa över"):
+        assert await bot.press("anna", label), f"no answer to [{label}]"
+    said = await bot.say("bertil", "/kampanj 1")
+    assert said[0].buttons == ("Översikt", "Lägg till pass")
+    said = await bot.press("bertil", "Översikt")
+    assert "Pass 1, tisdag 10 mars 2026 kl. 17:00, Centrum: Fullt (1 av 1)" in said[0].text
+    assert "1 har rapporterat" in said[0].text
+    said = await bot.press("bertil", "Siffror")
+    figures = "\n".join(s.text for s in said)
+    assert "1 rapport: 3 samtal, 20 dörrar." in figures, said
+    assert "• Centrum: 3 samtal, 20 dörrar" in figures
+    said = await bot.press("bertil", "Exportera")
+    assert said and {s.to for s in said} == {"bertil"}, said
