@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from bot.announcements import entry as announcements
+from bot.campaigns import entry as campaigns
 from bot.circles import entry as circles
 from bot.consultations import entry as consultations
 from bot.feeds import entry as feeds
@@ -28,6 +29,7 @@ CAPABILITIES: tuple[ModuleType, ...] = (
     polls,
     circles,
     consultations,
+    campaigns,
     welcome,
     register,
     wheel,

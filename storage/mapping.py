@@ -17,6 +17,7 @@ from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, 
 from storage import (
     announcements,
     channels,
+    campaigns,
     circles,
     consultations,
     feeds,
@@ -46,6 +47,7 @@ CAPABILITY_STORAGE: tuple[ModuleType, ...] = (
     channels,
     register,
     consultations,
+    campaigns,
 )
 
 _CORE_MAPPINGS = (

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.announcements import SqlAlchemyAnnouncementRepository
 from storage.channels import SqlAlchemyChannelRepository
+from storage.campaigns import SqlAlchemyCampaignRepository
 from storage.circles import SqlAlchemyCircleRepository
 from storage.consultations import SqlAlchemyConsultationRepository
 from storage.feeds import SqlAlchemyFeedRepository
@@ -61,6 +62,7 @@ class SqlAlchemyUnitOfWork:
         self.channels = SqlAlchemyChannelRepository(self.session)
         self.register = SqlAlchemyRegisterRepository(self.session)
         self.consultations = SqlAlchemyConsultationRepository(self.session)
+        self.campaigns = SqlAlchemyCampaignRepository(self.session)
         return self
 
     async def __aexit__(

@@ -9,6 +9,8 @@ scenario is written once, in terms of what people do and read.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,6 +30,7 @@ from tests.platform_drivers import (
 
 Driver = ConsoleDriver | TelegramDriver | DiscordDriver
 sv = Translator("sv")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 DECLINED = sv(
     "Alright. I have not kept anything about you. You are welcome back any time: just write /start."
 )
@@ -229,3 +232,88 @@ async def test_first_welcome_step(bot: Driver) -> None:
         "Vad roligt, välkommen! En medlemsansvarig bekräftar ditt medlemskap inom kort, "
         "och sedan börjar din introduktion."
     ]
+
+
+CAMPAIGN_STEPS = [
+    ("say", "/ny_kampanj"),
+    ("say", "Kampanjvecka i Sandviken"),
+    ("press", "Dörrknackning"),
+    ("say", "9/3"),
+    ("say", "13/3"),
+    ("press", "Bostäder"),
+    ("press", "Klart"),
+    ("press", "Ja, gäster är välkomna"),
+    ("press", "Skapa kampanjen"),
+    ("press", "Lägg till pass"),
+    ("say", "Centrum"),
+    ("say", "tisdag 10/3 17-19"),
+    ("say", "Stortorget https://maps.example.org/?q=torget"),
+    ("say", "1"),
+]
+
+
+async def plan_a_shift(bot: Driver) -> None:
+    """Bertil starts a campaign and adds one shift of one place; all but its last answer."""
+    await demo_people(bot, "anna", "erik", "bertil")
+    for kind, value in CAMPAIGN_STEPS:
+        said = await (bot.say if kind == "say" else bot.press)("bertil", value)
+        assert said, f"no answer to {value!r}"
+
+
+async def test_campaign_shift_sign_up_reminder_and_report(bot: Driver, clock: VirtualClock) -> None:
+    await plan_a_shift(bot)
+    said = await bot.say("bertil", "jag")
+    post = next(s for s in said if s.to == "#allmant")
+    assert post.text.startswith("Nytt pass: Kampanjvecka i Sandviken")
+    assert "Karta: https://maps.example.org/?q=torget" in post.text
+    assert post.buttons == ("Jag är med",)
+
+    # One button from the group post; the answer is personal. The second person waits.
+    here = "#allmant" if bot.platform == "discord" else None
+    said = await bot.press("anna", "Jag är med", group="allmant")
+    assert [s.to for s in said] == [here or "anna"]
+    assert said[0].text.startswith("Du är med!")
+    said = await bot.press("erik", "Jag är med", group="allmant")
+    assert said[0].text.startswith("Passet är fullt, så du är nummer 1 på väntelistan.")
+
+    # The day before: the reminder with the meeting point, to Anna and the lead, not Erik.
+    clock.set(datetime(2026, 3, 9, 17, 0, tzinfo=STOCKHOLM))
+    said = await bot.say("bertil", "/pass")
+    reminders = {s.to: s.text for s in said if s.text.startswith("Påminnelse")}
+    assert sorted(reminders) == ["anna", "bertil"]
+    assert "Samling: Stortorget" in reminders["anna"]
+
+    # After the shift: the report by buttons feeds the conversation figures.
+    clock.set(datetime(2026, 3, 10, 19, 15, tzinfo=STOCKHOLM))
+    said = await bot.say("bertil", "/pass")
+    prompts = [s for s in said if s.to == "anna"]
+    assert prompts[0].text.startswith("Tack för passet i Centrum!")
+    assert prompts[0].buttons == ("Rapportera",)
+    for label in ("Rapportera", "5", "10", "Bostäder", "Klart"):
+        said = await bot.press("anna", label)
+        assert said, f"no answer to [{label}]"
+    said = await bot.press("anna", "Hoppa över")
+    assert [s.text for s in said] == ["Tack! Noterat: 5 samtal och 10 dörrar. Våra samtal i år: 5."]
+    said = await bot.say("bertil", "/pass")
+    assert "Har rapporterat: Anna" in said[0].text
+
+
+async def test_campaign_overview_figures_and_export(bot: Driver, clock: VirtualClock) -> None:
+    await plan_a_shift(bot)
+    await bot.say("bertil", "jag")
+    await bot.press("anna", "Jag är med", group="allmant")
+    clock.set(datetime(2026, 3, 10, 19, 15, tzinfo=STOCKHOLM))
+    await bot.say("bertil", "/pass")
+    for label in ("Rapportera", "3", "20", "Klart", "Hoppa över"):
+        assert await bot.press("anna", label), f"no answer to [{label}]"
+    said = await bot.say("bertil", "/kampanj 1")
+    assert said[0].buttons == ("Översikt", "Lägg till pass")
+    said = await bot.press("bertil", "Översikt")
+    assert "Pass 1, tisdag 10 mars 2026 kl. 17:00, Centrum: Fullt (1 av 1)" in said[0].text
+    assert "1 har rapporterat" in said[0].text
+    said = await bot.press("bertil", "Siffror")
+    figures = "\n".join(s.text for s in said)
+    assert "1 rapport: 3 samtal, 20 dörrar." in figures, said
+    assert "• Centrum: 3 samtal, 20 dörrar" in figures
+    said = await bot.press("bertil", "Exportera")
+    assert said and {s.to for s in said} == {"bertil"}, said

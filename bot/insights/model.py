@@ -11,8 +11,9 @@ Definitions (the figures an organiser sees):
   organisation below it (a district adds up its branches; a person in several
   counts once).
 - *Took part in the last 30 days*: a member marked present at a meeting of
-  those organisations, or at a study-circle session of their circles, that
-  started in the 30 days before now. By month: the same for a calendar month,
+  those organisations, or at a study-circle session of their circles, or who
+  reported a campaign shift of their campaigns, that started in the 30 days
+  before now. By month: the same for a calendar month,
   out of the members who had joined (first affiliation) by the month's end.
 - *Guests who became members*: new members whose membership started this year
   (the welcome flow was confirmed) and who had been here as guests first: their

@@ -118,8 +118,8 @@ async def _org_ids(uow: UnitOfWork, org: Organisation) -> list[int]:
 async def _activity(
     uow: UnitOfWork, org_ids: Sequence[int], start: datetime, end: datetime
 ) -> tuple[list[Activity], float]:
-    """Everyone present at meetings and circle sessions or answering a rådslag in [start, end),
-    and the circle sessions."""
+    """Everyone present at meetings and circle sessions, answering a rådslag or reporting a
+    campaign shift in [start, end), and the circle sessions."""
     meetings = await uow.meetings.attendance_in(org_ids, start, end)
     circles = await uow.insights.circle_activity(org_ids, start, end)
     activity = [Activity(r.person_id, r.starts_at) for r in meetings]
@@ -127,6 +127,7 @@ async def _activity(
     # Answering a rådslag is taking part too (bot/consultations).
     answers = await uow.consultations.answered_since(org_ids, start, end)
     activity += [Activity(a.person_id, a.updated_at) for a in answers]
+    activity += await uow.campaigns.activity_in(org_ids, start, end)
     return activity, study_hours_held([s for s, _ in circles], start, end)
 
 

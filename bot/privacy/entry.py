@@ -60,6 +60,10 @@ RECORD_LABELS: dict[str, str] = {
     "consultation_contributions": N_("What you said at meetings on a rådslag"),
     "consultation_branch_answers": N_("Branch answers to rådslag you wrote"),
     "consultation_submissions": N_("Branch answers to rådslag you submitted"),
+    "shift_signups": N_("Campaign shifts you signed up for"),
+    "shift_reports": N_("Your reports after campaign shifts"),
+    "campaign_shifts": N_("Campaign shifts you lead"),
+    "campaigns": N_("Campaigns you started"),
     "outbox": N_("Messages I sent you in the last 30 days"),
     "named_in": N_("Other people's records that name you, e.g. as contact person"),
 }

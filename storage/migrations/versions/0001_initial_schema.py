@@ -139,7 +139,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('args', sa.JSON(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('created_at', storage.tables.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_button_actions_person_id_people'), ondelete='CASCADE'),
@@ -155,6 +155,27 @@ def upgrade() -> None:
     sa.UniqueConstraint('person_id', name=op.f('uq_calendar_feeds_person_id')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_calendar_feeds_token_hash'))
     )
+    op.create_table('campaigns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.Enum('door', 'phone', 'workplace', 'square', 'leaflets', name='campaignkind', native_enum=False, length=32), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('topics', sa.JSON(), nullable=False),
+    sa.Column('guests_allowed', sa.Boolean(), nullable=False),
+    sa.Column('union', sa.String(length=200), nullable=True),
+    sa.Column('wheel_item', sa.String(length=64), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_campaigns_created_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_campaigns_org_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns'))
+    )
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaigns_ends_on'), ['ends_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_campaigns_org_id'), ['org_id'], unique=False)
+
     op.create_table('channel_choices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -167,7 +188,7 @@ def upgrade() -> None:
     )
     op.create_table('channels',
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_channels_org_id_organisations'), ondelete='CASCADE'),
@@ -252,7 +273,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('step', sa.String(length=64), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
@@ -273,7 +294,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('external_id', sa.String(length=254), nullable=False),
     sa.Column('username', sa.String(length=200), nullable=True),
     sa.Column('username_key', sa.String(length=200), nullable=True),
     sa.Column('created_at', storage.tables.UtcDateTime(), nullable=True),
@@ -345,7 +366,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('direct', sa.Boolean(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
     sa.Column('about_id', sa.Integer(), nullable=True),
@@ -382,7 +403,7 @@ def upgrade() -> None:
     sa.Column('number_hash', sa.String(length=64), nullable=False),
     sa.Column('first_name', sa.String(length=100), nullable=False),
     sa.Column('last_name', sa.String(length=100), nullable=False),
-    sa.Column('email', sa.String(length=64), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('joined_on', sa.Date(), nullable=True),
     sa.Column('paid_until', sa.Date(), nullable=True),
     sa.Column('status', sa.Enum('current', 'former', name='entrystatus', native_enum=False, length=32), nullable=False),
@@ -524,6 +545,26 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_wheel_templates')),
     sa.UniqueConstraint('org_id', name=op.f('uq_wheel_templates_org_id'))
     )
+    op.create_table('campaign_shifts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('starts_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('area', sa.String(length=200), nullable=False),
+    sa.Column('meeting_point', sa.String(length=300), nullable=True),
+    sa.Column('map_link', sa.String(length=500), nullable=True),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('lead_id', sa.Integer(), nullable=True),
+    sa.Column('nudged_at', storage.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_shifts_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['lead_id'], ['people.id'], name=op.f('fk_campaign_shifts_lead_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_shifts'))
+    )
+    with op.batch_alter_table('campaign_shifts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaign_shifts_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_campaign_shifts_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_campaign_shifts_starts_at'), ['starts_at'], unique=False)
+
     op.create_table('circle_enrolments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('circle_id', sa.Integer(), nullable=False),
@@ -560,7 +601,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('circle_id', sa.Integer(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('outbox_key', sa.String(length=255), nullable=False),
     sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_threads_circle_id_circles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_threads')),
@@ -712,7 +753,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meeting_id', sa.Integer(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('chat_id', sa.String(length=64), nullable=False),
+    sa.Column('chat_id', sa.String(length=254), nullable=False),
     sa.Column('outbox_key', sa.String(length=255), nullable=False),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_threads_meeting_id_meetings'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_threads')),
@@ -824,11 +865,56 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_poll_secrets_poll_id_polls'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('poll_id', name=op.f('pk_poll_secrets'))
     )
+    op.create_table('shift_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shift_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('conversations', sa.Integer(), nullable=False),
+    sa.Column('doors', sa.Integer(), nullable=False),
+    sa.Column('reported_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.Column('topics', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('conversation_report_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['conversation_report_id'], ['conversation_reports.id'], name=op.f('fk_shift_reports_conversation_report_id_conversation_reports'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_shift_reports_person_id_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shift_id'], ['campaign_shifts.id'], name=op.f('fk_shift_reports_shift_id_campaign_shifts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_reports')),
+    sa.UniqueConstraint('shift_id', 'person_id', name=op.f('uq_shift_reports_shift_id_person_id'))
+    )
+    with op.batch_alter_table('shift_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shift_reports_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shift_reports_shift_id'), ['shift_id'], unique=False)
+
+    op.create_table('shift_signups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shift_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('signed_up', 'waiting', name='signupstate', native_enum=False, length=32), nullable=False),
+    sa.Column('signed_up_at', storage.tables.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_shift_signups_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shift_id'], ['campaign_shifts.id'], name=op.f('fk_shift_signups_shift_id_campaign_shifts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_signups')),
+    sa.UniqueConstraint('shift_id', 'person_id', name=op.f('uq_shift_signups_shift_id_person_id'))
+    )
+    with op.batch_alter_table('shift_signups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shift_signups_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shift_signups_shift_id'), ['shift_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('shift_signups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shift_signups_shift_id'))
+        batch_op.drop_index(batch_op.f('ix_shift_signups_person_id'))
+
+    op.drop_table('shift_signups')
+    with op.batch_alter_table('shift_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shift_reports_shift_id'))
+        batch_op.drop_index(batch_op.f('ix_shift_reports_person_id'))
+
+    op.drop_table('shift_reports')
     op.drop_table('poll_secrets')
     with op.batch_alter_table('poll_participation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_poll_participation_person_id'))
@@ -904,6 +990,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_circle_enrolments_circle_id'))
 
     op.drop_table('circle_enrolments')
+    with op.batch_alter_table('campaign_shifts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaign_shifts_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_campaign_shifts_lead_id'))
+        batch_op.drop_index(batch_op.f('ix_campaign_shifts_campaign_id'))
+
+    op.drop_table('campaign_shifts')
     op.drop_table('wheel_templates')
     op.drop_table('wheel_settings')
     with op.batch_alter_table('wheel_events', schema=None) as batch_op:
@@ -971,6 +1063,11 @@ def downgrade() -> None:
     op.drop_table('circles')
     op.drop_table('channels')
     op.drop_table('channel_choices')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaigns_org_id'))
+        batch_op.drop_index(batch_op.f('ix_campaigns_ends_on'))
+
+    op.drop_table('campaigns')
     op.drop_table('calendar_feeds')
     op.drop_table('button_actions')
     with op.batch_alter_table('announcements', schema=None) as batch_op:
