@@ -14,8 +14,8 @@ from typing import Any, Protocol, Self
 from bot.announcements.model import AnnouncementRepository
 from bot.campaigns.model import CampaignRepository
 from bot.circles.model import CircleRepository
-from bot.domain.channels import ChannelRepository
 from bot.consultations.model import ConsultationRepository
+from bot.domain.channels import ChannelRepository
 from bot.domain.delivery import (
     ButtonAction,
     DialogState,
@@ -275,8 +275,11 @@ class UnitOfWork(Protocol):
     def feeds(self) -> FeedRepository: ...
     @property
     def channels(self) -> ChannelRepository: ...
+    @property
     def register(self) -> RegisterRepository: ...
+    @property
     def consultations(self) -> ConsultationRepository: ...
+    @property
     def campaigns(self) -> CampaignRepository: ...
 
     async def __aenter__(self) -> Self: ...

@@ -16,8 +16,8 @@ from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import Affiliation, Consent, Identity, LinkCode, Person, RoleAssignment
 from storage import (
     announcements,
-    channels,
     campaigns,
+    channels,
     circles,
     consultations,
     feeds,

@@ -8,8 +8,8 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.announcements import SqlAlchemyAnnouncementRepository
-from storage.channels import SqlAlchemyChannelRepository
 from storage.campaigns import SqlAlchemyCampaignRepository
+from storage.channels import SqlAlchemyChannelRepository
 from storage.circles import SqlAlchemyCircleRepository
 from storage.consultations import SqlAlchemyConsultationRepository
 from storage.feeds import SqlAlchemyFeedRepository
