@@ -6,7 +6,7 @@ from bot.domain.people import Role
 from bot.i18n import N_, Translator
 
 # Raise when the privacy text of /start changes in substance: consents record the version they saw.
-CONSENT_VERSION = "2026-11-23"
+CONSENT_VERSION = "2026-12-03"
 
 ROLE_WORDS: dict[str, Role] = {
     "organisator": Role.ORGANISER,

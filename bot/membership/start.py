@@ -72,6 +72,14 @@ async def ask_for_consent(ctx: Context, payload: str = "") -> None:
                 "outside it without your consent."
             )
         )
+        .line(
+            _(
+                "If your party organisation imports its member register: your member number, "
+                "name and email address from it, so that members outside the chat apps are "
+                "reached too. If you ask me to erase you, I keep only a keyed fingerprint of "
+                "your member number, so that the next import does not bring you back."
+            )
+        )
         .line(_("You can see everything with /mina_uppgifter and erase it with /glom_mig."))
         .paragraph(_("Do you agree that I store this?"))
         .button_row(
