@@ -108,6 +108,9 @@ class SqlAlchemyCampaignRepository(_EntityRepository[Campaign]):
     async def shift(self, shift_id: int) -> Shift | None:
         return await self._get(Shift, shift_id)
 
+    async def lock_shift(self, shift_id: int) -> None:
+        await self._lock(Shift, shift_id)
+
     async def shifts(self, campaign_id: int) -> Sequence[Shift]:
         c = campaign_shifts.c
         query = sa.select(Shift).where(c.campaign_id == campaign_id).order_by(c.starts_at, c.id)

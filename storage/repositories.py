@@ -89,6 +89,18 @@ class _Repository:
     async def _first(self, query: sa.Select[_T]) -> _T | None:
         return (await self.session.scalars(query)).first()
 
+    async def _lock(self, cls: type[Any], ident: int) -> None:
+        """Locks the row until the transaction ends and reloads it (PostgreSQL).
+
+        For decisions made by counting other rows (is a place left?): there units of work
+        run side by side under READ COMMITTED, and without the lock two could both count
+        the same free place. On SQLite units of work take turns (storage/turns.py), so
+        nothing is needed.
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            return
+        await self.session.get(cls, ident, with_for_update=True, populate_existing=True)
+
     async def _remove(self, table: sa.Table, cls: type[Any], **match: Any) -> None:
         """Deletes the matching rows in one statement and forgets any copies already loaded."""
         await self.session.execute(sa.delete(table).filter_by(**match))
@@ -107,6 +119,9 @@ class _EntityRepository(_Repository, Generic[_T]):
 
     async def get(self, ident: int) -> _T | None:
         return await self._get(self.entity, ident)
+
+    async def lock(self, ident: int) -> None:
+        await self._lock(self.entity, ident)
 
 
 class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):

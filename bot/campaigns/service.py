@@ -159,6 +159,9 @@ async def sign_up(fx: Effects, shift: Shift, person: Person) -> tuple[Signup, bo
     """Signs the person up, or puts them on the waitlist when the shift is full; returns the
     sign-up and whether it is new."""
     assert shift.id is not None and person.id is not None
+    # Two pressing at once for the last place must not both get it: the shift is held
+    # until this sign-up is committed, so the next one counts after it (on PostgreSQL).
+    await fx.uow.campaigns.lock_shift(shift.id)
     signups = await fx.uow.campaigns.signups(shift.id)
     mine = next((s for s in signups if s.person_id == person.id), None)
     if mine is not None:
@@ -170,6 +173,7 @@ async def sign_up(fx: Effects, shift: Shift, person: Person) -> tuple[Signup, bo
 async def withdraw(fx: Effects, campaign: Campaign, shift: Shift, person: Person) -> bool:
     """Takes the person off the shift; the first waiting move up and are told."""
     assert shift.id is not None
+    await fx.uow.campaigns.lock_shift(shift.id)  # places freed at once promote each one person
     signups = await fx.uow.campaigns.signups(shift.id)
     mine = next((s for s in signups if s.person_id == person.id), None)
     if mine is None:

@@ -332,6 +332,9 @@ async def sign_up(
     (at the back of the waitlist). Already signed up: returns that sign-up unchanged.
     """
     assert circle.id is not None and person.id is not None
+    # Two pressing at once for the last place must not both get it: the circle is held
+    # until this sign-up is committed, so the next one counts after it (on PostgreSQL).
+    await effects.uow.circles.lock(circle.id)
     enrolments = await effects.uow.circles.enrolments(circle.id)
     existing = next((e for e in enrolments if e.person_id == person.id), None)
     if existing and existing.state is not EnrolmentState.WITHDRAWN:
@@ -363,6 +366,7 @@ async def withdraw(effects: Effects, circle: Circle, enrolment: Enrolment) -> li
     Each promoted person is told. Returns the promoted sign-ups.
     """
     assert circle.id is not None
+    await effects.uow.circles.lock(circle.id)  # places freed at once promote each one person
     enrolment.state, enrolment.changed_at = EnrolmentState.WITHDRAWN, effects.now
     await effects.uow.circles.add_change(
         CircleChange(circle.id, ChangeKind.LEFT, effects.now, enrolment.person_id)

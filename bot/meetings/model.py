@@ -160,6 +160,11 @@ class AttendanceRecord:
 class MeetingRepository(Protocol):
     async def add(self, meeting: Meeting) -> Meeting: ...
     async def get(self, meeting_id: int) -> Meeting | None: ...
+    async def lock(self, meeting_id: int) -> None:
+        """Holds the meeting until the transaction ends: who counts its places goes one
+        at a time (a no-op where units of work take turns anyway)."""
+        ...
+
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10
     ) -> Sequence[Meeting]:

@@ -453,6 +453,9 @@ async def answer(fx: Effects, meeting: Meeting, person: Person, wanted: Answer) 
     Returns the answer as recorded. The caller checks that the person may answer.
     """
     assert meeting.id is not None and person.id is not None
+    # Two pressing at once for the last place must not both get it: the meeting is held
+    # until this answer is committed, so the next one counts after it (on PostgreSQL).
+    await fx.uow.meetings.lock(meeting.id)
     existing = await fx.uow.meetings.rsvp(meeting.id, person.id)
     # Only the answers that decide it: their own, and who holds or waits for a place when
     # places are limited (never every answer to a big meeting).
@@ -477,6 +480,7 @@ async def promote_waiting(fx: Effects, meeting: Meeting, org: Organisation) -> l
     assert meeting.id is not None
     if meeting.cancelled:
         return []
+    await fx.uow.meetings.lock(meeting.id)  # places freed at once promote each one person
     promoted: list[Person] = []
     # Without a limit only those waiting matter (all of them move in), not everyone coming.
     holding = HOLDING if meeting.capacity is not None else (Answer.WAITLISTED,)
