@@ -101,8 +101,10 @@ async def test_personal_answers_in_a_server_are_ephemeral(
         answers = {posted.interaction_token: posted for posted in dc.double.posted}
         assert answers[in_channel["token"]].via == "response"
         assert answers[in_channel["token"]].ephemeral  # the channel sees nothing of it
-        # Only her channel answer is flagged ephemeral (the two may arrive in either order).
-        assert [c["data"].get("flags") for c in dc.double.callbacks].count(64) == 1
+        # Only her channel answer is flagged ephemeral (the two may arrive in either order; on
+        # a loaded machine the DM's answer may come late, after a "thinking" callback with no data).
+        flags = [c.get("data", {}).get("flags") for c in dc.double.callbacks]
+        assert flags.count(64) == 1
         assert not answers[in_dm["token"]].ephemeral  # a DM is private anyway
 
 
