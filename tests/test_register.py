@@ -13,6 +13,8 @@ from bot.welcome.model import FlowStatus
 from storage import tables
 from storage.register import register_tombstones
 from tests.conftest import START, Console
+from tests.mail_server import BASE, Mail, parts
+from tests.mail_server import mail as mail  # the fixture
 from tests.register_helpers import HEADER, entry, import_demo, import_file, outbox
 
 NORA = "nora.lind@example.org"
@@ -207,3 +209,29 @@ async def test_a_member_erased_before_her_welcome_runs_gets_none(console: Consol
 async def test_a_member_number_is_asked_for(console: Console) -> None:
     said = await console.said("@anna: /medlemsnummer")
     assert "Skriv ditt medlemsnummer efter kommandot" in said
+
+
+async def test_an_imported_email_only_member_gets_real_mail_with_links_and_unsubscribe(
+    console: Console, mail: Mail
+) -> None:
+    """The register and the email channel together: import, then the bot's own delivery
+    through SMTP to a local server, as a member officer would see it work."""
+    await import_demo(console)
+    await console.run("@clock: +1s")  # the running bot welcomes her and starts her month
+    await console.samtal.run_due()
+    nora = await entry(console, "100101")
+    welcome_mail, first_step = mail.box.to(NORA)
+    for sent in (welcome_mail, first_step):
+        assert sent.is_multipart()
+        assert sent["List-Unsubscribe"].startswith(f"<{BASE}/email/unsubscribe/")
+        assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    plain, rich = parts(welcome_mail)
+    assert "Nora Lind" in plain and "<html" in rich
+    # Her personal links: the Telegram deep link that makes her chat account this person,
+    # and the Discord invite.
+    link = f"https://t.me/samtal_bot?start=reg_{nora.join_token}"
+    assert link in plain and link in rich
+    assert "https://discord.gg/samtal" in plain
+    assert "/introduktion" in parts(first_step)[0]
+    # Nobody else in the file was mailed: they joined years ago.
+    assert {to for to, _ in mail.box.received} == {NORA}
