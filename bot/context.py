@@ -257,6 +257,22 @@ class Context(Effects):
         if not await self.meets(permission, org):
             raise Refusal(self.t(NOT_ALLOWED).format(org=org.name))
 
+    async def person_named(self, org: Organisation, value: str) -> int:
+        """The one person a typed name (or @username, or "jag"/"me") means in `org` and below,
+        e.g. a circle's leader or a shift's lead; refuses when no one or several match."""
+        if value.lower() in ("jag", "me", "mig", "i"):
+            return self.person_id
+        assert org.id is not None
+        org_ids = [o.id for o in await self.uow.orgs.subtree(org.id) if o.id is not None]
+        matches = await self.uow.people.find_in_orgs(org_ids, value.lstrip("@"))
+        if len(matches) != 1 or matches[0].id is None:
+            raise Refusal(
+                self.t("I found no one called {name} in {org}.").format(name=value, org=org.name)
+                if not matches
+                else self.t("Several people match {name}; write their username.").format(name=value)
+            )
+        return matches[0].id
+
     async def meets(self, requirement: Requirement, org: Organisation | None = None) -> bool:
         if requirement is Access.ANYONE:
             return True

@@ -31,7 +31,6 @@ from bot.campaigns.service import (
     org_of,
     save_report,
 )
-from bot.circles.dialogs import _find_leader as find_person_in
 from bot.context import Context, Refusal
 from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
 from bot.i18n import N_
@@ -277,7 +276,7 @@ def _read_places(ctx: Context, value: str, draft: NewShift) -> int | None:
 
 async def _read_lead(ctx: Context, value: str, draft: NewShift) -> int:
     org = await org_of(ctx, await _shift_campaign(ctx, draft))
-    return await find_person_in(ctx, org, value)
+    return await ctx.person_named(org, value)
 
 
 async def _area_prompt(ctx: Context, draft: NewShift) -> MessageBuilder:

@@ -87,7 +87,7 @@ def _read_about(ctx: Context, value: str, draft: NewCircle) -> str:
 
 
 async def _read_leader(ctx: Context, value: str, draft: NewCircle) -> int:
-    return await _find_leader(ctx, await _circle_org(ctx, draft), value)
+    return await ctx.person_named(await _circle_org(ctx, draft), value)
 
 
 async def _read_sessions(
@@ -159,21 +159,6 @@ def input_refusal(ctx: Context, error: InputError) -> Refusal:
     if error.cause is not None and error.code not in texts:
         return Refusal(error.cause.explain(ctx.t))
     return Refusal(texts.get(error.code, texts["sessions"]))
-
-
-async def _find_leader(ctx: Context, org: Organisation, value: str) -> int:
-    if value.lower() in ("jag", "me", "mig", "i"):
-        return ctx.person_id
-    assert org.id is not None
-    org_ids = [o.id for o in await ctx.uow.orgs.subtree(org.id) if o.id is not None]
-    matches = await ctx.uow.people.find_in_orgs(org_ids, value.lstrip("@"))
-    if len(matches) != 1 or matches[0].id is None:
-        raise Refusal(
-            ctx.t("I found no one called {name} in {org}.").format(name=value, org=org.name)
-            if not matches
-            else ctx.t("Several people match {name}; write their username.").format(name=value)
-        )
-    return matches[0].id
 
 
 def _draft(form: NewCircle, created_by: int) -> CircleDraft:
