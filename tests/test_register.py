@@ -132,7 +132,7 @@ async def test_the_figures_count_the_register_and_show_reach(console: Console) -
         goal = await current_value(uow, org, GoalKind.MEMBERS, START, console.clock.now())
     assert goal == after.members
     shown = await console.said("@bertil#allmant: /statistik")
-    assert "Nås på Telegram 0, Discord 0, e-post 4; inte alls 1" in shown
+    assert "Medlemmar som kan nås: konsolen 5, e-post 4; inte alls: 1" in shown
     assert "I medlemsregistret: 5" in shown
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from babel.dates import format_date
 
 from bot.context import MessageFor
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages import Action, Button, MessageBuilder, OutgoingMessage, bold, link, message
 from bot.register.model import Reach, RegisterEntry
 
@@ -170,18 +170,31 @@ def reminders_sent(t: Translator, sent: int, skipped: int) -> OutgoingMessage:
     return message(text)
 
 
+# How each channel is named in the reach line; a platform not listed goes by its own name.
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "discord": "Discord",
+    "email": N_("email"),
+    "console": N_("console"),
+}
+
+
 def reach_lines(t: Translator, reach: Reach) -> list[str]:
-    by = reach.by_platform
-    lines = [
-        t(
-            "Reached on Telegram {telegram}, Discord {discord}, e-mail {email}; not at all {none}"
-        ).format(
-            telegram=by.get("telegram", 0),
-            discord=by.get("discord", 0),
-            email=by.get("email", 0),
-            none=reach.unreachable,
+    """Where members can be reached: only the channels some of them use."""
+    lines = []
+    if reach.members:
+        channels = ", ".join(
+            f"{t(CHANNEL_NAMES.get(platform, platform))} {count}"
+            for platform, count in sorted(reach.by_platform.items(), key=lambda kv: -kv[1])
+            if count
         )
-    ]
+        lines.append(
+            t("Members who can be reached: {channels}; not at all: {none}").format(
+                channels=channels, none=reach.unreachable
+            )
+            if channels
+            else t("No member can be reached in a chat or by email.")
+        )
     if reach.registered:
         lines.append(t("In the member register: {count}").format(count=reach.registered))
     return lines
