@@ -33,7 +33,7 @@ from bot.i18n import N_, Translator
 from bot.messages import OutgoingMessage, Pointer, Span
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
-from bot.registry import Access, Registry, Requirement
+from bot.registry import Access, EraseHook, Registry, Requirement
 from bot.settings import Settings
 
 MessageFor = Callable[[Translator], OutgoingMessage]
@@ -69,10 +69,27 @@ class Refusal(Exception):
 class Effects:
     """What every piece of core work can do: read and write, schedule, and send."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        settings: Settings | None = None,
+        erase_hooks: tuple[EraseHook, ...] = (),
+    ) -> None:
         self.uow = uow
         self.clock = clock
         self.settings = settings or Settings()
+        self.erase_hooks = erase_hooks  # the registry's `before_erase` handlers
+
+    async def erase_person(self, person_id: int) -> None:
+        """The one way a person is erased: every capability's `before_erase` hook runs first
+        (a place they held goes to the waitlist), then their data goes, and with it anything
+        the hooks addressed to them."""
+        person = await self.uow.people.get(person_id)
+        if person is not None:
+            for hook in self.erase_hooks:
+                await hook(self, person)
+        await self.uow.people.erase(person_id)
 
     @property
     def now(self) -> datetime:
@@ -198,7 +215,7 @@ class Context(Effects):
         answers_in_place: bool = False,
         replying_to: Quoted | None = None,
     ) -> None:
-        super().__init__(uow, clock, settings)
+        super().__init__(uow, clock, settings, registry.erase_hooks)
         self.person = person
         self.replying_to = replying_to  # the message a typed line replies to, if any
         self.chat = chat
@@ -241,8 +258,8 @@ class Context(Effects):
             coalesce=not to.is_private,
         )
 
-    async def erase_person(self) -> None:
-        await self.uow.people.erase(self.person_id)
+    async def erase_self(self) -> None:
+        await self.erase_person(self.person_id)
         self.erased = True
 
     async def permissions(self, org: Organisation | None = None) -> frozenset[Permission]:

@@ -97,10 +97,10 @@ class Samtal:
             return
         for startup in self.registry.startups:
             async with self.uow_factory() as uow:
-                await startup(Effects(uow, self.clock, self.settings))
+                await startup(Effects(uow, self.clock, self.settings, self.registry.erase_hooks))
                 await uow.commit()
         async with self.uow_factory() as uow:
-            fx = Effects(uow, self.clock, self.settings)
+            fx = Effects(uow, self.clock, self.settings, self.registry.erase_hooks)
             for kind, daily in self.registry.dailies.items():
                 await fx.schedule_daily(daily.name, kind, daily.at)
             await uow.commit()
@@ -206,7 +206,7 @@ class Samtal:
                 try:
                     if spec is None:
                         raise LookupError(f"no handler for timer kind {current.kind!r}")
-                    fx = Effects(uow, self.clock, self.settings)
+                    fx = Effects(uow, self.clock, self.settings, self.registry.erase_hooks)
                     # The one place late timers are judged (after downtime, a busy process):
                     # past its declared usefulness a timer is dropped, never sent stale.
                     until = await spec.useful_until(fx, current)
@@ -232,7 +232,7 @@ class Samtal:
                 if daily is not None:
                     # The next run is armed whatever this one did; if this commit fails the
                     # run stays due and is tried again, so the chain never breaks.
-                    fx = Effects(uow, self.clock, self.settings)
+                    fx = Effects(uow, self.clock, self.settings, self.registry.erase_hooks)
                     await fx.schedule_daily(daily.name, current.kind, daily.at)
                 current.done_at = self.clock.now()
                 await uow.commit()

@@ -18,9 +18,10 @@ from bot.i18n import N_
 from bot.permissions import Permission
 
 if TYPE_CHECKING:
-    from bot.context import Context, TimerContext
+    from bot.context import Context, Effects, TimerContext
     from bot.dialogs import Dialog
     from bot.domain.delivery import Timer
+    from bot.domain.people import Person
     from bot.events import PollAnswered, Quoted
 
 
@@ -49,6 +50,9 @@ UsefulUntil = Callable[["TimerContext", "Timer"], Awaitable[datetime | None]]
 PayloadHandler = Callable[["Context", str], Awaitable[None]]
 # An answer in a platform's own poll whose ref is "prefix:arg": runs the prefix's handler with arg.
 NativePollHandler = Callable[["Context", str, "PollAnswered"], Awaitable[None]]
+# Run before a person is erased (on request or by retention), in the erasure's transaction:
+# e.g. gives up the places they hold so the waitlist moves up (`Effects.erase_person`).
+EraseHook = Callable[["Effects", "Person"], Awaitable[None]]
 # A message someone marked (`bot.events.MessageMarked`), e.g. as a rådslag contribution.
 MarkHandler = Callable[["Context", "Quoted"], Awaitable[None]]
 
@@ -126,6 +130,7 @@ class Registry:
         self.dailies: dict[str, Daily] = {}
         # What a marked message does, and its name in the platform's message menu.
         self.mark: tuple[str, MarkHandler] | None = None
+        self.erase_hooks: tuple[EraseHook, ...] = ()
 
     def command(self, spec: CommandSpec) -> None:
         for name in set(spec.names):
@@ -174,6 +179,12 @@ class Registry:
 
     def startup(self, handler: Callable[[TimerContext], Awaitable[None]]) -> None:
         self.startups.append(handler)
+
+    def before_erase(self, handler: EraseHook) -> None:
+        """Runs `handler` for a person about to be erased, before their rows go: whatever
+        depends on them (a place, a waitlist) is settled through the capability's own use
+        case. What it would send to the erased person is dropped with their data."""
+        self.erase_hooks += (handler,)
 
     def payload(self, prefix: str, handler: PayloadHandler) -> None:
         if "_" in prefix or prefix in self.payloads:

@@ -151,6 +151,23 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
             query = query.where(c.answer.in_(list(answers)))
         return await self._all(query)
 
+    async def answered_by(
+        self, person_id: int, answers: Sequence[Answer], after: datetime
+    ) -> Sequence[Meeting]:
+        m, r = meetings.c, meeting_rsvps.c
+        query = (
+            sa.select(Meeting)
+            .join(meeting_rsvps, r.meeting_id == m.id)
+            .where(
+                r.person_id == person_id,
+                r.answer.in_(list(answers)),
+                m.starts_at > after,
+                m.status == MeetingStatus.SCHEDULED,
+            )
+            .order_by(m.starts_at, m.id)
+        )
+        return await self._all(query)
+
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None:
         query = sa.select(Rsvp).filter_by(meeting_id=meeting_id, person_id=person_id)
         return await self._first(query)

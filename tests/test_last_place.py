@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.campaigns import views as campaign_views
 from bot.campaigns.model import Campaign, CampaignKind, Shift, SignupState
@@ -44,6 +44,33 @@ async def _members(console: Console) -> list[int]:
             ids.append(person.id)
         await uow.commit()
     return ids
+
+
+async def _limit_places(console: Console, places: int) -> None:
+    """Gives the demo's meeting 1 and study circle 1 `places` places each."""
+    async with console.database.unit_of_work() as uow:
+        meeting = await uow.meetings.get(1)
+        circle = await uow.circles.get(1)
+        assert meeting is not None and circle is not None
+        meeting.capacity = circle.max_participants = places
+        await uow.commit()
+
+
+async def _shift(console: Console, places: int, start: datetime) -> int:
+    """A door-knocking shift of Sandviken's with `places` places, starting at `start`."""
+    async with console.database.unit_of_work() as uow:
+        fx = Effects(uow, console.clock)
+        org = await uow.orgs.by_slug("sandviken")
+        assert org is not None and org.id is not None
+        campaign = await create_campaign(
+            fx, Campaign(org.id, "Vecka", CampaignKind.DOOR, date(2026, 3, 2), date(2026, 3, 6))
+        )
+        shift = await add_shift(
+            fx, campaign, Shift(0, start, start + timedelta(hours=2), "Norr", capacity=places)
+        )
+        await uow.commit()
+    assert shift.id is not None
+    return shift.id
 
 
 def _token(name: str, args: list[str], n: int) -> str:
@@ -88,11 +115,7 @@ async def test_a_meeting_with_two_places_gives_out_two_and_two_leaving_promote_t
     console: Console,
 ) -> None:
     racers = await _members(console)
-    async with console.database.unit_of_work() as uow:
-        meeting = await uow.meetings.get(1)
-        assert meeting is not None
-        meeting.capacity = PLACES
-        await uow.commit()
+    await _limit_places(console, PLACES)
 
     async def answers() -> dict[int, object]:
         async with console.database.unit_of_work() as uow:
@@ -115,11 +138,7 @@ async def test_a_circle_with_two_places_gives_out_two_and_two_leaving_promote_tw
     console: Console,
 ) -> None:
     racers = await _members(console)
-    async with console.database.unit_of_work() as uow:
-        circle = await uow.circles.get(1)
-        assert circle is not None
-        circle.max_participants = PLACES
-        await uow.commit()
+    await _limit_places(console, PLACES)
 
     async def states() -> dict[int, object]:
         async with console.database.unit_of_work() as uow:
@@ -144,20 +163,7 @@ async def test_a_shift_with_two_places_gives_out_two_and_two_leaving_promote_two
     console: Console,
 ) -> None:
     racers = await _members(console)
-    async with console.database.unit_of_work() as uow:
-        fx = Effects(uow, console.clock)
-        org = await uow.orgs.by_slug("sandviken")
-        assert org is not None and org.id is not None
-        campaign = await create_campaign(
-            fx, Campaign(org.id, "Vecka", CampaignKind.DOOR, date(2026, 3, 2), date(2026, 3, 6))
-        )
-        start = START + timedelta(days=1)
-        shift = await add_shift(
-            fx, campaign, Shift(0, start, start + timedelta(hours=2), "Norr", capacity=PLACES)
-        )
-        await uow.commit()
-    shift_id = shift.id
-    assert shift_id is not None
+    shift_id = await _shift(console, PLACES, START + timedelta(days=1))
 
     async def states() -> dict[int, object]:
         async with console.database.unit_of_work() as uow:

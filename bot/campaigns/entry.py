@@ -32,6 +32,7 @@ from bot.campaigns.service import (
     SHIFT,
     check_may_join,
     export_csv,
+    give_up_places,
     is_participant,
     kind_of,
     lead_name,
@@ -111,6 +112,7 @@ def setup(registry: Registry) -> None:
     registry.dialog(REPORT)
     registry.timer(REMINDER, remind, useful_until=reminder_useful_until)
     registry.timer(PROMPT, prompt, useful_until=within(PROMPT_USEFUL))
+    registry.before_erase(give_up_places)
 
 
 # --- /kampanj --------------------------------------------------------------------------------

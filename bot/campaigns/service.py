@@ -195,6 +195,16 @@ async def withdraw(fx: Effects, campaign: Campaign, shift: Shift, person: Person
     return True
 
 
+async def give_up_places(fx: Effects, person: Person) -> None:
+    """Before erasure: the person leaves every shift still to come, so the first one waiting
+    moves up and is told."""
+    assert person.id is not None
+    for signup in await fx.uow.campaigns.signups_of(person.id):
+        shift = await fx.uow.campaigns.shift(signup.shift_id)
+        if shift is not None and shift.starts_at > fx.now:
+            await withdraw(fx, await campaign_of(fx, shift), shift, person)
+
+
 # --- Timers ------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from bot.circles.service import (
     SessionInCircle,
     can_manage,
     can_see,
+    give_up_places,
     leader_of,
     move_session,
     numbered,
@@ -127,6 +128,7 @@ def setup(registry: Registry) -> None:
     registry.timer("circle.start", session_started, useful_until=until_session_ends)
     registry.timer("circle.end", session_ended, useful_until=within(FEW_PRESENT_USEFUL))
     registry.timer("circle.lowcheck", low_check, useful_until=until_signup_closes)
+    registry.before_erase(give_up_places)
 
 
 # --- Listing -------------------------------------------------------------------------

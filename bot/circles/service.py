@@ -395,6 +395,21 @@ async def withdraw(effects: Effects, circle: Circle, enrolment: Enrolment) -> li
     return promoted
 
 
+async def give_up_places(effects: Effects, person: Person) -> None:
+    """Before erasure: the person leaves every circle that has not ended, so the first one
+    waiting moves up and is told."""
+    assert person.id is not None
+    for enrolment in await effects.uow.circles.enrolments_of(person.id):
+        circle = await effects.uow.circles.get(enrolment.circle_id)
+        if circle is None or circle.status is not CircleStatus.OPEN:
+            continue
+        if enrolment.state is EnrolmentState.WITHDRAWN:
+            continue
+        sessions = await effects.uow.circles.sessions(enrolment.circle_id)
+        if not sessions or sessions[-1].ends_at > effects.now:
+            await withdraw(effects, circle, enrolment)
+
+
 # --- Who is in it -----------------------------------------------------------------------
 
 

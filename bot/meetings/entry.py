@@ -14,9 +14,9 @@ from typing import Any
 
 from bot.actions import STALE_BUTTON, Choice
 from bot.consultations.capture import capture
-from bot.context import Context, Refusal, TimerContext
+from bot.context import Context, Effects, Refusal, TimerContext
 from bot.domain.delivery import Timer
-from bot.domain.people import Status
+from bot.domain.people import Person, Status
 from bot.i18n import N_, Translator
 from bot.meetings import roster, views
 from bot.meetings.dialogs import (
@@ -139,6 +139,7 @@ def setup(registry: Registry) -> None:
     registry.timer(CHECK_IN, check_in_due, useful_until=check_in_useful_until)
     registry.timer(FOLLOW_UP, follow_up_due, useful_until=within(FOLLOW_UP_USEFUL))
     registry.payload("meeting", show_meeting_payload)
+    registry.before_erase(give_up_places)
 
 
 # --- /moten ---------------------------------------------------------------------------
@@ -511,3 +512,12 @@ async def follow_up_due(fx: TimerContext, timer: Timer) -> None:
     meeting = await current(fx, timer.payload)
     if meeting is not None:
         await follow_up_all(fx, meeting)
+
+
+async def give_up_places(fx: Effects, person: Person) -> None:
+    """Before erasure: a place (or a place in line) at a meeting still to come is declined,
+    so the first one waiting moves up and is told."""
+    assert person.id is not None
+    held = (Answer.COMING, Answer.WAITLISTED)
+    for meeting in await fx.uow.meetings.answered_by(person.id, held, fx.now):
+        await answer(fx, meeting, person, Answer.DECLINED)

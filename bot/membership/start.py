@@ -109,7 +109,7 @@ async def decline(ctx: Context, args: tuple[str, ...]) -> None:
         )
         return
     # Without consent nothing about the person may stay: not even that they wrote to us.
-    await ctx.erase_person()
+    await ctx.erase_self()
     await ctx.reply(
         message(
             ctx.t(

@@ -178,7 +178,7 @@ async def forget_me(ctx: Context, args: str) -> None:
 
 async def erase_confirmed(ctx: Context, args: tuple[str, ...]) -> None:
     t = ctx.t  # keep the language: the person's settings are about to go
-    await ctx.erase_person()
+    await ctx.erase_self()
     await ctx.reply(
         message(
             t(

@@ -40,7 +40,7 @@ async def erase_people(fx: Effects, timer: Timer) -> None:
     left = await fx.uow.people.detached(now - timedelta(days=fx.settings.left_retention_days))
     gone = sorted(set(guests) | set(left))
     for person_id in gone:
-        await fx.uow.people.erase(person_id)
+        await fx.erase_person(person_id)
     _done("people erased", len(gone))
 
 
