@@ -48,23 +48,25 @@ from bot.meetings.service import (
     answer,
     answered_count,
     cancel_meeting,
-    check_in_open,
-    current,
     find_meeting,
-    follow_up_all,
     hosting_orgs,
     org_of,
     reader_zone,
-    record_attendance,
     reminder_minutes,
-    reminder_until,
     reschedule_reminders,
-    send_check_in,
-    send_follow_up,
-    send_reminders,
     update_meeting,
     visible,
     visible_org_ids,
+)
+from bot.meetings.timers import (
+    check_in_open,
+    current,
+    follow_up_all,
+    record_attendance,
+    reminder_until,
+    send_check_in,
+    send_follow_up,
+    send_reminders,
 )
 from bot.meetings.views import EDIT_FIELDS, reminder_setting
 from bot.messages import Attachment, OutgoingMessage, message
