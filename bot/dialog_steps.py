@@ -100,3 +100,12 @@ class DialogOver(Exception):
     def __init__(self, text: str | None = None) -> None:
         super().__init__(text)
         self.text = text
+
+
+def yes_no(yes: str, no: str) -> Callable[[Context, Any], ChoiceRows]:
+    """A step's two choices in a row (message ids, translated when shown), read by `read_yes`."""
+    return lambda ctx, draft: [[Choice(ctx.t(yes), "yes"), Choice(ctx.t(no), "no")]]
+
+
+def read_yes(ctx: Context, value: str, draft: Any) -> bool:
+    return value == "yes"

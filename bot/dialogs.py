@@ -46,6 +46,8 @@ from bot.dialog_steps import (
     Step,
     Text,
     draft_org,
+    read_yes,
+    yes_no,
 )
 from bot.domain.delivery import DialogState
 from bot.drafts import decode, encode
@@ -82,6 +84,8 @@ __all__ = [
     "answer_form",
     "answer_text",
     "draft_org",
+    "read_yes",
+    "yes_no",
 ]
 
 log = logging.getLogger(__name__)

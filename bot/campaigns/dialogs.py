@@ -32,7 +32,18 @@ from bot.campaigns.service import (
     save_report,
 )
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
+from bot.dialogs import (
+    Choice,
+    Confirm,
+    Dialog,
+    DialogOver,
+    Repeat,
+    Skip,
+    Step,
+    draft_org,
+    read_yes,
+    yes_no,
+)
 from bot.i18n import N_
 from bot.insights.model import TOPICS, GoalKind, year_start
 from bot.insights.service import current_value
@@ -208,10 +219,8 @@ NEW_CAMPAIGN: Dialog[NewCampaign] = Dialog(
         Step(
             "guests_allowed",
             lambda ctx, d: ctx.t("May guests (non-members) take part?"),
-            parse=lambda ctx, value, d: value == "yes",
-            choices=lambda ctx, d: [
-                [Choice(ctx.t("Yes, guests welcome"), "yes"), Choice(ctx.t("Members only"), "no")]
-            ],
+            parse=read_yes,
+            choices=yes_no(N_("Yes, guests welcome"), N_("Members only")),
             typed=False,
         ),
     ),

@@ -24,7 +24,18 @@ from bot.consultations.model import (
     Visibility,
 )
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
+from bot.dialogs import (
+    Choice,
+    Confirm,
+    Dialog,
+    DialogOver,
+    Repeat,
+    Skip,
+    Step,
+    draft_org,
+    read_yes,
+    yes_no,
+)
 from bot.domain.organisations import Organisation, OrgKind
 from bot.formatting import when
 from bot.i18n import N_
@@ -345,10 +356,8 @@ MEMBER_ANSWERS: Dialog[Answering] = Dialog(
         Step(
             "hand_in",
             lambda ctx, d: ctx.t("Hand in your answers now, or keep them as a draft?"),
-            parse=lambda ctx, v, d: v == "yes",
-            choices=lambda ctx, d: [
-                [Choice(ctx.t("Hand in"), "yes"), Choice(ctx.t("Keep as draft"), "no")]
-            ],
+            parse=read_yes,
+            choices=yes_no(N_("Hand in"), N_("Keep as draft")),
             typed=False,
         ),
     ),

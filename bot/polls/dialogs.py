@@ -7,12 +7,22 @@ finishes by calling a use case in `service.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from bot.context import Context, Refusal
-from bot.dialogs import Choice, Confirm, Dialog, DialogOver, Repeat, Skip, Step, draft_org
+from bot.dialogs import (
+    Choice,
+    Confirm,
+    Dialog,
+    DialogOver,
+    Repeat,
+    Skip,
+    Step,
+    draft_org,
+    read_yes,
+    yes_no,
+)
 from bot.domain.organisations import Organisation
 from bot.formatting import when, zone_name
 from bot.i18n import N_, Translator
@@ -222,15 +232,6 @@ def _read_percent(ctx: Context, value: str, draft: object = None) -> int:
     return int(digits)
 
 
-def _yes_no(yes: str, no: str) -> Callable[[Context, NewPoll], list[list[Choice]]]:
-    """Two choices in a row, read as True and False."""
-    return lambda ctx, draft: [[Choice(ctx.t(yes), "yes"), Choice(ctx.t(no), "no")]]
-
-
-def _read_yes(ctx: Context, value: str, draft: NewPoll) -> bool:
-    return value == "yes"
-
-
 def _store_anonymous(draft: NewPoll, anonymous: bool) -> None:
     draft.anonymous = anonymous
     if anonymous:
@@ -345,16 +346,16 @@ NEW_POLL: Dialog[NewPoll] = Dialog(
                     "Anonymous: no one, organisers included, can see who chose what. Visible: organisers see names."
                 )
             ),
-            parse=_read_yes,
-            choices=_yes_no(N_("Anonymous"), N_("Visible")),
+            parse=read_yes,
+            choices=yes_no(N_("Anonymous"), N_("Visible")),
             typed=False,
             store=_store_anonymous,
         ),
         Step(
             "members_only",
             lambda ctx, d: ctx.t("Who may vote?"),
-            parse=_read_yes,
-            choices=_yes_no(N_("Members only"), N_("Guests too")),
+            parse=read_yes,
+            choices=yes_no(N_("Members only"), N_("Guests too")),
             typed=False,
         ),
         Step(
@@ -362,8 +363,8 @@ NEW_POLL: Dialog[NewPoll] = Dialog(
             lambda ctx, d: ctx.t(
                 "Show the results while the poll is open, or only when it closes?"
             ),
-            parse=_read_yes,
-            choices=_yes_no(N_("While open"), N_("When it closes")),
+            parse=read_yes,
+            choices=yes_no(N_("While open"), N_("When it closes")),
             typed=False,
             ask_if=lambda d: not d.anonymous,
         ),
