@@ -77,7 +77,7 @@ import asyncio
 import enum
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -98,6 +98,11 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=20)  # a claim's life without renewal; renewed every few seconds
 DEFERRAL_SECONDS = 1.0  # when a deferral names no time
 MIN_CLAIM = 10  # entries claimed at once, at least (twice the concurrency when that is more)
+# Paid broadcasts (Telegram's 1000 a second) go in groups: one statement writes a group's
+# start marks and one its results, instead of two transactions a message.
+GROUP = 64  # entries marked, sent side by side and recorded together
+GROUPS = 2  # groups in flight: one's requests go out while another's writes are made
+BULK_CLAIM = 256  # entries claimed at once while paid broadcasts are being claimed
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,19 @@ class _Result(enum.Enum):
     UNKNOWN = "unknown"  # the outcome could not be recorded
 
 
+# What a platform call came to: the external id or the error (None: the claim was lost).
+CallOutcome = tuple[str | None, DeliveryError | None] | None
+
+
+def _paid(entry: OutboxEntry) -> bool:
+    """A paid broadcast (Telegram's higher rate): sent in groups, see `_deliver_group`."""
+    return bool(entry.payload.get("paid_broadcast"))
+
+
+async def _marked_already() -> None:
+    """The gateway's start-mark hook for a group's entry: its mark was written already."""
+
+
 class Dispatcher:
     """Sends the outbox: per platform up to its concurrency at once, one chat in order."""
 
@@ -371,43 +389,48 @@ class Dispatcher:
 
         Up to `limit` sends at once, never two of one chat; an entry that goes back to
         pending sends its chat's later entries back too, so the chat keeps its order.
+        Paid broadcasts go in groups (`_deliver_group`), up to `GROUPS` at once.
         """
         limit = max(1, self._concurrency.get(platform, 1))
         batch = max(2 * limit, MIN_CLAIM)
         queue: list[OutboxEntry] = []
-        running: dict[asyncio.Task[_Result], OutboxEntry] = {}
+        running: dict[asyncio.Task[list[tuple[OutboxEntry, _Result]]], bool] = {}  # is a group
         busy: set[str] = set()  # chats with a send under way
         sent = 0
         more = True  # whether a claim may find something
+        bulk = False  # the last claim found paid broadcasts: claim many at once
+        # The groups' requests in flight at once: the platform's concurrency, as for single
+        # sends (more in flight cost more CPU in httpx's connection pool).
+        sends = asyncio.Semaphore(limit)
         try:
             while True:
-                if more and not self._halted and len(queue) < limit:
-                    claimed = await self._claim(platform, batch - len(queue))
+                if more and not self._halted and len(queue) < (GROUP if bulk else limit):
+                    claimed = await self._claim(
+                        platform, (BULK_CLAIM if bulk else batch) - len(queue)
+                    )
                     queue.extend(claimed)
                     more = bool(claimed)
-                while not self._halted and len(running) < limit:
-                    entry = next((e for e in queue if e.chat_id not in busy), None)
-                    if entry is None:
-                        break
-                    queue.remove(entry)
-                    busy.add(entry.chat_id)
-                    running[asyncio.create_task(self._deliver(entry))] = entry
+                    was_bulk, bulk = bulk, any(_paid(entry) for entry in claimed)
+                    if bulk and not was_bulk and more:
+                        continue  # paid broadcasts: claim a whole group's worth first
+                if not self._halted:
+                    queue = self._start_sends(queue, busy, running, limit, sends)
                 if not running:
                     if self._halted or not (more or queue):
                         break
                     continue
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    entry = running.pop(task)
-                    busy.discard(entry.chat_id)
-                    result = task.result()
-                    if result is _Result.SENT:
-                        sent += 1
-                    elif result is not _Result.DONE:
-                        behind = [e for e in queue if e.chat_id == entry.chat_id]
-                        if behind:
-                            queue = [e for e in queue if e.chat_id != entry.chat_id]
-                            await self._release(behind)
+                    del running[task]
+                    for entry, result in task.result():
+                        busy.discard(entry.chat_id)
+                        if result is _Result.SENT:
+                            sent += 1
+                        elif result is not _Result.DONE:
+                            behind = [e for e in queue if e.chat_id == entry.chat_id]
+                            if behind:
+                                queue = [e for e in queue if e.chat_id != entry.chat_id]
+                                await self._release(behind)
                 more = True  # a finished send may have let its chat's next entry through
         finally:
             if running:  # only when cancelled or failing: let the calls under way end
@@ -415,6 +438,41 @@ class Dispatcher:
             if queue:
                 await self._release(queue)
         return sent
+
+    def _start_sends(
+        self,
+        queue: list[OutboxEntry],
+        busy: set[str],
+        running: dict[asyncio.Task[list[tuple[OutboxEntry, _Result]]], bool],
+        limit: int,
+        sends: asyncio.Semaphore,
+    ) -> list[OutboxEntry]:
+        """Starts what may go now: of each chat without a send under way its first queued
+        entry, paid broadcasts in groups and the others one by one. Returns the rest."""
+        seen = set(busy)
+        ready: list[OutboxEntry] = []
+        for entry in queue:
+            if entry.chat_id not in seen:
+                seen.add(entry.chat_id)
+                ready.append(entry)
+        paid = [entry for entry in ready if _paid(entry)]
+        singles = [entry for entry in ready if not _paid(entry)]
+        groups = sum(running.values())
+        started: list[OutboxEntry] = []
+        while paid and groups < GROUPS:
+            group, paid = paid[:GROUP], paid[GROUP:]
+            running[asyncio.create_task(self._deliver_group(group, sends))] = True
+            groups += 1
+            started += group
+        free = limit - (len(running) - groups)
+        for entry in singles[: max(free, 0)]:
+            running[asyncio.create_task(self._deliver_one(entry))] = False
+            started.append(entry)
+        if not started:
+            return queue
+        busy.update(entry.chat_id for entry in started)
+        gone = {id(entry) for entry in started}
+        return [entry for entry in queue if id(entry) not in gone]
 
     async def _claim(self, platform: str, limit: int) -> list[OutboxEntry]:
         now = self._clock.now()
@@ -446,54 +504,139 @@ class Dispatcher:
             return None
         return opener.external_id
 
-    async def _deliver(self, entry: OutboxEntry) -> _Result:
+    async def _deliver_one(self, entry: OutboxEntry) -> list[tuple[OutboxEntry, _Result]]:
         try:
-            return await self._send(entry)
+            return [(entry, await self._send(entry))]
         except Exception:  # e.g. the database went away: the lease runs out, another takes it
             log.exception("outbox entry %s: the delivery could not be recorded", entry.id)
-            return _Result.UNKNOWN
+            return [(entry, _Result.UNKNOWN)]
         finally:
             if entry.id is not None:
                 self._held.discard(entry.id)
 
     async def _send(self, entry: OutboxEntry) -> _Result:
-        gateway = self._gateways[entry.platform]
-        message = OutgoingMessage.from_json(entry.payload)
-        if message.refers_to and message.reference is None:
-            message = replace(message, reference=await self._reference(entry, message.refers_to))
+        message = await self._message(entry)
         marked = False
-        lost = False
 
-        async def mark() -> None:
-            nonlocal marked, lost
+        async def mark() -> None:  # the start mark, written once, as the gateway calls
+            nonlocal marked
             if marked:
                 return
-            if lost or not await self._start(entry):
-                lost = True
+            if not await self._start(entry):
                 raise ClaimLost(f"outbox entry {entry.id} was taken over by another process")
             marked = True
 
-        external_id: str | None = None
-        error: DeliveryError | None = None
+        outcome = await self._call(entry, message, mark)
+        if outcome is None:
+            return self._lost(entry)
+        return await self._record(entry, message, *outcome)
+
+    async def _deliver_group(
+        self, entries: Sequence[OutboxEntry], sends: asyncio.Semaphore
+    ) -> list[tuple[OutboxEntry, _Result]]:
+        """Paid broadcasts: the group's start marks in one statement, committed before any
+        of its requests, then the requests side by side (the gateway keeps the rate), then
+        the sent ones recorded in one statement; failures each as `_record` does.
+
+        A process that dies in between leaves the whole group `sending`: uncertain, sent
+        again and logged, never lost (the module's note).
+        """
+        results: dict[int, _Result] = {}
+        try:
+            await self._send_group(entries, results, sends)
+        except Exception:  # the database went away: the leases run out, another takes them
+            log.exception(
+                "%d outbox entries: the delivery could not be recorded",
+                len(entries) - len(results),
+            )
+        finally:
+            self._held.difference_update(e.id for e in entries if e.id is not None)
+        return [(e, results.get(e.id or 0, _Result.UNKNOWN)) for e in entries]
+
+    async def _send_group(
+        self, entries: Sequence[OutboxEntry], results: dict[int, _Result], sends: asyncio.Semaphore
+    ) -> None:
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            marked = await uow.outbox.start_calls(
+                [e.id for e in entries if e.id is not None], self.owner, now, now + self.lease
+            )
+            await uow.commit()
+        going: list[OutboxEntry] = []
+        for entry in entries:
+            assert entry.id is not None
+            if entry.id in marked:
+                going.append(entry)
+            else:
+                results[entry.id] = self._lost(entry)
+
+        async def call(entry: OutboxEntry) -> tuple[OutgoingMessage, CallOutcome]:
+            async with sends:
+                message = await self._message(entry)
+                return message, await self._call(entry, message, _marked_already)
+
+        outcomes = await asyncio.gather(*(call(entry) for entry in going))
+        plain: dict[int, str | None] = {}  # sent, nothing else to record
+        for entry, (message, outcome) in zip(going, outcomes, strict=True):
+            assert entry.id is not None and outcome is not None  # marks never lose a claim
+            external_id, error = outcome
+            if error is None and message.native_poll is None:
+                plain[entry.id] = external_id
+            else:
+                results[entry.id] = await self._record(entry, message, external_id, error)
+        if plain:
+            async with self._uow_factory() as uow:
+                first = await uow.outbox.mark_sent_many(plain, self._clock.now())
+                await uow.commit()
+            for entry in going:
+                if entry.id in plain:
+                    results[entry.id] = self._sent(entry, entry.id in first)
+
+    async def _message(self, entry: OutboxEntry) -> OutgoingMessage:
+        message = OutgoingMessage.from_json(entry.payload)
+        if message.refers_to and message.reference is None:
+            message = replace(message, reference=await self._reference(entry, message.refers_to))
+        return message
+
+    async def _call(
+        self, entry: OutboxEntry, message: OutgoingMessage, mark: Callable[[], Awaitable[None]]
+    ) -> CallOutcome:
+        """The gateway's send, with the entry handed over to it (`bot.sending`) and `mark`
+        writing the start mark: the external id or the error, None if the claim was lost."""
+        gateway = self._gateways[entry.platform]
+        lost = False
+
+        async def marking() -> None:
+            nonlocal lost
+            if lost:
+                raise ClaimLost(f"outbox entry {entry.id} was taken over by another process")
+            try:
+                await mark()
+            except ClaimLost:
+                lost = True
+                raise
+
         delivery_id = f"{entry.id}:{entry.key}:{entry.created_at.isoformat()}"
-        token = _sending.set(_Sending(delivery_id, mark, entry.key))
+        token = _sending.set(_Sending(delivery_id, marking, entry.key))
         try:
             if not getattr(gateway, "reports_call_start", False):
-                await mark()
+                await marking()
             external_id = await gateway.send(entry.chat_id, message, direct=entry.direct)
         except DeliveryError as exc:
-            error = exc
+            return None if lost else (None, exc)
         except Exception as exc:
-            if not lost:
-                log.exception("sending outbox entry %s failed unexpectedly", entry.id)
-                error = DeliveryError(f"unexpected {type(exc).__name__}: {exc}")
+            if lost:
+                return None
+            log.exception("sending outbox entry %s failed unexpectedly", entry.id)
+            return None, DeliveryError(f"unexpected {type(exc).__name__}: {exc}")
         finally:
             _sending.reset(token)
-        if lost:
-            self.stats.lost_claims += 1
-            log.info("outbox entry %s was taken over by another process; not sent here", entry.id)
-            return _Result.LOST
-        return await self._record(entry, message, external_id, error)
+        return None if lost else (external_id, None)
+
+    def _lost(self, entry: OutboxEntry) -> _Result:
+        self.stats.lost_claims += 1
+        log.info("outbox entry %s was taken over by another process; not sent here", entry.id)
+        return _Result.LOST
 
     async def _start(self, entry: OutboxEntry) -> bool:
         assert entry.id is not None

@@ -6,7 +6,7 @@ each adapter implements a `Gateway`. The core depends only on these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -154,6 +154,17 @@ class OutboxRepository(Protocol):
 
     async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
         """Records a delivery; False when the entry was already recorded as sent."""
+        ...
+
+    async def start_calls(
+        self, entry_ids: Sequence[int], owner: str, now: datetime, until: datetime
+    ) -> set[int]:
+        """`start_call` for many entries in one statement: those whose mark was written."""
+        ...
+
+    async def mark_sent_many(self, sent: Mapping[int, str | None], now: datetime) -> set[int]:
+        """`mark_sent` for many entries (id: external id) in one statement: those recorded
+        now, leaving out any already recorded as sent."""
         ...
 
     async def settle(

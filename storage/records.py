@@ -3,7 +3,7 @@ timers, button actions, dialog state and the events already handled (`bot.domain
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -101,6 +101,28 @@ class SqlAlchemyOutboxRepository(_Repository):
             _MARK_SENT, {"entry": entry_id, "now": now, "external": external_id}
         )
         return _count(result) == 1
+
+    async def start_calls(
+        self, entry_ids: Sequence[int], owner: str, now: datetime, until: datetime
+    ) -> set[int]:
+        if not entry_ids:
+            return set()
+        values = {"entries": list(entry_ids), "owner": owner, "now": now, "until": until}
+        return set((await self.session.execute(_START_CALLS, values)).scalars())
+
+    async def mark_sent_many(self, sent: Mapping[int, str | None], now: datetime) -> set[int]:
+        if not sent:
+            return set()
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))  # as above
+        # Each entry's own external id: a CASE on the id, built per call (its size varies).
+        external = sa.case(
+            {entry_id: sa.literal(ext, _o.external_id.type) for entry_id, ext in sent.items()},
+            value=_o.id,
+        )
+        statement = _MARK_SENT_MANY.values(external_id=external)
+        values = {"entries": list(sent), "now": now}
+        return set((await self.session.execute(statement, values)).scalars())
 
     async def settle(
         self,
@@ -378,6 +400,33 @@ _MARK_SENT = (
     )
 )
 
+# The same two for a group of paid broadcasts (bot/delivery.py), one statement each; the
+# ids of the rows written come back, so a claim lost or a send recorded elsewhere shows.
+_START_CALLS = (
+    sa.update(tables.outbox)
+    .where(
+        _o.id.in_(sa.bindparam("entries", expanding=True)),
+        _o.claimed_by == sa.bindparam("owner"),
+        _o.status == OutboxStatus.CLAIMED,
+    )
+    .values(
+        status=OutboxStatus.SENDING,
+        started_at=sa.bindparam("now", type_=_o.started_at.type),
+        claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
+    )
+    .returning(_o.id)
+)
+_MARK_SENT_MANY = (
+    sa.update(tables.outbox)
+    .where(_o.id.in_(sa.bindparam("entries", expanding=True)), _o.status != OutboxStatus.SENT)
+    .values(
+        status=OutboxStatus.SENT,
+        sent_at=sa.bindparam("now", type_=_o.sent_at.type),
+        claimed_until=None,
+        chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
+    )
+    .returning(_o.id)
+)
 
 # Statements of every press or reply, built once per dialect (see _START_CALL above).
 _BUILT: dict[tuple[str, str], Any] = {}
