@@ -1,8 +1,9 @@
 """Kill -9 one of two replicas halfway through an announcement: does every member get
-it exactly once? Exits 0 only if every member got exactly one message in every run.
+it exactly once? Exits 0 only if in every run every member got it, and got it twice
+only where the survivor logged the entry as uncertain (the contract, bot/delivery.py).
 
     .venv/bin/python benchmarks/replica_kill.py [--members 5000] [--runs 1] \\
-        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--fast]
+        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--fast] [--paid]
 
 Each run, on a scratch PostgreSQL database of its own (created on that server, dropped
 at the end):
@@ -26,7 +27,10 @@ how many entries were uncertain, 429s) and, per run, how many members got 0, 1 o
 messages. A duplicate can only be an entry the survivor logged as uncertain (the window
 bot/delivery.py documents); the script says which. `--fast` runs the replicas with
 short intervals (1 s checks, 3 s leases) instead of the production ones; the test suite
-runs a small version that way (tests/test_replica_kill.py).
+runs a small version that way (tests/test_replica_kill.py). `--paid` sends the
+announcement as a Telegram paid broadcast (1000 a second, the organisation listed in
+`[telegram] paid_broadcast`): the dispatcher's groups, whose start marks are written a
+group at a time (bot/delivery.py).
 """
 
 # An orchestrating script: it starts processes and reads their logs while it waits (as the
@@ -289,6 +293,7 @@ async def run_once(
     say: Any = print,
     keep_logs: Path | None = None,
     queue_in_process: bool = False,
+    paid: bool = False,
 ) -> Outcome:
     check = FAST["check"] if fast else 5.0
     async with scratch_database(postgres) as database:
@@ -312,7 +317,12 @@ async def run_once(
                 config = folder / "samtal.toml"
                 config.write_text(
                     f'[database]\nurl = "{url}"\n\n[bot]\nlog_level = "INFO"\n\n'
-                    f'[telegram]\nbase_url = "{base_url}"\n',
+                    f'[telegram]\nbase_url = "{base_url}"\n'
+                    + (
+                        f'paid_broadcast = ["{SLUG}"]\npaid_broadcast_min_recipients = 1\n'
+                        if paid
+                        else ""
+                    ),
                     encoding="utf-8",
                 )
                 env = _environment(folder)
@@ -330,7 +340,9 @@ async def run_once(
                     f"{b.name} (pid {b.process.pid}) delivers"
                 )
                 started = time.time()
-                queued = await _announce(database, config, env, in_process=queue_in_process)
+                queued = await _announce(
+                    database, config, env, in_process=queue_in_process, paid=paid
+                )
                 say(f"  {queued} ({time.time() - started:.1f} s)")
 
                 half = int(members * kill_at)
@@ -411,7 +423,7 @@ def _by_lock(replicas: list[Replica]) -> tuple[Replica, Replica]:
 
 
 async def _announce(
-    database: Database, config: Path, env: dict[str, str], *, in_process: bool
+    database: Database, config: Path, env: dict[str, str], *, in_process: bool, paid: bool
 ) -> str:
     """Queues the announcement with `samtal announce` (or its code, in this process)."""
     if in_process:
@@ -423,9 +435,10 @@ async def _announce(
             org=SLUG, text=TEXT, audience=None, interest=None, yes=True, no_wait=True
         )
         lines: list[str] = []
-        status = await announce_cli.run(
-            database, SystemClock(), Settings(), args, write=lines.append
+        settings = Settings(
+            paid_broadcast_orgs=(SLUG,) if paid else (), paid_broadcast_min_recipients=1
         )
+        status = await announce_cli.run(database, SystemClock(), settings, args, write=lines.append)
         output = "\n".join(lines)
     else:
         command = ["announce", "--config", str(config), "--org", SLUG, "--text", TEXT]
@@ -508,7 +521,15 @@ def report(number: int, outcome: Outcome) -> bool:
             f"p50 {spans['p50_ms']:.1f} ms, p99 {spans['p99_ms']:.1f} ms, "
             f"max {spans['max_ms']:.1f} ms"
         )
-    ok = outcome.exactly_once and outcome.failed_entries == 0
+    # The contract (bot/delivery.py): nobody missed, and a duplicate only from an entry
+    # logged as uncertain. A paid broadcast's group is marked before its requests, so a
+    # kill there usually leaves a few such duplicates.
+    ok = (
+        outcome.missing == 0
+        and len(outcome.per_chat) == outcome.members
+        and outcome.failed_entries == 0
+        and outcome.duplicates_explained()
+    )
     if outcome.duplicated:
         explained = outcome.duplicates_explained()
         print(
@@ -519,7 +540,14 @@ def report(number: int, outcome: Outcome) -> bool:
                 else "NOT all explained by uncertain entries"
             )
         )
-    print(f"  result: {'every member got it exactly once' if ok else 'FAILED'}")
+    verdict = (
+        "FAILED"
+        if not ok
+        else "every member got it exactly once"
+        if outcome.exactly_once
+        else "every member got it, twice only from an uncertain entry"
+    )
+    print(f"  result: {verdict}")
     return ok
 
 
@@ -528,10 +556,12 @@ async def main_async(args: argparse.Namespace) -> int:
     for number in range(1, args.runs + 1):
         print(f"run {number} of {args.runs}:", flush=True)
         logs = args.logs / f"run{number}" if args.logs else None
-        outcome = await run_once(args.postgres, args.members, fast=args.fast, keep_logs=logs)
+        outcome = await run_once(
+            args.postgres, args.members, fast=args.fast, keep_logs=logs, paid=args.paid
+        )
         results.append(report(number, outcome))
         print(flush=True)
-    print(f"{sum(results)} of {len(results)} runs: every member exactly once")
+    print(f"{sum(results)} of {len(results)} runs kept the contract")
     return 0 if all(results) else 1
 
 
@@ -552,6 +582,7 @@ def main() -> int:
         help="a PostgreSQL server to create the scratch database on",
     )
     parser.add_argument("--fast", action="store_true", help="short replica intervals")
+    parser.add_argument("--paid", action="store_true", help="as a paid broadcast (1000/s)")
     parser.add_argument("--logs", type=Path, help="keep the replicas' logs in this folder")
     args = parser.parse_args()
     if args.command == "double":

@@ -28,6 +28,17 @@ on one PostgreSQL:
    good and carries a `Pointer` (it was asked in a group) queues that pointer
    for the group in the same transaction.
 
+**Paid broadcasts** (a payload with `paid_broadcast`: Telegram's 1000 a second) go in
+groups (`_deliver_group`), since two transactions a message cost more CPU than the
+message's request: claimed up to `BULK_CLAIM` at a time, a group of up to `GROUP`
+entries (one per chat) gets its start marks in one statement, committed before any of
+its requests; the requests then go side by side, up to the platform's concurrency,
+through the gateway and its rate limiter as any send; the sent ones are recorded as
+their answers come, `RECORD_EVERY` to a statement, and each failure or deferral as
+above. The steps and the contract
+are the same; only the start mark comes earlier, for the whole group, so a group's
+entries are uncertain from that mark until their results (see below).
+
 A process that stops (crash, kill -9, lost host) leaves its claims behind.
 Every process checks every few seconds (and at start) for claims whose lease
 ran out; a live process renews its own, so its work is never taken from it:
@@ -51,7 +62,10 @@ if the platform had processed the request by then. For Telegram that span
 starts at the end of the rate limiter's wait, just before the HTTP request, and ends
 at the commit that follows the reply (on PostgreSQL committed without waiting
 for the disk: visible to every process at once); it holds at most the
-platform's concurrency (`DeliveryOptions.concurrency`) entries at once.
+platform's concurrency (`DeliveryOptions.concurrency`) entries at once; for paid
+broadcasts, the `GROUPS` groups in flight (up to `GROUP` entries each, marked before
+their requests went out: a crash then leaves them uncertain, those not yet sent
+included, and they are sent again, logged).
 Claimed entries waiting their turn are never uncertain, nor is a deferred send
 (nothing was sent). The duplicates to expect from one crash are about the
 send rate times the time from the platform's processing to the recorded
@@ -99,10 +113,11 @@ LEASE = timedelta(seconds=20)  # a claim's life without renewal; renewed every f
 DEFERRAL_SECONDS = 1.0  # when a deferral names no time
 MIN_CLAIM = 10  # entries claimed at once, at least (twice the concurrency when that is more)
 # Paid broadcasts (Telegram's 1000 a second) go in groups: one statement writes a group's
-# start marks and one its results, instead of two transactions a message.
-GROUP = 64  # entries marked, sent side by side and recorded together
+# start marks and a few its results, instead of two transactions a message.
+GROUP = 64  # entries marked together, then sent side by side
 GROUPS = 2  # groups in flight: one's requests go out while another's writes are made
 BULK_CLAIM = 256  # entries claimed at once while paid broadcasts are being claimed
+RECORD_EVERY = 16  # a group's sent entries recorded together, as their answers come
 
 
 @dataclass(frozen=True)
@@ -535,11 +550,11 @@ class Dispatcher:
         self, entries: Sequence[OutboxEntry], sends: asyncio.Semaphore
     ) -> list[tuple[OutboxEntry, _Result]]:
         """Paid broadcasts: the group's start marks in one statement, committed before any
-        of its requests, then the requests side by side (the gateway keeps the rate), then
-        the sent ones recorded in one statement; failures each as `_record` does.
+        of its requests, then the requests side by side (the gateway keeps the rate), the
+        sent ones recorded `RECORD_EVERY` to a statement; failures each as `_record` does.
 
-        A process that dies in between leaves the whole group `sending`: uncertain, sent
-        again and logged, never lost (the module's note).
+        A process that dies in between leaves the group's unrecorded entries `sending`:
+        uncertain, sent again and logged, never lost (the module's note).
         """
         results: dict[int, _Result] = {}
         try:
@@ -570,27 +585,45 @@ class Dispatcher:
             else:
                 results[entry.id] = self._lost(entry)
 
-        async def call(entry: OutboxEntry) -> tuple[OutgoingMessage, CallOutcome]:
+        async def call(entry: OutboxEntry) -> tuple[OutboxEntry, OutgoingMessage, CallOutcome]:
             async with sends:
                 message = await self._message(entry)
-                return message, await self._call(entry, message, _marked_already)
+                return entry, message, await self._call(entry, message, _marked_already)
 
-        outcomes = await asyncio.gather(*(call(entry) for entry in going))
-        plain: dict[int, str | None] = {}  # sent, nothing else to record
-        for entry, (message, outcome) in zip(going, outcomes, strict=True):
+        # Results are recorded as the requests come back, `RECORD_EVERY` sent ones to a
+        # statement, not at the group's end: an entry sent but not yet recorded is what a
+        # crash would send twice, and the group's slowest request would hold up the rest.
+        sent: dict[int, OutboxEntry] = {}
+        external: dict[int, str | None] = {}
+
+        async def record_sent() -> None:
+            group = dict(external)
+            external.clear()
+            try:
+                async with self._uow_factory() as uow:
+                    first = await uow.outbox.mark_sent_many(group, self._clock.now())
+                    await uow.commit()
+            except Exception:  # left `sending`: uncertain once their lease runs out
+                log.exception("%d sent outbox entries could not be recorded", len(group))
+                return
+            for entry_id in group:
+                results[entry_id] = self._sent(sent[entry_id], entry_id in first)
+
+        for finished in asyncio.as_completed([call(entry) for entry in going]):
+            entry, message, outcome = await finished
             assert entry.id is not None and outcome is not None  # marks never lose a claim
             external_id, error = outcome
             if error is None and message.native_poll is None:
-                plain[entry.id] = external_id
-            else:
+                sent[entry.id], external[entry.id] = entry, external_id
+                if len(external) >= RECORD_EVERY:
+                    await record_sent()
+                continue
+            try:
                 results[entry.id] = await self._record(entry, message, external_id, error)
-        if plain:
-            async with self._uow_factory() as uow:
-                first = await uow.outbox.mark_sent_many(plain, self._clock.now())
-                await uow.commit()
-            for entry in going:
-                if entry.id in plain:
-                    results[entry.id] = self._sent(entry, entry.id in first)
+            except Exception:
+                log.exception("outbox entry %s: the delivery could not be recorded", entry.id)
+        if external:
+            await record_sent()
 
     async def _message(self, entry: OutboxEntry) -> OutgoingMessage:
         message = OutgoingMessage.from_json(entry.payload)

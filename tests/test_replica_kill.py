@@ -15,8 +15,14 @@ import pytest
 from benchmarks.replica_kill import run_once
 
 
+@pytest.mark.parametrize(
+    ("members", "paid"),
+    # A paid broadcast in groups (bot/delivery.py): more members than one claim of it.
+    [(100, False), (600, True)],
+    ids=["at-30-a-second", "paid-broadcast"],
+)
 async def test_every_member_gets_it_when_a_replica_is_killed_halfway(
-    postgres_scratch_url: str | None,
+    postgres_scratch_url: str | None, members: int, paid: bool
 ) -> None:
     if postgres_scratch_url is None:
         pytest.skip(
@@ -25,7 +31,12 @@ async def test_every_member_gets_it_when_a_replica_is_killed_halfway(
         )
     lines: list[str] = []
     outcome = await run_once(
-        postgres_scratch_url, 100, fast=True, say=lines.append, queue_in_process=True
+        postgres_scratch_url,
+        members,
+        fast=True,
+        say=lines.append,
+        queue_in_process=True,
+        paid=paid,
     )
     assert outcome.sent_before_kill < outcome.members  # A died halfway, B finished
     assert outcome.missing == 0 and len(outcome.per_chat) == outcome.members
