@@ -21,6 +21,7 @@ from bot.domain.delivery import (
     Timer,
 )
 from storage import tables
+from storage.read_cache import CacheView, copy_of
 from storage.repositories import _count, _Repository
 
 
@@ -287,13 +288,39 @@ class SqlAlchemyTimerRepository(_Repository):
 
 
 class SqlAlchemyButtonRepository(_Repository):
+    """Button actions, written once and never changed: a press reads them from the read
+    cache when it can (storage/read_cache.py). What deletes or changes them (this purge,
+    an erasure, a merge) bumps the cache's generation, so a gone button stays gone."""
+
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
     async def add(self, action: ButtonAction) -> None:
         self.session.add(action)
+        self._cache.added_buttons.append(action)  # cached once committed
 
     async def get(self, token: str) -> ButtonAction | None:
-        return await self._get(ButtonAction, token)
+        """The action; from the cache, a copy of its own that is part of no session (a
+        press only reads it)."""
+        loaded = self._loaded(ButtonAction, token)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            values = view.cache.button(token)
+            if values is not None:
+                action: ButtonAction = copy_of(ButtonAction, values)
+                return action
+        found = await self.session.get(ButtonAction, token)
+        if found is not None and view.usable:
+            assert view.cache is not None
+            view.cache.put_button(found)  # never a miss: another process may add it next
+        return found
 
     async def purge(self, before: datetime) -> int:
+        self._cache.wrote()
         c = tables.button_actions.c
         result = await self.session.execute(
             sa.delete(tables.button_actions).where(c.created_at < before)

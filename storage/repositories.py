@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import (
@@ -22,6 +23,7 @@ from bot.domain.people import (
     Status,
 )
 from storage import tables
+from storage.read_cache import CacheView, Values, copy_of
 from storage.search_keys import fold
 
 _MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
@@ -30,14 +32,20 @@ _T = TypeVar("_T")
 
 
 @functools.cache
-def _sender_query() -> sa.Select[Identity, Person, bool]:
-    """An identity (:platform, :external_id), its person, and whether they have consented."""
-    i, p, k = tables.identities.c, tables.people.c, tables.consents.c
+def _sender_query() -> sa.Select[Any]:
+    """An identity (:platform, :external_id), its person, whether they have consented, the
+    read cache's generation (storage/read_cache.py) and the person's affiliations, oldest
+    first (one row each, or one row with none): all a press needs to know of its sender."""
+    i, p, k, a = tables.identities.c, tables.people.c, tables.consents.c, tables.affiliations.c
     consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
+    g = tables.cache_generation.c
+    generation = sa.select(g.generation).where(g.id == 1).scalar_subquery()
     return (
-        sa.select(Identity, Person, consented.label("consented"))
+        sa.select(Identity, Person, consented.label("consented"), generation, Affiliation)
         .join_from(Identity, Person, i.person_id == p.id)
+        .outerjoin(Affiliation, a.person_id == p.id)
         .where(i.platform == sa.bindparam("platform"), i.external_id == sa.bindparam("external_id"))
+        .order_by(a.since, a.id)
     )
 
 
@@ -77,6 +85,17 @@ class _Repository:
     async def _get(self, cls: type[_T], ident: Any) -> _T | None:
         loaded = self._loaded(cls, ident)
         return loaded if loaded is not None else await self.session.get(cls, ident)
+
+    def _attach(self, cls: type[_T], values: Values) -> _T | None:
+        """A copy of a cached row, made part of this session as if it had been loaded: a
+        change to it is written at the next flush, as with any loaded object. None when the
+        session holds a stale copy already (e.g. after a rollback): then read it instead."""
+        obj: _T = copy_of(cls, values)
+        if self.session.identity_key(instance=obj) in self.session.identity_map:
+            return None
+        make_transient_to_detached(obj)
+        self.session.add(obj)
+        return obj
 
     async def _add(self, obj: _T) -> _T:
         self.session.add(obj)
@@ -125,10 +144,48 @@ class _EntityRepository(_Repository, Generic[_T]):
 
 
 class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
+    """Organisations and channels; by id, slug, lineage and chat they come from the read
+    cache when the unit of work read its generation (storage/read_cache.py)."""
+
     entity = Organisation
 
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
+    async def get(self, org_id: int) -> Organisation | None:
+        loaded = self._loaded(Organisation, org_id)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            values = view.cache.orgs.get(org_id)
+            if values is not None:
+                attached = self._attach(Organisation, values)
+                if attached is not None:
+                    return attached
+        org = await self.session.get(Organisation, org_id)
+        if org is not None:
+            self._keep(org)
+        return org
+
+    def _keep(self, org: Organisation) -> None:
+        if self._cache.usable:
+            assert self._cache.cache is not None
+            self._cache.cache.put_org(org)
+
     async def by_slug(self, slug: str) -> Organisation | None:
-        return await self._first(sa.select(Organisation).filter_by(slug=slug))
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            org_id = view.cache.slugs.get(slug)
+            if org_id is not None:
+                return await self.get(org_id)
+        org = await self._first(sa.select(Organisation).filter_by(slug=slug))
+        if org is not None:
+            self._keep(org)
+        return org
 
     async def list_all(self) -> Sequence[Organisation]:
         query = sa.select(Organisation).order_by(tables.organisations.c.id)
@@ -137,10 +194,14 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
     async def lineage(self, org_id: int) -> Sequence[Organisation]:
         # Walks up through what this transaction has loaded already, then asks the
         # database for the rest of the chain in one query.
+        # The read cache stands in for the transaction where it may.
         chain: list[Organisation] = []
         current: int | None = org_id
+        cached = self._cache.cache.orgs if self._cache.usable and self._cache.cache else {}
         while current is not None and len(chain) < _MAX_DEPTH:
             loaded = self._loaded(Organisation, current)
+            if loaded is None and current in cached:
+                loaded = self._attach(Organisation, cached[current])
             if loaded is None:
                 chain.extend(await self._ancestors(current, _MAX_DEPTH - len(chain)))
                 break
@@ -151,7 +212,10 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
     async def _ancestors(self, org_id: int, limit: int) -> Sequence[Organisation]:
         """The organisation and those above it, nearest first, at most `limit` of them."""
         found = await self.session.scalars(_ancestors_query(), {"org_id": org_id, "limit": limit})
-        return [org for org in found if isinstance(org, Organisation)]
+        chain = [org for org in found if isinstance(org, Organisation)]
+        for org in chain:
+            self._keep(org)
+        return chain
 
     async def subtree(self, org_id: int) -> Sequence[Organisation]:
         """The organisation and everything below it, breadth first (children by id)."""
@@ -179,7 +243,25 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         return ordered
 
     async def channel(self, platform: str, chat_id: str) -> Channel | None:
-        return await self._get(Channel, (platform, chat_id))
+        key = (platform, chat_id)
+        loaded = self._loaded(Channel, key)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            if key in view.cache.channels:
+                values = view.cache.channels[key]
+                if values is None:
+                    return None  # a chat bound to no organisation (binding one bumps the counter)
+                attached = self._attach(Channel, values)
+                if attached is not None:
+                    return attached
+        channel = await self.session.get(Channel, key)
+        if view.usable:
+            assert view.cache is not None
+            view.cache.put_channel(key, channel)
+        return channel
 
     async def bind_channel(self, channel: Channel) -> None:
         await self.session.merge(channel)
@@ -197,10 +279,12 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
 class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
     entity = Person
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
         super().__init__(session)
+        self._cache = cache or CacheView(None)
         # A press asks for the person's affiliations several times (home organisation,
-        # language, scope): once per transaction is enough. Every write here forgets them.
+        # language, scope): once per transaction is enough (the sender look-up brings
+        # them). Every write here forgets them.
         self._affiliations: dict[int, Sequence[Affiliation]] = {}
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
@@ -215,14 +299,18 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return await self._first(query)
 
     async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
-        found = (
+        rows = (
             await self.session.execute(
                 _sender_query(), {"platform": platform, "external_id": external_id}
             )
-        ).first()
-        if found is None:
+        ).all()
+        if not rows:
+            self._cache.seen(None)  # the sender is new: this press goes without the cache
             return None
-        identity, person, consented = found
+        identity, person, consented, generation, _ = rows[0]
+        self._cache.seen(generation)
+        assert person.id is not None
+        self._affiliations[person.id] = tuple(row[4] for row in rows if row[4] is not None)
         return identity, person, bool(consented)
 
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
@@ -372,6 +460,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return found
 
     async def erase(self, person_id: int, *, forget: bool = True) -> None:
+        self._cache.wrote()  # their button actions go with them (and a merge moves them)
         await self.session.flush()
         from storage import erasure
         from storage.mapping import CAPABILITY_STORAGE
@@ -465,6 +554,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
         self._affiliations.clear()
+        self._cache.wrote()  # the dropped person's button actions become the kept one's
         keep, drop = await self.get(keep_id), await self.get(drop_id)
         assert keep is not None and drop is not None
         if drop.status is Status.MEMBER:
