@@ -35,18 +35,35 @@ _T = TypeVar("_T")
 def _sender_query() -> sa.Select[Any]:
     """An identity (:platform, :external_id), its person, whether they have consented, the
     read cache's generation (storage/read_cache.py) and the person's affiliations, oldest
-    first (one row each, or one row with none): all a press needs to know of its sender."""
+    first (one row each, or one row with none): all a press needs to know of its sender.
+
+    Core columns, not ORM entities: building an ORM query's state at every execution cost
+    more than the statement itself (issue 21's profile). The columns are in the order of
+    `_SENDER_PARTS`."""
     i, p, k, a = tables.identities.c, tables.people.c, tables.consents.c, tables.affiliations.c
     consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
     g = tables.cache_generation.c
     generation = sa.select(g.generation).where(g.id == 1).scalar_subquery()
     return (
-        sa.select(Identity, Person, consented.label("consented"), generation, Affiliation)
-        .join_from(Identity, Person, i.person_id == p.id)
-        .outerjoin(Affiliation, a.person_id == p.id)
+        sa.select(*i, *p, consented, generation, *a)
+        .join_from(tables.identities, tables.people, i.person_id == p.id)
+        .outerjoin(tables.affiliations, a.person_id == p.id)
         .where(i.platform == sa.bindparam("platform"), i.external_id == sa.bindparam("external_id"))
         .order_by(a.since, a.id)
     )
+
+
+def _columns(table: sa.Table) -> tuple[str, ...]:
+    return tuple(column.key for column in table.columns)
+
+
+# Where each part of a `_sender_query` row is: identity, person, consented, generation, affiliation.
+_IDENTITY_COLUMNS = _columns(tables.identities)
+_PERSON_COLUMNS = _columns(tables.people)
+_AFFILIATION_COLUMNS = _columns(tables.affiliations)
+_P = len(_IDENTITY_COLUMNS)
+_K = _P + len(_PERSON_COLUMNS)
+_A = _K + 2
 
 
 @functools.cache
@@ -70,6 +87,18 @@ def _ancestors_query() -> sa.Select[Any]:
     return sa.select(Organisation).join(up, o.c.id == up.c.id).order_by(up.c.depth)
 
 
+def _identity_key(cls: type[Any], ident: Any) -> Any:
+    """The session's key for an object of `cls` with this primary key (a value or a tuple),
+    without `Session.identity_key`'s general checks (a third of a cache hit's cost)."""
+    mapper = _MAPPERS.get(cls)
+    if mapper is None:
+        mapper = _MAPPERS[cls] = sa.inspect(cls)
+    return mapper.identity_key_from_primary_key(ident if isinstance(ident, tuple) else (ident,))
+
+
+_MAPPERS: dict[type[Any], Any] = {}
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -77,7 +106,7 @@ class _Repository:
     def _loaded(self, cls: type[_T], ident: Any) -> _T | None:
         """The object if this session holds it, fresh: no SQL, and no trip through the
         async layer (a hit in `AsyncSession.get` still costs one)."""
-        found = self.session.identity_map.get(self.session.identity_key(cls, ident))
+        found = self.session.identity_map.get(_identity_key(cls, ident))
         if not isinstance(found, cls) or sa.inspect(found).expired_attributes:
             return None
         return found
@@ -86,15 +115,27 @@ class _Repository:
         loaded = self._loaded(cls, ident)
         return loaded if loaded is not None else await self.session.get(cls, ident)
 
-    def _attach(self, cls: type[_T], values: Values) -> _T | None:
-        """A copy of a cached row, made part of this session as if it had been loaded: a
-        change to it is written at the next flush, as with any loaded object. None when the
-        session holds a stale copy already (e.g. after a rollback): then read it instead."""
-        obj: _T = copy_of(cls, values)
-        if self.session.identity_key(instance=obj) in self.session.identity_map:
+    def _adopt(self, cls: type[_T], values: Values) -> _T | None:
+        """The session's object for a row (with an integer `id`) read with Core: the one it
+        holds, or the row made into one as if loaded; None when it holds a stale copy."""
+        key = _identity_key(cls, values["id"])
+        held = self.session.identity_map.get(key)
+        if held is None:
+            return self._attach(cls, values, key)
+        if isinstance(held, cls) and not sa.inspect(held).expired_attributes:
+            return held
+        return None
+
+    def _attach(self, cls: type[_T], values: Values, key: Any) -> _T | None:
+        """A copy of a cached row (identity `key`), made part of this session as if it had
+        been loaded: a change to it is written at the next flush, as with any loaded object.
+        None when the session holds a stale copy already (e.g. after a rollback): then read
+        it instead."""
+        if key in self.session.identity_map:
             return None
+        obj: _T = copy_of(cls, values)
         make_transient_to_detached(obj)
-        self.session.add(obj)
+        self.session.sync_session.add(obj)
         return obj
 
     async def _add(self, obj: _T) -> _T:
@@ -162,7 +203,7 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
             assert view.cache is not None
             values = view.cache.orgs.get(org_id)
             if values is not None:
-                attached = self._attach(Organisation, values)
+                attached = self._attach(Organisation, values, _identity_key(Organisation, org_id))
                 if attached is not None:
                     return attached
         org = await self.session.get(Organisation, org_id)
@@ -201,7 +242,9 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         while current is not None and len(chain) < _MAX_DEPTH:
             loaded = self._loaded(Organisation, current)
             if loaded is None and current in cached:
-                loaded = self._attach(Organisation, cached[current])
+                loaded = self._attach(
+                    Organisation, cached[current], _identity_key(Organisation, current)
+                )
             if loaded is None:
                 chain.extend(await self._ancestors(current, _MAX_DEPTH - len(chain)))
                 break
@@ -254,7 +297,7 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
                 values = view.cache.channels[key]
                 if values is None:
                     return None  # a chat bound to no organisation (binding one bumps the counter)
-                attached = self._attach(Channel, values)
+                attached = self._attach(Channel, values, _identity_key(Channel, key))
                 if attached is not None:
                     return attached
         channel = await self.session.get(Channel, key)
@@ -299,19 +342,47 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return await self._first(query)
 
     async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
+        connection = await self.session.connection()
         rows = (
-            await self.session.execute(
+            await connection.execute(
                 _sender_query(), {"platform": platform, "external_id": external_id}
             )
         ).all()
         if not rows:
             self._cache.seen(None)  # the sender is new: this press goes without the cache
             return None
-        identity, person, consented, generation, _ = rows[0]
-        self._cache.seen(generation)
-        assert person.id is not None
-        self._affiliations[person.id] = tuple(row[4] for row in rows if row[4] is not None)
-        return identity, person, bool(consented)
+        row = rows[0]
+        identity = self._adopt(Identity, dict(zip(_IDENTITY_COLUMNS, row[:_P], strict=True)))
+        person = self._adopt(Person, dict(zip(_PERSON_COLUMNS, row[_P:_K], strict=True)))
+        if identity is None or person is None:  # the session holds stale copies: load them
+            found = await self._sender_entities(platform, external_id)
+            if found is None:
+                return None
+            identity, person = found
+        self._cache.seen(row[_K + 1])
+        affiliations = []
+        for row in rows:
+            if row[_A] is not None:
+                values = dict(zip(_AFFILIATION_COLUMNS, row[_A:], strict=True))
+                affiliation = self._adopt(Affiliation, values)
+                if affiliation is None:
+                    break  # stale copies again: `affiliations_of` will read them
+                affiliations.append(affiliation)
+        else:
+            assert person.id is not None
+            self._affiliations[person.id] = tuple(affiliations)
+        return identity, person, bool(row[_K])
+
+    async def _sender_entities(
+        self, platform: str, external_id: str
+    ) -> tuple[Identity, Person] | None:
+        query = sa.select(Identity, Person).join_from(
+            Identity, Person, tables.identities.c.person_id == tables.people.c.id
+        )
+        query = query.filter_by(platform=platform, external_id=external_id)
+        found = await self.session.execute(query, execution_options={"populate_existing": True})
+        first = found.first()
+        return None if first is None else (first[0], first[1])
 
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
         c = tables.identities.c
