@@ -354,13 +354,16 @@ class SqlAlchemyEventRepository(_Repository):
     async def first_time(self, event: ProcessedEvent) -> bool:
         # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
         # racing the first waits here for its transaction, then finds the mark.
+        # On the session's connection: nothing for the ORM to do here, and its execution
+        # path cost more CPU than the statement (issue 21's profile).
         statement = _built(self.session, "events.first_time", _first_time)
         values = {
             "platform": event.platform,
             "event_id": event.event_id,
             "processed_at": event.processed_at,
         }
-        return (await self.session.execute(statement, values)).first() is not None
+        connection = await self.session.connection()
+        return (await connection.execute(statement, values)).first() is not None
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
