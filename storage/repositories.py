@@ -38,14 +38,16 @@ def _sender_query() -> sa.Select[Any]:
     first (one row each, or one row with none): all a press needs to know of its sender.
 
     Core columns, not ORM entities: building an ORM query's state at every execution cost
-    more than the statement itself (issue 21's profile). The columns are in the order of
-    `_SENDER_PARTS`."""
+    more than the statement itself (issue 21's profile). Where each part of a row is:
+    `_P`, `_K` and `_A` below."""
     i, p, k, a = tables.identities.c, tables.people.c, tables.consents.c, tables.affiliations.c
     consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
     g = tables.cache_generation.c
     generation = sa.select(g.generation).where(g.id == 1).scalar_subquery()
+    other = tables.identities.alias("other")
+    more_accounts = sa.exists().where(other.c.person_id == p.id, other.c.id != i.id)
     return (
-        sa.select(*i, *p, consented, generation, *a)
+        sa.select(*i, *p, consented, generation, more_accounts, *a)
         .join_from(tables.identities, tables.people, i.person_id == p.id)
         .outerjoin(tables.affiliations, a.person_id == p.id)
         .where(i.platform == sa.bindparam("platform"), i.external_id == sa.bindparam("external_id"))
@@ -57,13 +59,14 @@ def _columns(table: sa.Table) -> tuple[str, ...]:
     return tuple(column.key for column in table.columns)
 
 
-# Where each part of a `_sender_query` row is: identity, person, consented, generation, affiliation.
+# Where each part of a `_sender_query` row is: identity, person (from _P), consented (_K),
+# generation, whether they have other accounts, an affiliation (from _A).
 _IDENTITY_COLUMNS = _columns(tables.identities)
 _PERSON_COLUMNS = _columns(tables.people)
 _AFFILIATION_COLUMNS = _columns(tables.affiliations)
 _P = len(_IDENTITY_COLUMNS)
 _K = _P + len(_PERSON_COLUMNS)
-_A = _K + 2
+_A = _K + 3
 
 
 @functools.cache
@@ -329,12 +332,16 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         # language, scope): once per transaction is enough (the sender look-up brings
         # them). Every write here forgets them.
         self._affiliations: dict[int, Sequence[Affiliation]] = {}
+        # A sender's accounts, when the sender look-up found they have no other (a private
+        # answer asks for them); forgotten by every write of accounts here.
+        self._identities: dict[int, Sequence[Identity]] = {}
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         identity = await self.identity(platform, external_id)
         return await self.get(identity.person_id) if identity else None
 
     async def add_identity(self, identity: Identity) -> Identity:
+        self._identities.clear()
         return await self._add(identity)
 
     async def identity(self, platform: str, external_id: str) -> Identity | None:
@@ -360,6 +367,9 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
                 return None
             identity, person = found
         self._cache.seen(row[_K + 1])
+        assert person.id is not None
+        if not row[_K + 2]:
+            self._identities[person.id] = (identity,)
         affiliations = []
         for row in rows:
             if row[_A] is not None:
@@ -369,7 +379,6 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
                     break  # stale copies again: `affiliations_of` will read them
                 affiliations.append(affiliation)
         else:
-            assert person.id is not None
             self._affiliations[person.id] = tuple(affiliations)
         return identity, person, bool(row[_K])
 
@@ -385,6 +394,9 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return None if first is None else (first[0], first[1])
 
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
+        known = self._identities.get(person_id)
+        if known is not None:
+            return known
         c = tables.identities.c
         query = (
             sa.select(Identity)
@@ -625,6 +637,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
         self._affiliations.clear()
+        self._identities.clear()
         self._cache.wrote()  # the dropped person's button actions become the kept one's
         keep, drop = await self.get(keep_id), await self.get(drop_id)
         assert keep is not None and drop is not None
@@ -653,6 +666,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
     def _forget_loaded(self, person_id: int) -> None:
         """Detaches loaded objects that the bulk statements made stale."""
         self._affiliations.clear()
+        self._identities.clear()
         for obj in list(self.session.identity_map.values()):
             if getattr(obj, "person_id", None) == person_id or (
                 isinstance(obj, Person) and obj.id == person_id

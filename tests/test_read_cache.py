@@ -19,9 +19,10 @@ from bot.clock import VirtualClock
 from bot.context import Context, Effects
 from bot.core import Samtal
 from bot.demo.seed import seed_demo
+from bot.domain.channels import EMAIL
 from bot.domain.delivery import ButtonAction
 from bot.domain.organisations import Channel
-from bot.domain.people import Affiliation
+from bot.domain.people import Affiliation, Identity
 from bot.events import ButtonPressed, Chat, Sender
 from bot.i18n import Translator
 from bot.registry import Access
@@ -262,3 +263,26 @@ async def test_a_unit_of_work_that_writes_a_channel_stops_using_the_cache(world:
     async with world.database.unit_of_work() as uow:
         await uow.people.sender(PLATFORM, "501")
         assert await uow.orgs.channel(PLATFORM, "-100888") is None
+
+
+async def test_a_senders_accounts_come_with_the_sender_only_when_they_have_one(
+    world: World,
+) -> None:
+    """A private answer to the sender needs their accounts: one account comes with the
+    sender look-up; a second, added before or during the unit of work, is read."""
+    await world.button("t1")
+    await world.press("t1")
+    async with world.database.unit_of_work() as uow:
+        found = await uow.people.sender(PLATFORM, "501")
+        assert found is not None
+        identity, person, _ = found
+        assert person.id is not None
+        assert list(await uow.people.identities_of(person.id)) == [identity]
+        email = Identity(person.id, EMAIL, "medlem@example.org", created_at=world.clock.now())
+        await uow.people.add_identity(email)
+        assert {i.platform for i in await uow.people.identities_of(person.id)} == {PLATFORM, EMAIL}
+        await uow.commit()
+    async with world.database.unit_of_work() as uow:
+        found = await uow.people.sender(PLATFORM, "501")
+        assert found is not None
+        assert len(await uow.people.identities_of(person.id)) == 2
