@@ -103,13 +103,22 @@ class CacheView:
     """One unit of work's use of the cache: which generation it read, and whether it may
     still use the cache (not once it has written a cached kind of row itself)."""
 
-    __slots__ = ("added_buttons", "cache", "generation", "off")
+    __slots__ = ("added_buttons", "cache", "generation", "off", "sender")
 
     def __init__(self, cache: ReadCache | None) -> None:
         self.cache = cache
         self.generation: int | None = None
         self.off = cache is None
         self.added_buttons: list[ButtonAction] = []
+        # The sender as read with the event's mark, for `people.sender` (storage/records.py).
+        self.sender: tuple[tuple[str, str], Any] | None = None
+
+    def take_sender(self, key: tuple[str, str]) -> Any:
+        """The sender read with the event's mark, if it is this one (once)."""
+        found, self.sender = self.sender, None
+        if found is None or found[0] != key:
+            return None
+        return found[1]
 
     @property
     def usable(self) -> bool:

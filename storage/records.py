@@ -22,7 +22,7 @@ from bot.domain.delivery import (
 )
 from storage import tables
 from storage.read_cache import CacheView, copy_of
-from storage.repositories import _count, _Repository
+from storage.repositories import _count, _Repository, found_in_document, sender_document
 
 
 class SqlAlchemyOutboxRepository(_Repository):
@@ -351,19 +351,35 @@ class SqlAlchemyDialogRepository(_Repository):
 
 
 class SqlAlchemyEventRepository(_Repository):
-    async def first_time(self, event: ProcessedEvent) -> bool:
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
+    async def first_time(
+        self, event: ProcessedEvent, sender: tuple[str, str] | None = None
+    ) -> bool:
         # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
         # racing the first waits here for its transaction, then finds the mark.
         # On the session's connection: nothing for the ORM to do here, and its execution
         # path cost more CPU than the statement (issue 21's profile).
-        statement = _built(self.session, "events.first_time", _first_time)
-        values = {
+        values: dict[str, Any] = {
             "platform": event.platform,
             "event_id": event.event_id,
             "processed_at": event.processed_at,
         }
         connection = await self.session.connection()
-        return (await connection.execute(statement, values)).first() is not None
+        if sender is None:
+            statement = _built(self.session, "events.first_time", _first_time)
+            return (await connection.execute(statement, values)).first() is not None
+        # The sender's look-up rides along in the RETURNING (issue 21: a statement less
+        # a press); `people.sender` takes it from there.
+        statement = _built(self.session, "events.first_time_sender", _first_time_sender)
+        values["sender_platform"], values["sender_id"] = sender
+        row = (await connection.execute(statement, values)).first()
+        if row is None:
+            return False
+        self._cache.sender = (sender, found_in_document(row.sender))
+        return True
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
@@ -436,6 +452,15 @@ def _first_time(dialect: Any) -> Any:
         dialect.insert(tables.processed_events)
         .on_conflict_do_nothing(index_elements=["platform", "event_id"])
         .returning(tables.processed_events.c.platform)
+    )
+
+
+def _first_time_sender(dialect: Any) -> Any:
+    """The event's mark, returning the sender (`sender_document`) when it is new."""
+    return (
+        dialect.insert(tables.processed_events)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(sender_document("postgresql" if dialect is postgresql else "sqlite"))
     )
 
 

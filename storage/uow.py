@@ -56,7 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.timers = SqlAlchemyTimerRepository(self.session)
         self.buttons = SqlAlchemyButtonRepository(self.session, self._cache)
         self.dialogs = SqlAlchemyDialogRepository(self.session)
-        self.events = SqlAlchemyEventRepository(self.session)
+        self.events = SqlAlchemyEventRepository(self.session, self._cache)
         self.meetings = SqlAlchemyMeetingRepository(self.session)
         self.circles = SqlAlchemyCircleRepository(self.session)
         self.polls = SqlAlchemyPollRepository(self.session)
