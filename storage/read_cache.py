@@ -113,12 +113,13 @@ class CacheView:
         # The sender as read with the event's mark, for `people.sender` (storage/records.py).
         self.sender: tuple[tuple[str, str], Any] | None = None
 
-    def take_sender(self, key: tuple[str, str]) -> Any:
-        """The sender read with the event's mark, if it is this one (once)."""
+    def take_sender(self, key: tuple[str, str]) -> tuple[bool, Any]:
+        """Whether the sender was read with the event's mark (once), and what was found
+        (None: no one with that account)."""
         found, self.sender = self.sender, None
         if found is None or found[0] != key:
-            return None
-        return found[1]
+            return False, None
+        return True, found[1]
 
     @property
     def usable(self) -> bool:

@@ -500,8 +500,8 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return await self._first(query)
 
     async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
-        found = self._cache.take_sender((platform, external_id))
-        if found is None:  # not read with the event's mark (storage/records.py)
+        read, found = self._cache.take_sender((platform, external_id))
+        if not read:  # not with the event's mark (storage/records.py): read it now
             connection = await self.session.connection()
             rows = (
                 await connection.execute(

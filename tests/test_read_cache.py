@@ -20,7 +20,7 @@ from bot.context import Context, Effects
 from bot.core import Samtal
 from bot.demo.seed import seed_demo
 from bot.domain.channels import EMAIL
-from bot.domain.delivery import ButtonAction
+from bot.domain.delivery import ButtonAction, ProcessedEvent
 from bot.domain.organisations import Channel
 from bot.domain.people import Affiliation, Identity
 from bot.events import ButtonPressed, Chat, Sender
@@ -286,3 +286,51 @@ async def test_a_senders_accounts_come_with_the_sender_only_when_they_have_one(
         found = await uow.people.sender(PLATFORM, "501")
         assert found is not None
         assert len(await uow.people.identities_of(person.id)) == 2
+
+
+async def test_the_sender_read_with_the_events_mark_is_the_sender_read_alone(
+    world: World,
+) -> None:
+    """The mark's RETURNING brings the sender as JSON: the same values and types (aware
+    instants, enums) and the same affiliations, oldest first, as the look-up alone."""
+    await world.button("t1")
+    await world.press("t1")
+    jarbo, gavle = await world.org_id("jarbo"), await world.org_id("gavle")
+    async with world.database.unit_of_work() as uow:
+        found = await uow.people.sender(PLATFORM, "501")
+        assert found is not None and found[1].id is not None
+        person_id = found[1].id
+        later = world.clock.now() + timedelta(minutes=1)
+        await uow.people.affiliate(Affiliation(person_id, gavle, since=later))
+        await uow.people.affiliate(Affiliation(person_id, jarbo, since=world.clock.now()))
+        await uow.commit()
+
+    def seen(found: Any, affiliations: Any) -> Any:
+        identity, person, consented = found
+        return (
+            {k: v for k, v in vars(identity).items() if not k.startswith("_")},
+            {k: v for k, v in vars(person).items() if not k.startswith("_")},
+            consented,
+            [(a.org_id, a.since) for a in affiliations],
+        )
+
+    async with world.database.unit_of_work() as uow:
+        alone = await uow.people.sender(PLATFORM, "501")
+        assert alone is not None
+        expected = seen(alone, await uow.people.affiliations_of(person_id))
+    event = ProcessedEvent(PLATFORM, "with-the-mark", world.clock.now())
+    async with world.database.unit_of_work() as uow:
+        assert await uow.events.first_time(event, (PLATFORM, "501"))
+        with_mark = await uow.people.sender(PLATFORM, "501")
+        assert with_mark is not None
+        assert seen(with_mark, await uow.people.affiliations_of(person_id)) == expected
+        assert with_mark[0].created_at is not None and with_mark[0].created_at.tzinfo is not None
+        assert [org_id for org_id, _ in expected[3]] == [jarbo, gavle]
+        await uow.commit()
+    async with world.database.unit_of_work() as uow:  # a redelivery: no row, no sender
+        assert not await uow.events.first_time(event, (PLATFORM, "501"))
+    async with world.database.unit_of_work() as uow:  # someone unknown: found as no one
+        assert await uow.events.first_time(
+            ProcessedEvent(PLATFORM, "stranger", world.clock.now()), (PLATFORM, "999")
+        )
+        assert await uow.people.sender(PLATFORM, "999") is None
