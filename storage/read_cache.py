@@ -10,8 +10,9 @@ generation counter, the one row of `cache_generation`: database triggers bump it
 whenever an organisation or a channel is inserted, updated or deleted, and whenever a
 button action is updated or deleted (purge, erasure, merge; inserts need nothing,
 an unknown token is simply read). The sender look-up reads the counter in the same
-statement (storage/repositories.py), so a press sees every change committed before it
-began. A unit of work that never read it (a timer, the CLI) uses no cache.
+statement (storage/repositories.py; in a press, that is the event's mark, whose RETURNING
+brings the sender), so a press sees every change committed before it began. A unit of
+work that never read it (a timer, the CLI) uses no cache.
 
 The rule that keeps it right: an entry is stored under generation G only by a unit of
 work that read G before it read the row, so what is stored is never older than G, and
