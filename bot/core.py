@@ -120,8 +120,9 @@ class Samtal:
                 return Outcome()
         try:
             async with self.uow_factory() as uow:
+                sender = (event.sender.platform, event.sender.external_id)
                 if not await uow.events.first_time(
-                    ProcessedEvent(platform, event.event_id, self.clock.now())
+                    ProcessedEvent(platform, event.event_id, self.clock.now()), sender
                 ):
                     return Outcome()
                 if isinstance(event, PollAnswered) and not await self._our_native_poll(uow, event):

@@ -239,8 +239,13 @@ class DialogRepository(Protocol):
 
 
 class EventRepository(Protocol):
-    async def first_time(self, event: ProcessedEvent) -> bool:
-        """Marks the event handled (in this transaction); False if it already was."""
+    async def first_time(
+        self, event: ProcessedEvent, sender: tuple[str, str] | None = None
+    ) -> bool:
+        """Marks the event handled (in this transaction); False if it already was.
+
+        `sender` (platform, external id): the event's sender, looked up in the same
+        statement where the storage can, for the `people.sender` call that follows."""
         ...
 
     async def purge(self, before: datetime) -> int: ...

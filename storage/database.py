@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.mapping import start_mappers
 from storage.private_files import private_dir, private_file, warn_if_open
+from storage.read_cache import ReadCache
 from storage.sqlite_inline import inline_creator
 from storage.turns import Turns
 from storage.uow import SqlAlchemyUnitOfWork
@@ -83,9 +84,12 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = Turns(1 if self.is_sqlite else POSTGRES_POOL)
+        # Organisations, channels and button actions, shared by this process's units of
+        # work and kept current by the database's generation counter.
+        self.read_cache = ReadCache()
 
     def unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.sessions, self._turns)
+        return SqlAlchemyUnitOfWork(self.sessions, self._turns, self.read_cache)
 
     async def upgrade(self) -> None:
         """Brings the schema to the newest migration (run at every start).
@@ -153,6 +157,7 @@ class Database:
             )
             raise RestoreError(f"{source} is {found}; this database is {target}")
         await self.engine.dispose()  # no pooled connection may see the file change under it
+        self.read_cache.clear()  # the backup's counter may repeat ours with other rows
         if self.is_sqlite:
             await asyncio.to_thread(_sqlite_restore, source, Path(self.url.database or ""))
         else:

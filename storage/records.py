@@ -21,7 +21,8 @@ from bot.domain.delivery import (
     Timer,
 )
 from storage import tables
-from storage.repositories import _count, _Repository
+from storage.read_cache import CacheView, copy_of
+from storage.repositories import _count, _Repository, found_in_document, sender_document
 
 
 class SqlAlchemyOutboxRepository(_Repository):
@@ -309,13 +310,39 @@ class SqlAlchemyTimerRepository(_Repository):
 
 
 class SqlAlchemyButtonRepository(_Repository):
+    """Button actions, written once and never changed: a press reads them from the read
+    cache when it can (storage/read_cache.py). What deletes or changes them (this purge,
+    an erasure, a merge) bumps the cache's generation, so a gone button stays gone."""
+
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
     async def add(self, action: ButtonAction) -> None:
         self.session.add(action)
+        self._cache.added_buttons.append(action)  # cached once committed
 
     async def get(self, token: str) -> ButtonAction | None:
-        return await self._get(ButtonAction, token)
+        """The action; from the cache, a copy of its own that is part of no session (a
+        press only reads it)."""
+        loaded = self._loaded(ButtonAction, token)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            values = view.cache.button(token)
+            if values is not None:
+                action: ButtonAction = copy_of(ButtonAction, values)
+                return action
+        found = await self.session.get(ButtonAction, token)
+        if found is not None and view.usable:
+            assert view.cache is not None
+            view.cache.put_button(found)  # never a miss: another process may add it next
+        return found
 
     async def purge(self, before: datetime) -> int:
+        self._cache.wrote()
         c = tables.button_actions.c
         result = await self.session.execute(
             sa.delete(tables.button_actions).where(c.created_at < before)
@@ -346,16 +373,35 @@ class SqlAlchemyDialogRepository(_Repository):
 
 
 class SqlAlchemyEventRepository(_Repository):
-    async def first_time(self, event: ProcessedEvent) -> bool:
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
+    async def first_time(
+        self, event: ProcessedEvent, sender: tuple[str, str] | None = None
+    ) -> bool:
         # One statement instead of a look-up and an insert. On PostgreSQL a redelivery
         # racing the first waits here for its transaction, then finds the mark.
-        statement = _built(self.session, "events.first_time", _first_time)
-        values = {
+        # On the session's connection: nothing for the ORM to do here, and its execution
+        # path cost more CPU than the statement (issue 21's profile).
+        values: dict[str, Any] = {
             "platform": event.platform,
             "event_id": event.event_id,
             "processed_at": event.processed_at,
         }
-        return (await self.session.execute(statement, values)).first() is not None
+        connection = await self.session.connection()
+        if sender is None:
+            statement = _built(self.session, "events.first_time", _first_time)
+            return (await connection.execute(statement, values)).first() is not None
+        # The sender's look-up rides along in the RETURNING (issue 21: a statement less
+        # a press); `people.sender` takes it from there.
+        statement = _built(self.session, "events.first_time_sender", _first_time_sender)
+        values["sender_platform"], values["sender_id"] = sender
+        row = (await connection.execute(statement, values)).first()
+        if row is None:
+            return False
+        self._cache.sender = (sender, found_in_document(row.sender))
+        return True
 
     async def purge(self, before: datetime) -> int:
         c = tables.processed_events.c
@@ -455,6 +501,15 @@ def _first_time(dialect: Any) -> Any:
         dialect.insert(tables.processed_events)
         .on_conflict_do_nothing(index_elements=["platform", "event_id"])
         .returning(tables.processed_events.c.platform)
+    )
+
+
+def _first_time_sender(dialect: Any) -> Any:
+    """The event's mark, returning the sender (`sender_document`) when it is new."""
+    return (
+        dialect.insert(tables.processed_events)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(sender_document("postgresql" if dialect is postgresql else "sqlite"))
     )
 
 

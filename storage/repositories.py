@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from bot.domain.organisations import Channel, Organisation
 from bot.domain.people import (
@@ -22,6 +28,7 @@ from bot.domain.people import (
     Status,
 )
 from storage import tables
+from storage.read_cache import CacheView, Values, copy_of
 from storage.search_keys import fold
 
 _MAX_DEPTH = 16  # an organisation tree is a few levels deep; a cycle stops here
@@ -30,14 +37,186 @@ _T = TypeVar("_T")
 
 
 @functools.cache
-def _sender_query() -> sa.Select[Identity, Person, bool]:
-    """An identity (:platform, :external_id), its person, and whether they have consented."""
-    i, p, k = tables.identities.c, tables.people.c, tables.consents.c
+def _sender_query() -> sa.Select[Any]:
+    """An identity (:platform, :external_id), its person, whether they have consented, the
+    read cache's generation (storage/read_cache.py) and the person's affiliations, oldest
+    first (one row each, or one row with none): all a press needs to know of its sender.
+
+    Core columns, not ORM entities: building an ORM query's state at every execution cost
+    more than the statement itself (issue 21's profile). Where each part of a row is:
+    `_P`, `_K` and `_A` below."""
+    i, p, k, a = tables.identities.c, tables.people.c, tables.consents.c, tables.affiliations.c
     consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
+    g = tables.cache_generation.c
+    generation = sa.select(g.generation).where(g.id == 1).scalar_subquery()
+    other = tables.identities.alias("other")
+    more_accounts = sa.exists().where(other.c.person_id == p.id, other.c.id != i.id)
     return (
-        sa.select(Identity, Person, consented.label("consented"))
-        .join_from(Identity, Person, i.person_id == p.id)
+        sa.select(*i, *p, consented, generation, more_accounts, *a)
+        .join_from(tables.identities, tables.people, i.person_id == p.id)
+        .outerjoin(tables.affiliations, a.person_id == p.id)
         .where(i.platform == sa.bindparam("platform"), i.external_id == sa.bindparam("external_id"))
+        .order_by(a.since, a.id)
+    )
+
+
+def _columns(table: sa.Table) -> tuple[str, ...]:
+    return tuple(column.key for column in table.columns)
+
+
+# Where each part of a `_sender_query` row is: identity, person (from _P), consented (_K),
+# generation, whether they have other accounts, an affiliation (from _A).
+_IDENTITY_COLUMNS = _columns(tables.identities)
+_PERSON_COLUMNS = _columns(tables.people)
+_AFFILIATION_COLUMNS = _columns(tables.affiliations)
+_P = len(_IDENTITY_COLUMNS)
+_K = _P + len(_PERSON_COLUMNS)
+_A = _K + 3
+
+
+@dataclass(frozen=True)
+class FoundSender:
+    """What the sender look-up found, as column values (made into the session's objects
+    by `SqlAlchemyPeopleRepository.sender`)."""
+
+    identity: Values
+    person: Values
+    consented: bool
+    generation: int | None
+    more_accounts: bool
+    affiliations: tuple[Values, ...]  # oldest first
+
+
+def _found_in_rows(rows: Sequence[Any]) -> FoundSender:
+    row = rows[0]
+    return FoundSender(
+        identity=dict(zip(_IDENTITY_COLUMNS, row[:_P], strict=True)),
+        person=dict(zip(_PERSON_COLUMNS, row[_P:_K], strict=True)),
+        consented=bool(row[_K]),
+        generation=row[_K + 1],
+        more_accounts=bool(row[_K + 2]),
+        affiliations=tuple(
+            dict(zip(_AFFILIATION_COLUMNS, row[_A:], strict=True))
+            for row in rows
+            if row[_A] is not None
+        ),
+    )
+
+
+def sender_document(dialect: str) -> sa.ColumnElement[Any]:
+    """The sender (:sender_platform, :sender_id) as one JSON array, NULL when unknown: the
+    `_sender_query` in a form that fits in the RETURNING of the event's mark, so that the
+    mark and the look-up are one statement (storage/records.py). Read by `found_in_document`.
+    """
+    # Aliases: inside a RETURNING, SQLAlchemy writes a table's columns without its name.
+    identities, people = tables.identities.alias("i"), tables.people.alias("p")
+    consents, affiliations_ = tables.consents.alias("k"), tables.affiliations.alias("a")
+    i, p, k, a = identities.c, people.c, consents.c, affiliations_.c
+    array = sa.func.json_array if dialect == "sqlite" else sa.func.json_build_array
+    consented = sa.exists().where(k.person_id == p.id, k.withdrawn_at.is_(None))
+    g = tables.cache_generation.alias("g").c
+    generation = sa.select(g.generation).where(g.id == 1).scalar_subquery()
+    other = tables.identities.alias("other")
+    more_accounts = sa.exists().where(other.c.person_id == p.id, other.c.id != i.id)
+    # Unordered (SQLite orders no aggregate before 3.44): sorted when read.
+    each = array(*(a[name] for name in _AFFILIATION_COLUMNS))
+    affiliations: sa.ColumnElement[Any]
+    if dialect == "sqlite":
+        everyone = sa.select(sa.func.json_group_array(each)).where(a.person_id == p.id)
+        affiliations = everyone.scalar_subquery()
+    else:
+        everyone = sa.select(
+            sa.func.coalesce(sa.func.json_agg(each), sa.literal_column("'[]'::json"))
+        ).where(a.person_id == p.id)
+        affiliations = everyone.scalar_subquery()
+    found = (
+        sa.select(
+            *(i[name] for name in _IDENTITY_COLUMNS),
+            *(p[name] for name in _PERSON_COLUMNS),
+            consented.label("consented"),
+            generation.label("generation"),
+            more_accounts.label("more_accounts"),
+            affiliations.label("affiliations"),
+        )
+        .join_from(identities, people, i.person_id == p.id)
+        .where(
+            i.platform == sa.bindparam("sender_platform"),
+            i.external_id == sa.bindparam("sender_id"),
+        )
+        .set_label_style(sa.LABEL_STYLE_TABLENAME_PLUS_COL)
+        .subquery("found")
+    )
+    document = _Qualified(sa.select(array(*found.c)).scalar_subquery())
+    return sa.type_coerce(document, sa.JSON).label("sender")
+
+
+class _Qualified(ColumnElement[Any]):
+    """An expression whose columns are written with their tables' names even inside a
+    RETURNING, where SQLite's compiler leaves the names out (ambiguous in a join)."""
+
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, element: ColumnElement[Any]) -> None:
+        self.element = element
+        self.type = element.type
+
+
+@compiles(_Qualified)
+def _compile_qualified(element: _Qualified, compiler: Any, **kw: Any) -> str:
+    kw["include_table"] = True
+    return str(compiler.process(element.element, **kw))
+
+
+def _reader(column: sa.Column[Any]) -> Any:
+    """Turns a column's value as JSON gives it back into what the column's type would."""
+    if isinstance(column.type, tables.UtcDateTime):
+        return _instant
+    enum = getattr(column.type, "enum_class", None)
+    if enum is not None:
+        return enum
+    if isinstance(column.type, sa.Boolean):
+        return bool
+    return None
+
+
+def _instant(text: str) -> datetime:
+    # SQLite's text ("2026-03-02 08:00:00.000000") or PostgreSQL's ISO form, naive UTC.
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _readers(table: sa.Table) -> tuple[tuple[str, Any], ...]:
+    return tuple((column.key, _reader(column)) for column in table.columns)
+
+
+_IDENTITY_READERS = _readers(tables.identities)
+_PERSON_READERS = _readers(tables.people)
+_AFFILIATION_READERS = _readers(tables.affiliations)
+
+
+def _values(readers: tuple[tuple[str, Any], ...], items: Sequence[Any]) -> Values:
+    return {
+        name: item if read is None or item is None else read(item)
+        for (name, read), item in zip(readers, items, strict=True)
+    }
+
+
+def found_in_document(document: Sequence[Any] | None) -> FoundSender | None:
+    if document is None:
+        return None
+    n_person = _P + len(_PERSON_READERS)
+    listed = document[n_person + 3]
+    if isinstance(listed, str):  # SQLite: through a subquery JSON comes back as its text
+        listed = json.loads(listed)
+    affiliations = [_values(_AFFILIATION_READERS, item) for item in listed]
+    affiliations.sort(key=lambda values: (values["since"], values["id"]))
+    return FoundSender(
+        identity=_values(_IDENTITY_READERS, document[:_P]),
+        person=_values(_PERSON_READERS, document[_P:n_person]),
+        consented=bool(document[n_person]),
+        generation=document[n_person + 1],
+        more_accounts=bool(document[n_person + 2]),
+        affiliations=tuple(affiliations),
     )
 
 
@@ -62,6 +241,18 @@ def _ancestors_query() -> sa.Select[Any]:
     return sa.select(Organisation).join(up, o.c.id == up.c.id).order_by(up.c.depth)
 
 
+def _identity_key(cls: type[Any], ident: Any) -> Any:
+    """The session's key for an object of `cls` with this primary key (a value or a tuple),
+    without `Session.identity_key`'s general checks (a third of a cache hit's cost)."""
+    mapper = _MAPPERS.get(cls)
+    if mapper is None:
+        mapper = _MAPPERS[cls] = sa.inspect(cls)
+    return mapper.identity_key_from_primary_key(ident if isinstance(ident, tuple) else (ident,))
+
+
+_MAPPERS: dict[type[Any], Any] = {}
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -69,7 +260,7 @@ class _Repository:
     def _loaded(self, cls: type[_T], ident: Any) -> _T | None:
         """The object if this session holds it, fresh: no SQL, and no trip through the
         async layer (a hit in `AsyncSession.get` still costs one)."""
-        found = self.session.identity_map.get(self.session.identity_key(cls, ident))
+        found = self.session.identity_map.get(_identity_key(cls, ident))
         if not isinstance(found, cls) or sa.inspect(found).expired_attributes:
             return None
         return found
@@ -77,6 +268,29 @@ class _Repository:
     async def _get(self, cls: type[_T], ident: Any) -> _T | None:
         loaded = self._loaded(cls, ident)
         return loaded if loaded is not None else await self.session.get(cls, ident)
+
+    def _adopt(self, cls: type[_T], values: Values) -> _T | None:
+        """The session's object for a row (with an integer `id`) read with Core: the one it
+        holds, or the row made into one as if loaded; None when it holds a stale copy."""
+        key = _identity_key(cls, values["id"])
+        held = self.session.identity_map.get(key)
+        if held is None:
+            return self._attach(cls, values, key)
+        if isinstance(held, cls) and not sa.inspect(held).expired_attributes:
+            return held
+        return None
+
+    def _attach(self, cls: type[_T], values: Values, key: Any) -> _T | None:
+        """A copy of a cached row (identity `key`), made part of this session as if it had
+        been loaded: a change to it is written at the next flush, as with any loaded object.
+        None when the session holds a stale copy already (e.g. after a rollback): then read
+        it instead."""
+        if key in self.session.identity_map:
+            return None
+        obj: _T = copy_of(cls, values)
+        make_transient_to_detached(obj)
+        self.session.sync_session.add(obj)
+        return obj
 
     async def _add(self, obj: _T) -> _T:
         self.session.add(obj)
@@ -125,10 +339,48 @@ class _EntityRepository(_Repository, Generic[_T]):
 
 
 class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
+    """Organisations and channels; by id, slug, lineage and chat they come from the read
+    cache when the unit of work read its generation (storage/read_cache.py)."""
+
     entity = Organisation
 
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
+    async def get(self, org_id: int) -> Organisation | None:
+        loaded = self._loaded(Organisation, org_id)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            values = view.cache.orgs.get(org_id)
+            if values is not None:
+                attached = self._attach(Organisation, values, _identity_key(Organisation, org_id))
+                if attached is not None:
+                    return attached
+        org = await self.session.get(Organisation, org_id)
+        if org is not None:
+            self._keep(org)
+        return org
+
+    def _keep(self, org: Organisation) -> None:
+        if self._cache.usable:
+            assert self._cache.cache is not None
+            self._cache.cache.put_org(org)
+
     async def by_slug(self, slug: str) -> Organisation | None:
-        return await self._first(sa.select(Organisation).filter_by(slug=slug))
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            org_id = view.cache.slugs.get(slug)
+            if org_id is not None:
+                return await self.get(org_id)
+        org = await self._first(sa.select(Organisation).filter_by(slug=slug))
+        if org is not None:
+            self._keep(org)
+        return org
 
     async def list_all(self) -> Sequence[Organisation]:
         query = sa.select(Organisation).order_by(tables.organisations.c.id)
@@ -137,10 +389,16 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
     async def lineage(self, org_id: int) -> Sequence[Organisation]:
         # Walks up through what this transaction has loaded already, then asks the
         # database for the rest of the chain in one query.
+        # The read cache stands in for the transaction where it may.
         chain: list[Organisation] = []
         current: int | None = org_id
+        cached = self._cache.cache.orgs if self._cache.usable and self._cache.cache else {}
         while current is not None and len(chain) < _MAX_DEPTH:
             loaded = self._loaded(Organisation, current)
+            if loaded is None and current in cached:
+                loaded = self._attach(
+                    Organisation, cached[current], _identity_key(Organisation, current)
+                )
             if loaded is None:
                 chain.extend(await self._ancestors(current, _MAX_DEPTH - len(chain)))
                 break
@@ -151,7 +409,10 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
     async def _ancestors(self, org_id: int, limit: int) -> Sequence[Organisation]:
         """The organisation and those above it, nearest first, at most `limit` of them."""
         found = await self.session.scalars(_ancestors_query(), {"org_id": org_id, "limit": limit})
-        return [org for org in found if isinstance(org, Organisation)]
+        chain = [org for org in found if isinstance(org, Organisation)]
+        for org in chain:
+            self._keep(org)
+        return chain
 
     async def subtree(self, org_id: int) -> Sequence[Organisation]:
         """The organisation and everything below it, breadth first (children by id)."""
@@ -179,7 +440,25 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         return ordered
 
     async def channel(self, platform: str, chat_id: str) -> Channel | None:
-        return await self._get(Channel, (platform, chat_id))
+        key = (platform, chat_id)
+        loaded = self._loaded(Channel, key)
+        if loaded is not None:
+            return loaded
+        view = self._cache
+        if view.usable:
+            assert view.cache is not None
+            if key in view.cache.channels:
+                values = view.cache.channels[key]
+                if values is None:
+                    return None  # a chat bound to no organisation (binding one bumps the counter)
+                attached = self._attach(Channel, values, _identity_key(Channel, key))
+                if attached is not None:
+                    return attached
+        channel = await self.session.get(Channel, key)
+        if view.usable:
+            assert view.cache is not None
+            view.cache.put_channel(key, channel)
+        return channel
 
     async def bind_channel(self, channel: Channel) -> None:
         await self.session.merge(channel)
@@ -197,17 +476,23 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
 class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
     entity = Person
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
         super().__init__(session)
+        self._cache = cache or CacheView(None)
         # A press asks for the person's affiliations several times (home organisation,
-        # language, scope): once per transaction is enough. Every write here forgets them.
+        # language, scope): once per transaction is enough (the sender look-up brings
+        # them). Every write here forgets them.
         self._affiliations: dict[int, Sequence[Affiliation]] = {}
+        # A sender's accounts, when the sender look-up found they have no other (a private
+        # answer asks for them); forgotten by every write of accounts here.
+        self._identities: dict[int, Sequence[Identity]] = {}
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         identity = await self.identity(platform, external_id)
         return await self.get(identity.person_id) if identity else None
 
     async def add_identity(self, identity: Identity) -> Identity:
+        self._identities.clear()
         return await self._add(identity)
 
     async def identity(self, platform: str, external_id: str) -> Identity | None:
@@ -215,17 +500,54 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return await self._first(query)
 
     async def sender(self, platform: str, external_id: str) -> tuple[Identity, Person, bool] | None:
-        found = (
-            await self.session.execute(
-                _sender_query(), {"platform": platform, "external_id": external_id}
-            )
-        ).first()
+        read, found = self._cache.take_sender((platform, external_id))
+        if not read:  # not with the event's mark (storage/records.py): read it now
+            connection = await self.session.connection()
+            rows = (
+                await connection.execute(
+                    _sender_query(), {"platform": platform, "external_id": external_id}
+                )
+            ).all()
+            found = _found_in_rows(rows) if rows else None
         if found is None:
+            self._cache.seen(None)  # the sender is new: this press goes without the cache
             return None
-        identity, person, consented = found
-        return identity, person, bool(consented)
+        identity = self._adopt(Identity, found.identity)
+        person = self._adopt(Person, found.person)
+        if identity is None or person is None:  # the session holds stale copies: load them
+            entities = await self._sender_entities(platform, external_id)
+            if entities is None:
+                return None
+            identity, person = entities
+        self._cache.seen(found.generation)
+        assert person.id is not None
+        if not found.more_accounts:
+            self._identities[person.id] = (identity,)
+        affiliations = []
+        for values in found.affiliations:
+            affiliation = self._adopt(Affiliation, values)
+            if affiliation is None:
+                break  # stale copies again: `affiliations_of` will read them
+            affiliations.append(affiliation)
+        else:
+            self._affiliations[person.id] = tuple(affiliations)
+        return identity, person, found.consented
+
+    async def _sender_entities(
+        self, platform: str, external_id: str
+    ) -> tuple[Identity, Person] | None:
+        query = sa.select(Identity, Person).join_from(
+            Identity, Person, tables.identities.c.person_id == tables.people.c.id
+        )
+        query = query.filter_by(platform=platform, external_id=external_id)
+        found = await self.session.execute(query, execution_options={"populate_existing": True})
+        first = found.first()
+        return None if first is None else (first[0], first[1])
 
     async def identities_of(self, person_id: int) -> Sequence[Identity]:
+        known = self._identities.get(person_id)
+        if known is not None:
+            return known
         c = tables.identities.c
         query = (
             sa.select(Identity)
@@ -372,6 +694,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
         return found
 
     async def erase(self, person_id: int, *, forget: bool = True) -> None:
+        self._cache.wrote()  # their button actions go with them (and a merge moves them)
         await self.session.flush()
         from storage import erasure
         from storage.mapping import CAPABILITY_STORAGE
@@ -465,6 +788,8 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
 
     async def merge(self, keep_id: int, drop_id: int) -> None:
         self._affiliations.clear()
+        self._identities.clear()
+        self._cache.wrote()  # the dropped person's button actions become the kept one's
         keep, drop = await self.get(keep_id), await self.get(drop_id)
         assert keep is not None and drop is not None
         if drop.status is Status.MEMBER:
@@ -492,6 +817,7 @@ class SqlAlchemyPeopleRepository(_EntityRepository[Person]):
     def _forget_loaded(self, person_id: int) -> None:
         """Detaches loaded objects that the bulk statements made stale."""
         self._affiliations.clear()
+        self._identities.clear()
         for obj in list(self.session.identity_map.values()):
             if getattr(obj, "person_id", None) == person_id or (
                 isinstance(obj, Person) and obj.id == person_id

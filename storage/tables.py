@@ -275,6 +275,17 @@ processed_events = sa.Table(
 )
 
 
+# One row (id 1): bumped by triggers whenever organisations or channels change or button
+# actions are changed or deleted, so each process knows when its read cache is stale
+# (storage/read_cache.py; the triggers are in the migration).
+cache_generation = sa.Table(
+    "cache_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+
+
 def personal_tables() -> list[tuple[sa.Table, sa.Column[Any]]]:
     """Every table with a column that points at a person, found from the schema itself.
 

@@ -17,6 +17,7 @@ from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.native_polls import SqlAlchemyNativePollRepository
 from storage.polls import SqlAlchemyPollRepository
+from storage.read_cache import VIEW_KEY, CacheView, ReadCache
 from storage.records import (
     SqlAlchemyButtonRepository,
     SqlAlchemyDialogRepository,
@@ -33,23 +34,29 @@ from storage.wheel import SqlAlchemyWheelRepository
 
 class SqlAlchemyUnitOfWork:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], turns: Turns | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        turns: Turns | None = None,
+        read_cache: ReadCache | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._turns = turns  # first come first served (storage/turns.py)
         self._has_turn = False
+        self._read_cache = read_cache  # the Database's (storage/read_cache.py)
 
     async def __aenter__(self) -> Self:
         if self._turns is not None:
             self._has_turn = await self._turns.take()
         self.session = self._session_factory()
-        self.orgs = SqlAlchemyOrganisationRepository(self.session)
-        self.people = SqlAlchemyPeopleRepository(self.session)
+        self._cache = CacheView(self._read_cache)
+        self.session.info[VIEW_KEY] = self._cache  # a flush that writes cached rows turns it off
+        self.orgs = SqlAlchemyOrganisationRepository(self.session, self._cache)
+        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)
         self.outbox = SqlAlchemyOutboxRepository(self.session)
         self.timers = SqlAlchemyTimerRepository(self.session)
-        self.buttons = SqlAlchemyButtonRepository(self.session)
+        self.buttons = SqlAlchemyButtonRepository(self.session, self._cache)
         self.dialogs = SqlAlchemyDialogRepository(self.session)
-        self.events = SqlAlchemyEventRepository(self.session)
+        self.events = SqlAlchemyEventRepository(self.session, self._cache)
         self.meetings = SqlAlchemyMeetingRepository(self.session)
         self.circles = SqlAlchemyCircleRepository(self.session)
         self.polls = SqlAlchemyPollRepository(self.session)
@@ -82,7 +89,9 @@ class SqlAlchemyUnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        self._cache.committed()
 
     async def rollback(self) -> None:
         await self.session.rollback()
-        self.people = SqlAlchemyPeopleRepository(self.session)  # forgets what it had read
+        self._cache.rolled_back()
+        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)  # forgets its reads
