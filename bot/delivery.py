@@ -196,8 +196,7 @@ async def enqueue(
     )
     if not await uow.outbox.add(entry):
         return False
-    for action in actions:
-        await uow.buttons.add(action)
+    await uow.buttons.add_all(actions)
     return True
 
 

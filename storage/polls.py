@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
+from storage.records import _built
 from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
@@ -105,8 +107,9 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         return (await self.session.execute(query)).first() is not None
 
     async def participate(self, poll_id: int, person_id: int) -> None:
-        if not await self.has_voted(poll_id, person_id):
-            await self._add(Participation(poll_id, person_id))
+        # One statement instead of a look-up and an insert (every vote passes here).
+        statement = _built(self.session, "polls.participate", _participate)
+        await self.session.execute(statement, {"poll_id": poll_id, "person_id": person_id})
 
     async def withdraw(self, poll_id: int, person_id: int) -> None:
         c = poll_participation.c
@@ -125,6 +128,21 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
     async def add_ballot(self, ballot: Ballot) -> Ballot:
         ballot.id = secrets.token_hex(16)
         return await self._add(ballot)
+
+    async def put_ballot(self, ballot: Ballot) -> None:
+        # One statement whether or not there was a ballot: a visible one keeps its id, an
+        # anonymous one gets a new random id, as if removed and cast again.
+        anonymous = ballot.voter_key is not None
+        ballot.id = secrets.token_hex(16)
+        name = "polls.put_anonymous" if anonymous else "polls.put_visible"
+        statement = _built(self.session, name, _put_anonymous if anonymous else _put_visible)
+        values = {column: getattr(ballot, column) for column in _BALLOT_COLUMNS}
+        await self.session.execute(statement, values)
+        # A copy this transaction loaded before no longer says what the row holds.
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Ballot) and obj.poll_id == ballot.poll_id:
+                if (obj.voter_key, obj.person_id) == (ballot.voter_key, ballot.person_id):
+                    self.session.expunge(obj)
 
     async def remove_ballot(self, ballot: Ballot) -> None:
         await self.session.delete(ballot)
@@ -167,6 +185,35 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         if members_only:
             query = query.where(p.status == Status.MEMBER)
         return await self._all(query)
+
+
+_BALLOT_COLUMNS = tuple(column.name for column in poll_ballots.columns)
+
+
+def _participate(dialect: Any) -> Any:
+    return dialect.insert(poll_participation).on_conflict_do_nothing(
+        index_elements=["poll_id", "person_id"]
+    )
+
+
+def _put_visible(dialect: Any) -> Any:
+    insert = dialect.insert(poll_ballots)
+    return insert.on_conflict_do_update(
+        index_elements=["poll_id", "person_id"],
+        set_={"choice": insert.excluded.choice, "reason": insert.excluded.reason},
+    )
+
+
+def _put_anonymous(dialect: Any) -> Any:
+    insert = dialect.insert(poll_ballots)
+    return insert.on_conflict_do_update(
+        index_elements=["poll_id", "voter_key"],
+        set_={
+            "id": insert.excluded.id,
+            "choice": insert.excluded.choice,
+            "reason": insert.excluded.reason,
+        },
+    )
 
 
 async def before_erase(session: AsyncSession, person_id: int) -> None:

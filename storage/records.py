@@ -290,6 +290,14 @@ class SqlAlchemyButtonRepository(_Repository):
     async def add(self, action: ButtonAction) -> None:
         self.session.add(action)
 
+    async def add_all(self, actions: Sequence[ButtonAction]) -> None:
+        # A message's buttons in one Core INSERT, not ORM objects flushed at commit: every
+        # reply with buttons pays for it (issue 21's presses). Button actions are written
+        # once and never changed, so no loaded copy can go stale.
+        if actions:
+            rows = [{name: getattr(action, name) for name in _BUTTON_COLUMNS} for action in actions]
+            await self.session.execute(_BUTTON_ADD, rows)
+
     async def get(self, token: str) -> ButtonAction | None:
         return await self._get(ButtonAction, token)
 
@@ -377,6 +385,10 @@ _MARK_SENT = (
         chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
     )
 )
+
+
+_BUTTON_COLUMNS = tuple(column.name for column in tables.button_actions.columns)
+_BUTTON_ADD = sa.insert(tables.button_actions)
 
 
 # Statements of every press or reply, built once per dialect (see _START_CALL above).
