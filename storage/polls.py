@@ -139,10 +139,10 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         values = {column: getattr(ballot, column) for column in _BALLOT_COLUMNS}
         await self.session.execute(statement, values)
         # A copy this transaction loaded before no longer says what the row holds.
+        voter = (ballot.poll_id, ballot.voter_key, ballot.person_id)
         for obj in list(self.session.identity_map.values()):
-            if isinstance(obj, Ballot) and obj.poll_id == ballot.poll_id:
-                if (obj.voter_key, obj.person_id) == (ballot.voter_key, ballot.person_id):
-                    self.session.expunge(obj)
+            if isinstance(obj, Ballot) and (obj.poll_id, obj.voter_key, obj.person_id) == voter:
+                self.session.expunge(obj)
 
     async def remove_ballot(self, ballot: Ballot) -> None:
         await self.session.delete(ballot)
