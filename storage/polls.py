@@ -82,6 +82,29 @@ MAPPINGS = (
 class SqlAlchemyPollRepository(_EntityRepository[Poll]):
     entity = Poll
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Secrets read with their polls in this transaction: a vote in an anonymous poll
+        # needs both, and reading them together is a statement less (kept here, never on
+        # the poll, which is exported with its creator's data).
+        self._secrets: dict[int, str | None] = {}
+
+    async def get(self, ident: int) -> Poll | None:
+        loaded = self._loaded(Poll, ident)
+        if loaded is not None:
+            return loaded
+        query = (
+            sa.select(Poll, poll_secrets.c.secret)
+            .outerjoin(poll_secrets, poll_secrets.c.poll_id == polls.c.id)
+            .where(polls.c.id == ident)
+        )
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        self._secrets[ident] = row.secret
+        poll: Poll = row[0]
+        return poll
+
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
         c = polls.c
         query = (
@@ -154,10 +177,15 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         return await self._all(query)
 
     async def secret(self, poll_id: int) -> str | None:
+        if poll_id in self._secrets:
+            return self._secrets[poll_id]
         query = sa.select(poll_secrets.c.secret).where(poll_secrets.c.poll_id == poll_id)
-        return (await self.session.execute(query)).scalar()
+        found: str | None = (await self.session.execute(query)).scalar()
+        self._secrets[poll_id] = found
+        return found
 
     async def set_secret(self, poll_id: int, secret: str | None) -> None:
+        self._secrets.pop(poll_id, None)  # read again after a write (it may be rolled back)
         await self.session.flush()
         await self.session.execute(sa.delete(poll_secrets).where(poll_secrets.c.poll_id == poll_id))
         if secret is not None:

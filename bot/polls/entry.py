@@ -203,8 +203,9 @@ async def open_ballot(ctx: Context, args: tuple[Any, ...]) -> None:
     (poll,) = args
     await check_can_vote(ctx, poll)
     org = await poll_org(ctx, poll)
-    ballot = await current(ctx, poll, ctx.person_id)
-    build = ballot_message(poll, org, None if poll.anonymous else ballot)
+    # An anonymous ballot shows no earlier choice: nothing to read then.
+    ballot = None if poll.anonymous else await current(ctx, poll, ctx.person_id)
+    build = ballot_message(poll, org, ballot)
     if ctx.chat.is_private:
         await ctx.reply(build(ctx.t))
     else:
