@@ -324,11 +324,18 @@ class SqlAlchemyDialogRepository(_Repository):
         existing.name, existing.step = state.name, state.step
         existing.data, existing.updated_at = dict(state.data), state.updated_at
 
-    async def clear(self, person_id: int, platform: str, chat_id: str) -> None:
-        existing = await self.get(person_id, platform, chat_id)
-        if existing is not None:
-            await self.session.delete(existing)
-            await self.session.flush()
+    async def clear(
+        self, person_id: int, platform: str, chat_id: str, name: str | None = None
+    ) -> None:
+        # One DELETE, not a look-up and an ORM delete: a vote ends a pending reason
+        # dialog this way at every press (issue 21).
+        match = {"person_id": person_id, "platform": platform, "chat_id": chat_id}
+        if name is not None:
+            match["name"] = name
+        await self.session.execute(sa.delete(tables.dialogs).filter_by(**match))
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, DialogState) and all(getattr(obj, k) == v for k, v in match.items()):
+                self.session.expunge(obj)
 
 
 class SqlAlchemyEventRepository(_Repository):

@@ -244,8 +244,7 @@ async def vote(ctx: Context, args: tuple[Any, ...]) -> None:
         assert poll.id is not None
         await REASON_DIALOG.start(ctx, BlockReason(poll.id), lead=text)
         return
-    if (state := await ctx.dialog()) is not None and state.name == REASON:
-        await ctx.end_dialog()
+    await ctx.end_dialog(REASON)  # a reason asked for after an earlier "block" is moot now
     await ctx.reply(message(text))
 
 
