@@ -194,10 +194,7 @@ async def enqueue(
         batch=batch,
         about_id=about_id,
     )
-    if not await uow.outbox.add(entry):
-        return False
-    await uow.buttons.add_all(actions)
-    return True
+    return await uow.outbox.add(entry, actions)
 
 
 async def _queued_alike(

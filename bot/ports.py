@@ -133,8 +133,9 @@ class PeopleRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    async def add(self, entry: OutboxEntry) -> bool:
-        """Queues the entry; False when an entry with the same key exists already."""
+    async def add(self, entry: OutboxEntry, buttons: Sequence[ButtonAction] = ()) -> bool:
+        """Queues the entry and registers its buttons (in as few statements as the database
+        allows); False, and nothing written, when an entry with the same key exists already."""
         ...
 
     async def claim_due(
@@ -217,10 +218,6 @@ class TimerRepository(Protocol):
 
 class ButtonRepository(Protocol):
     async def add(self, action: ButtonAction) -> None: ...
-    async def add_all(self, actions: Sequence[ButtonAction]) -> None:
-        """A message's buttons at once (one statement)."""
-        ...
-
     async def get(self, token: str) -> ButtonAction | None: ...
     async def purge(self, before: datetime) -> int: ...
 

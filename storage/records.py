@@ -3,6 +3,7 @@ timers, button actions, dialog state and the events already handled (`bot.domain
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -25,14 +26,27 @@ from storage.repositories import _count, _Repository
 
 
 class SqlAlchemyOutboxRepository(_Repository):
-    async def add(self, entry: OutboxEntry) -> bool:
+    async def add(self, entry: OutboxEntry, buttons: Sequence[ButtonAction] = ()) -> bool:
         # One statement, also when another process races us to the key: the hot path of
         # every reply (a look-up, a savepoint, an insert and its release before).
         values = {field.name: getattr(entry, field.name) for field in fields(entry)}
         del values["id"]
+        if buttons and self.session.get_bind().dialect.name == "postgresql":
+            # The entry and its buttons in one statement: the buttons' INSERT reads the
+            # entry's, so they are written only when the entry is.
+            statement = _outbox_add_with_buttons(len(buttons))
+            for n, action in enumerate(buttons):
+                values.update({f"b{n}_{c}": getattr(action, c) for c in _BUTTON_COLUMNS})
+            entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
+            return entry.id is not None
         statement = _built(self.session, "outbox.add", _outbox_add)
         entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
-        return entry.id is not None
+        if entry.id is None:
+            return False
+        if buttons:  # all of them in one INSERT
+            rows = [{c: getattr(action, c) for c in _BUTTON_COLUMNS} for action in buttons]
+            await self.session.execute(_BUTTON_ADD, rows)
+        return True
 
     async def claim_due(
         self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
@@ -290,14 +304,6 @@ class SqlAlchemyButtonRepository(_Repository):
     async def add(self, action: ButtonAction) -> None:
         self.session.add(action)
 
-    async def add_all(self, actions: Sequence[ButtonAction]) -> None:
-        # A message's buttons in one Core INSERT, not ORM objects flushed at commit: every
-        # reply with buttons pays for it (issue 21's presses). Button actions are written
-        # once and never changed, so no loaded copy can go stale.
-        if actions:
-            rows = [{name: getattr(action, name) for name in _BUTTON_COLUMNS} for action in actions]
-            await self.session.execute(_BUTTON_ADD, rows)
-
     async def get(self, token: str) -> ButtonAction | None:
         return await self._get(ButtonAction, token)
 
@@ -394,8 +400,36 @@ _MARK_SENT = (
 )
 
 
+# A message's buttons go in with it as Core rows, not ORM objects flushed at commit (every
+# reply with buttons pays for it, issue 21). Button actions are written once and never
+# changed, so no loaded copy can go stale.
 _BUTTON_COLUMNS = tuple(column.name for column in tables.button_actions.columns)
 _BUTTON_ADD = sa.insert(tables.button_actions)
+
+
+@functools.cache
+def _outbox_add_with_buttons(count: int) -> Any:
+    """PostgreSQL: an outbox entry and its `count` buttons, unless its key is queued
+    already, in one statement (the values come with the call: the entry's by column name,
+    each button's as b<n>_<column>)."""
+    outbox, buttons = tables.outbox, tables.button_actions
+    entry = (
+        postgresql.insert(outbox)
+        .values({c.name: sa.bindparam(c.name, type_=c.type) for c in outbox.c if c.name != "id"})
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.c.id)
+        .cte("entry")
+    )
+    rows = [
+        sa.select(*(sa.bindparam(f"b{n}_{c.name}", type_=c.type) for c in buttons.c)).select_from(
+            entry
+        )
+        for n in range(count)
+    ]
+    written = sa.insert(buttons).from_select(
+        list(_BUTTON_COLUMNS), sa.union_all(*rows) if count > 1 else rows[0]
+    )
+    return sa.select(entry.c.id).add_cte(written.cte("buttons"))
 
 
 # Statements of every press or reply, built once per dialect (see _START_CALL above).
