@@ -119,6 +119,12 @@ MAPPINGS = (
 class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
     entity = Meeting
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Places read with a meeting for the answer that follows (`get_answering`), used
+        # once and forgotten at any write of an answer.
+        self._answering: dict[tuple[int, int], Places] = {}
+
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10
     ) -> Sequence[Meeting]:
@@ -178,37 +184,47 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
         return await self._first(query)
 
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp:
+        self._answering.clear()
         return await self._add(rsvp)
 
+    async def get_answering(self, meeting_id: int, person_id: int) -> Meeting | None:
+        loaded = self._loaded(Meeting, meeting_id)
+        if loaded is not None or self.session.get_bind().dialect.name != "sqlite":
+            # On PostgreSQL an answer counts places only once it holds the meeting's lock.
+            return loaded or await self.get(meeting_id)
+        # On SQLite units of work take turns: what is read now still holds when the answer
+        # is made, so the meeting and the places come in one statement (issue 21).
+        places = _places_query(True, True).subquery("places")
+        query = (
+            sa.select(Meeting, *places.c)
+            .join(places, sa.true())
+            .where(meetings.c.id == sa.bindparam("meeting"))
+        )
+        params = {"meeting": meeting_id, "person": person_id}
+        rows = (await self.session.execute(query, params)).all()
+        if not rows:
+            return None
+        self._answering[(meeting_id, person_id)] = _places_from(rows, person_id)
+        meeting: Meeting = rows[0][0]
+        return meeting
+
     async def places(self, meeting_id: int, person_id: int | None, *, limited: bool) -> Places:
+        if person_id is not None and (read := self._answering.pop((meeting_id, person_id), None)):
+            return read  # read with the meeting (`get_answering`), nothing written since
         # Core rows, not ORM objects: every RSVP reads this (issue 21's presses).
         statement = _places_query(limited, person_id is not None)
-        rows = (
-            await self.session.execute(statement, {"meeting": meeting_id, "person": person_id})
-        ).all()
-        own: Rsvp | None = None
-        waiting: list[Rsvp] = []
-        coming = last_asked = 0
-        for row in rows:
-            coming, last_asked = row.coming or 0, row.last_asked or 0
-            if row.id is None:
-                continue  # no answer matched: the counts alone (the outer join's one row)
-            rsvp = Rsvp(
-                row.meeting_id, row.person_id, row.answer, row.answered_at, row.asked, row.id
-            )
-            if rsvp.person_id == person_id:
-                own = rsvp
-            if rsvp.answer is Answer.WAITLISTED:
-                waiting.append(rsvp)
-        return Places(own, tuple(waitlist(waiting)), coming, last_asked)
+        params = {"meeting": meeting_id, "person": person_id}
+        return _places_from((await self.session.execute(statement, params)).all(), person_id)
 
     async def set_answer(self, rsvp: Rsvp) -> None:
+        self._answering.clear()
         statement = _built(self.session, "meetings.set_answer", _set_answer)
         values = {name: getattr(rsvp, name) for name in _RSVP_WRITTEN}
         await self.session.execute(statement, values)
         self._forget(rsvp.meeting_id, rsvp.person_id)
 
     async def move_in(self, rsvp_ids: Sequence[int], at: datetime) -> None:
+        self._answering.clear()
         c = meeting_rsvps.c
         await self.session.execute(
             sa.update(meeting_rsvps)
@@ -296,6 +312,23 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
         else:
             existing.reminder_minutes = list(settings.reminder_minutes)
             await self.session.flush()
+
+
+def _places_from(rows: Sequence[Any], person_id: int | None) -> Places:
+    """`Places` from the rows of `_places_query`."""
+    own: Rsvp | None = None
+    waiting: list[Rsvp] = []
+    coming = last_asked = 0
+    for row in rows:
+        coming, last_asked = row.coming or 0, row.last_asked or 0
+        if row.id is None:
+            continue  # no answer matched: the counts alone (the outer join's one row)
+        rsvp = Rsvp(row.meeting_id, row.person_id, row.answer, row.answered_at, row.asked, row.id)
+        if rsvp.person_id == person_id:
+            own = rsvp
+        if rsvp.answer is Answer.WAITLISTED:
+            waiting.append(rsvp)
+    return Places(own, tuple(waitlist(waiting)), coming, last_asked)
 
 
 _RSVP_WRITTEN = ("meeting_id", "person_id", "answer", "answered_at", "asked")

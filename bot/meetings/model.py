@@ -197,6 +197,11 @@ class MeetingRepository(Protocol):
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None: ...
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp: ...
+    async def get_answering(self, meeting_id: int, person_id: int) -> Meeting | None:
+        """`get`, for an answer by this person: where the database allows, the `places` it
+        reads next come with the meeting (one statement less)."""
+        ...
+
     async def places(self, meeting_id: int, person_id: int | None, *, limited: bool) -> Places:
         """What an answer decides on, in one read: the person's own answer, those waiting,
         and (`limited`: the meeting has a capacity) how many hold a place."""

@@ -195,11 +195,18 @@ async def _may_see(ctx: Context, meeting: Meeting) -> bool:
     return await may_see(ctx, ctx.person, meeting)
 
 
+async def _load_answering(fx: Effects, meeting_id: int) -> Meeting | None:
+    if not isinstance(fx, Context):
+        return await _load(fx, meeting_id)
+    return await fx.uow.meetings.get_answering(meeting_id, fx.person_id)
+
+
 # What a meeting's buttons act on: a members-only meeting this person may not see reads
 # as gone; an organiser's buttons are checked in the meeting's own organisation.
 MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id, visible=_may_see)
 # An answer button under a post the person saw: the answer itself tells a guest why not.
-POSTED_MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id)
+# Loaded for the answer that follows (`answer_in_line` then reads no more).
+POSTED_MEETING: Target[Meeting] = Target(load=_load_answering, org_id=lambda m: m.org_id)
 
 
 async def find_meeting(ctx: Context, raw: str, *, to_group: bool = False) -> Meeting:
