@@ -194,14 +194,8 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
             return loaded or await self.get(meeting_id)
         # On SQLite units of work take turns: what is read now still holds when the answer
         # is made, so the meeting and the places come in one statement (issue 21).
-        places = _places_query(True, True).subquery("places")
-        query = (
-            sa.select(Meeting, *places.c)
-            .join(places, sa.true())
-            .where(meetings.c.id == sa.bindparam("meeting"))
-        )
         params = {"meeting": meeting_id, "person": person_id}
-        rows = (await self.session.execute(query, params)).all()
+        rows = (await self.session.execute(_answering_query(), params)).all()
         if not rows:
             return None
         self._answering[(meeting_id, person_id)] = _places_from(rows, person_id)
@@ -370,6 +364,19 @@ def _places_query(limited: bool, of_person: bool) -> sa.Select[Any]:
         sa.select(*columns, counts.c.coming, counts.c.last_asked)
         .select_from(counts)
         .outerjoin(meeting_rsvps, sa.and_(r.meeting_id == sa.bindparam("meeting"), wanted))
+    )
+
+
+@functools.cache
+def _answering_query() -> sa.Select[Any]:
+    """A meeting (:meeting) with the places its answer by :person decides on, on every row.
+
+    Built once: building it (and its subquery's columns) cost more than running it."""
+    places = _places_query(True, True).subquery("places")
+    return (
+        sa.select(Meeting, *places.c)
+        .join(places, sa.true())
+        .where(meetings.c.id == sa.bindparam("meeting"))
     )
 
 

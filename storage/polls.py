@@ -10,6 +10,7 @@ order people voted.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -93,12 +94,7 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         loaded = self._loaded(Poll, ident)
         if loaded is not None:
             return loaded
-        query = (
-            sa.select(Poll, poll_secrets.c.secret)
-            .outerjoin(poll_secrets, poll_secrets.c.poll_id == polls.c.id)
-            .where(polls.c.id == ident)
-        )
-        row = (await self.session.execute(query)).first()
+        row = (await self.session.execute(_poll_with_secret(), {"poll": ident})).first()
         if row is None:
             return None
         self._secrets[ident] = row.secret
@@ -141,8 +137,9 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         )
 
     async def ballot_of(self, poll_id: int, person_id: int) -> Ballot | None:
-        query = sa.select(Ballot).filter_by(poll_id=poll_id, person_id=person_id)
-        return await self._first(query)
+        params = {"poll": poll_id, "person": person_id}
+        found: Ballot | None = (await self.session.scalars(_ballot_of(), params)).first()
+        return found
 
     async def ballot_by_key(self, poll_id: int, key: str) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, voter_key=key)
@@ -213,6 +210,26 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         if members_only:
             query = query.where(p.status == Status.MEMBER)
         return await self._all(query)
+
+
+@functools.cache
+def _poll_with_secret() -> sa.Select[Any]:
+    """A poll (:poll) and its secret, if it has one. Built once, as building costs more
+    than running it."""
+    return (
+        sa.select(Poll, poll_secrets.c.secret)
+        .outerjoin(poll_secrets, poll_secrets.c.poll_id == polls.c.id)
+        .where(polls.c.id == sa.bindparam("poll"))
+    )
+
+
+@functools.cache
+def _ballot_of() -> sa.Select[Any]:
+    """A visible poll's (:poll) ballot of a person (:person), built once (opening a ballot)."""
+    b = poll_ballots.c
+    return sa.select(Ballot).where(
+        b.poll_id == sa.bindparam("poll"), b.person_id == sa.bindparam("person")
+    )
 
 
 _BALLOT_COLUMNS = tuple(column.name for column in poll_ballots.columns)

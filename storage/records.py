@@ -338,10 +338,21 @@ class SqlAlchemyDialogRepository(_Repository):
         match = {"person_id": person_id, "platform": platform, "chat_id": chat_id}
         if name is not None:
             match["name"] = name
-        await self.session.execute(sa.delete(tables.dialogs).filter_by(**match))
+        await self.session.execute(_dialog_clear(name is not None), match)
         for obj in list(self.session.identity_map.values()):
             if isinstance(obj, DialogState) and all(getattr(obj, k) == v for k, v in match.items()):
                 self.session.expunge(obj)
+
+
+@functools.cache
+def _dialog_clear(named: bool) -> sa.Delete:
+    """Ends a dialog (:person_id, :platform, :chat_id; only the one called :name if `named`)."""
+    c = tables.dialogs.c
+    where = [c.person_id == sa.bindparam("person_id"), c.platform == sa.bindparam("platform")]
+    where.append(c.chat_id == sa.bindparam("chat_id"))
+    if named:
+        where.append(c.name == sa.bindparam("name"))
+    return sa.delete(tables.dialogs).where(*where)
 
 
 class SqlAlchemyEventRepository(_Repository):
