@@ -321,9 +321,10 @@ class Context(Effects):
             )
         )
 
-    async def end_dialog(self) -> None:
+    async def end_dialog(self, name: str | None = None) -> None:
+        """Ends the person's dialog (only if it is the one called `name`, when given)."""
         chat = self.private_chat
-        await self.uow.dialogs.clear(self.person_id, chat.platform, chat.chat_id)
+        await self.uow.dialogs.clear(self.person_id, chat.platform, chat.chat_id, name)
 
 
 TimerContext = Effects  # timers run without a person or chat

@@ -214,11 +214,7 @@ async def enqueue(
         batch=batch,
         about_id=about_id,
     )
-    if not await uow.outbox.add(entry):
-        return False
-    for action in actions:
-        await uow.buttons.add(action)
-    return True
+    return await uow.outbox.add(entry, actions)
 
 
 async def _queued_alike(

@@ -133,8 +133,9 @@ class PeopleRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    async def add(self, entry: OutboxEntry) -> bool:
-        """Queues the entry; False when an entry with the same key exists already."""
+    async def add(self, entry: OutboxEntry, buttons: Sequence[ButtonAction] = ()) -> bool:
+        """Queues the entry and registers its buttons (in as few statements as the database
+        allows); False, and nothing written, when an entry with the same key exists already."""
         ...
 
     async def claim_due(
@@ -235,7 +236,11 @@ class ButtonRepository(Protocol):
 class DialogRepository(Protocol):
     async def get(self, person_id: int, platform: str, chat_id: str) -> DialogState | None: ...
     async def save(self, state: DialogState) -> None: ...
-    async def clear(self, person_id: int, platform: str, chat_id: str) -> None: ...
+    async def clear(
+        self, person_id: int, platform: str, chat_id: str, name: str | None = None
+    ) -> None:
+        """Ends the dialog in this chat (only if it is the one called `name`, when given)."""
+        ...
 
 
 class EventRepository(Protocol):

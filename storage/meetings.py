@@ -9,8 +9,10 @@ meeting or confirmed someone's attendance is kept anonymously (SET NULL).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,9 +28,12 @@ from bot.meetings.model import (
     MeetingSettings,
     MeetingStatus,
     MeetingThread,
+    Places,
     Rsvp,
+    waitlist,
 )
 from storage import tables
+from storage.records import _built
 from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
@@ -114,6 +119,12 @@ MAPPINGS = (
 class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
     entity = Meeting
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Places read with a meeting for the answer that follows (`get_answering`), used
+        # once and forgotten at any write of an answer.
+        self._answering: dict[tuple[int, int], Places] = {}
+
     async def upcoming(
         self, org_ids: Sequence[int], now: datetime, limit: int = 10
     ) -> Sequence[Meeting]:
@@ -173,7 +184,56 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
         return await self._first(query)
 
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp:
+        self._answering.clear()
         return await self._add(rsvp)
+
+    async def get_answering(self, meeting_id: int, person_id: int) -> Meeting | None:
+        loaded = self._loaded(Meeting, meeting_id)
+        if loaded is not None or self.session.get_bind().dialect.name != "sqlite":
+            # On PostgreSQL an answer counts places only once it holds the meeting's lock.
+            return loaded or await self.get(meeting_id)
+        # On SQLite units of work take turns: what is read now still holds when the answer
+        # is made, so the meeting and the places come in one statement (issue 21).
+        params = {"meeting": meeting_id, "person": person_id}
+        rows = (await self.session.execute(_answering_query(), params)).all()
+        if not rows:
+            return None
+        self._answering[(meeting_id, person_id)] = _places_from(rows, person_id)
+        meeting: Meeting = rows[0][0]
+        return meeting
+
+    async def places(self, meeting_id: int, person_id: int | None, *, limited: bool) -> Places:
+        if person_id is not None and (read := self._answering.pop((meeting_id, person_id), None)):
+            return read  # read with the meeting (`get_answering`), nothing written since
+        # Core rows, not ORM objects: every RSVP reads this (issue 21's presses).
+        statement = _places_query(limited, person_id is not None)
+        params = {"meeting": meeting_id, "person": person_id}
+        return _places_from((await self.session.execute(statement, params)).all(), person_id)
+
+    async def set_answer(self, rsvp: Rsvp) -> None:
+        self._answering.clear()
+        statement = _built(self.session, "meetings.set_answer", _set_answer)
+        values = {name: getattr(rsvp, name) for name in _RSVP_WRITTEN}
+        await self.session.execute(statement, values)
+        self._forget(rsvp.meeting_id, rsvp.person_id)
+
+    async def move_in(self, rsvp_ids: Sequence[int], at: datetime) -> None:
+        self._answering.clear()
+        c = meeting_rsvps.c
+        await self.session.execute(
+            sa.update(meeting_rsvps)
+            .where(c.id.in_(rsvp_ids))
+            .values(answer=Answer.COMING, answered_at=at)
+        )
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Rsvp) and obj.id in rsvp_ids:
+                self.session.expunge(obj)
+
+    def _forget(self, meeting_id: int, person_id: int) -> None:
+        """A copy this transaction loaded before a Core write no longer says what the row holds."""
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Rsvp) and (obj.meeting_id, obj.person_id) == (meeting_id, person_id):
+                self.session.expunge(obj)
 
     async def attendance(self, meeting_id: int) -> Sequence[Attendance]:
         c = meeting_attendance.c
@@ -246,6 +306,78 @@ class SqlAlchemyMeetingRepository(_EntityRepository[Meeting]):
         else:
             existing.reminder_minutes = list(settings.reminder_minutes)
             await self.session.flush()
+
+
+def _places_from(rows: Sequence[Any], person_id: int | None) -> Places:
+    """`Places` from the rows of `_places_query`."""
+    own: Rsvp | None = None
+    waiting: list[Rsvp] = []
+    coming = last_asked = 0
+    for row in rows:
+        coming, last_asked = row.coming or 0, row.last_asked or 0
+        if row.id is None:
+            continue  # no answer matched: the counts alone (the outer join's one row)
+        rsvp = Rsvp(row.meeting_id, row.person_id, row.answer, row.answered_at, row.asked, row.id)
+        if rsvp.person_id == person_id:
+            own = rsvp
+        if rsvp.answer is Answer.WAITLISTED:
+            waiting.append(rsvp)
+    return Places(own, tuple(waitlist(waiting)), coming, last_asked)
+
+
+_RSVP_WRITTEN = ("meeting_id", "person_id", "answer", "answered_at", "asked")
+
+
+def _set_answer(dialect: Any) -> Any:
+    insert = dialect.insert(meeting_rsvps)
+    return insert.on_conflict_do_update(
+        index_elements=["meeting_id", "person_id"],
+        set_={name: insert.excluded[name] for name in ("answer", "answered_at", "asked")},
+    )
+
+
+@functools.cache
+def _places_query(limited: bool, of_person: bool) -> sa.Select[Any]:
+    """The person's answer (:person) and those waiting at a meeting (:meeting); where places
+    are limited also how many hold one and the last number asked, on every row: an outer
+    join from the counts, so they come back even when no answer matches."""
+    r = meeting_rsvps.c
+    wanted = r.answer == Answer.WAITLISTED
+    if of_person:
+        wanted = sa.or_(r.person_id == sa.bindparam("person"), wanted)
+    columns = (r.id, r.meeting_id, r.person_id, r.answer, r.answered_at, r.asked)
+    if not limited:
+        none = sa.null()
+        return sa.select(*columns, none.label("coming"), none.label("last_asked")).where(
+            r.meeting_id == sa.bindparam("meeting"), wanted
+        )
+    holding = r.answer.in_([Answer.COMING, Answer.WAITLISTED])
+    counts = (
+        sa.select(
+            sa.func.sum(sa.case((r.answer == Answer.COMING, 1), else_=0)).label("coming"),
+            sa.func.max(r.asked).label("last_asked"),
+        )
+        .where(r.meeting_id == sa.bindparam("meeting"), holding)
+        .subquery("counts")
+    )
+    return (
+        sa.select(*columns, counts.c.coming, counts.c.last_asked)
+        .select_from(counts)
+        .outerjoin(meeting_rsvps, sa.and_(r.meeting_id == sa.bindparam("meeting"), wanted))
+    )
+
+
+@functools.cache
+def _answering_query() -> sa.Select[Any]:
+    """A meeting (:meeting) with the places its answer by :person decides on, on every row.
+
+    Built once: building it (and its subquery's columns) cost more than running it."""
+    places = _places_query(True, True).subquery("places")
+    return (
+        sa.select(Meeting, *places.c)
+        .join(places, sa.true())
+        .where(meetings.c.id == sa.bindparam("meeting"))
+    )
 
 
 async def before_erase(session: AsyncSession, person_id: int) -> None:

@@ -10,8 +10,10 @@ order people voted.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
+from storage.records import _built
 from storage.repositories import _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
@@ -80,6 +83,24 @@ MAPPINGS = (
 class SqlAlchemyPollRepository(_EntityRepository[Poll]):
     entity = Poll
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Secrets read with their polls in this transaction: a vote in an anonymous poll
+        # needs both, and reading them together is a statement less (kept here, never on
+        # the poll, which is exported with its creator's data).
+        self._secrets: dict[int, str | None] = {}
+
+    async def get(self, ident: int) -> Poll | None:
+        loaded = self._loaded(Poll, ident)
+        if loaded is not None:
+            return loaded
+        row = (await self.session.execute(_poll_with_secret(), {"poll": ident})).first()
+        if row is None:
+            return None
+        self._secrets[ident] = row.secret
+        poll: Poll = row[0]
+        return poll
+
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
         c = polls.c
         query = (
@@ -105,8 +126,9 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         return (await self.session.execute(query)).first() is not None
 
     async def participate(self, poll_id: int, person_id: int) -> None:
-        if not await self.has_voted(poll_id, person_id):
-            await self._add(Participation(poll_id, person_id))
+        # One statement instead of a look-up and an insert (every vote passes here).
+        statement = _built(self.session, "polls.participate", _participate)
+        await self.session.execute(statement, {"poll_id": poll_id, "person_id": person_id})
 
     async def withdraw(self, poll_id: int, person_id: int) -> None:
         c = poll_participation.c
@@ -115,8 +137,9 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         )
 
     async def ballot_of(self, poll_id: int, person_id: int) -> Ballot | None:
-        query = sa.select(Ballot).filter_by(poll_id=poll_id, person_id=person_id)
-        return await self._first(query)
+        params = {"poll": poll_id, "person": person_id}
+        found: Ballot | None = (await self.session.scalars(_ballot_of(), params)).first()
+        return found
 
     async def ballot_by_key(self, poll_id: int, key: str) -> Ballot | None:
         query = sa.select(Ballot).filter_by(poll_id=poll_id, voter_key=key)
@@ -125,6 +148,21 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
     async def add_ballot(self, ballot: Ballot) -> Ballot:
         ballot.id = secrets.token_hex(16)
         return await self._add(ballot)
+
+    async def put_ballot(self, ballot: Ballot) -> None:
+        # One statement whether or not there was a ballot: a visible one keeps its id, an
+        # anonymous one gets a new random id, as if removed and cast again.
+        anonymous = ballot.voter_key is not None
+        ballot.id = secrets.token_hex(16)
+        name = "polls.put_anonymous" if anonymous else "polls.put_visible"
+        statement = _built(self.session, name, _put_anonymous if anonymous else _put_visible)
+        values = {column: getattr(ballot, column) for column in _BALLOT_COLUMNS}
+        await self.session.execute(statement, values)
+        # A copy this transaction loaded before no longer says what the row holds.
+        voter = (ballot.poll_id, ballot.voter_key, ballot.person_id)
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Ballot) and (obj.poll_id, obj.voter_key, obj.person_id) == voter:
+                self.session.expunge(obj)
 
     async def remove_ballot(self, ballot: Ballot) -> None:
         await self.session.delete(ballot)
@@ -136,10 +174,15 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         return await self._all(query)
 
     async def secret(self, poll_id: int) -> str | None:
+        if poll_id in self._secrets:
+            return self._secrets[poll_id]
         query = sa.select(poll_secrets.c.secret).where(poll_secrets.c.poll_id == poll_id)
-        return (await self.session.execute(query)).scalar()
+        found: str | None = (await self.session.execute(query)).scalar()
+        self._secrets[poll_id] = found
+        return found
 
     async def set_secret(self, poll_id: int, secret: str | None) -> None:
+        self._secrets.pop(poll_id, None)  # read again after a write (it may be rolled back)
         await self.session.flush()
         await self.session.execute(sa.delete(poll_secrets).where(poll_secrets.c.poll_id == poll_id))
         if secret is not None:
@@ -167,6 +210,55 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         if members_only:
             query = query.where(p.status == Status.MEMBER)
         return await self._all(query)
+
+
+@functools.cache
+def _poll_with_secret() -> sa.Select[Any]:
+    """A poll (:poll) and its secret, if it has one. Built once, as building costs more
+    than running it."""
+    return (
+        sa.select(Poll, poll_secrets.c.secret)
+        .outerjoin(poll_secrets, poll_secrets.c.poll_id == polls.c.id)
+        .where(polls.c.id == sa.bindparam("poll"))
+    )
+
+
+@functools.cache
+def _ballot_of() -> sa.Select[Any]:
+    """A visible poll's (:poll) ballot of a person (:person), built once (opening a ballot)."""
+    b = poll_ballots.c
+    return sa.select(Ballot).where(
+        b.poll_id == sa.bindparam("poll"), b.person_id == sa.bindparam("person")
+    )
+
+
+_BALLOT_COLUMNS = tuple(column.name for column in poll_ballots.columns)
+
+
+def _participate(dialect: Any) -> Any:
+    return dialect.insert(poll_participation).on_conflict_do_nothing(
+        index_elements=["poll_id", "person_id"]
+    )
+
+
+def _put_visible(dialect: Any) -> Any:
+    insert = dialect.insert(poll_ballots)
+    return insert.on_conflict_do_update(
+        index_elements=["poll_id", "person_id"],
+        set_={"choice": insert.excluded.choice, "reason": insert.excluded.reason},
+    )
+
+
+def _put_anonymous(dialect: Any) -> Any:
+    insert = dialect.insert(poll_ballots)
+    return insert.on_conflict_do_update(
+        index_elements=["poll_id", "voter_key"],
+        set_={
+            "id": insert.excluded.id,
+            "choice": insert.excluded.choice,
+            "reason": insert.excluded.reason,
+        },
+    )
 
 
 async def before_erase(session: AsyncSession, person_id: int) -> None:

@@ -3,6 +3,7 @@ timers, button actions, dialog state and the events already handled (`bot.domain
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -26,14 +27,34 @@ from storage.repositories import _count, _Repository, found_in_document, sender_
 
 
 class SqlAlchemyOutboxRepository(_Repository):
-    async def add(self, entry: OutboxEntry) -> bool:
+    def __init__(self, session: AsyncSession, cache: CacheView | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache or CacheView(None)
+
+    async def add(self, entry: OutboxEntry, buttons: Sequence[ButtonAction] = ()) -> bool:
         # One statement, also when another process races us to the key: the hot path of
         # every reply (a look-up, a savepoint, an insert and its release before).
         values = {field.name: getattr(entry, field.name) for field in fields(entry)}
         del values["id"]
+        if buttons and self.session.get_bind().dialect.name == "postgresql":
+            # The entry and its buttons in one statement: the buttons' INSERT reads the
+            # entry's, so they are written only when the entry is.
+            statement = _outbox_add_with_buttons(len(buttons))
+            for n, action in enumerate(buttons):
+                values.update({f"b{n}_{c}": getattr(action, c) for c in _BUTTON_COLUMNS})
+            entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
+            if entry.id is not None:
+                self._cache.added_buttons.extend(buttons)  # cached once committed
+            return entry.id is not None
         statement = _built(self.session, "outbox.add", _outbox_add)
         entry.id = (await self.session.execute(statement, values)).scalar_one_or_none()
-        return entry.id is not None
+        if entry.id is None:
+            return False
+        if buttons:  # all of them in one INSERT
+            rows = [{c: getattr(action, c) for c in _BUTTON_COLUMNS} for action in buttons]
+            await self.session.execute(_BUTTON_ADD, rows)
+            self._cache.added_buttons.extend(buttons)  # cached once committed
+        return True
 
     async def claim_due(
         self, now: datetime, limit: int, platforms: Sequence[str], *, owner: str, until: datetime
@@ -365,11 +386,29 @@ class SqlAlchemyDialogRepository(_Repository):
         existing.name, existing.step = state.name, state.step
         existing.data, existing.updated_at = dict(state.data), state.updated_at
 
-    async def clear(self, person_id: int, platform: str, chat_id: str) -> None:
-        existing = await self.get(person_id, platform, chat_id)
-        if existing is not None:
-            await self.session.delete(existing)
-            await self.session.flush()
+    async def clear(
+        self, person_id: int, platform: str, chat_id: str, name: str | None = None
+    ) -> None:
+        # One DELETE, not a look-up and an ORM delete: a vote ends a pending reason
+        # dialog this way at every press (issue 21).
+        match = {"person_id": person_id, "platform": platform, "chat_id": chat_id}
+        if name is not None:
+            match["name"] = name
+        await self.session.execute(_dialog_clear(name is not None), match)
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, DialogState) and all(getattr(obj, k) == v for k, v in match.items()):
+                self.session.expunge(obj)
+
+
+@functools.cache
+def _dialog_clear(named: bool) -> sa.Delete:
+    """Ends a dialog (:person_id, :platform, :chat_id; only the one called :name if `named`)."""
+    c = tables.dialogs.c
+    where = [c.person_id == sa.bindparam("person_id"), c.platform == sa.bindparam("platform")]
+    where.append(c.chat_id == sa.bindparam("chat_id"))
+    if named:
+        where.append(c.name == sa.bindparam("name"))
+    return sa.delete(tables.dialogs).where(*where)
 
 
 class SqlAlchemyEventRepository(_Repository):
@@ -473,6 +512,38 @@ _MARK_SENT_MANY = (
     )
     .returning(_o.id)
 )
+
+# A message's buttons go in with it as Core rows, not ORM objects flushed at commit (every
+# reply with buttons pays for it, issue 21). Button actions are written once and never
+# changed, so no loaded copy can go stale.
+_BUTTON_COLUMNS = tuple(column.name for column in tables.button_actions.columns)
+_BUTTON_ADD = sa.insert(tables.button_actions)
+
+
+@functools.cache
+def _outbox_add_with_buttons(count: int) -> Any:
+    """PostgreSQL: an outbox entry and its `count` buttons, unless its key is queued
+    already, in one statement (the values come with the call: the entry's by column name,
+    each button's as b<n>_<column>)."""
+    outbox, buttons = tables.outbox, tables.button_actions
+    entry = (
+        postgresql.insert(outbox)
+        .values({c.name: sa.bindparam(c.name, type_=c.type) for c in outbox.c if c.name != "id"})
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.c.id)
+        .cte("entry")
+    )
+    rows = [
+        sa.select(*(sa.bindparam(f"b{n}_{c.name}", type_=c.type) for c in buttons.c)).select_from(
+            entry
+        )
+        for n in range(count)
+    ]
+    written = sa.insert(buttons).from_select(
+        list(_BUTTON_COLUMNS), sa.union_all(*rows) if count > 1 else rows[0]
+    )
+    return sa.select(entry.c.id).add_cte(written.cte("buttons"))
+
 
 # Statements of every press or reply, built once per dialect (see _START_CALL above).
 _BUILT: dict[tuple[str, str], Any] = {}

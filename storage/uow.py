@@ -52,7 +52,7 @@ class SqlAlchemyUnitOfWork:
         self.session.info[VIEW_KEY] = self._cache  # a flush that writes cached rows turns it off
         self.orgs = SqlAlchemyOrganisationRepository(self.session, self._cache)
         self.people = SqlAlchemyPeopleRepository(self.session, self._cache)
-        self.outbox = SqlAlchemyOutboxRepository(self.session)
+        self.outbox = SqlAlchemyOutboxRepository(self.session, self._cache)
         self.timers = SqlAlchemyTimerRepository(self.session)
         self.buttons = SqlAlchemyButtonRepository(self.session, self._cache)
         self.dialogs = SqlAlchemyDialogRepository(self.session)
@@ -94,4 +94,7 @@ class SqlAlchemyUnitOfWork:
     async def rollback(self) -> None:
         await self.session.rollback()
         self._cache.rolled_back()
-        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)  # forgets its reads
+        # Repositories that remember reads within a transaction forget them.
+        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)
+        self.meetings = SqlAlchemyMeetingRepository(self.session)
+        self.polls = SqlAlchemyPollRepository(self.session)

@@ -37,7 +37,6 @@ from bot.meetings.model import (
     Meeting,
     MeetingSettings,
     parse_reminder_offsets,
-    waitlist_position,
 )
 from bot.meetings.service import (
     CHECK_IN,
@@ -46,6 +45,7 @@ from bot.meetings.service import (
     POSTED_MEETING,
     REMINDER,
     answer,
+    answer_in_line,
     answered_count,
     cancel_meeting,
     find_meeting,
@@ -208,13 +208,7 @@ async def rsvp(ctx: Context, args: tuple[Any, ...]) -> None:
     if _shut_out(ctx, meeting):
         raise Refusal(views.members_only(_, meeting))
     assert meeting.id is not None
-    result = await answer(ctx, meeting, ctx.person, wanted)
-    waiting = (
-        await ctx.uow.meetings.rsvps(meeting.id, (Answer.WAITLISTED,))
-        if result is Answer.WAITLISTED
-        else []
-    )
-    number = waitlist_position(waiting, ctx.person_id) or 0
+    result, number = await answer_in_line(ctx, meeting, ctx.person, wanted)
     org = await org_of(ctx, meeting)
     zone = await reader_zone(ctx, ctx.person, org)
 

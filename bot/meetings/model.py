@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -197,6 +197,24 @@ class MeetingRepository(Protocol):
 
     async def rsvp(self, meeting_id: int, person_id: int) -> Rsvp | None: ...
     async def add_rsvp(self, rsvp: Rsvp) -> Rsvp: ...
+    async def get_answering(self, meeting_id: int, person_id: int) -> Meeting | None:
+        """`get`, for an answer by this person: where the database allows, the `places` it
+        reads next come with the meeting (one statement less)."""
+        ...
+
+    async def places(self, meeting_id: int, person_id: int | None, *, limited: bool) -> Places:
+        """What an answer decides on, in one read: the person's own answer, those waiting,
+        and (`limited`: the meeting has a capacity) how many hold a place."""
+        ...
+
+    async def set_answer(self, rsvp: Rsvp) -> None:
+        """Stores the person's answer in place of any earlier one (one write)."""
+        ...
+
+    async def move_in(self, rsvp_ids: Sequence[int], at: datetime) -> None:
+        """Those waiting (by answer id) get a place: "coming" from `at`."""
+        ...
+
     async def attendance(self, meeting_id: int) -> Sequence[Attendance]: ...
     async def add_attendance(self, attendance: Attendance) -> None: ...
     async def remove_attendance(self, meeting_id: int, person_id: int) -> None: ...
@@ -260,6 +278,46 @@ def waitlist(rsvps: Sequence[Rsvp]) -> list[Rsvp]:
 def next_in_line(rsvps: Sequence[Rsvp]) -> int:
     """The number of a new request for a place: after everyone who holds or waits for one."""
     return max((r.asked or 0 for r in rsvps), default=0) + 1
+
+
+@dataclass(frozen=True)
+class Places:
+    """A meeting's places as one person's answer sees them (`MeetingRepository.places`)."""
+
+    own: Rsvp | None  # the person's answer so far
+    waiting: tuple[Rsvp, ...]  # those waiting for a place, the person too if waiting
+    coming: int = 0  # those holding a place (counted only where places are limited)
+    last_asked: int = 0  # the highest `asked` of those holding or waiting for a place
+
+    def answer_for(self, wanted: Answer, capacity: int | None) -> Answer:
+        """`answer_for` on what was read: "coming" to a full meeting means waiting."""
+        current = self.own.answer if self.own is not None else None
+        if wanted is not Answer.COMING or current is Answer.COMING:
+            return wanted
+        if current is Answer.WAITLISTED:
+            return Answer.WAITLISTED
+        if capacity is None:
+            return Answer.COMING
+        return Answer.WAITLISTED if capacity - self.coming <= 0 else Answer.COMING
+
+    def next_in_line(self) -> int:
+        """`next_in_line`: after everyone who holds or waits for a place (and the person)."""
+        own = self.own.asked if self.own is not None else None
+        return max(self.last_asked, own or 0) + 1
+
+    def after(self, person_id: int, answer: Rsvp) -> Places:
+        """The places once the person's answer is `answer`."""
+        own = self.own.answer if self.own is not None else None
+        coming = self.coming - int(own is Answer.COMING) + int(answer.answer is Answer.COMING)
+        waiting = [r for r in self.waiting if r.person_id != person_id]
+        if answer.answer is Answer.WAITLISTED:
+            waiting.append(answer)
+        return replace(self, own=answer, waiting=tuple(waitlist(waiting)), coming=coming)
+
+    def to_promote(self, capacity: int | None) -> list[Rsvp]:
+        """`to_promote`: those waiting who now fit, in waitlist order."""
+        waiting = waitlist(self.waiting)
+        return waiting if capacity is None else waiting[: max(0, capacity - self.coming)]
 
 
 def to_promote(capacity: int | None, rsvps: Sequence[Rsvp]) -> list[Rsvp]:

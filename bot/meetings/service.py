@@ -36,10 +36,7 @@ from bot.meetings.model import (
     MeetingStatus,
     MeetingThread,
     Rsvp,
-    answer_for,
-    next_in_line,
     reminder_times,
-    to_promote,
     visible_to,
 )
 from bot.meetings.views import add_facts as add_facts
@@ -198,11 +195,18 @@ async def _may_see(ctx: Context, meeting: Meeting) -> bool:
     return await may_see(ctx, ctx.person, meeting)
 
 
+async def _load_answering(fx: Effects, meeting_id: int) -> Meeting | None:
+    if not isinstance(fx, Context):
+        return await _load(fx, meeting_id)
+    return await fx.uow.meetings.get_answering(meeting_id, fx.person_id)
+
+
 # What a meeting's buttons act on: a members-only meeting this person may not see reads
 # as gone; an organiser's buttons are checked in the meeting's own organisation.
 MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id, visible=_may_see)
 # An answer button under a post the person saw: the answer itself tells a guest why not.
-POSTED_MEETING: Target[Meeting] = Target(load=_load, org_id=lambda m: m.org_id)
+# Loaded for the answer that follows (`answer_in_line` then reads no more).
+POSTED_MEETING: Target[Meeting] = Target(load=_load_answering, org_id=lambda m: m.org_id)
 
 
 async def find_meeting(ctx: Context, raw: str, *, to_group: bool = False) -> Meeting:
@@ -445,27 +449,37 @@ async def answer(fx: Effects, meeting: Meeting, person: Person, wanted: Answer) 
     When someone gives up a place, the first on the waitlist is promoted and told.
     Returns the answer as recorded. The caller checks that the person may answer.
     """
+    return (await answer_in_line(fx, meeting, person, wanted))[0]
+
+
+async def answer_in_line(
+    fx: Effects, meeting: Meeting, person: Person, wanted: Answer
+) -> tuple[Answer, int]:
+    """`answer`, and the person's place in the waitlist afterwards (0 when not waiting)."""
     assert meeting.id is not None and person.id is not None
     # Two pressing at once for the last place must not both get it: the meeting is held
     # until this answer is committed, so the next one counts after it (on PostgreSQL).
     await fx.uow.meetings.lock(meeting.id)
-    existing = await fx.uow.meetings.rsvp(meeting.id, person.id)
-    # Only the answers that decide it: their own, and who holds or waits for a place when
-    # places are limited (never every answer to a big meeting).
-    rsvps = [existing] if existing is not None else []
-    if meeting.capacity is not None:
-        rsvps += [r for r in await fx.uow.meetings.rsvps(meeting.id, HOLDING) if r is not existing]
-    result = answer_for(wanted, meeting.capacity, rsvps, person.id)
-    # Asking for a place now queues behind everyone who asked before, whatever was answered earlier.
-    asked = next_in_line(rsvps) if result is Answer.WAITLISTED else None
-    if existing is None:
-        await fx.uow.meetings.add_rsvp(Rsvp(meeting.id, person.id, result, fx.now, asked))
-    elif existing.answer is not result:
-        existing.answer = result
-        existing.answered_at = fx.now
-        existing.asked = asked
-    await promote_waiting(fx, meeting, await org_of(fx, meeting))
-    return result
+    # Read once: their own answer, who waits and (places limited) how many hold one; the
+    # answer and any promotion are worked out from that (never every answer to a big
+    # meeting, and not read again after the write).
+    limited = meeting.capacity is not None
+    places = await fx.uow.meetings.places(meeting.id, person.id, limited=limited)
+    result = places.answer_for(wanted, meeting.capacity)
+    own = places.own
+    if own is None or own.answer is not result:
+        # Asking for a place now queues behind everyone who asked before, whatever was
+        # answered earlier.
+        asked = places.next_in_line() if result is Answer.WAITLISTED else None
+        own = Rsvp(meeting.id, person.id, result, fx.now, asked, own.id if own else None)
+        await fx.uow.meetings.set_answer(own)
+        places = places.after(person.id, own)
+    # Without a limit everyone waiting moves in.
+    promoted = places.to_promote(meeting.capacity)
+    await _move_in(fx, meeting, promoted)
+    waiting = [r for r in places.waiting if r not in promoted]
+    number = next((n for n, r in enumerate(waiting, 1) if r.person_id == person.id), 0)
+    return result, number
 
 
 async def promote_waiting(fx: Effects, meeting: Meeting, org: Organisation) -> list[Person]:
@@ -474,12 +488,23 @@ async def promote_waiting(fx: Effects, meeting: Meeting, org: Organisation) -> l
     if meeting.cancelled:
         return []
     await fx.uow.meetings.lock(meeting.id)  # places freed at once promote each one person
+    limited = meeting.capacity is not None
+    places = await fx.uow.meetings.places(meeting.id, None, limited=limited)
+    # Without a limit everyone waiting moves in.
+    return await _move_in(fx, meeting, places.to_promote(meeting.capacity), org)
+
+
+async def _move_in(
+    fx: Effects, meeting: Meeting, rsvps: Sequence[Rsvp], org: Organisation | None = None
+) -> list[Person]:
+    """Gives those waiting (`Places.to_promote`) their places and tells each of them."""
+    assert meeting.id is not None
+    if meeting.cancelled or not rsvps:
+        return []
+    await fx.uow.meetings.move_in([r.id for r in rsvps if r.id is not None], fx.now)
+    org = org or await org_of(fx, meeting)
     promoted: list[Person] = []
-    # Without a limit only those waiting matter (all of them move in), not everyone coming.
-    holding = HOLDING if meeting.capacity is not None else (Answer.WAITLISTED,)
-    for rsvp in to_promote(meeting.capacity, await fx.uow.meetings.rsvps(meeting.id, holding)):
-        rsvp.answer = Answer.COMING
-        rsvp.answered_at = fx.now
+    for rsvp in rsvps:
         person = await fx.uow.people.get(rsvp.person_id)
         if person is None:
             continue

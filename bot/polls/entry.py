@@ -203,8 +203,9 @@ async def open_ballot(ctx: Context, args: tuple[Any, ...]) -> None:
     (poll,) = args
     await check_can_vote(ctx, poll)
     org = await poll_org(ctx, poll)
-    ballot = await current(ctx, poll, ctx.person_id)
-    build = ballot_message(poll, org, None if poll.anonymous else ballot)
+    # An anonymous ballot shows no earlier choice: nothing to read then.
+    ballot = None if poll.anonymous else await current(ctx, poll, ctx.person_id)
+    build = ballot_message(poll, org, ballot)
     if ctx.chat.is_private:
         await ctx.reply(build(ctx.t))
     else:
@@ -243,8 +244,7 @@ async def vote(ctx: Context, args: tuple[Any, ...]) -> None:
         assert poll.id is not None
         await REASON_DIALOG.start(ctx, BlockReason(poll.id), lead=text)
         return
-    if (state := await ctx.dialog()) is not None and state.name == REASON:
-        await ctx.end_dialog()
+    await ctx.end_dialog(REASON)  # a reason asked for after an earlier "block" is moot now
     await ctx.reply(message(text))
 
 

@@ -126,29 +126,23 @@ async def cast(
     Callers check that the poll is open and that the person may vote.
     """
     assert poll.id is not None and poll.accepts_votes(effects.now)
-    if choice is not None:
-        choice = validate_choice(poll, choice)
-    old = await current(effects, poll, person_id)
     polls = effects.uow.polls
+    if choice is None:
+        old = await current(effects, poll, person_id)
+        if old is not None:
+            await polls.remove_ballot(old)
+        await polls.withdraw(poll.id, person_id)
+        return
+    choice = validate_choice(poll, choice)
     if poll.anonymous:
         secret = await polls.secret(poll.id)
         assert secret is not None
-        if old is not None:
-            await polls.remove_ballot(old)
-        if choice is not None:
-            key = voter_key(secret, poll.id, person_id)
-            await polls.add_ballot(Ballot(poll.id, choice, voter_key=key))
-    elif choice is None:
-        if old is not None:
-            await polls.remove_ballot(old)
-    elif old is not None:
-        old.choice, old.reason = choice, reason
+        ballot = Ballot(poll.id, choice, voter_key=voter_key(secret, poll.id, person_id))
     else:
-        await polls.add_ballot(Ballot(poll.id, choice, person_id=person_id, reason=reason))
-    if choice is None:
-        await polls.withdraw(poll.id, person_id)
-    else:
-        await polls.participate(poll.id, person_id)
+        ballot = Ballot(poll.id, choice, person_id=person_id, reason=reason)
+    # Written over any earlier ballot without reading it first (a statement less a vote).
+    await polls.put_ballot(ballot)
+    await polls.participate(poll.id, person_id)
 
 
 async def store(
