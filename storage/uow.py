@@ -167,7 +167,5 @@ class SqlAlchemyUnitOfWork:
 
 
 _REPOSITORIES = tuple(
-    name
-    for name, value in vars(SqlAlchemyUnitOfWork).items()
-    if isinstance(value, cached_property)
+    name for name, value in vars(SqlAlchemyUnitOfWork).items() if isinstance(value, cached_property)
 )
