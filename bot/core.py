@@ -295,7 +295,11 @@ class Samtal:
             )
             return person, False
         identity, person, consented = found
-        identity.username = clean_name(sender.username)  # written only when it changed
+        username = clean_name(sender.username)
+        if identity.username != username:
+            # Set only when it changed: setting even the same value marks the identity
+            # modified, and the commit then flushes it (issue 21's profile).
+            identity.username = username
         if _stale(identity.last_seen_at, now):
             identity.last_seen_at = now
         if _stale(person.last_seen_at, now):

@@ -94,11 +94,16 @@ class SqlAlchemyPollRepository(_EntityRepository[Poll]):
         loaded = self._loaded(Poll, ident)
         if loaded is not None:
             return loaded
+        # Core columns made into the session's object as if loaded (`_adopt`): the ORM's
+        # execution and loading cost more than the statement (issue 21's presses).
         row = (await self.session.execute(_poll_with_secret(), {"poll": ident})).first()
         if row is None:
             return None
         self._secrets[ident] = row.secret
-        poll: Poll = row[0]
+        values = dict(zip(_POLL_COLUMNS, row, strict=False))
+        poll = self._adopt(Poll, values)
+        if poll is None:  # the session holds a stale copy: load it the ORM's way
+            poll = await self.session.get(Poll, ident, populate_existing=True)
         return poll
 
     async def open_in(self, org_ids: Sequence[int]) -> Sequence[Poll]:
@@ -217,7 +222,7 @@ def _poll_with_secret() -> sa.Select[Any]:
     """A poll (:poll) and its secret, if it has one. Built once, as building costs more
     than running it."""
     return (
-        sa.select(Poll, poll_secrets.c.secret)
+        sa.select(*polls.c, poll_secrets.c.secret)
         .outerjoin(poll_secrets, poll_secrets.c.poll_id == polls.c.id)
         .where(polls.c.id == sa.bindparam("poll"))
     )
@@ -233,6 +238,7 @@ def _ballot_of() -> sa.Select[Any]:
 
 
 _BALLOT_COLUMNS = tuple(column.name for column in poll_ballots.columns)
+_POLL_COLUMNS = tuple(column.key for column in polls.columns)
 
 
 def _participate(dialect: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -50,26 +51,7 @@ class SqlAlchemyUnitOfWork:
         self.session = self._session_factory()
         self._cache = CacheView(self._read_cache)
         self.session.info[VIEW_KEY] = self._cache  # a flush that writes cached rows turns it off
-        self.orgs = SqlAlchemyOrganisationRepository(self.session, self._cache)
-        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)
-        self.outbox = SqlAlchemyOutboxRepository(self.session, self._cache)
-        self.timers = SqlAlchemyTimerRepository(self.session)
-        self.buttons = SqlAlchemyButtonRepository(self.session, self._cache)
-        self.dialogs = SqlAlchemyDialogRepository(self.session)
-        self.events = SqlAlchemyEventRepository(self.session, self._cache)
-        self.meetings = SqlAlchemyMeetingRepository(self.session)
-        self.circles = SqlAlchemyCircleRepository(self.session)
-        self.polls = SqlAlchemyPollRepository(self.session)
-        self.native_polls = SqlAlchemyNativePollRepository(self.session)
-        self.welcome = SqlAlchemyWelcomeRepository(self.session)
-        self.wheel = SqlAlchemyWheelRepository(self.session)
-        self.insights = SqlAlchemyInsightsRepository(self.session)
-        self.announcements = SqlAlchemyAnnouncementRepository(self.session)
-        self.feeds = SqlAlchemyFeedRepository(self.session)
-        self.channels = SqlAlchemyChannelRepository(self.session)
-        self.register = SqlAlchemyRegisterRepository(self.session)
-        self.consultations = SqlAlchemyConsultationRepository(self.session)
-        self.campaigns = SqlAlchemyCampaignRepository(self.session)
+        self._forget(_REPOSITORIES)  # a unit of work entered again starts afresh
         return self
 
     async def __aexit__(
@@ -95,6 +77,95 @@ class SqlAlchemyUnitOfWork:
         await self.session.rollback()
         self._cache.rolled_back()
         # Repositories that remember reads within a transaction forget them.
-        self.people = SqlAlchemyPeopleRepository(self.session, self._cache)
-        self.meetings = SqlAlchemyMeetingRepository(self.session)
-        self.polls = SqlAlchemyPollRepository(self.session)
+        self._forget(("people", "meetings", "polls"))
+
+    def _forget(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            self.__dict__.pop(name, None)
+
+    # Repositories are made when first used: a press uses a few of the twenty, and making
+    # them all was a measurable part of its CPU (issue 21).
+    @cached_property
+    def orgs(self) -> SqlAlchemyOrganisationRepository:
+        return SqlAlchemyOrganisationRepository(self.session, self._cache)
+
+    @cached_property
+    def people(self) -> SqlAlchemyPeopleRepository:
+        return SqlAlchemyPeopleRepository(self.session, self._cache)
+
+    @cached_property
+    def outbox(self) -> SqlAlchemyOutboxRepository:
+        return SqlAlchemyOutboxRepository(self.session, self._cache)
+
+    @cached_property
+    def timers(self) -> SqlAlchemyTimerRepository:
+        return SqlAlchemyTimerRepository(self.session)
+
+    @cached_property
+    def buttons(self) -> SqlAlchemyButtonRepository:
+        return SqlAlchemyButtonRepository(self.session, self._cache)
+
+    @cached_property
+    def dialogs(self) -> SqlAlchemyDialogRepository:
+        return SqlAlchemyDialogRepository(self.session)
+
+    @cached_property
+    def events(self) -> SqlAlchemyEventRepository:
+        return SqlAlchemyEventRepository(self.session, self._cache)
+
+    @cached_property
+    def meetings(self) -> SqlAlchemyMeetingRepository:
+        return SqlAlchemyMeetingRepository(self.session)
+
+    @cached_property
+    def circles(self) -> SqlAlchemyCircleRepository:
+        return SqlAlchemyCircleRepository(self.session)
+
+    @cached_property
+    def polls(self) -> SqlAlchemyPollRepository:
+        return SqlAlchemyPollRepository(self.session)
+
+    @cached_property
+    def native_polls(self) -> SqlAlchemyNativePollRepository:
+        return SqlAlchemyNativePollRepository(self.session)
+
+    @cached_property
+    def welcome(self) -> SqlAlchemyWelcomeRepository:
+        return SqlAlchemyWelcomeRepository(self.session)
+
+    @cached_property
+    def wheel(self) -> SqlAlchemyWheelRepository:
+        return SqlAlchemyWheelRepository(self.session)
+
+    @cached_property
+    def insights(self) -> SqlAlchemyInsightsRepository:
+        return SqlAlchemyInsightsRepository(self.session)
+
+    @cached_property
+    def announcements(self) -> SqlAlchemyAnnouncementRepository:
+        return SqlAlchemyAnnouncementRepository(self.session)
+
+    @cached_property
+    def feeds(self) -> SqlAlchemyFeedRepository:
+        return SqlAlchemyFeedRepository(self.session)
+
+    @cached_property
+    def channels(self) -> SqlAlchemyChannelRepository:
+        return SqlAlchemyChannelRepository(self.session)
+
+    @cached_property
+    def register(self) -> SqlAlchemyRegisterRepository:
+        return SqlAlchemyRegisterRepository(self.session)
+
+    @cached_property
+    def consultations(self) -> SqlAlchemyConsultationRepository:
+        return SqlAlchemyConsultationRepository(self.session)
+
+    @cached_property
+    def campaigns(self) -> SqlAlchemyCampaignRepository:
+        return SqlAlchemyCampaignRepository(self.session)
+
+
+_REPOSITORIES = tuple(
+    name for name, value in vars(SqlAlchemyUnitOfWork).items() if isinstance(value, cached_property)
+)
