@@ -25,6 +25,7 @@ from bot.domain.organisations import Channel
 from bot.domain.people import Affiliation, Identity
 from bot.events import ButtonPressed, Chat, Sender
 from bot.i18n import Translator
+from bot.messages import Action, Button, message
 from bot.registry import Access
 from storage import tables
 from storage.database import Database
@@ -334,3 +335,51 @@ async def test_the_sender_read_with_the_events_mark_is_the_sender_read_alone(
             ProcessedEvent(PLATFORM, "stranger", world.clock.now()), (PLATFORM, "999")
         )
         assert await uow.people.sender(PLATFORM, "999") is None
+
+
+async def test_a_button_sent_in_a_reply_is_pressed_without_reading_it(
+    database: Database, clock: VirtualClock
+) -> None:
+    """The outbox writes a reply's buttons (one INSERT with the entry); once the press that
+    sent them commits they are in the cache, so pressing one reads no button row."""
+    registry = build_registry()
+
+    async def offer(ctx: Context, _args: tuple[Any, ...]) -> None:
+        await ctx.reply(message("Vill du?", buttons=[[Button("Ja", Action("test.noop"))]]))
+
+    async def noop(_ctx: Context, _args: tuple[Any, ...]) -> None:
+        pass
+
+    registry.action("test.offer", offer, Access.ANYONE)
+    registry.action("test.noop", noop, Access.ANYONE)
+    samtal = Samtal(database.unit_of_work, clock, registry)
+    await seed_demo(database.unit_of_work, clock)
+    async with database.unit_of_work() as uow:
+        await uow.buttons.add(ButtonAction("o1", "test.offer", [], PLATFORM, "501", clock.now()))
+        await uow.commit()
+    sender = Sender(PLATFORM, "501", "Medlem 501", language="sv")
+    chat = Chat(PLATFORM, "501", is_private=True)
+    # The first press makes the person (no generation read, no cache); the second, by
+    # someone known, caches the buttons it sent once it commits.
+    for serial in range(2):
+        await samtal.handle(ButtonPressed(f"offer{serial}", sender, chat, "o1"))
+    async with database.unit_of_work() as uow:
+        sent = await uow.session.scalars(
+            sa.select(tables.button_actions.c.token).where(
+                tables.button_actions.c.name == "test.noop"
+            )
+        )
+        tokens = list(sent)
+    cached = [token for token in tokens if token in database.read_cache.buttons]
+    assert len(tokens) == 2 and len(cached) == 1
+    read: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        read.append(statement)
+
+    sa.event.listen(database.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await samtal.handle(ButtonPressed("yes", sender, chat, cached[0]))
+    finally:
+        sa.event.remove(database.engine.sync_engine, "before_cursor_execute", note)
+    assert read and not [s for s in read if "FROM button_actions" in s]
