@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -127,11 +128,21 @@ class Replica:
                 self.process.wait()
 
 
-async def _post(http: aiohttp.ClientSession, url: str, update: dict[str, Any]) -> int:
+async def _post(
+    http: aiohttp.ClientSession,
+    url: str,
+    update: dict[str, Any],
+    calls: dict[str, int] | None = None,
+) -> int:
+    """The status of a post (0: not listening); `calls` counts the methods the responses
+    carry (a press answered in the response, which the Bot API would run)."""
     headers = {SECRET_HEADER: webhook_secret(TOKEN)}
     try:
         async with http.post(url, json=update, headers=headers) as response:
-            await response.read()
+            body = await response.read()
+            if calls is not None and body.startswith(b"{"):
+                method = json.loads(body).get("method", "")
+                calls[method] = calls.get(method, 0) + 1
             return response.status
     except aiohttp.ClientConnectionError:
         return 0
@@ -208,12 +219,13 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                 for index, update in enumerate(updates):
                     queue.put_nowait((index, update))
                 statuses: dict[int, int] = defaultdict(int)
+                in_response: dict[str, int] = {}
 
                 async def client() -> None:
                     while not queue.empty():
                         index, update = queue.get_nowait()
                         replica = running[index % len(running)]
-                        statuses[await _post(http, replica.url, update)] += 1
+                        statuses[await _post(http, replica.url, update, in_response)] += 1
 
                 began = time.monotonic()
                 await asyncio.gather(*(client() for _ in range(args.clients)))
@@ -235,7 +247,10 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                     "cpu_ms": sum(cpu.values()) / len(updates) * 1000,
                     "cpu_share": [f"{c / took:.0%}" for c in cpu.values()],
                     "statuses": dict(statuses),
+                    "in_response": in_response,
                     "errors": sum(r.errors() for r in running),
+                    "answer_requests": sum(m == "answerCallbackQuery" for m, _ in double.calls),
+                    "sent": len(double.sent),
                     "load": f"{load_before} → {_load()}",
                 }
         finally:
