@@ -295,6 +295,8 @@ async def test_webhook_refuses_posts_without_the_secret(
         registered = [p for m, p in double.calls if m == "setWebhook"]
         assert registered[0]["secret_token"] == "s3cret-value"
         assert not any(m == "getUpdates" for m, _ in double.calls)
+        methods = [m for m, _ in double.calls]  # the menus once it listens (cold start)
+        assert methods.index("setWebhook") < methods.index("setMyCommands")
         update = {
             "update_id": 9,
             "message": {

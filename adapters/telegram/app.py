@@ -178,7 +178,6 @@ class TelegramAdapter:
         goes on from where it stopped (samtal/startup.py tries again)."""
         await self.application.initialize()  # getMe: the bot's username comes from here
         self.gateway.private_chat_url = f"https://t.me/{self.username}"
-        await self.register_commands()
         if not self.application.running:
             await self.application.start()
         if self.webhook is None:
@@ -191,6 +190,8 @@ class TelegramAdapter:
                 )
         elif self._site is None:
             await self._start_webhook(self.webhook)
+        # The menus once updates come in: three requests the first answer need not wait for.
+        await self.register_commands()
         log.info("Telegram: running as @%s", self.username)
 
     async def stop(self) -> None:
