@@ -179,6 +179,23 @@ async def _handled(database: Database) -> int:
     return int(found or 0)
 
 
+async def _unsent(database: Database, since: int) -> int:
+    """Outbox entries after id `since` not yet sent (or failed): the replies still on the way."""
+    o = tables.outbox.c
+    async with database.engine.connect() as connection:
+        found = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(tables.outbox)
+            .where(o.id > since, o.status.in_(["pending", "claimed", "sending"]))
+        )
+    return int(found or 0)
+
+
+async def _last_outbox_id(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        return int(await connection.scalar(sa.select(sa.func.max(tables.outbox.c.id))) or 0)
+
+
 async def _seed(database: Database, people: int) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     interactions.START = now.astimezone(interactions.STOCKHOLM)  # meetings still ahead
@@ -213,6 +230,7 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                 for n in range(people):
                     updates.append(_press(len(updates) + 1, n, rsvp[n % len(rsvp)]))
                     updates.append(_press(len(updates) + 1, n, votes[n % len(votes)]))
+                first_reply = await _last_outbox_id(database)
                 before = {r.process.pid: _cpu_seconds(r.process.pid) for r in running}
                 load_before = _load()
                 queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
@@ -239,6 +257,14 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                     await asyncio.sleep(0.02)
                 took = time.monotonic() - began
                 cpu = {pid: _cpu_seconds(pid) - seconds for pid, seconds in before.items()}
+                # The replies' delivery may still be going: the CPU until it is done too.
+                while await _unsent(database, first_reply):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the replies were not delivered")
+                    await asyncio.sleep(0.02)
+                delivered = time.monotonic() - began
+                cpu_all = sum(_cpu_seconds(pid) - seconds for pid, seconds in before.items())
+                replies = await _last_outbox_id(database) - first_reply
                 return {
                     "replicas": replicas,
                     "updates": len(updates),
@@ -246,11 +272,13 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                     "posted_per_second": len(updates) / posted,
                     "cpu_ms": sum(cpu.values()) / len(updates) * 1000,
                     "cpu_share": [f"{c / took:.0%}" for c in cpu.values()],
+                    "cpu_ms_delivered": cpu_all / len(updates) * 1000,
+                    "delivered_after": delivered,
+                    "replies": replies,
                     "statuses": dict(statuses),
                     "in_response": in_response,
                     "errors": sum(r.errors() for r in running),
                     "answer_requests": sum(m == "answerCallbackQuery" for m, _ in double.calls),
-                    "sent": len(double.sent),
                     "load": f"{load_before} → {_load()}",
                 }
         finally:
@@ -348,6 +376,10 @@ async def main(args: argparse.Namespace) -> None:
             f"{row['replicas']} replica(s): {row['per_second']:.0f} updates/s handled "
             f"(posted at {row['posted_per_second']:.0f}/s), CPU {row['cpu_ms']:.2f} ms "
             f"an update, replicas busy {', '.join(row['cpu_share'])}, HTTP {row['statuses']}, "
+            f"methods in the responses {row['in_response']}, answerCallbackQuery requests "
+            f"{row['answer_requests']}, {row['replies']} replies delivered after "
+            f"{row['delivered_after']:.1f} s, CPU with their delivery "
+            f"{row['cpu_ms_delivered']:.2f} ms an update, "
             f"errors {row['errors']}, load {row['load']}"
         )
 
