@@ -187,6 +187,8 @@ class Wakeup:
         when it ends (every handled update calls this, so it costs no scheduler job)."""
         if self._stopping:
             return
+        # The replies go out now: the delivery is a task of its own, never behind the timers.
+        self._deliver()
         if self._running is not None and not self._running.done():
             self._run_again = True
             return

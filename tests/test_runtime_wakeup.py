@@ -70,20 +70,24 @@ async def test_a_wake_up_during_a_run_is_not_lost_and_not_logged(
     wakeup.start()
     try:
         await eventually(lambda: core.timer_runs == 1 and core.plans == 1, "the first run")
-        await eventually(lambda: core.dispatcher.deliveries == 1, "the first delivery")
+        await eventually(lambda: core.dispatcher.deliveries >= 1, "the first delivery")
         core.gate.clear()
         wakeup.wake()  # a run that is stuck past its delivery, at the plan
         await eventually(lambda: core.plans == 2, "the second run at its plan")
+        await asyncio.sleep(0.05)
+        delivered = core.dispatcher.deliveries
         for _ in range(50):  # fifty updates handled meanwhile
             for callback in core.work:
                 callback()
+        # Their replies go out at once, not after the run under way.
+        await eventually(lambda: core.dispatcher.deliveries > delivered, "their delivery")
         await asyncio.sleep(0.05)
-        assert core.timer_runs == 2  # nothing more until the run under way ends
+        assert core.timer_runs == 2  # the timers wait until the run under way ends
         core.gate.set()
         await eventually(lambda: core.timer_runs == 3, "one more round for all fifty")
-        await eventually(lambda: core.dispatcher.deliveries == 3, "their delivery")
         await asyncio.sleep(0.1)
-        assert (core.timer_runs, core.dispatcher.deliveries) == (3, 3)
+        assert core.timer_runs == 3 and core.plans == 3
+        assert core.dispatcher.deliveries <= delivered + 4  # a few passes, not fifty
     finally:
         await wakeup.stop()
     logged: list[Any] = [r for r in caplog.records if r.levelno >= logging.WARNING]
