@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 # Work queued by another process (`samtal announce`, another replica) is found within this;
 # a look is a few indexed queries.
 SWEEP_SECONDS = 5.0
+# A run woken again while it went (by handled updates, mostly) goes round once more after
+# this pause, so that under load a run's reads are shared by the updates of 50 ms, not a few.
+# The replies do not wait for it: a wake-up starts their delivery at once.
+ROUND_GAP_SECONDS = 0.05
 
 
 def core_settings(config: Config, *, flood_limit: bool) -> Settings:
@@ -201,6 +205,7 @@ class Wakeup:
             await self._run()
             if self._stopping or not self._run_again:
                 return
+            await asyncio.sleep(ROUND_GAP_SECONDS)
 
     def _track(self) -> None:
         task = asyncio.current_task()
