@@ -29,6 +29,7 @@ from telegram.ext import (
 
 from adapters import redaction
 from adapters.telegram.gateway import RateLimiter, TelegramGateway
+from adapters.telegram.request import AiohttpRequest
 from adapters.telegram.translate import event_from_update, toast_text
 from bot.core import Samtal
 from bot.i18n import LANGUAGES, Translator
@@ -89,6 +90,14 @@ def _sender(update: object) -> object:
         if chat is not None:
             return ("chat", chat.id)
     return None
+
+
+def bot_request(timeout: float | None = None) -> AiohttpRequest:
+    """The bot's requests (all but getUpdates): on aiohttp (adapters/telegram/request.py),
+    with python-telegram-bot's defaults, or `timeout` to connect and to read."""
+    if timeout is None:
+        return AiohttpRequest()
+    return AiohttpRequest(connect_timeout=timeout, read_timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -153,11 +162,12 @@ class TelegramAdapter:
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .get_updates_read_timeout(poll_timeout + 5)
+            .request(bot_request(timeout))
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=1, read_timeout=poll_timeout + 5)
+            )
             .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
         )
-        if timeout is not None:
-            builder = builder.connect_timeout(timeout).read_timeout(timeout)
         self.application: Application = builder.build()  # type: ignore[type-arg]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
