@@ -113,7 +113,7 @@ def chunks_of(
     In a group, a message that asks someone to /start the bot gets a button
     to the bot's private chat, where Telegram offers them the Start button.
     """
-    parts = split_spans(message.spans, limit, visible_length) or [[Span("…")]]
+    parts = split_spans(message.spans, limit, visible_length, additive=True) or [[Span("…")]]
     keyboard = keyboard_of(message)
     if private_chat_url and "/start" in message.plain_text:
         rows = [list(row) for row in keyboard.inline_keyboard] if keyboard else []
