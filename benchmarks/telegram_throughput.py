@@ -4,6 +4,7 @@ tests/platform_doubles/telegram_api.py), side by side with python-telegram-bot's
 AIORateLimiter sending the same messages to the same double.
 
     .venv/bin/python benchmarks/telegram_throughput.py [--chats 900] [--paid 1000] [--concurrency N]
+        [--paid-only] [--request aiohttp|httpx|both]
 
 Runs, each against a fresh double on loopback, in a process of its own (so that the
 double's work does not slow the sender down):
@@ -17,6 +18,12 @@ double's work does not slow the sender down):
 - AIORateLimiter: an ExtBot built by ApplicationBuilder with `AIORateLimiter(max_retries=5)`
   sends the same messages, all at once (asyncio.gather), as its documentation suggests;
 - the same two with `allow_paid_broadcast` (Telegram's 1000 a second).
+
+The samtal runs send through python-telegram-bot on aiohttp, as `samtal run` does
+(adapters/telegram/request.py); `--request httpx` uses python-telegram-bot's default
+HTTPXRequest instead, `both` runs them one after the other. "CPU ms/msg" is this process's
+CPU (user and system) while sending, over the messages delivered; set-up is left out, and
+the double runs in a process of its own, so it is the sender's CPU alone.
 
 "Share of the limit": how close a run came to the fastest the limit allows. A sliding
 window of L messages a second accepts N messages in no less than ceil(N / L) - 1 seconds
