@@ -64,7 +64,7 @@ def test_long_messages_split_into_valid_html_within_the_limit() -> None:
         seen.append(visible)
     assert all(c.keyboard is None for c in chunks[:-1])
     last = chunks[-1].keyboard
-    assert last is not None and last.inline_keyboard[0][0].callback_data == "tok-123"
+    assert last is not None and last["inline_keyboard"][0][0]["callback_data"] == "tok-123"
     # Nothing is lost: the chunks hold all the text, cut only at whitespace.
     assert "".join(seen).replace("\n", "").replace(" ", "") == message.plain_text.replace(
         "\n", ""

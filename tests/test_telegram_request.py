@@ -19,7 +19,9 @@ from telegram.error import (
     TimedOut,
 )
 
+from adapters.telegram.gateway import TelegramGateway
 from adapters.telegram.request import AiohttpRequest
+from bot.messages import Button, OutgoingMessage, Span
 from tests.platform_doubles.telegram_api import TelegramDouble
 
 
@@ -168,3 +170,37 @@ def test_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HTTPS_PROXY")
     assert request._proxy("https://api.telegram.org/x") == (proxy, auth)  # read once
     assert AiohttpRequest()._proxy("https://api.telegram.org/x") == (None, None)
+
+
+async def test_the_gateway_sends_its_keyboard_and_no_link_preview_as_json(
+    double: TelegramDouble,
+) -> None:
+    """The keyboard and link preview go as the Bot API's JSON (`api_kwargs`), the same as
+    python-telegram-bot's objects would: in a group, with the /start link button added."""
+    bot = await _bot(double)
+    gateway = TelegramGateway(bot)
+    gateway.private_chat_url = "https://t.me/samtal_test_bot"
+    message = OutgoingMessage(
+        (Span("Kom på mötet, skriv /start till mig"),),
+        buttons=((Button("Ja", token="r:1:yes"), Button("Nej", token="r:1:no")),),
+    )
+    try:
+        reference = await gateway.send("-100123", message, direct=False)
+        method, params = double.calls[-1]
+        assert method == "sendMessage" and reference == str(double.sent[-1].message_id)
+        assert params["link_preview_options"] == {"is_disabled": True}
+        assert params["reply_markup"] == {
+            "inline_keyboard": [
+                [
+                    {"text": "Ja", "callback_data": "r:1:yes"},
+                    {"text": "Nej", "callback_data": "r:1:no"},
+                ],
+                [{"text": "→ t.me/samtal_test_bot", "url": "https://t.me/samtal_test_bot"}],
+            ]
+        }
+        await gateway.send("42", OutgoingMessage((Span("Hej"),)), direct=True)
+        method, params = double.calls[-1]
+        assert params["link_preview_options"] == {"is_disabled": True}
+        assert "reply_markup" not in params
+    finally:
+        await bot.shutdown()
