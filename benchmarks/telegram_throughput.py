@@ -4,6 +4,7 @@ tests/platform_doubles/telegram_api.py), side by side with python-telegram-bot's
 AIORateLimiter sending the same messages to the same double.
 
     .venv/bin/python benchmarks/telegram_throughput.py [--chats 900] [--paid 1000] [--concurrency N]
+        [--paid-only] [--request aiohttp|httpx|both]
 
 Runs, each against a fresh double on loopback, in a process of its own (so that the
 double's work does not slow the sender down):
@@ -17,6 +18,12 @@ double's work does not slow the sender down):
 - AIORateLimiter: an ExtBot built by ApplicationBuilder with `AIORateLimiter(max_retries=5)`
   sends the same messages, all at once (asyncio.gather), as its documentation suggests;
 - the same two with `allow_paid_broadcast` (Telegram's 1000 a second).
+
+The samtal runs send through python-telegram-bot on aiohttp, as `samtal run` does
+(adapters/telegram/request.py); `--request httpx` uses python-telegram-bot's default
+HTTPXRequest instead, `both` runs them one after the other. "CPU ms/msg" is this process's
+CPU (user and system) while sending, over the messages delivered; set-up is left out, and
+the double runs in a process of its own, so it is the sender's CPU alone.
 
 "Share of the limit": how close a run came to the fastest the limit allows. A sliding
 window of L messages a second accepts N messages in no less than ceil(N / L) - 1 seconds
@@ -55,6 +62,7 @@ sys.path.insert(0, str(ROOT))  # tests.platform_doubles is not an installed pack
 from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 
+from adapters.telegram.app import bot_request  # noqa: E402
 from adapters.telegram.gateway import TelegramGateway  # noqa: E402
 from adapters.telegram.limits import RateLimiter, Slot  # noqa: E402
 from adapters.telegram.translate import PLATFORM, chunks_of  # noqa: E402
@@ -94,6 +102,7 @@ class Result:
     refused: int  # 429s
     early: int  # of those, during a flood wait already announced
     limit: int  # messages a second
+    cpu: float  # seconds of this process's CPU while sending (the double runs apart)
     arrivals: list[tuple[int, float]] = field(default_factory=list)  # (chat, as the double saw)
 
     @property
@@ -133,8 +142,9 @@ async def serve_double() -> None:
 
 
 async def _with_double(
-    name: str, messages: int, paid: bool, send: Callable[[Remote], Awaitable[None]]
+    name: str, messages: int, paid: bool, send: Callable[[Remote], Awaitable[float]]
 ) -> Result:
+    """`send` sends the messages and returns the CPU seconds that took (set-up left out)."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
@@ -143,8 +153,9 @@ async def _with_double(
         stdout=asyncio.subprocess.PIPE,
     )
     assert child.stdin is not None and child.stdout is not None
+    cpu = 0.0
     try:
-        await send(Remote(**json.loads(await child.stdout.readline())))
+        cpu = await send(Remote(**json.loads(await child.stdout.readline())))
     finally:
         child.stdin.close()
         report = json.loads(await child.stdout.readline())
@@ -158,6 +169,7 @@ async def _with_double(
         counts["refused"],
         counts["early"],
         LIMITS["paid" if paid else "overall"][0],
+        cpu,
         list(zip(report["chats"], times, strict=False)),
     )
 
@@ -233,8 +245,10 @@ def breakdown(result: Result, timeline: Timeline) -> None:
     )
 
 
-def _bot_builder(double: Remote) -> ApplicationBuilder:  # type: ignore[type-arg]
-    return ApplicationBuilder().token(double.token).base_url(double.base_url)
+def _bot_builder(double: Remote, request: str = "httpx") -> ApplicationBuilder:  # type: ignore[type-arg]
+    """python-telegram-bot's own (httpx), or the aiohttp requests `samtal run` uses."""
+    builder = ApplicationBuilder().token(double.token).base_url(double.base_url)
+    return builder.request(bot_request()) if request == "aiohttp" else builder
 
 
 def delivery_options(
@@ -249,12 +263,16 @@ def delivery_options(
 
 
 async def samtal_run(
-    chats: Sequence[int], paid: bool, concurrency: int | None, timeline: Timeline | None = None
+    chats: Sequence[int],
+    paid: bool,
+    concurrency: int | None,
+    timeline: Timeline | None = None,
+    request: str = "aiohttp",
 ) -> Result:
     """The outbox and the core's dispatcher, on a real SQLite database."""
 
-    async def send(double: Remote) -> None:
-        application = _bot_builder(double).build()
+    async def send(double: Remote) -> float:
+        application = _bot_builder(double, request).build()
         await application.initialize()
         gateway = TimedGateway(application.bot, timeline or Timeline())
         with tempfile.TemporaryDirectory(prefix="samtal-bench-") as folder:
@@ -281,7 +299,7 @@ async def samtal_run(
                         now=clock.now(),
                     )
                 await uow.commit()
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             while time.monotonic() - started < RUN_LIMIT:
                 if not await samtal.dispatcher.deliver_due():
                     async with database.unit_of_work() as uow:
@@ -289,6 +307,7 @@ async def samtal_run(
                     if upcoming is None:
                         break
                     await asyncio.sleep(0.05)
+            cpu = time.process_time() - cpu
             async with database.unit_of_work() as uow:
                 left = await uow.outbox.next_due([gateway.platform])
             if left is not None:
@@ -300,15 +319,18 @@ async def samtal_run(
             )
             await database.dispose()
         await application.shutdown()
+        return cpu
 
-    return await _with_double("samtal (outbox + Dispatcher)", len(chats), paid, send)
+    return await _with_double(f"samtal (outbox + Dispatcher, {request})", len(chats), paid, send)
 
 
-async def gateway_run(chats: Sequence[int], paid: bool, tasks: int = 8) -> Result:
+async def gateway_run(
+    chats: Sequence[int], paid: bool, tasks: int = 8, request: str = "aiohttp"
+) -> Result:
     """Our gateway alone: a few tasks send in turn, a deferred message waits and goes again."""
 
-    async def send(double: Remote) -> None:
-        application = _bot_builder(double).build()
+    async def send(double: Remote) -> float:
+        application = _bot_builder(double, request).build()
         await application.initialize()
         gateway = TelegramGateway(application.bot)
         message = announcement(paid)
@@ -325,21 +347,26 @@ async def gateway_run(chats: Sequence[int], paid: bool, tasks: int = 8) -> Resul
                     await asyncio.sleep(exc.retry_after or 1.0)
                     queue.append(chat)
 
+        cpu = time.process_time()
         await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(tasks))), RUN_LIMIT)
+        cpu = time.process_time() - cpu
         stats = gateway.stats
         print(
             f"  gateway only: sent {stats.sent}, deferred {stats.deferred}, "
             f"429s {stats.rate_limited}"
         )
         await application.shutdown()
+        return cpu
 
-    return await _with_double(f"samtal gateway only ({tasks} tasks)", len(chats), paid, send)
+    return await _with_double(
+        f"samtal gateway only ({tasks} tasks, {request})", len(chats), paid, send
+    )
 
 
 async def aiorate_run(chats: Sequence[int], paid: bool) -> Result:
     """python-telegram-bot's AIORateLimiter, every message handed to it at once."""
 
-    async def send(double: Remote) -> None:
+    async def send(double: Remote) -> float:
         application = _bot_builder(double).rate_limiter(AIORateLimiter(max_retries=5)).build()
         await application.initialize()
         (chunk,) = chunks_of(announcement(paid))
@@ -349,13 +376,16 @@ async def aiorate_run(chats: Sequence[int], paid: bool) -> Result:
                 chat, chunk.html, parse_mode=ParseMode.HTML, allow_paid_broadcast=paid or None
             )
 
+        cpu = time.process_time()
         results = await asyncio.wait_for(
             asyncio.gather(*(one(chat) for chat in chats), return_exceptions=True), RUN_LIMIT
         )
+        cpu = time.process_time() - cpu
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             print(f"  AIORateLimiter: {len(failed)} not delivered, e.g. {failed[0]!r}")
         await application.shutdown()
+        return cpu
 
     return await _with_double("AIORateLimiter", len(chats), paid, send)
 
@@ -365,6 +395,7 @@ def report(result: Result) -> None:
         f"  {result.name:<30} {result.delivered:>5}/{result.messages} in {result.seconds:6.1f} s"
         f"  {result.rate:7.1f} msg/s  {100 * result.share:5.1f}% of {result.limit}/s"
         f"  429s: {result.refused} (during a flood wait: {result.early})"
+        f"  CPU {1000 * result.cpu / max(result.delivered, 1):.2f} ms/msg"
     )
 
 
@@ -379,6 +410,13 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--paid-only", action="store_true", help="only the paid broadcast runs (1000/s)"
     )
+    parser.add_argument(
+        "--request",
+        choices=["aiohttp", "httpx", "both"],
+        default="aiohttp",
+        help="the samtal runs' HTTP client: aiohttp as `samtal run` (adapters/telegram/"
+        "request.py), python-telegram-bot's default httpx, or both one after the other",
+    )
     args = parser.parse_args(argv)
     if args.serve_double:
         await serve_double()
@@ -387,18 +425,21 @@ async def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("telegram").setLevel(logging.CRITICAL)  # its 429s are counted here
     free = list(range(FIRST_CHAT, FIRST_CHAT + args.chats))
     paid = list(range(FIRST_CHAT, FIRST_CHAT + args.paid))
+    requests = ["httpx", "aiohttp"] if args.request == "both" else [args.request]
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if not args.paid_only:
         print(f"An announcement to {args.chats} private chats (limit 30/s):")
-        timeline = Timeline()
-        result = await samtal_run(free, False, args.concurrency, timeline)
-        report(result)
-        breakdown(result, timeline)
-        report(await gateway_run(free, False))
+        for request in requests:
+            timeline = Timeline()
+            result = await samtal_run(free, False, args.concurrency, timeline, request)
+            report(result)
+            breakdown(result, timeline)
+            report(await gateway_run(free, False, request=request))
         report(await aiorate_run(free, paid=False))
     print(f"With paid broadcast, to {args.paid} private chats (limit 1000/s):")
-    report(await samtal_run(paid, True, args.concurrency))
-    report(await gateway_run(paid, True))
+    for request in requests:
+        report(await samtal_run(paid, True, args.concurrency, request=request))
+        report(await gateway_run(paid, True, request=request))
     report(await aiorate_run(paid, paid=True))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -127,11 +128,21 @@ class Replica:
                 self.process.wait()
 
 
-async def _post(http: aiohttp.ClientSession, url: str, update: dict[str, Any]) -> int:
+async def _post(
+    http: aiohttp.ClientSession,
+    url: str,
+    update: dict[str, Any],
+    calls: dict[str, int] | None = None,
+) -> int:
+    """The status of a post (0: not listening); `calls` counts the methods the responses
+    carry (a press answered in the response, which the Bot API would run)."""
     headers = {SECRET_HEADER: webhook_secret(TOKEN)}
     try:
         async with http.post(url, json=update, headers=headers) as response:
-            await response.read()
+            body = await response.read()
+            if calls is not None and body.startswith(b"{"):
+                method = json.loads(body).get("method", "")
+                calls[method] = calls.get(method, 0) + 1
             return response.status
     except aiohttp.ClientConnectionError:
         return 0
@@ -168,6 +179,23 @@ async def _handled(database: Database) -> int:
     return int(found or 0)
 
 
+async def _unsent(database: Database, since: int) -> int:
+    """Outbox entries after id `since` not yet sent (or failed): the replies still on the way."""
+    o = tables.outbox.c
+    async with database.engine.connect() as connection:
+        found = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(tables.outbox)
+            .where(o.id > since, o.status.in_(["pending", "claimed", "sending"]))
+        )
+    return int(found or 0)
+
+
+async def _last_outbox_id(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        return int(await connection.scalar(sa.select(sa.func.max(tables.outbox.c.id))) or 0)
+
+
 async def _seed(database: Database, people: int) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     interactions.START = now.astimezone(interactions.STOCKHOLM)  # meetings still ahead
@@ -202,18 +230,20 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                 for n in range(people):
                     updates.append(_press(len(updates) + 1, n, rsvp[n % len(rsvp)]))
                     updates.append(_press(len(updates) + 1, n, votes[n % len(votes)]))
+                first_reply = await _last_outbox_id(database)
                 before = {r.process.pid: _cpu_seconds(r.process.pid) for r in running}
                 load_before = _load()
                 queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
                 for index, update in enumerate(updates):
                     queue.put_nowait((index, update))
                 statuses: dict[int, int] = defaultdict(int)
+                in_response: dict[str, int] = {}
 
                 async def client() -> None:
                     while not queue.empty():
                         index, update = queue.get_nowait()
                         replica = running[index % len(running)]
-                        statuses[await _post(http, replica.url, update)] += 1
+                        statuses[await _post(http, replica.url, update, in_response)] += 1
 
                 began = time.monotonic()
                 await asyncio.gather(*(client() for _ in range(args.clients)))
@@ -227,6 +257,14 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                     await asyncio.sleep(0.02)
                 took = time.monotonic() - began
                 cpu = {pid: _cpu_seconds(pid) - seconds for pid, seconds in before.items()}
+                # The replies' delivery may still be going: the CPU until it is done too.
+                while await _unsent(database, first_reply):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the replies were not delivered")
+                    await asyncio.sleep(0.02)
+                delivered = time.monotonic() - began
+                cpu_all = sum(_cpu_seconds(pid) - seconds for pid, seconds in before.items())
+                replies = await _last_outbox_id(database) - first_reply
                 return {
                     "replicas": replicas,
                     "updates": len(updates),
@@ -234,8 +272,13 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                     "posted_per_second": len(updates) / posted,
                     "cpu_ms": sum(cpu.values()) / len(updates) * 1000,
                     "cpu_share": [f"{c / took:.0%}" for c in cpu.values()],
+                    "cpu_ms_delivered": cpu_all / len(updates) * 1000,
+                    "delivered_after": delivered,
+                    "replies": replies,
                     "statuses": dict(statuses),
+                    "in_response": in_response,
                     "errors": sum(r.errors() for r in running),
+                    "answer_requests": sum(m == "answerCallbackQuery" for m, _ in double.calls),
                     "load": f"{load_before} → {_load()}",
                 }
         finally:
@@ -283,12 +326,14 @@ async def cold_start() -> None:
                     replica.check()
                     await asyncio.sleep(0.005)
                 answered = time.monotonic() - began
+                cpu = _cpu_seconds(replica.process.pid)  # robust to the load, unlike the time
         finally:
             replica.stop()
             await double.stop()
             shutil.rmtree(folder, ignore_errors=True)
     print(f"webhook took the first update {taken:.2f} s after start")
     print(f"first answer reached the double {answered:.2f} s after start")
+    print(f"the process's CPU until then: {cpu:.2f} s")
     imports()
 
 
@@ -321,8 +366,6 @@ def imports() -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    if args.profile:
-        PROFILE.extend(["-m", "cProfile", "-o", args.profile])
     if args.cold_start:
         await cold_start()
         return
@@ -333,6 +376,10 @@ async def main(args: argparse.Namespace) -> None:
             f"{row['replicas']} replica(s): {row['per_second']:.0f} updates/s handled "
             f"(posted at {row['posted_per_second']:.0f}/s), CPU {row['cpu_ms']:.2f} ms "
             f"an update, replicas busy {', '.join(row['cpu_share'])}, HTTP {row['statuses']}, "
+            f"methods in the responses {row['in_response']}, answerCallbackQuery requests "
+            f"{row['answer_requests']}, {row['replies']} replies delivered after "
+            f"{row['delivered_after']:.1f} s, CPU with their delivery "
+            f"{row['cpu_ms_delivered']:.2f} ms an update, "
             f"errors {row['errors']}, load {row['load']}"
         )
 
@@ -348,6 +395,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--root", metavar="DIR", help="run the replicas from this copy of the code (before/after)"
     )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the (last) replica to FILE")
+    parser.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="time the profile by the replica's CPU clock (robust to load; slower)",
+    )
     return parser.parse_args(argv)
 
 
@@ -355,4 +407,10 @@ if __name__ == "__main__":
     arguments = parse()
     if arguments.root:
         ROOT = Path(arguments.root).resolve()
+    if arguments.profile:  # the replica runs in ROOT: an absolute path
+        out = str(Path(arguments.profile).resolve())
+        if arguments.cpu_clock:
+            PROFILE.extend([str(Path(__file__).resolve().parent / "cpu_profile.py"), out])
+        else:
+            PROFILE.extend(["-m", "cProfile", "-o", out])
     asyncio.run(main(arguments))

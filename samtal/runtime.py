@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 # Work queued by another process (`samtal announce`, another replica) is found within this;
 # a look is a few indexed queries.
 SWEEP_SECONDS = 5.0
+# A run woken again while it went (by handled updates, mostly) goes round once more after
+# this pause, so that under load a run's reads are shared by the updates of 50 ms, not a few.
+# The replies do not wait for it: a wake-up starts their delivery at once.
+ROUND_GAP_SECONDS = 0.05
 
 
 def core_settings(config: Config, *, flood_limit: bool) -> Settings:
@@ -133,6 +137,8 @@ class Wakeup:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._stopping = False
         self._runs: set[asyncio.Task[None]] = set()
+        self._running: asyncio.Task[None] | None = None  # the runs' loop, while it goes
+        self._run_again = False  # set by a wake-up during a run: go round once more
         self._delivery: asyncio.Task[None] | None = None
         self._again = False
         self._timers_here = samtal.runs_timers()
@@ -140,11 +146,11 @@ class Wakeup:
     def start(self) -> None:
         self.scheduler.start()
         sweep = self.replication.timings.sweep if self.replication else SWEEP_SECONDS
-        self._every(sweep, self._run, "sweep")
+        self._every(sweep, self._woken, "sweep")
         if self.replication is not None:
             self._every(self.replication.timings.check, self._check, "replicas")
-        self.samtal.on_work(self.poke)
-        self.poke()
+        self.samtal.on_work(self.wake)
+        self.wake()
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
         self.scheduler.add_job(
@@ -159,17 +165,47 @@ class Wakeup:
         )
 
     def poke(self, at: datetime | None = None, job_id: str = "wake") -> None:
-        # A fixed id with replace_existing keeps exactly one pending wake-up of each kind:
-        # now ("wake"), the next timer ("timers") and the next deferred message ("outbox").
+        """Wakes the core at `at`, or now. A fixed id with replace_existing keeps exactly one
+        pending wake-up of each kind: the next timer ("timers"), the next deferred message
+        ("outbox")."""
+        if at is None:
+            self.wake()
+            return
         self.scheduler.add_job(
-            self._run,
+            self._woken,
             "date",
-            run_date=at or datetime.now(UTC),
+            run_date=at,
             id=job_id,
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
         )
+
+    async def _woken(self) -> None:
+        # The scheduler's jobs only wake: a job that ran `_run` itself was skipped, with a
+        # WARNING, whenever a run was under way, and its wake-up lost.
+        self.wake()
+
+    def wake(self) -> None:
+        """Runs the due work now: starts a run, or has the run under way go round once more
+        when it ends (every handled update calls this, so it costs no scheduler job)."""
+        if self._stopping:
+            return
+        # The replies go out now: the delivery is a task of its own, never behind the timers.
+        self._deliver()
+        if self._running is not None and not self._running.done():
+            self._run_again = True
+            return
+        self._running = asyncio.get_running_loop().create_task(self._rounds())
+
+    async def _rounds(self) -> None:
+        self._track()
+        while True:
+            self._run_again = False
+            await self._run()
+            if self._stopping or not self._run_again:
+                return
+            await asyncio.sleep(ROUND_GAP_SECONDS)
 
     def _track(self) -> None:
         task = asyncio.current_task()
@@ -180,7 +216,6 @@ class Wakeup:
     async def _run(self) -> None:
         if self._stopping:
             return
-        self._track()
         try:
             await self.samtal.run_timers()
         except Exception:
@@ -242,8 +277,8 @@ class Wakeup:
         """
         self._stopping = True
         self.samtal.dispatcher.halt()
-        delivery = [self._delivery] if self._delivery is not None else []
-        await asyncio.gather(*self._runs, *delivery, return_exceptions=True)
+        tasks = [t for t in (self._running, self._delivery) if t is not None]
+        await asyncio.gather(*self._runs, *tasks, return_exceptions=True)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.samtal.idle()

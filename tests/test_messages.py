@@ -84,3 +84,23 @@ def test_every_chunk_fits_and_no_word_is_lost(parts: list[tuple[str, Style]], li
     rejoined = "".join(s.text for chunk in chunks for s in chunk)
     # Cuts may fall inside a long word, so compare the text without whitespace.
     assert "".join(rejoined.split()) == "".join(words)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet=st.sampled_from("ab å\n\t"), max_size=30),
+            st.sampled_from(list(Style)),
+            st.sampled_from(["https://a.example", "https://b.example"]),
+        ),
+        max_size=10,
+    ),
+    st.integers(min_value=5, max_value=200),
+)
+def test_an_additive_measure_splits_as_word_by_word(
+    parts: list[tuple[str, Style, str]], limit: int
+) -> None:
+    """The whole-message shortcut (`additive=True`) gives what measuring word by word
+    gives, empty spans and links included (the Telegram gateway takes it for every send)."""
+    spans = [Span(text, style, url if style is Style.LINK else None) for text, style, url in parts]
+    assert split_spans(spans, limit, length, additive=True) == split_spans(spans, limit, length)

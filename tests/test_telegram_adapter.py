@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
@@ -16,11 +18,13 @@ import sqlalchemy as sa
 from telegram.error import BadRequest
 
 from adapters import redaction
+from adapters.telegram import app
 from adapters.telegram.app import SECRET_HEADER, TelegramAdapter, Webhook
 from adapters.telegram.translate import TEXT_LIMIT, chunks_of, visible_length
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
+from bot.events import Event, Outcome
 from bot.i18n import Translator
 from bot.messages import Attachment, Button, OutgoingMessage, Span, Style, bold, link
 from bot.ports import DeliveryError
@@ -60,7 +64,7 @@ def test_long_messages_split_into_valid_html_within_the_limit() -> None:
         seen.append(visible)
     assert all(c.keyboard is None for c in chunks[:-1])
     last = chunks[-1].keyboard
-    assert last is not None and last.inline_keyboard[0][0].callback_data == "tok-123"
+    assert last is not None and last["inline_keyboard"][0][0]["callback_data"] == "tok-123"
     # Nothing is lost: the chunks hold all the text, cut only at whitespace.
     assert "".join(seen).replace("\n", "").replace(" ", "") == message.plain_text.replace(
         "\n", ""
@@ -262,22 +266,37 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_webhook_refuses_posts_without_the_secret(
-    database: Database, clock: VirtualClock
-) -> None:
+@asynccontextmanager
+async def webhook_bot(
+    database: Database, clock: VirtualClock, secret: str = "s3cret-value"
+) -> AsyncIterator[tuple[TelegramDouble, TelegramAdapter, str]]:
+    """The adapter in webhook mode against the double: (double, adapter, webhook URL)."""
     double = TelegramDouble()
     await double.start()
     samtal = Samtal(database.unit_of_work, clock, build_registry())
     await samtal.start()
     port = _free_port()
-    hook = Webhook("https://bot.example.org/telegram", "s3cret-value", "127.0.0.1", port)
+    hook = Webhook("https://bot.example.org/telegram", secret, "127.0.0.1", port)
     adapter = TelegramAdapter(samtal, double.token, base_url=double.base_url, webhook=hook)
     samtal.dispatcher.add_gateway(adapter.gateway)
     await adapter.start()
     try:
+        yield double, adapter, f"http://127.0.0.1:{port}/telegram"
+    finally:
+        await adapter.stop()
+        await double.stop()
+        redaction.forget_all()
+
+
+async def test_webhook_refuses_posts_without_the_secret(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with webhook_bot(database, clock) as (double, adapter, url):
         registered = [p for m, p in double.calls if m == "setWebhook"]
         assert registered[0]["secret_token"] == "s3cret-value"
         assert not any(m == "getUpdates" for m, _ in double.calls)
+        methods = [m for m, _ in double.calls]  # the menus once it listens (cold start)
+        assert methods.index("setWebhook") < methods.index("setMyCommands")
         update = {
             "update_id": 9,
             "message": {
@@ -288,7 +307,6 @@ async def test_webhook_refuses_posts_without_the_secret(
                 "text": "/hjalp",
             },
         }
-        url = f"http://127.0.0.1:{port}/telegram"
         async with aiohttp.ClientSession() as session:
             for headers in ({}, {SECRET_HEADER: "wrong"}):
                 async with session.post(url, data=json.dumps(update), headers=headers) as r:
@@ -299,12 +317,78 @@ async def test_webhook_refuses_posts_without_the_secret(
             async with session.post(url, data=json.dumps(update), headers=headers) as r:
                 assert r.status == 200
         await eventually(lambda: adapter.handled == 1, "the update")
-        await samtal.run_due()
+        await adapter.samtal.run_due()
         assert double.sent_to(5)[0].visible.startswith(sv("What you can do here"))
-    finally:
-        await adapter.stop()
-        await double.stop()
-        redaction.forget_all()
+
+
+def _press(update_id: int, data: str) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"cq{update_id}",
+            "from": {"id": 5, "is_bot": False, "first_name": "Nora"},
+            "chat_instance": "ci",
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": 5, "type": "private", "first_name": "N"},
+                "text": "…",
+            },
+            "data": data,
+        },
+    }
+
+
+async def _post(url: str, update: dict[str, object]) -> tuple[int, str]:
+    headers = {SECRET_HEADER: "s3cret-value", "Content-Type": "application/json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=json.dumps(update), headers=headers) as r,
+    ):
+        return r.status, await r.text()
+
+
+async def test_a_press_is_answered_in_the_webhooks_response(
+    database: Database, clock: VirtualClock
+) -> None:
+    async with webhook_bot(database, clock) as (double, adapter, url):
+        assert [str(p["max_connections"]) for m, p in double.calls if m == "setWebhook"] == ["100"]
+        status, body = await _post(url, _press(10, "forged-data"))
+        assert status == 200
+        # The Bot API runs the method a webhook's response names; no request of our own.
+        assert json.loads(body) == {
+            "method": "answerCallbackQuery",
+            "callback_query_id": "cq10",
+            "text": sv("That button no longer works. Try the command again."),
+        }
+        assert adapter.handled == 1
+        assert not any(m == "answerCallbackQuery" for m, _ in double.calls)
+        assert adapter._answers == {}
+
+
+async def test_a_slow_press_is_answered_by_a_request_of_its_own(
+    database: Database, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "ANSWER_IN_RESPONSE_SECONDS", 0.05)
+    async with webhook_bot(database, clock) as (double, adapter, url):
+        handle = adapter.samtal.handle
+
+        async def slow(event: Event) -> Outcome:
+            await asyncio.sleep(0.3)
+            return await handle(event)
+
+        monkeypatch.setattr(adapter.samtal, "handle", slow)
+        assert await _post(url, _press(11, "forged-data")) == (200, "ok")
+        await eventually(
+            lambda: any(m == "answerCallbackQuery" for m, _ in double.calls), "the answer"
+        )
+        answers = [p for m, p in double.calls if m == "answerCallbackQuery"]
+        assert [a["callback_query_id"] for a in answers] == ["cq11"]  # once, not twice
+        # A press the bot does not act on (no data) is not waited for.
+        no_data = _press(12, "x")
+        del no_data["callback_query"]["data"]  # type: ignore[attr-defined]
+        assert await _post(url, no_data) == (200, "ok")
+        assert adapter._answers == {}
 
 
 def test_token_never_reaches_a_log(caplog: pytest.LogCaptureFixture) -> None:

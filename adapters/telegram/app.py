@@ -29,6 +29,7 @@ from telegram.ext import (
 
 from adapters import redaction
 from adapters.telegram.gateway import RateLimiter, TelegramGateway
+from adapters.telegram.request import AiohttpRequest
 from adapters.telegram.translate import event_from_update, toast_text
 from bot.core import Samtal
 from bot.i18n import LANGUAGES, Translator
@@ -43,6 +44,14 @@ ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 # side (a press waits for its answer to Telegram; one at a time, that capped a process at
 # a few dozen updates a second).
 CONCURRENT_UPDATES = 64
+# In webhook mode a button press is answered in the webhook's own HTTP response (the Bot API
+# lets that response carry one method call): no request of our own, about a third of an
+# update's CPU outside the core. Past this wait the response goes without it and the answer
+# is sent as a request, as in polling mode.
+ANSWER_IN_RESPONSE_SECONDS = 5.0
+# Telegram's concurrent webhook posts (1-100, its default 40). A press's post is held while
+# it is handled, so more of them may be open at once.
+WEBHOOK_CONNECTIONS = 100
 
 
 class InOrderPerSender(BaseUpdateProcessor):
@@ -81,6 +90,14 @@ def _sender(update: object) -> object:
         if chat is not None:
             return ("chat", chat.id)
     return None
+
+
+def bot_request(timeout: float | None = None) -> AiohttpRequest:
+    """The bot's requests (all but getUpdates): on aiohttp (adapters/telegram/request.py),
+    with python-telegram-bot's defaults, or `timeout` to connect and to read."""
+    if timeout is None:
+        return AiohttpRequest()
+    return AiohttpRequest(connect_timeout=timeout, read_timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -145,17 +162,20 @@ class TelegramAdapter:
             .token(token)
             .base_url(base_url)
             .base_file_url(base_file_url)
-            .get_updates_read_timeout(poll_timeout + 5)
+            .request(bot_request(timeout))
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=1, read_timeout=poll_timeout + 5)
+            )
             .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
         )
-        if timeout is not None:
-            builder = builder.connect_timeout(timeout).read_timeout(timeout)
         self.application: Application = builder.build()  # type: ignore[type-arg]
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.gateway = TelegramGateway(self.application.bot, limiter)
         self.handled = 0  # updates handed to the core so far (tests wait on it)
         self._site: web.AppRunner | None = None
+        # Webhook posts waiting to carry their press's answer, by callback query id.
+        self._answers: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         # The last failed getUpdates (time.monotonic(), what went wrong), for /healthz.
         self.polling_failed: tuple[float, str] | None = None
 
@@ -168,7 +188,6 @@ class TelegramAdapter:
         goes on from where it stopped (samtal/startup.py tries again)."""
         await self.application.initialize()  # getMe: the bot's username comes from here
         self.gateway.private_chat_url = f"https://t.me/{self.username}"
-        await self.register_commands()
         if not self.application.running:
             await self.application.start()
         if self.webhook is None:
@@ -181,6 +200,8 @@ class TelegramAdapter:
                 )
         elif self._site is None:
             await self._start_webhook(self.webhook)
+        # The menus once updates come in: three requests the first answer need not wait for.
+        await self.register_commands()
         log.info("Telegram: running as @%s", self.username)
 
     async def stop(self) -> None:
@@ -202,19 +223,37 @@ class TelegramAdapter:
             await bot.set_my_commands(commands, language_code=language)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        event = event_from_update(update)
-        if event is None:
-            return
-        try:
-            outcome = await self.samtal.handle(event)
-        finally:
-            self.handled += 1
         query = update.callback_query
-        if query is not None:
+        # The webhook post waiting to answer this press, if any: it is told in every case,
+        # so it never waits for an update that fails or is not the bot's.
+        waiting = self._answers.pop(query.id, None) if query is not None else None
+        try:
+            event = event_from_update(update)
+            if event is None:
+                return
             try:
-                await query.answer(toast_text(outcome.toast) if outcome.toast else None)
+                outcome = await self.samtal.handle(event)
+            finally:
+                self.handled += 1
+            if query is None:
+                return
+            text = toast_text(outcome.toast) if outcome.toast else None
+            if waiting is not None and not waiting.done():
+                answer: dict[str, Any] = {
+                    "method": "answerCallbackQuery",
+                    "callback_query_id": query.id,
+                }
+                if text:
+                    answer["text"] = text
+                waiting.set_result(answer)
+                return
+            try:
+                await query.answer(text)
             except TelegramError as exc:  # an old query can no longer be answered
                 log.info("Telegram: could not answer a button press: %s", exc.message)
+        finally:
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
 
     def receiving(self) -> bool:
         """Whether updates are coming in: polling, or the webhook listening."""
@@ -239,7 +278,10 @@ class TelegramAdapter:
         try:
             await web.TCPSite(runner, webhook.listen, webhook.port).start()
             await self.application.bot.set_webhook(
-                webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
+                webhook.url,
+                secret_token=webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=WEBHOOK_CONNECTIONS,
             )
         except BaseException:
             await runner.cleanup()  # the next attempt listens afresh
@@ -256,5 +298,21 @@ class TelegramAdapter:
             update = Update.de_json(data, self.application.bot)
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="not an update")
+        query = update.callback_query
+        if query is None:
+            await self.application.update_queue.put(update)
+            return web.Response(text="ok")
+        waiting = asyncio.get_running_loop().create_future()
+        self._answers[query.id] = waiting
         await self.application.update_queue.put(update)
-        return web.Response(text="ok")
+        try:
+            # Cancelled on a timeout (or a dropped post): the press is then answered by a
+            # request of its own (see _on_update).
+            answer = await asyncio.wait_for(waiting, ANSWER_IN_RESPONSE_SECONDS)
+        except TimeoutError:
+            answer = None
+        finally:
+            self._answers.pop(query.id, None)
+        if answer is None:
+            return web.Response(text="ok")
+        return web.json_response(answer)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, InputFile, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -38,6 +38,10 @@ T = TypeVar("T")
 # the write takes (about a millisecond, longer when the database is busy), so that the
 # request goes out the moment the slot is free.
 MARK_LEAD = 0.1
+
+# Link previews off (LinkPreviewOptions(is_disabled=True)), as the Bot API's JSON.
+NO_PREVIEW = {"is_disabled": True}
+NO_PREVIEW_ONLY = {"link_preview_options": NO_PREVIEW}
 
 
 def is_private(chat_id: str, *, direct: bool) -> bool:
@@ -210,8 +214,14 @@ class TelegramGateway:
                     chat_id,
                     chunk.html,
                     parse_mode=ParseMode.HTML,
-                    reply_markup=chunk.keyboard,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    # The keyboard and the link preview as the Bot API's JSON (public and
+                    # documented for parameters passed as they are), not python-telegram-
+                    # bot's objects converted again for every send.
+                    api_kwargs=(
+                        {"link_preview_options": NO_PREVIEW, "reply_markup": chunk.keyboard}
+                        if chunk.keyboard is not None
+                        else NO_PREVIEW_ONLY
+                    ),
                     **placement,
                 ),
                 first=sent_id is None,
