@@ -69,6 +69,11 @@ async def test_samtal_run_answers_on_telegram(tmp_path: Path, repo_root: Path) -
             "the bot to start polling",
         )
         assert process.returncode is None, "samtal run exited early"
+        # The menus are registered once updates come in (adapters/telegram/app.py).
+        await _wait_for(
+            lambda: {"", "sv", "en"} <= set(double.commands) or process.returncode is not None,
+            "the command menus",
+        )
         assert {"", "sv", "en"} <= set(double.commands)
         assert {c["command"] for c in double.commands["sv"]} >= {"start", "hjalp"}
         assert {c["command"] for c in double.commands["en"]} >= {"start", "help"}
