@@ -188,14 +188,21 @@ class SqlAlchemyOutboxRepository(_Repository):
 
     async def renew(self, owner: str, until: datetime, entry_ids: Sequence[int]) -> int:
         c = tables.outbox.c
-        result = await self.session.execute(
-            sa.update(tables.outbox)
+        # Rows another transaction is writing are skipped, not waited for (PostgreSQL): they
+        # are this process's own results being recorded, which need no lease, or a renewal
+        # that comes round again within seconds. Waiting for them deadlocked now and then,
+        # since those transactions write the same rows in another order.
+        ours = (
+            sa.select(c.id)
             .where(
                 c.id.in_(entry_ids),
                 c.claimed_by == owner,
                 c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
             )
-            .values(claimed_until=until)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            sa.update(tables.outbox).where(c.id.in_(ours)).values(claimed_until=until)
         )
         return _count(result)
 

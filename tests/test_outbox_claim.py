@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, timedelta
 from typing import Any
@@ -145,3 +146,56 @@ async def test_an_answer_goes_before_the_persons_own_announcement_copy(
         )
         assert [entry.key for entry in claimed] == ["answer", rows[0]["key"]]
         await uow.rollback()
+
+
+async def test_a_renewal_skips_rows_being_written_instead_of_waiting(database: Database) -> None:
+    """A process renews its claims while its own results are being recorded in another
+    transaction: it renews the rest and never waits (on PostgreSQL waiting deadlocked)."""
+    until = NOW + timedelta(seconds=20)
+    rows = [
+        {
+            "id": n,
+            "key": f"r{n}",
+            "platform": "telegram",
+            "chat_id": str(n),
+            "direct": True,
+            "payload": {},
+            "status": OutboxStatus.CLAIMED,
+            "attempts": 0,
+            "created_at": NOW,
+            "not_before": NOW,
+            "claimed_by": "a",
+            "claimed_until": NOW,
+        }
+        for n in (1, 2, 3)
+    ]
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(sa.insert(tables.outbox), rows)
+        await uow.commit()
+    async with database.unit_of_work() as writing:
+        if database.engine.dialect.name == "postgresql":  # on SQLite writers take turns
+            await writing.session.execute(
+                sa.update(tables.outbox)
+                .where(tables.outbox.c.id == 2)
+                .values(status=OutboxStatus.SENT, claimed_until=None)
+            )
+            async with database.unit_of_work() as uow:
+                renewed = await asyncio.wait_for(uow.outbox.renew("a", until, [1, 2, 3]), 5)
+                await uow.commit()
+            assert renewed == 2
+            await writing.commit()
+        else:
+            async with database.unit_of_work() as uow:
+                assert await uow.outbox.renew("a", until, [1, 2, 3]) == 3
+                await uow.commit()
+    async with database.unit_of_work() as uow:
+        leases = dict(
+            (
+                await uow.session.execute(
+                    sa.select(tables.outbox.c.id, tables.outbox.c.claimed_until)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    assert leases[1] == leases[3] == until
