@@ -151,6 +151,7 @@ async def _with_double(
         "--serve-double",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        limit=2**26,  # the double's report is one JSON line, longer with more messages
     )
     assert child.stdin is not None and child.stdout is not None
     cpu = 0.0

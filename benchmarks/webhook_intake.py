@@ -74,6 +74,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _print_errors(log: Path) -> None:
+    """A replica's ERROR lines (with what follows each, a traceback), before its folder goes."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    starts = [n for n, line in enumerate(lines) if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    for n, line in enumerate(lines):
+        if re.search(r"\bERROR\b", line):
+            end = next((s for s in starts if s > n), len(lines))
+            print("\n".join(lines[n:end]), file=sys.stderr)
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -284,6 +294,7 @@ async def intake(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
         finally:
             for replica in running:
                 replica.stop()
+                _print_errors(replica.log)
             await double.stop()
             shutil.rmtree(folder, ignore_errors=True)
 
