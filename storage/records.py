@@ -465,60 +465,47 @@ _CLAIM_LOCK = 0x53_61_6D_01
 # The two writes around every platform call (bot/delivery.py), built once: building an
 # UPDATE and its cache key cost more CPU than running it (issue 21's paid broadcasts).
 _o = tables.outbox.c
-_START_CALL = (
-    sa.update(tables.outbox)
-    .where(
-        _o.id == sa.bindparam("entry"),
-        _o.claimed_by == sa.bindparam("owner"),
-        _o.status == OutboxStatus.CLAIMED,
-    )
-    .values(
-        status=OutboxStatus.SENDING,
-        started_at=sa.bindparam("now", type_=_o.started_at.type),
-        claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
-    )
-)
-_MARK_SENT = (
-    sa.update(tables.outbox)
-    .where(_o.id == sa.bindparam("entry"), _o.status != OutboxStatus.SENT)
-    .values(  # claimed_by stays: which process sent it
-        status=OutboxStatus.SENT,
-        sent_at=sa.bindparam("now", type_=_o.sent_at.type),
-        external_id=sa.bindparam("external", type_=_o.external_id.type),
-        claimed_until=None,
-        # A private message to no one we know (the goodbye after an erasure): once
-        # sent, where it went is forgotten.
-        chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
-    )
-)
+_ONE = _o.id == sa.bindparam("entry")
+_MANY = _o.id.in_(sa.bindparam("entries", expanding=True))  # a group of paid broadcasts
 
-# The same two for a group of paid broadcasts (bot/delivery.py), one statement each; the
-# ids of the rows written come back, so a claim lost or a send recorded elsewhere shows.
-_START_CALLS = (
-    sa.update(tables.outbox)
-    .where(
-        _o.id.in_(sa.bindparam("entries", expanding=True)),
-        _o.claimed_by == sa.bindparam("owner"),
-        _o.status == OutboxStatus.CLAIMED,
+
+def _start_marks(which: sa.ColumnElement[bool]) -> sa.Update:
+    """The start mark of a platform call: still claimed by this owner, now sending."""
+    return (
+        sa.update(tables.outbox)
+        .where(which, _o.claimed_by == sa.bindparam("owner"), _o.status == OutboxStatus.CLAIMED)
+        .values(
+            status=OutboxStatus.SENDING,
+            started_at=sa.bindparam("now", type_=_o.started_at.type),
+            claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
+        )
     )
-    .values(
-        status=OutboxStatus.SENDING,
-        started_at=sa.bindparam("now", type_=_o.started_at.type),
-        claimed_until=sa.bindparam("until", type_=_o.claimed_until.type),
+
+
+def _sent_marks(which: sa.ColumnElement[bool]) -> sa.Update:
+    """A call's result, sent; claimed_by stays: which process sent it."""
+    return (
+        sa.update(tables.outbox)
+        .where(which, _o.status != OutboxStatus.SENT)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=sa.bindparam("now", type_=_o.sent_at.type),
+            claimed_until=None,
+            # A private message to no one we know (the goodbye after an erasure): once
+            # sent, where it went is forgotten.
+            chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
+        )
     )
-    .returning(_o.id)
+
+
+_START_CALL = _start_marks(_ONE)
+_MARK_SENT = _sent_marks(_ONE).values(
+    external_id=sa.bindparam("external", type_=_o.external_id.type)
 )
-_MARK_SENT_MANY = (
-    sa.update(tables.outbox)
-    .where(_o.id.in_(sa.bindparam("entries", expanding=True)), _o.status != OutboxStatus.SENT)
-    .values(
-        status=OutboxStatus.SENT,
-        sent_at=sa.bindparam("now", type_=_o.sent_at.type),
-        claimed_until=None,
-        chat_id=sa.case((sa.and_(_o.direct, _o.person_id.is_(None)), ""), else_=_o.chat_id),
-    )
-    .returning(_o.id)
-)
+# For a group, the ids of the rows written come back, so a claim lost or a send recorded
+# elsewhere shows.
+_START_CALLS = _start_marks(_MANY).returning(_o.id)
+_MARK_SENT_MANY = _sent_marks(_MANY).returning(_o.id)
 
 # A message's buttons go in with it as Core rows, not ORM objects flushed at commit (every
 # reply with buttons pays for it, issue 21). Button actions are written once and never
