@@ -10,7 +10,7 @@ generation counter, the one row of `cache_generation`: database triggers bump it
 whenever an organisation or a channel is inserted, updated or deleted, and whenever a
 button action is updated or deleted (purge, erasure, merge; inserts need nothing,
 an unknown token is simply read). The sender look-up reads the counter in the same
-statement (storage/repositories.py; in a press, that is the event's mark, whose RETURNING
+statement (storage/sender.py; in a press, that is the event's mark, whose RETURNING
 brings the sender), so a press sees every change committed before it began. A unit of
 work that never read it (a timer, the CLI) uses no cache.
 

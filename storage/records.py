@@ -23,7 +23,8 @@ from bot.domain.delivery import (
 )
 from storage import tables
 from storage.read_cache import CacheView, copy_of
-from storage.repositories import _count, _Repository, found_in_document, sender_document
+from storage.repositories import _count, _Repository
+from storage.sender import found_in_document, sender_document
 
 
 class SqlAlchemyOutboxRepository(_Repository):

@@ -17,6 +17,7 @@ from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.native_polls import SqlAlchemyNativePollRepository
+from storage.people import SqlAlchemyPeopleRepository
 from storage.polls import SqlAlchemyPollRepository
 from storage.read_cache import VIEW_KEY, CacheView, ReadCache
 from storage.records import (
@@ -27,7 +28,7 @@ from storage.records import (
     SqlAlchemyTimerRepository,
 )
 from storage.register import SqlAlchemyRegisterRepository
-from storage.repositories import SqlAlchemyOrganisationRepository, SqlAlchemyPeopleRepository
+from storage.repositories import SqlAlchemyOrganisationRepository
 from storage.turns import Turns
 from storage.welcome import SqlAlchemyWelcomeRepository
 from storage.wheel import SqlAlchemyWheelRepository
