@@ -32,8 +32,9 @@ from telegram import Bot
 from adapters.telegram.gateway import TelegramGateway
 from bot.bootstrap import build_registry
 from bot.core import Samtal
-from bot.delivery import DeliveryOptions, enqueue
+from bot.delivery import DeliveryOptions
 from bot.messages import OutgoingMessage, Span
+from bot.outbox import enqueue
 from samtal.clock import SystemClock
 from samtal.runtime import Wakeup
 from storage.database import Database, sqlite_url

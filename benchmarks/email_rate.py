@@ -35,9 +35,10 @@ from adapters.email.links import Signer
 from adapters.email.render import Links, Recipient, Sender
 from benchmarks._world import bulk_people, org_id, scratch_database
 from bot.clock import VirtualClock
-from bot.delivery import DeliveryOptions, Dispatcher, enqueue
+from bot.delivery import DeliveryOptions, Dispatcher
 from bot.demo.seed import seed_demo
 from bot.messages import Action, Attachment, Button, MessageBuilder, bold
+from bot.outbox import enqueue
 from samtal.mail import EmailLookup
 from storage import tables
 

@@ -68,8 +68,9 @@ from adapters.telegram.limits import RateLimiter, Slot  # noqa: E402
 from adapters.telegram.translate import PLATFORM, chunks_of  # noqa: E402
 from bot.bootstrap import build_registry  # noqa: E402
 from bot.core import Samtal  # noqa: E402
-from bot.delivery import DeliveryOptions, enqueue  # noqa: E402
+from bot.delivery import DeliveryOptions  # noqa: E402
 from bot.messages import OutgoingMessage, Span, bold  # noqa: E402
+from bot.outbox import enqueue  # noqa: E402
 from bot.ports import DeliveryError  # noqa: E402
 from samtal.clock import SystemClock  # noqa: E402
 from samtal.replication import Replication  # noqa: E402

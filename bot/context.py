@@ -23,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.delivery import enqueue
 from bot.domain.channels import EMAIL, pick_identity
 from bot.domain.delivery import DialogState, Timer
 from bot.domain.organisations import DEFAULT_TIMEZONE, Organisation
@@ -31,6 +30,7 @@ from bot.domain.people import Identity, Person, Status
 from bot.events import Chat, Quoted, Sender
 from bot.i18n import N_, Translator
 from bot.messages import OutgoingMessage, Pointer, Span
+from bot.outbox import enqueue
 from bot.permissions import Permission, permissions_in
 from bot.ports import UnitOfWork
 from bot.registry import Access, EraseHook, Registry, Requirement

@@ -14,7 +14,7 @@ from bot import dialogs
 from bot.actions import STALE_BUTTON, Stale, read_args, target_org_id
 from bot.clock import Clock
 from bot.context import NOT_ALLOWED, Context, Effects, Refusal, personal_chat, pointer_to
-from bot.delivery import DeliveryOptions, Dispatcher, enqueue
+from bot.delivery import DeliveryOptions, Dispatcher
 from bot.domain.delivery import ProcessedEvent
 from bot.domain.organisations import Organisation
 from bot.domain.people import Identity, Person
@@ -32,6 +32,7 @@ from bot.events import (
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import DEFAULT_LANGUAGE, Translator, normalise_language
 from bot.messages import message
+from bot.outbox import enqueue
 from bot.parsing import clean_name, clean_text
 from bot.permissions import Permission
 from bot.platform_roles import sync_roles

@@ -15,9 +15,10 @@ from adapters.console.render import PLATFORM
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
-from bot.delivery import DeliveryOptions, enqueue
+from bot.delivery import DeliveryOptions
 from bot.events import Chat, Sender, TextReceived
 from bot.messages import OutgoingMessage, Span
+from bot.outbox import enqueue
 from storage.database import Database
 from tests.conftest import START
 

@@ -27,11 +27,12 @@ from bot.announcements.model import (
 )
 from bot.announcements.service import Queued, plan_audience, queue_next, start_sending
 from bot.context import Effects
-from bot.delivery import MAX_ATTEMPTS, enqueue
+from bot.delivery import MAX_ATTEMPTS
 from bot.domain.delivery import OutboxStatus
 from bot.domain.organisations import Channel
 from bot.domain.people import Affiliation, Consent, Identity, Person, Status
 from bot.messages import OutgoingMessage, message
+from bot.outbox import enqueue
 from bot.ports import DeliveryError, UnitOfWork
 from bot.settings import Settings
 from bot.welcome.model import FlowStatus, WelcomeFlow

@@ -13,11 +13,12 @@ from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.context import Context
 from bot.core import Samtal
-from bot.delivery import MAX_ATTEMPTS, enqueue
+from bot.delivery import MAX_ATTEMPTS
 from bot.domain.delivery import OutboxStatus
 from bot.domain.people import Consent
 from bot.events import Chat, Sender, TextReceived
 from bot.messages import OutgoingMessage, message
+from bot.outbox import enqueue
 from bot.ports import DeliveryError
 from bot.registry import Access, CommandSpec, Registry
 from storage.database import Database

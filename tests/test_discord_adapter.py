@@ -17,9 +17,9 @@ from adapters.discord.translate import TEXT_LIMIT, chunks_of
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
-from bot.delivery import enqueue
 from bot.i18n import Translator
 from bot.messages import Attachment, Button, OutgoingMessage, Span, bold, message
+from bot.outbox import enqueue
 from bot.ports import DeliveryError
 from storage import tables
 from storage.database import Database

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.clock import VirtualClock
-from bot.delivery import enqueue
 from bot.demo.seed import seed_demo
 from bot.i18n import Translator
 from bot.messages import OutgoingMessage, message
+from bot.outbox import enqueue
 from storage.database import Database
 from tests.platform_drivers import DiscordDriver, discord_bot, eventually
 from tests.test_discord_meetings import connected, plan_meeting

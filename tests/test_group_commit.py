@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.delivery import enqueue
 from bot.domain.delivery import OutboxStatus
 from bot.group_commit import GroupCommit
 from bot.messages import message
+from bot.outbox import enqueue
 from bot.ports import UnitOfWork
 from storage.database import Database
 from tests.conftest import START

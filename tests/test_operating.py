@@ -17,8 +17,8 @@ import pytest
 
 from adapters import redaction
 from bot.clock import VirtualClock
-from bot.delivery import enqueue
 from bot.messages import message
+from bot.outbox import enqueue
 from samtal.backups import NightlyBackups, backups_in
 from samtal.config import BackupConfig, Config, DatabaseConfig, TelegramConfig, WebConfig
 from samtal.health import Health

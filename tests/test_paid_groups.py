@@ -19,9 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.clock import VirtualClock
-from bot.delivery import GROUP, DeliveryOptions, Dispatcher, enqueue
+from bot.delivery import GROUP, DeliveryOptions, Dispatcher
 from bot.domain.delivery import OutboxEntry, OutboxStatus
 from bot.messages import OutgoingMessage, Span
+from bot.outbox import enqueue
 from bot.ports import DeliveryError
 from storage.database import Database
 from tests.conftest import START

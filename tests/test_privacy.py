@@ -10,11 +10,11 @@ from typing import Any
 from bot.bootstrap import build_registry
 from bot.clock import VirtualClock
 from bot.core import Samtal
-from bot.delivery import enqueue
 from bot.domain.delivery import OutboxStatus
 from bot.domain.people import Identity, Person
 from bot.events import Chat, Sender, TextReceived
 from bot.messages import message
+from bot.outbox import enqueue
 from bot.settings import Settings
 from storage.database import Database
 from tests.conftest import START, STOCKHOLM, Console

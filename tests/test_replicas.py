@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from bot.clock import VirtualClock
 from bot.context import Effects
 from bot.core import Samtal
-from bot.delivery import LEASE, DeliveryOptions, Dispatcher, enqueue
+from bot.delivery import LEASE, DeliveryOptions, Dispatcher
 from bot.domain.delivery import OutboxEntry, OutboxStatus, Timer
 from bot.messages import OutgoingMessage, message
+from bot.outbox import enqueue
 from bot.ports import DeliveryError
 from bot.registry import Registry, always
 from storage import tables

@@ -18,8 +18,9 @@ from adapters.telegram.gateway import MARK_LEAD, TelegramGateway
 from adapters.telegram.limits import BudgetSpent, RateLimiter, Slot
 from bot.bootstrap import build_registry
 from bot.core import Samtal
-from bot.delivery import DeliveryOptions, enqueue
+from bot.delivery import DeliveryOptions
 from bot.messages import OutgoingMessage, Span
+from bot.outbox import enqueue
 from bot.ports import DeliveryError
 from samtal.clock import SystemClock
 from storage import tables

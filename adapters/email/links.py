@@ -39,7 +39,7 @@ class Unsubscribe:
 
 @dataclass(frozen=True)
 class Press:
-    button: str  # the button's token in the outbox (bot.delivery.enqueue)
+    button: str  # the button's token in the outbox (bot.outbox.enqueue)
     address: str
     label: str
 

@@ -33,9 +33,9 @@ from bot.announcements.model import (
 from bot.announcements.views import duration as duration
 from bot.announcements.views import framed, report, started
 from bot.context import Context, Effects, MessageFor, Refusal
-from bot.delivery import enqueue
 from bot.domain.organisations import Channel, Organisation
 from bot.i18n import Translator
+from bot.outbox import enqueue
 from bot.parsing import clean_text
 from bot.permissions import Permission
 from bot.welcome.model import INTERESTS

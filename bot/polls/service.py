@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from bot.actions import Choice, Target
 from bot.context import Context, Effects, MessageFor, Refusal
-from bot.delivery import enqueue
 from bot.domain.organisations import Organisation
 from bot.domain.people import Person, Status
 from bot.formatting import when
@@ -22,6 +21,7 @@ from bot.i18n import Translator
 from bot.meetings.model import Audience, Meeting
 from bot.meetings.service import MeetingDraft, create_meeting
 from bot.messages import message
+from bot.outbox import enqueue
 from bot.permissions import Permission
 from bot.polls.model import (
     MAX_OPTIONS,
