@@ -57,6 +57,11 @@ def _first_month() -> str:
     return "\n".join(line for line in text.splitlines() if line.startswith(("@", "#")))
 
 
+# Button tokens are random (`secrets.token_urlsafe`) and can't name anyone, but one in
+# a hundred thousand spells "nora" by chance, and a run makes hundreds; people never read them.
+RANDOM_TOKEN = "token"
+
+
 def _readable(value: Any) -> str:
     """A stored value as a person would read it: JSON as text, text files decoded."""
     if isinstance(value, dict | list):
@@ -74,7 +79,7 @@ def _files_decoded(value: Any) -> Any:
                 "json"
             )
             return {**value, "data": data.decode("utf-8") if textual else "(picture)"}
-        return {key: _files_decoded(item) for key, item in value.items()}
+        return {key: _files_decoded(item) for key, item in value.items() if key != RANDOM_TOKEN}
     return value
 
 
@@ -85,7 +90,9 @@ async def _what_names(database: Database, needles: list[str]) -> list[str]:
     async with database.engine.connect() as connection:
         for table in tables.metadata.sorted_tables:
             columns = [
-                c for c in table.columns if isinstance(c.type, sa.String | sa.Text | sa.JSON)
+                c
+                for c in table.columns
+                if isinstance(c.type, sa.String | sa.Text | sa.JSON) and c.name != RANDOM_TOKEN
             ]
             if not columns:
                 continue
