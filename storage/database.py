@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from storage.mapping import start_mappers
 from storage.private_files import private_dir, private_file, warn_if_open
 from storage.read_cache import ReadCache
-from storage.sqlite_inline import inline_creator
+from storage.sqlite_inline import Checkpoints, inline_creator
 from storage.turns import Turns
 from storage.uow import SqlAlchemyUnitOfWork
 
@@ -74,8 +74,13 @@ class Database:
         # A SQLite file is used from the event loop's thread (storage/sqlite_inline.py).
         inline = self.is_sqlite and self.url.database not in (None, "", ":memory:")
         options: dict[str, Any] = {}
+        # SQLite's write-ahead log is copied back on a worker thread (None elsewhere).
+        self.checkpoints: Checkpoints | None = None
         if inline:
-            options["async_creator"] = inline_creator(Path(self.url.database or ""))
+            self.checkpoints = Checkpoints(Path(self.url.database or ""))
+            options["async_creator"] = inline_creator(
+                Path(self.url.database or ""), self.checkpoints
+            )
         if not self.is_sqlite:
             # Units of work take turns for the pooled connections (storage/turns.py); the
             # overflow is for the few users of the engine outside a unit of work.
@@ -162,6 +167,7 @@ class Database:
                 kind, "not a Samtal backup"
             )
             raise RestoreError(f"{source} is {found}; this database is {target}")
+        await self._finish_checkpoints()
         await self.engine.dispose()  # no pooled connection may see the file change under it
         self.read_cache.clear()  # the backup's counter may repeat ours with other rows
         if self.is_sqlite:
@@ -190,7 +196,12 @@ class Database:
         await self.upgrade()
 
     async def dispose(self) -> None:
+        await self._finish_checkpoints()
         await self.engine.dispose()
+
+    async def _finish_checkpoints(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.finished()
 
 
 class RestoreError(Exception):
