@@ -73,11 +73,12 @@ class Database:
         # hide_parameters: an error logs its SQL without the values (votes, names, texts).
         # A SQLite file is used from the event loop's thread (storage/sqlite_inline.py).
         inline = self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        self._turns = Turns(1 if self.is_sqlite else POSTGRES_POOL)
         options: dict[str, Any] = {}
         # SQLite's write-ahead log is copied back on a worker thread (None elsewhere).
         self.checkpoints: Checkpoints | None = None
         if inline:
-            self.checkpoints = Checkpoints(Path(self.url.database or ""))
+            self.checkpoints = Checkpoints(Path(self.url.database or ""), self._turns)
             options["async_creator"] = inline_creator(
                 Path(self.url.database or ""), self.checkpoints
             )
@@ -91,7 +92,6 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._turns = Turns(1 if self.is_sqlite else POSTGRES_POOL)
         # Organisations, channels and button actions, shared by this process's units of
         # work and kept current by the database's generation counter.
         self.read_cache = ReadCache()

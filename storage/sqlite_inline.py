@@ -31,10 +31,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from storage.turns import Turns
+
 PATIENCE_MS = 10_000  # as long as a statement may wait for another process's lock
 # Commits between two checkpoints: a press's commit writes a few pages, so this is about
 # the thousand pages after which SQLite would checkpoint by itself.
 CHECKPOINT_EVERY = 200
+WAL_LIMIT_FRAMES = 4000  # pages in the log (16 MB) past which it must be started afresh
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 T = TypeVar("T")
@@ -117,6 +120,8 @@ class InlineConnection:
         self._checkpoints = checkpoints
         connection.execute("PRAGMA busy_timeout=0")  # never wait in the event loop
         connection.execute("PRAGMA wal_autocheckpoint=0")  # nor copy the log back in it
+        # A log started afresh is cut back to this, so a burst's log doesn't stay on disk.
+        connection.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_FRAMES * 4096}")
 
     @property
     def _connection(self) -> sqlite3.Connection | None:  # the dialect checks it is open
@@ -191,26 +196,43 @@ class Checkpoints:
     left, as SQLite always does.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, turns: Turns) -> None:
         self._path = path
+        self._turns = turns
         self._commits = 0
-        self._running: asyncio.Future[None] | None = None
+        self._running: asyncio.Task[None] | None = None
 
     def committed(self) -> None:
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY and self._running is None:
             self._commits = 0
-            self._running = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+            self._running = asyncio.get_running_loop().create_task(self._copy())
             self._running.add_done_callback(self._done)
 
-    def _checkpoint(self) -> None:
+    async def _copy(self) -> None:
+        if await asyncio.to_thread(self._checkpoint) < WAL_LIMIT_FRAMES:
+            return
+        # SQLite starts the log afresh only when a transaction begins with all of it
+        # copied; under steady writes one is always under way while the copy runs, so
+        # the log would grow without end. Past the limit, copy what is left between two
+        # units of work (a few pages: the event loop goes on meanwhile, units of work wait).
+        took = await self._turns.take()
+        try:
+            await asyncio.to_thread(self._checkpoint)
+        finally:
+            if took:
+                self._turns.give_back()
+
+    def _checkpoint(self) -> int:
+        """Copies what it can; returns how many pages the log holds (copied or not)."""
         connection = sqlite3.connect(str(self._path), timeout=PATIENCE_MS / 1000)
         try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
             connection.close()
+        return int(frames)
 
-    def _done(self, copy: asyncio.Future[None]) -> None:
+    def _done(self, copy: asyncio.Task[None]) -> None:
         self._running = None
         if not copy.cancelled() and copy.exception() is not None:
             # The log only grows until the next one succeeds: nothing is lost.
@@ -219,7 +241,7 @@ class Checkpoints:
     async def finished(self) -> None:
         """Waits for the copy under way, if any (before the database is closed or moved)."""
         if self._running is not None:
-            await asyncio.shield(self._running)
+            await asyncio.wait([self._running])
 
 
 def inline_creator(path: Path, checkpoints: Checkpoints) -> Callable[[], Any]:

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from storage import sqlite_inline
 from storage.database import Database, sqlite_url
@@ -56,9 +57,9 @@ async def test_commits_leave_the_copy_to_a_worker_thread(
     copied_on: list[int] = []
     copy = sqlite_inline.Checkpoints._checkpoint
 
-    def recorded(self: sqlite_inline.Checkpoints) -> None:
+    def recorded(self: sqlite_inline.Checkpoints) -> bool:
         copied_on.append(threading.get_ident())
-        copy(self)
+        return copy(self)
 
     monkeypatch.setattr(sqlite_inline.Checkpoints, "_checkpoint", recorded)
     database = await _notes(tmp_path)
@@ -85,10 +86,10 @@ async def test_a_failed_copy_is_logged_and_the_next_one_goes(
     copy = sqlite_inline.Checkpoints._checkpoint
     failures = [sqlite3.OperationalError("disk I/O error")]
 
-    def flaky(self: sqlite_inline.Checkpoints) -> None:
+    def flaky(self: sqlite_inline.Checkpoints) -> bool:
         if failures:
             raise failures.pop()
-        copy(self)
+        return copy(self)
 
     monkeypatch.setattr(sqlite_inline.Checkpoints, "_checkpoint", flaky)
     database = await _notes(tmp_path)
@@ -103,3 +104,40 @@ async def test_a_failed_copy_is_logged_and_the_next_one_goes(
         assert _in_the_database_file(tmp_path) == 3
     finally:
         await database.dispose()
+
+
+async def test_steady_writes_do_not_grow_the_log_without_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite starts the log afresh only when a transaction begins with all of it copied;
+    commits that keep coming during each copy would keep that from ever happening."""
+    monkeypatch.setattr(sqlite_inline, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(sqlite_inline, "WAL_LIMIT_FRAMES", 100)
+    logged: list[int] = []
+    copy = sqlite_inline.Checkpoints._checkpoint
+
+    def measured(self: sqlite_inline.Checkpoints) -> int:
+        logged.append(copy(self))
+        return logged[-1]
+
+    monkeypatch.setattr(sqlite_inline.Checkpoints, "_checkpoint", measured)
+    database = await _notes(tmp_path)
+    try:
+
+        async def writer() -> None:
+            for _ in range(200):
+                async with database.unit_of_work() as uow:
+                    await uow.session.execute(sa.text("INSERT INTO notes VALUES (1), (2)"))
+                    await uow.session.execute(
+                        sa.text("INSERT INTO pages VALUES (randomblob(8000))")
+                    )
+                    await uow.commit()
+                await asyncio.sleep(0)  # as presses do, between their units of work
+
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE pages (blob BLOB)")
+        await asyncio.gather(writer(), writer())
+    finally:
+        await database.dispose()
+    # 400 commits of three pages or more: 1,200 pages and more had the log never restarted.
+    assert len(logged) > 10 and max(logged) < 300, logged
