@@ -55,6 +55,7 @@ from bot.polls.model import Poll, PollKind
 from bot.polls.service import open_poll
 from storage import tables
 from storage.database import Database
+from storage.sqlite_inline import InlineConnection
 
 PLATFORM = "telegram"
 GROUP = "-1001000000001"  # the Sandviken group chat on Telegram
@@ -179,6 +180,23 @@ async def ballot_buttons(database: Database, numbers: range) -> dict[int, list[s
     return found
 
 
+COMMITS: list[float] = []  # the wall time of each SQLite commit, in the event loop
+COMMIT_RUNS: list[list[float]] = []
+
+
+def time_commits() -> None:
+    """Records how long each SQLite commit holds the event loop (everything queued behind
+    a press waits that out too): its p99 and maximum are printed with each run."""
+    commit = InlineConnection.commit
+
+    async def timed(self: InlineConnection) -> None:
+        began = time.perf_counter()
+        await commit(self)
+        COMMITS.append(time.perf_counter() - began)
+
+    InlineConnection.commit = timed  # type: ignore[method-assign]
+
+
 def count_statement(*_: object) -> None:
     STATEMENTS[0] += 1
 
@@ -214,6 +232,7 @@ async def drive(
             toasts[outcome.toast] += 1
 
     began, cpu, sent = time.perf_counter(), time.process_time(), STATEMENTS[0]
+    COMMITS.clear()
     if mode.rate is None:
         queue: asyncio.Queue[tuple[int, Press]] = asyncio.Queue()
         for serial, press in enumerate(presses):
@@ -236,6 +255,7 @@ async def drive(
         await asyncio.gather(*tasks)
     CPU_SECONDS.append(time.process_time() - cpu)
     STATEMENTS.append(STATEMENTS[0] - sent)
+    COMMIT_RUNS.append(list(COMMITS))
     return time.perf_counter() - began, latencies, toasts
 
 
@@ -267,6 +287,8 @@ async def main(args: argparse.Namespace) -> int:
     rng = random.Random(7)
     async with scratch_database(args.postgres) as database:
         sa.event.listen(database.engine.sync_engine, "before_cursor_execute", count_statement)
+        if database.is_sqlite:
+            time_commits()
         clock = VirtualClock(START)
         samtal = Samtal(database.unit_of_work, clock, build_registry())
         await samtal.start()
@@ -314,6 +336,9 @@ async def main(args: argparse.Namespace) -> int:
                 "kinds": {kind: summary(xs) for kind, xs in (*lat1.items(), *lat2.items())},
                 "toasts": toasts1 + toasts2,
                 "missing_ballots": missing,
+                "commits": (
+                    summary(COMMIT_RUNS[-1] + COMMIT_RUNS[-2]) if database.is_sqlite else None
+                ),
             }
             rows.append(row)
         print(f"errors logged: {errors.count}")
@@ -341,6 +366,12 @@ async def main(args: argparse.Namespace) -> int:
                 print(f"  toasts: {refused}")
             if row["missing_ballots"]:
                 print(f"  members without a ballot: {row['missing_ballots']}")
+            if row["commits"]:
+                c = row["commits"]
+                print(
+                    f"  commits in the event loop: p50 {c['p50_ms']:.2f} / p99 {c['p99_ms']:.2f}"
+                    f" / max {c['max_ms']:.1f} ms"
+                )
     return 1 if errors.count else 0
 
 
