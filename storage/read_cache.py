@@ -123,14 +123,12 @@ class CacheView:
         return True, found[1]
 
     @property
-    def usable(self) -> bool:
+    def live(self) -> ReadCache | None:
+        """The cache, if this unit of work may use it now; else None."""
         cache = self.cache
-        return (
-            not self.off
-            and cache is not None
-            and self.generation is not None
-            and self.generation == cache.generation
-        )
+        if self.off or cache is None or self.generation is None:
+            return None
+        return cache if self.generation == cache.generation else None
 
     def seen(self, generation: int | None) -> None:
         """The generation this unit of work read (None: the counter's row is missing, as
@@ -146,9 +144,10 @@ class CacheView:
 
     def committed(self) -> None:
         """Buttons this unit of work added exist now: the next press of one needs no read."""
-        if self.usable and self.cache is not None:
+        cache = self.live
+        if cache is not None:
             for action in self.added_buttons:
-                self.cache.put_button(action)
+                cache.put_button(action)
         self.added_buttons.clear()
         self.generation = None  # a new transaction begins: it has read no generation yet
 

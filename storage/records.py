@@ -357,17 +357,16 @@ class SqlAlchemyButtonRepository(_Repository):
         loaded = self._loaded(ButtonAction, token)
         if loaded is not None:
             return loaded
-        view = self._cache
-        if view.usable:
-            assert view.cache is not None
-            values = view.cache.button(token)
+        cache = self._cache.live
+        if cache is not None:
+            values = cache.button(token)
             if values is not None:
                 action: ButtonAction = copy_of(ButtonAction, values)
                 return action
         found = await self.session.get(ButtonAction, token)
-        if found is not None and view.usable:
-            assert view.cache is not None
-            view.cache.put_button(found)  # never a miss: another process may add it next
+        cache = self._cache.live  # again: another unit of work may have moved it on meanwhile
+        if found is not None and cache is not None:
+            cache.put_button(found)  # never a miss: another process may add it next
         return found
 
     async def purge(self, before: datetime) -> int:

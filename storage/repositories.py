@@ -151,10 +151,9 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         loaded = self._loaded(Organisation, org_id)
         if loaded is not None:
             return loaded
-        view = self._cache
-        if view.usable:
-            assert view.cache is not None
-            values = view.cache.orgs.get(org_id)
+        cache = self._cache.live
+        if cache is not None:
+            values = cache.orgs.get(org_id)
             if values is not None:
                 attached = self._attach(Organisation, values, _identity_key(Organisation, org_id))
                 if attached is not None:
@@ -165,15 +164,14 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         return org
 
     def _keep(self, org: Organisation) -> None:
-        if self._cache.usable:
-            assert self._cache.cache is not None
-            self._cache.cache.put_org(org)
+        cache = self._cache.live
+        if cache is not None:
+            cache.put_org(org)
 
     async def by_slug(self, slug: str) -> Organisation | None:
-        view = self._cache
-        if view.usable:
-            assert view.cache is not None
-            org_id = view.cache.slugs.get(slug)
+        cache = self._cache.live
+        if cache is not None:
+            org_id = cache.slugs.get(slug)
             if org_id is not None:
                 return await self.get(org_id)
         org = await self._first(sa.select(Organisation).filter_by(slug=slug))
@@ -191,7 +189,8 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         # The read cache stands in for the transaction where it may.
         chain: list[Organisation] = []
         current: int | None = org_id
-        cached = self._cache.cache.orgs if self._cache.usable and self._cache.cache else {}
+        cache = self._cache.live
+        cached = cache.orgs if cache is not None else {}
         while current is not None and len(chain) < _MAX_DEPTH:
             loaded = self._loaded(Organisation, current)
             if loaded is None and current in cached:
@@ -243,20 +242,18 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
         loaded = self._loaded(Channel, key)
         if loaded is not None:
             return loaded
-        view = self._cache
-        if view.usable:
-            assert view.cache is not None
-            if key in view.cache.channels:
-                values = view.cache.channels[key]
-                if values is None:
-                    return None  # a chat bound to no organisation (binding one bumps the counter)
-                attached = self._attach(Channel, values, _identity_key(Channel, key))
-                if attached is not None:
-                    return attached
+        cache = self._cache.live
+        if cache is not None and key in cache.channels:
+            values = cache.channels[key]
+            if values is None:
+                return None  # a chat bound to no organisation (binding one bumps the counter)
+            attached = self._attach(Channel, values, _identity_key(Channel, key))
+            if attached is not None:
+                return attached
         channel = await self.session.get(Channel, key)
-        if view.usable:
-            assert view.cache is not None
-            view.cache.put_channel(key, channel)
+        cache = self._cache.live  # again: another unit of work may have moved it on meanwhile
+        if cache is not None:
+            cache.put_channel(key, channel)
         return channel
 
     async def bind_channel(self, channel: Channel) -> None:

@@ -254,9 +254,9 @@ async def test_a_unit_of_work_that_writes_a_channel_stops_using_the_cache(world:
     gavle = await world.org_id("gavle")
     async with world.database.unit_of_work() as uow:
         assert await uow.people.sender(PLATFORM, "501") is not None
-        assert uow._cache.usable
+        assert uow._cache.live is not None
         await uow.orgs.bind_channel(Channel(PLATFORM, "-100888", gavle, "Gävle"))
-        assert not uow._cache.usable
+        assert uow._cache.live is None
         channel = await uow.orgs.channel(PLATFORM, "-100888")
         assert channel is not None and channel.org_id == gavle
         await uow.rollback()
