@@ -136,7 +136,7 @@ class Wakeup:
         self.replication = replication
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._stopping = False
-        self._runs: set[asyncio.Task[None]] = set()
+        self._runs: set[asyncio.Task[None]] = set()  # the replica checks under way
         self._running: asyncio.Task[None] | None = None  # the runs' loop, while it goes
         self._run_again = False  # set by a wake-up during a run: go round once more
         self._delivery: asyncio.Task[None] | None = None
@@ -199,7 +199,6 @@ class Wakeup:
         self._running = asyncio.get_running_loop().create_task(self._rounds())
 
     async def _rounds(self) -> None:
-        self._track()
         while True:
             self._run_again = False
             await self._run()
