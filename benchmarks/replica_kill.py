@@ -1,6 +1,6 @@
 """Kill -9 one of two replicas halfway through an announcement: does every member get
 it exactly once? Exits 0 only if in every run every member got it, and got it twice
-only where the survivor logged the entry as uncertain (the contract, bot/delivery.py).
+only where the survivor logged the entry as uncertain (the contract, bot/delivery/__init__.py).
 
     .venv/bin/python benchmarks/replica_kill.py [--members 5000] [--runs 1] \\
         [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--fast] [--paid]
@@ -25,12 +25,12 @@ at the end):
 It prints what happened (when B took the scheduler over, when it took over A's claims,
 how many entries were uncertain, 429s) and, per run, how many members got 0, 1 or more
 messages. A duplicate can only be an entry the survivor logged as uncertain (the window
-bot/delivery.py documents); the script says which. `--fast` runs the replicas with
+bot/delivery/__init__.py documents); the script says which. `--fast` runs the replicas with
 short intervals (1 s checks, 3 s leases) instead of the production ones; the test suite
 runs a small version that way (tests/test_replica_kill.py). `--paid` sends the
 announcement as a Telegram paid broadcast (1000 a second, the organisation listed in
 `[telegram] paid_broadcast`): the dispatcher's groups, whose start marks are written a
-group at a time (bot/delivery.py).
+group at a time (bot/delivery/__init__.py).
 """
 
 # An orchestrating script: it starts processes and reads their logs while it waits (as the
@@ -521,7 +521,7 @@ def report(number: int, outcome: Outcome) -> bool:
             f"p50 {spans['p50_ms']:.1f} ms, p99 {spans['p99_ms']:.1f} ms, "
             f"max {spans['max_ms']:.1f} ms"
         )
-    # The contract (bot/delivery.py): nobody missed, and a duplicate only from an entry
+    # The contract (bot/delivery/__init__.py): nobody missed, and a duplicate only from an entry
     # logged as uncertain. A paid broadcast's group is marked before its requests, so a
     # kill there usually leaves a few such duplicates.
     ok = (

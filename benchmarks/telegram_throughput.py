@@ -10,7 +10,7 @@ Runs, each against a fresh double on loopback, in a process of its own (so that 
 double's work does not slow the sender down):
 
 - samtal: the announcement is written to the outbox with `enqueue` (one row per private
-  chat, a real SQLite database), then the core's Dispatcher (whatever bot/delivery.py does
+  chat, a real SQLite database), then the core's Dispatcher (whatever bot/delivery/dispatcher.py does
   now, with the delivery options a process on SQLite runs with, or `--concurrency`)
   delivers it through our TelegramGateway and the real python-telegram-bot;
 - samtal gateway only: the same TelegramGateway fed by a few tasks without the outbox

@@ -2,7 +2,7 @@
 that are waiting.
 
 The dispatcher writes a start mark before each platform call and a result after it (see
-bot/delivery.py). With many sends in flight (paid broadcasts: up to 1,000 a second on
+bot/delivery/__init__.py). With many sends in flight (paid broadcasts: up to 1,000 a second on
 Telegram) a transaction of its own for each of those one-row updates costs more than the
 update itself: opening the unit of work, waiting for its turn, the commit. A `GroupCommit`
 queues each write; a single flusher takes everything queued so far, runs it in one unit

@@ -1,7 +1,7 @@
 """Putting messages in the outbox: the one way a feature sends anything.
 
 A message waits there, its buttons registered server-side, until the Dispatcher
-(bot/delivery.py) sends it.
+(bot/delivery/__init__.py) sends it.
 """
 
 from __future__ import annotations

@@ -349,7 +349,7 @@ class Gateway(Protocol):
     A gateway that waits for a rate limiter before its requests may set
     `reports_call_start = True` and await `bot.delivery.platform_call_starting()`
     right before each request instead: the dispatcher's start mark is then written
-    at the end of the wait, which keeps the uncertain window small (see bot/delivery.py).
+    at the end of the wait, which keeps the uncertain window small (see bot/delivery/__init__.py).
 
     A gateway whose platform can show an answer in a group to one person alone
     (Discord's ephemeral answers) sets `personal_in_place = True`: personal answers

@@ -1,5 +1,5 @@
 """What a gateway sees of the send under way: the outbox entry the dispatcher hands it
-(bot/delivery.py), its id and key, and the hook that writes its start mark."""
+(bot/delivery/__init__.py), its id and key, and the hook that writes its start mark."""
 
 from __future__ import annotations
 

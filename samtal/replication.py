@@ -1,6 +1,6 @@
 """Running as one of several replicas on one PostgreSQL (or alone on SQLite).
 
-Every replica delivers the outbox (claims with leases, see bot/delivery.py).
+Every replica delivers the outbox (claims with leases, see bot/delivery/__init__.py).
 Exactly one runs the timers: the holder of the scheduler's advisory lock
 (storage/coordination.py), which every replica tries to take every
 `ReplicaTimings.check` seconds. Each check also renews this replica's claims,

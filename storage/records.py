@@ -116,7 +116,7 @@ class SqlAlchemyOutboxRepository(_Repository):
     async def mark_sent(self, entry_id: int, now: datetime, external_id: str | None) -> bool:
         if self.session.get_bind().dialect.name == "postgresql":
             # Visible to every process as soon as it commits, without waiting for the disk
-            # (milliseconds off the uncertain window, see bot/delivery.py). Only a crash of
+            # (milliseconds off the uncertain window, see bot/delivery/__init__.py). Only a crash of
             # the database server itself right then could lose it: the entry would then be
             # uncertain, as if this process had died.
             await self.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
@@ -462,7 +462,7 @@ class SqlAlchemyEventRepository(_Repository):
 _CLAIM_LOCK = 0x53_61_6D_01
 
 
-# The two writes around every platform call (bot/delivery.py), built once: building an
+# The two writes around every platform call (bot/delivery/__init__.py), built once: building an
 # UPDATE and its cache key cost more CPU than running it (issue 21's paid broadcasts).
 _o = tables.outbox.c
 _ONE = _o.id == sa.bindparam("entry")

@@ -220,7 +220,7 @@ async def test_attachments_are_uploaded_with_the_text(
 async def test_a_message_sent_again_after_a_crash_is_posted_once(
     database: Database, clock: VirtualClock
 ) -> None:
-    """The uncertain window (bot/delivery.py) is closed on Discord: the outbox entry's id
+    """The uncertain window (bot/delivery/__init__.py) is closed on Discord: the outbox entry's id
     goes as an enforced nonce, so a second send returns the message posted the first time."""
     async with discord_bot(database, clock) as dc:
         async with database.unit_of_work() as uow:

@@ -19,7 +19,7 @@ WAITING = (OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 
 
 def _claimable(rows: list[dict[str, Any]], platforms: set[str], limit: int) -> list[int]:
-    """The rule of bot/delivery.py, entry by entry: due, and nothing earlier in its chat
+    """The rule of bot/delivery/__init__.py, entry by entry: due, and nothing earlier in its chat
     that is claimed, sending or not yet due (an answer may overtake an announcement's copy)."""
 
     def held_up_by(earlier: dict[str, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""Paid broadcasts go in groups (bot/delivery.py, `_deliver_group`): one statement writes
+"""Paid broadcasts go in groups (bot/delivery/dispatcher.py, `_deliver_group`): one statement writes
 a group's start marks, committed before any of its requests, and one records the sent."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 benchmarks/replica_kill.py, with short replica intervals): real processes, the real
 `samtal announce`, the Telegram double, a scratch PostgreSQL database.
 
-What is asserted is the documented contract (bot/delivery.py): nobody is missed,
+What is asserted is the documented contract (bot/delivery/__init__.py): nobody is missed,
 nothing fails, and a member gets it twice only where the survivor logged the entry as
 uncertain (its platform call had started in the killed replica). How often that
 happens is measured by the benchmark (BENCHMARKS.md), not asserted here.
@@ -17,7 +17,7 @@ from benchmarks.replica_kill import run_once
 
 @pytest.mark.parametrize(
     ("members", "paid"),
-    # A paid broadcast in groups (bot/delivery.py): more members than one claim of it.
+    # A paid broadcast in groups (bot/delivery/__init__.py): more members than one claim of it.
     [(100, False), (600, True)],
     ids=["at-30-a-second", "paid-broadcast"],
 )

@@ -359,7 +359,7 @@ async def test_many_chats_and_one_chat_repeatedly_without_a_429() -> None:
 
 
 async def test_the_start_mark_is_written_while_the_slot_is_spent_and_the_request_after() -> None:
-    from bot.delivery import ClaimLost, _Sending, _sending
+    from bot.sending import ClaimLost, _Sending, _sending
 
     t = FakeTime()  # shared by the limiter and the double (see above)
     double = TelegramDouble(enforce_limits=True, clock=t)

@@ -84,7 +84,7 @@ class TelegramGateway:
     platform = PLATFORM
     # The dispatcher's start mark is written right before each request, near the end of the
     # limiter's wait (`platform_call_starting`), which keeps the uncertain window small
-    # (bot/delivery.py).
+    # (bot/delivery/__init__.py).
     reports_call_start = True
 
     def __init__(self, bot: Bot, limiter: RateLimiter | None = None) -> None:

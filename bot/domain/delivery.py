@@ -36,7 +36,7 @@ class OutboxEntry:
     # goes when they are erased, and it is not part of the recipient's own data.
     about_id: int | None = None
     # The process that claimed it (CLAIMED or SENDING) and until when; another process
-    # takes it over only once the lease has run out (see bot/delivery.py).
+    # takes it over only once the lease has run out (see bot/delivery/__init__.py).
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     started_at: datetime | None = None  # when the platform call last started (SENDING)

@@ -1,101 +1,30 @@
-"""The one delivery path: features write to the outbox, the dispatcher sends.
-
-A message enters the outbox in the same transaction as the change that caused
-it, under an idempotency key (one per cause and recipient), so it is queued
-once or, if the change rolled back, never. Sending it takes three steps, each
-committed on its own, the same in one process on SQLite as in several replicas
-on one PostgreSQL:
-
-1. **Claim**: a dispatcher takes a few due entries, oldest first, as `claimed`
-   with its owner id and a lease (`claimed_until`, `LEASE` from now) that it
-   renews every few seconds while it holds them. Row locks (`FOR UPDATE SKIP
-   LOCKED`) keep two replicas from claiming the same entry, and one chat's
-   entries are claimed in order and one at a time, so each chat sees its
-   messages in order. One exception: a copy of an announcement still waiting
-   its turn does not hold up an answer to the same chat (the person is waiting
-   for the answer; the announcement has not reached them yet).
-2. **Start mark**: just before the platform request the entry becomes
-   `sending` (with `started_at`), but only if the claim is still this
-   owner's. Gateways that set `reports_call_start` write the mark themselves
-   through `platform_call_starting()` right before their HTTP request, at the
-   end of any wait for their rate limiter (Telegram: a tenth of a second before
-   its slot frees, so the write does not delay the request); for the others the
-   dispatcher writes it just before `send`.
-3. **Call, then record**: `sent`, with the platform's message id; or, on a
-   `DeliveryError`, pending again (`deferred`: after `retry_after`, never
-   sooner, and not counted as an attempt; otherwise counted, with back-off,
-   up to `MAX_ATTEMPTS`) or `failed` for good. A personal answer that fails for
-   good and carries a `Pointer` (it was asked in a group) queues that pointer
-   for the group in the same transaction.
-
-**Paid broadcasts** (a payload with `paid_broadcast`: Telegram's 1000 a second) go in
-groups (`_deliver_group`), since two transactions a message cost more CPU than the
-message's request: claimed up to `BULK_CLAIM` at a time, a group of up to `GROUP`
-entries (one per chat) gets its start marks in one statement, committed before any of
-its requests; the requests then go side by side, up to the platform's concurrency,
-through the gateway and its rate limiter as any send; the sent ones are recorded as
-their answers come, `RECORD_EVERY` to a statement, and each failure or deferral as
-above. The steps and the contract
-are the same; only the start mark comes earlier, for the whole group, so a group's
-entries are uncertain from that mark until their results (see below).
-
-A process that stops (crash, kill -9, lost host) leaves its claims behind.
-Every process checks every few seconds (and at start) for claims whose lease
-ran out; a live process renews its own, so its work is never taken from it:
-
-- a `claimed` entry never reached its platform call: it is plainly requeued
-  and sent once, by whichever process claims it next;
-- a `sending` entry is the **one uncertain window**. Its request may or may
-  not have reached the platform, and Telegram's Bot API takes no idempotency
-  key and cannot be asked what it received. (Discord can: its messages carry
-  the entry's id as an enforced nonce, see `current_delivery_id`, so there a
-  second send returns the first message; only an answer to a slash command,
-  a follow-up without nonces, keeps the window.)
-  Such an entry is **sent again**, logged as a warning with its key and
-  counted (`DeliveryStats.uncertain`). The choice: a rare duplicate is
-  visible and harmless, while a lost welcome, reminder or announcement would
-  be noticed by nobody.
-
-How small the window is kept: an entry is uncertain only if the process died
-between its start mark and the commit of its result, and it is duplicated only
-if the platform had processed the request by then. For Telegram that span
-starts at the end of the rate limiter's wait, just before the HTTP request, and ends
-at the commit that follows the reply (on PostgreSQL committed without waiting
-for the disk: visible to every process at once); it holds at most the
-platform's concurrency (`DeliveryOptions.concurrency`) entries at once; for paid
-broadcasts, the `GROUPS` groups in flight (up to `GROUP` entries each, marked before
-their requests went out: a crash then leaves them uncertain, those not yet sent
-included, and they are sent again, logged).
-Claimed entries waiting their turn are never uncertain, nor is a deferred send
-(nothing was sent). The duplicates to expect from one crash are about the
-send rate times the time from the platform's processing to the recorded
-result (milliseconds on a quiet machine, far more on a crowded one).
-BENCHMARKS.md reports what a kill -9 halfway through an announcement to
-5,000 members did.
-
-Edge cases, each leaning the same way: a process paused for longer than its
-lease finds its claim taken over and does not start the call (`lost_claims`);
-if it was already in the call, its `sent` is still recorded and the other
-process does not start its own call if it has not yet. A result that cannot
-be recorded (the database went away) leaves the entry `sending`, taken over
-as uncertain when its lease runs out. An uncertain message that the gateway
-split into several platform messages is sent again whole.
-
-On SQLite there is one process (`DeliveryOptions.exclusive`): at start it
-requeues every claim at once instead of waiting for leases to run out.
-"""
+"""The Dispatcher: claims due outbox entries, sends them through the platforms'
+gateways and records what came of each, as the contract in bot/delivery/__init__.py says."""
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.delivery.model import (
+    BULK_CLAIM,
+    DEFERRAL_SECONDS,
+    GROUP,
+    GROUPS,
+    MAX_ATTEMPTS,
+    MIN_CLAIM,
+    RECORD_EVERY,
+    CallOutcome,
+    DeliveryOptions,
+    DeliveryStats,
+    Result,
+    is_paid,
+)
 from bot.domain.delivery import OutboxEntry, OutboxStatus
 from bot.group_commit import GroupCommit
 from bot.messages import OutgoingMessage
@@ -103,68 +32,8 @@ from bot.outbox import enqueue
 from bot.polls.native import record_post
 from bot.ports import DeliveryError, Gateway, UnitOfWorkFactory
 from bot.sending import ClaimLost, _Sending, _sending
-from bot.sending import current_delivery_id as current_delivery_id
-from bot.sending import current_delivery_key as current_delivery_key
-from bot.sending import platform_call_starting as platform_call_starting
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=20)  # a claim's life without renewal; renewed every few seconds
-DEFERRAL_SECONDS = 1.0  # when a deferral names no time
-MIN_CLAIM = 10  # entries claimed at once, at least (twice the concurrency when that is more)
-# Paid broadcasts (Telegram's 1000 a second) go in groups: one statement writes a group's
-# start marks and a few its results, instead of two transactions a message.
-GROUP = 64  # entries marked together, then sent side by side
-GROUPS = 2  # groups in flight: one's requests go out while another's writes are made
-BULK_CLAIM = 256  # entries claimed at once while paid broadcasts are being claimed
-RECORD_EVERY = 16  # a group's sent entries recorded together, as their answers come
-
-
-@dataclass(frozen=True)
-class DeliveryOptions:
-    """How this process delivers; chosen by the composition root (samtal/runtime.py)."""
-
-    owner: str = ""  # this process's name in claims; a random one when empty
-    lease: timedelta = LEASE
-    # Sends in flight at once, per platform; 1 where absent (strictly in the outbox's order).
-    concurrency: Mapping[str, int] = field(default_factory=dict)
-    # The only process sending from this database (SQLite): a claim found at start is stale.
-    exclusive: bool = True
-
-
-@dataclass
-class DeliveryStats:
-    """What this process's dispatcher did since it started, for logs and reports."""
-
-    sent: int = 0
-    deferred: int = 0  # the platform's budget was spent: tried again later, not an attempt
-    rate_limited: int = 0  # 429s received (also counted as deferred)
-    retried: int = 0  # failed attempts that will be tried again
-    failed: int = 0  # given up for good
-    uncertain: int = 0  # call started, no result recorded: sent again (the module's note)
-    requeued: int = 0  # claimed by a process that stopped before calling: sent by another
-    lost_claims: int = 0  # taken over by another process before the call started here
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-class _Result(enum.Enum):
-    SENT = "sent"
-    HELD = "held"  # pending again (deferred or to be retried): its chat's next entries wait
-    DONE = "done"  # failed for good
-    LOST = "lost"  # another process holds it now
-    UNKNOWN = "unknown"  # the outcome could not be recorded
-
-
-# What a platform call came to: the external id or the error (None: the claim was lost).
-CallOutcome = tuple[str | None, DeliveryError | None] | None
-
-
-def _paid(entry: OutboxEntry) -> bool:
-    """A paid broadcast (Telegram's higher rate): sent in groups, see `_deliver_group`."""
-    return bool(entry.payload.get("paid_broadcast"))
 
 
 async def _marked_already() -> None:
@@ -295,7 +164,7 @@ class Dispatcher:
         limit = max(1, self._concurrency.get(platform, 1))
         batch = max(2 * limit, MIN_CLAIM)
         queue: list[OutboxEntry] = []
-        running: dict[asyncio.Task[list[tuple[OutboxEntry, _Result]]], bool] = {}  # is a group
+        running: dict[asyncio.Task[list[tuple[OutboxEntry, Result]]], bool] = {}  # is a group
         busy: set[str] = set()  # chats with a send under way
         sent = 0
         more = True  # whether a claim may find something
@@ -311,7 +180,7 @@ class Dispatcher:
                     )
                     queue.extend(claimed)
                     more = bool(claimed)
-                    was_bulk, bulk = bulk, any(_paid(entry) for entry in claimed)
+                    was_bulk, bulk = bulk, any(is_paid(entry) for entry in claimed)
                     if bulk and not was_bulk and more:
                         continue  # paid broadcasts: claim a whole group's worth first
                 if not self._halted:
@@ -325,9 +194,9 @@ class Dispatcher:
                     del running[task]
                     for entry, result in task.result():
                         busy.discard(entry.chat_id)
-                        if result is _Result.SENT:
+                        if result is Result.SENT:
                             sent += 1
-                        elif result is not _Result.DONE:
+                        elif result is not Result.DONE:
                             behind = [e for e in queue if e.chat_id == entry.chat_id]
                             if behind:
                                 queue = [e for e in queue if e.chat_id != entry.chat_id]
@@ -344,7 +213,7 @@ class Dispatcher:
         self,
         queue: list[OutboxEntry],
         busy: set[str],
-        running: dict[asyncio.Task[list[tuple[OutboxEntry, _Result]]], bool],
+        running: dict[asyncio.Task[list[tuple[OutboxEntry, Result]]], bool],
         limit: int,
         sends: asyncio.Semaphore,
     ) -> list[OutboxEntry]:
@@ -356,8 +225,8 @@ class Dispatcher:
             if entry.chat_id not in seen:
                 seen.add(entry.chat_id)
                 ready.append(entry)
-        paid = [entry for entry in ready if _paid(entry)]
-        singles = [entry for entry in ready if not _paid(entry)]
+        paid = [entry for entry in ready if is_paid(entry)]
+        singles = [entry for entry in ready if not is_paid(entry)]
         groups = sum(running.values())
         started: list[OutboxEntry] = []
         while paid and groups < GROUPS:
@@ -405,17 +274,17 @@ class Dispatcher:
             return None
         return opener.external_id
 
-    async def _deliver_one(self, entry: OutboxEntry) -> list[tuple[OutboxEntry, _Result]]:
+    async def _deliver_one(self, entry: OutboxEntry) -> list[tuple[OutboxEntry, Result]]:
         try:
             return [(entry, await self._send(entry))]
         except Exception:  # e.g. the database went away: the lease runs out, another takes it
             log.exception("outbox entry %s: the delivery could not be recorded", entry.id)
-            return [(entry, _Result.UNKNOWN)]
+            return [(entry, Result.UNKNOWN)]
         finally:
             if entry.id is not None:
                 self._held.discard(entry.id)
 
-    async def _send(self, entry: OutboxEntry) -> _Result:
+    async def _send(self, entry: OutboxEntry) -> Result:
         message = await self._message(entry)
         marked = False
 
@@ -434,7 +303,7 @@ class Dispatcher:
 
     async def _deliver_group(
         self, entries: Sequence[OutboxEntry], sends: asyncio.Semaphore
-    ) -> list[tuple[OutboxEntry, _Result]]:
+    ) -> list[tuple[OutboxEntry, Result]]:
         """Paid broadcasts: the group's start marks in one statement, committed before any
         of its requests, then the requests side by side (the gateway keeps the rate), the
         sent ones recorded `RECORD_EVERY` to a statement; failures each as `_record` does.
@@ -442,7 +311,7 @@ class Dispatcher:
         A process that dies in between leaves the group's unrecorded entries `sending`:
         uncertain, sent again and logged, never lost (the module's note).
         """
-        results: dict[int, _Result] = {}
+        results: dict[int, Result] = {}
         try:
             await self._send_group(entries, results, sends)
         except Exception:  # the database went away: the leases run out, another takes them
@@ -452,10 +321,10 @@ class Dispatcher:
             )
         finally:
             self._held.difference_update(e.id for e in entries if e.id is not None)
-        return [(e, results.get(e.id or 0, _Result.UNKNOWN)) for e in entries]
+        return [(e, results.get(e.id or 0, Result.UNKNOWN)) for e in entries]
 
     async def _send_group(
-        self, entries: Sequence[OutboxEntry], results: dict[int, _Result], sends: asyncio.Semaphore
+        self, entries: Sequence[OutboxEntry], results: dict[int, Result], sends: asyncio.Semaphore
     ) -> None:
         now = self._clock.now()
         async with self._uow_factory() as uow:
@@ -552,10 +421,10 @@ class Dispatcher:
             _sending.reset(token)
         return None if lost else (external_id, None)
 
-    def _lost(self, entry: OutboxEntry) -> _Result:
+    def _lost(self, entry: OutboxEntry) -> Result:
         self.stats.lost_claims += 1
         log.info("outbox entry %s was taken over by another process; not sent here", entry.id)
-        return _Result.LOST
+        return Result.LOST
 
     async def _start(self, entry: OutboxEntry) -> bool:
         assert entry.id is not None
@@ -570,7 +439,7 @@ class Dispatcher:
         message: OutgoingMessage,
         external_id: str | None,
         error: DeliveryError | None,
-    ) -> _Result:
+    ) -> Result:
         assert entry.id is not None
         entry_id, now = entry.id, self._clock.now()
         if error is None and message.native_poll is None:
@@ -586,7 +455,7 @@ class Dispatcher:
                     await record_post(uow.native_polls, entry, message.native_poll, now)
                 await uow.commit()
                 return self._sent(entry, first)
-            result = _Result.HELD
+            result = Result.HELD
             status = OutboxStatus.PENDING
             attempts = entry.attempts
             if error.deferred:
@@ -595,7 +464,7 @@ class Dispatcher:
                 attempts += 1
                 wait = error.retry_after or 2.0**attempts
                 if error.permanent or attempts >= MAX_ATTEMPTS:
-                    status, result = OutboxStatus.FAILED, _Result.DONE
+                    status, result = OutboxStatus.FAILED, Result.DONE
             settled = await uow.outbox.settle(
                 entry.id,
                 self.owner,
@@ -620,18 +489,18 @@ class Dispatcher:
             await uow.commit()
         if not settled:
             self.stats.lost_claims += 1
-            return _Result.LOST
+            return Result.LOST
         if error.deferred:
             self.stats.deferred += 1
             self.stats.rate_limited += int(error.rate_limited)
-        elif result is _Result.DONE:
+        elif result is Result.DONE:
             self.stats.failed += 1
             log.info("outbox entry %s failed for good: %s", entry.id, error.reason)
         else:
             self.stats.retried += 1
         return result
 
-    def _sent(self, entry: OutboxEntry, first: bool) -> _Result:
+    def _sent(self, entry: OutboxEntry, first: bool) -> Result:
         if first:
             self.stats.sent += 1
         else:
@@ -640,4 +509,4 @@ class Dispatcher:
                 entry.id,
                 entry.key,
             )
-        return _Result.SENT
+        return Result.SENT
