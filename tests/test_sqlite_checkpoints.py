@@ -11,6 +11,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -139,5 +140,9 @@ async def test_steady_writes_do_not_grow_the_log_without_end(
         await asyncio.gather(writer(), writer())
     finally:
         await database.dispose()
-    # 400 commits of three pages or more: 1,200 pages and more had the log never restarted.
-    assert len(logged) > 10 and max(logged) < 300, logged
+    # 400 commits of three pages or more: a log never started afresh only grows, to 1,200
+    # pages and more. How far it gets between two restarts depends on how fast the copy's
+    # thread runs beside the writers, which a loaded machine changes; that it restarts
+    # again and again, and stays well under that, does not.
+    restarts = sum(1 for before, after in pairwise(logged) if after < before)
+    assert restarts >= 3 and max(logged) < 800, logged
