@@ -58,7 +58,7 @@ async def test_commits_leave_the_copy_to_a_worker_thread(
     copied_on: list[int] = []
     copy = sqlite_inline.Checkpoints._checkpoint
 
-    def recorded(self: sqlite_inline.Checkpoints) -> bool:
+    def recorded(self: sqlite_inline.Checkpoints) -> int:
         copied_on.append(threading.get_ident())
         return copy(self)
 
@@ -87,7 +87,7 @@ async def test_a_failed_copy_is_logged_and_the_next_one_goes(
     copy = sqlite_inline.Checkpoints._checkpoint
     failures = [sqlite3.OperationalError("disk I/O error")]
 
-    def flaky(self: sqlite_inline.Checkpoints) -> bool:
+    def flaky(self: sqlite_inline.Checkpoints) -> int:
         if failures:
             raise failures.pop()
         return copy(self)
