@@ -73,7 +73,7 @@ class SqlAlchemyOutboxRepository(_Repository):
         # their way (ix_outbox_chat), until it has `limit`; only entries held up behind an
         # earlier one of their chat are passed over. Statuses are literals, repeating those
         # partial indexes' WHERE terms.
-        waiting_behind = _waiting_behind(now)
+        waiting_behind = _waiting_behind()
         due = c.not_before <= now
         if self.session.get_bind().dialect.name == "sqlite":
             # Most pending entries are due: told so, SQLite walks the queue's index in
@@ -97,9 +97,10 @@ class SqlAlchemyOutboxRepository(_Repository):
 
         # Answers and reminders before announcements (which have a batch): a reply must
         # not wait behind an hour-long announcement to 100,000 members.
-        batch = list(await self.session.scalars(queued(False, limit)))
+        at = {WAITING_SINCE: now}
+        batch = list(await self.session.scalars(queued(False, limit), at))
         if len(batch) < limit:
-            batch += await self.session.scalars(queued(True, limit - len(batch)))
+            batch += await self.session.scalars(queued(True, limit - len(batch)), at)
         for entry in batch:
             entry.status = OutboxStatus.CLAIMED
             entry.claimed_by = owner
@@ -268,8 +269,10 @@ class SqlAlchemyOutboxRepository(_Repository):
         due = c.not_before <= now
         if self.session.get_bind().dialect.name == "sqlite":
             due = sa.func.likely(due)  # as in the claim: most pending entries are due
-        claimable = sa.select(c.not_before).where(*pending, due, ~_waiting_behind(now)).limit(1)
-        found: datetime | None = (await self.session.execute(claimable)).scalar()
+        claimable = sa.select(c.not_before).where(*pending, due, ~_waiting_behind()).limit(1)
+        found: datetime | None = (
+            await self.session.execute(claimable, {WAITING_SINCE: now})
+        ).scalar()
         if found is not None:
             return found
         # Else the first entry that falls due later (a deferral's end, a scheduled post).
@@ -277,8 +280,16 @@ class SqlAlchemyOutboxRepository(_Repository):
         return await _min_instant(self.session, later)
 
 
-def _waiting_behind(now: datetime) -> sa.Exists:
-    """Whether an outbox entry must wait for an earlier entry of its chat still on its way."""
+WAITING_SINCE = "waiting_since"  # the bound parameter of `_waiting_behind`: now
+
+
+@functools.cache
+def _waiting_behind() -> sa.Exists:
+    """Whether an outbox entry must wait for an earlier entry of its chat still on its way,
+    at the instant bound as `WAITING_SINCE`.
+
+    Built once: building it (an alias's columns above all) cost 0.76 ms, more than the
+    claim and the next-due look-up that use it take to run."""
     c = tables.outbox.c
     earlier = tables.outbox.alias("earlier")
     return (
@@ -293,7 +304,7 @@ def _waiting_behind(now: datetime) -> sa.Exists:
             # goes first (they are waiting for it; the announcement has not reached them).
             sa.or_(
                 earlier.c.status != _literal(OutboxStatus.PENDING),
-                earlier.c.not_before > now,
+                earlier.c.not_before > sa.bindparam(WAITING_SINCE, type_=c.not_before.type),
             ),
         )
         # Checked for each entry as the scan meets it, never joined to the whole queue:
