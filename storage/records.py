@@ -97,7 +97,7 @@ class SqlAlchemyOutboxRepository(_Repository):
 
         # Answers and reminders before announcements (which have a batch): a reply must
         # not wait behind an hour-long announcement to 100,000 members.
-        at = {WAITING_SINCE: now}
+        at = {_WAITING_SINCE: now}
         batch = list(await self.session.scalars(queued(False, limit), at))
         if len(batch) < limit:
             batch += await self.session.scalars(queued(True, limit - len(batch)), at)
@@ -271,7 +271,7 @@ class SqlAlchemyOutboxRepository(_Repository):
             due = sa.func.likely(due)  # as in the claim: most pending entries are due
         claimable = sa.select(c.not_before).where(*pending, due, ~_waiting_behind()).limit(1)
         found: datetime | None = (
-            await self.session.execute(claimable, {WAITING_SINCE: now})
+            await self.session.execute(claimable, {_WAITING_SINCE: now})
         ).scalar()
         if found is not None:
             return found
@@ -280,13 +280,13 @@ class SqlAlchemyOutboxRepository(_Repository):
         return await _min_instant(self.session, later)
 
 
-WAITING_SINCE = "waiting_since"  # the bound parameter of `_waiting_behind`: now
+_WAITING_SINCE = "waiting_since"  # the bound parameter of `_waiting_behind`: now
 
 
 @functools.cache
 def _waiting_behind() -> sa.Exists:
     """Whether an outbox entry must wait for an earlier entry of its chat still on its way,
-    at the instant bound as `WAITING_SINCE`.
+    at the instant bound as `_WAITING_SINCE`.
 
     Built once: building it (an alias's columns above all) cost 0.76 ms, more than the
     claim and the next-due look-up that use it take to run."""
@@ -304,7 +304,7 @@ def _waiting_behind() -> sa.Exists:
             # goes first (they are waiting for it; the announcement has not reached them).
             sa.or_(
                 earlier.c.status != _literal(OutboxStatus.PENDING),
-                earlier.c.not_before > sa.bindparam(WAITING_SINCE, type_=c.not_before.type),
+                earlier.c.not_before > sa.bindparam(_WAITING_SINCE, type_=c.not_before.type),
             ),
         )
         # Checked for each entry as the scan meets it, never joined to the whole queue:
