@@ -33,8 +33,7 @@ from bot.meetings.model import (
     waitlist,
 )
 from storage import tables
-from storage.records import _built
-from storage.repositories import _EntityRepository
+from storage.repositories import _built, _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
 meetings = tables.numbered_table(

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.people import Person, Status
 from bot.polls.model import Ballot, Participation, Poll, PollKind, PollStatus, voter_key
 from storage import tables
-from storage.records import _built
-from storage.repositories import _EntityRepository
+from storage.repositories import _built, _EntityRepository
 from storage.tables import UtcDateTime, enum_column, metadata, person_fk
 
 polls = tables.numbered_table(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -271,3 +273,22 @@ class SqlAlchemyOrganisationRepository(_EntityRepository[Organisation]):
 
 def _count(result: Any) -> int:
     return int(result.rowcount or 0)
+
+
+async def _min_instant(session: AsyncSession, query: sa.Select[Any]) -> datetime | None:
+    # min() keeps the column's type, so the value comes back as an aware UTC datetime.
+    value: datetime | None = (await session.execute(query)).scalar()
+    return value
+
+
+# Statements of every press or reply, built once per dialect: building a statement and its
+# cache key cost more CPU than running it (issue 21).
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built(session: AsyncSession, name: str, build: Callable[[Any], Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    found = _BUILT.get((dialect, name))
+    if found is None:
+        found = _BUILT[(dialect, name)] = build(postgresql if dialect == "postgresql" else sqlite)
+    return found

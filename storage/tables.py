@@ -178,7 +178,7 @@ link_codes = sa.Table(
 
 # The outbox's partial indexes. A query uses one only if its own WHERE repeats the index's
 # term word for word (SQLite) and with literal values (PostgreSQL's generic plans), so the
-# claim builds its terms from these same tuples (storage/records.py).
+# claim builds its terms from these same tuples (storage/outbox.py).
 OUTBOX_WAITING = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 _PENDING = f"status = '{OutboxStatus.PENDING.value}'"
 _WAITING = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OUTBOX_WAITING))

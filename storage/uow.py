@@ -17,6 +17,7 @@ from storage.feeds import SqlAlchemyFeedRepository
 from storage.insights import SqlAlchemyInsightsRepository
 from storage.meetings import SqlAlchemyMeetingRepository
 from storage.native_polls import SqlAlchemyNativePollRepository
+from storage.outbox import SqlAlchemyOutboxRepository
 from storage.people import SqlAlchemyPeopleRepository
 from storage.polls import SqlAlchemyPollRepository
 from storage.read_cache import VIEW_KEY, CacheView, ReadCache
@@ -24,7 +25,6 @@ from storage.records import (
     SqlAlchemyButtonRepository,
     SqlAlchemyDialogRepository,
     SqlAlchemyEventRepository,
-    SqlAlchemyOutboxRepository,
     SqlAlchemyTimerRepository,
 )
 from storage.register import SqlAlchemyRegisterRepository
