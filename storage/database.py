@@ -78,10 +78,9 @@ class Database:
         # SQLite's write-ahead log is copied back on a worker thread (None elsewhere).
         self.checkpoints: Checkpoints | None = None
         if inline:
-            self.checkpoints = Checkpoints(Path(self.url.database or ""), self._turns)
-            options["async_creator"] = inline_creator(
-                Path(self.url.database or ""), self.checkpoints
-            )
+            path = Path(self.url.database or "")
+            self.checkpoints = Checkpoints(path, self._turns)
+            options["async_creator"] = inline_creator(path, self.checkpoints)
         if not self.is_sqlite:
             # Units of work take turns for the pooled connections (storage/turns.py); the
             # overflow is for the few users of the engine outside a unit of work.
